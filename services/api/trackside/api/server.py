@@ -1,0 +1,27 @@
+"""Run the API under gunicorn, listening where ``apiserver.listen`` says (127.0.0.1:8008 by default)."""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from trackside.shared.config import ConfigError, load_config
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="trackside-api", description="Trackside API server (ClearML API v2.x)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("TRACKSIDE_API_WORKERS", "2")))
+    parser.add_argument("--threads", type=int, default=int(os.environ.get("TRACKSIDE_API_THREADS", "8")))
+    args = parser.parse_args(argv)
+    try:
+        config = load_config()
+    except ConfigError as exc:
+        print(f"trackside-api: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    bind = f"{config.get('apiserver.listen.host')}:{config.get_int('apiserver.listen.port')}"
+    os.execvp(sys.executable, [
+        sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(args.workers),
+        "--threads", str(args.threads), "--worker-class", "gthread", "--timeout", "120",
+        "--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms',
+        "trackside.api.wsgi:app",
+    ])

@@ -1,0 +1,41 @@
+"""Everything a handler may need, built once per process by the app factory and found on ``call.app``."""
+from __future__ import annotations
+
+from pyhocon import ConfigTree
+
+from trackside.api import db
+from trackside.api.auth.service import AuthService
+from trackside.api.bll.models import ModelsBLL
+from trackside.api.bll.projects import ProjectsBLL
+from trackside.api.bll.queues import QueuesBLL
+from trackside.api.bll.tasks import TasksBLL
+from trackside.api.bll.users import UsersBLL
+from trackside.api.registry import parse_version
+from trackside.shared.storage.mongo import connect, ensure_indexes
+
+
+class AppServices:
+    def __init__(self, config: ConfigTree):
+        self.config = config
+        self.max_version = parse_version(config.get("apiserver.max_api_version", "2.31"))
+        self.check_max_version = config.get_bool("apiserver.check_max_version", False)
+        self.company_id = config.get("apiserver.company.id")
+        self.company_name = config.get("apiserver.company.name")
+
+        self.backend = connect(config.get("hosts.mongo.backend.host"))
+        self.auth_db = connect(config.get("hosts.mongo.auth.host"))
+
+        api_version = config.get("apiserver.max_api_version", "2.31")
+        self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version)
+        self.users = UsersBLL(self.auth_db)
+        self.projects = ProjectsBLL(self.backend, config)
+        self.models = ModelsBLL(self.backend, self.projects)
+        self.queues = QueuesBLL(self.backend)
+        self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models)
+
+    def initialize(self) -> None:
+        """Idempotent start-up work: indexes, configured users, the default queue."""
+        ensure_indexes(self.backend, db.BACKEND_COLLECTIONS)
+        ensure_indexes(self.auth_db, db.AUTH_COLLECTIONS)
+        self.auth.sync_users()
+        self.queues.ensure_default(self.company_id, self.config.get("apiserver.default_queue_name", "default"))

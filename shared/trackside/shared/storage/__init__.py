@@ -1,0 +1,1 @@
+"""Document storage: MongoDB collections declared in code, and the ClearML query language."""

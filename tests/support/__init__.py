@@ -1,0 +1,1 @@
+"""Test support: starting the suite's real processes and talking to them over HTTP."""

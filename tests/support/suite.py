@@ -1,0 +1,68 @@
+"""Start the suite's real processes for tests: the Mongo-wire server and the API under gunicorn."""
+from __future__ import annotations
+
+import os
+import secrets
+import sys
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import requests
+
+from trackside.shared.embedded.process import ServerProcess, free_port
+from trackside.shared.embedded.servers import mongo_wire_server
+
+TEST_KEY_NAME = "tests"
+
+
+@dataclass
+class ApiServer:
+    url: str
+    key: str
+    secret: str
+    config_dir: Path
+    env: dict
+    process: ServerProcess = field(repr=False)
+
+
+def write_secure_conf(config_dir: Path, key: str, secret: str, token_secret: str) -> None:
+    config_dir.mkdir(parents=True, exist_ok=True)
+    (config_dir / "secure.conf").write_text(
+        f'auth {{ token_secret: "{token_secret}" }}\n'
+        f'credentials {{ {TEST_KEY_NAME} {{ role: "admin", display_name: "Test User", '
+        f'user_key: "{key}", user_secret: "{secret}" }} }}\n'
+    )
+
+
+def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None) -> ApiServer:
+    key, secret = "TESTKEY" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
+    config_dir = work_dir / "config"
+    write_secure_conf(config_dir, key, secret, secrets.token_urlsafe(32))
+    port = free_port()
+    env = {
+        **os.environ,
+        "CLEARML_CONFIG_DIR": str(config_dir),
+        "CLEARML_MONGODB_SERVICE_HOST": "127.0.0.1",
+        "CLEARML_MONGODB_SERVICE_PORT": str(mongo_port),
+        "CLEARML__APISERVER__LISTEN__PORT": str(port),
+        # Tests create many credentials; the lowest bcrypt cost keeps them fast.
+        "CLEARML__APISERVER__AUTH__BCRYPT_ROUNDS": "4",
+        **(extra_env or {}),
+    }
+    url = f"http://127.0.0.1:{port}"
+    process = ServerProcess(
+        "api", [sys.executable, "-m", "trackside.api", "--workers", "2", "--threads", "8"],
+        ready=lambda: _pings(url), port=port, log_path=work_dir / "api.log", env=env,
+    ).start(timeout=60)
+    return ApiServer(url, key, secret, config_dir, env, process)
+
+
+def start_mongo(work_dir: Path) -> ServerProcess:
+    return mongo_wire_server(work_dir / "mongo", log_path=work_dir / "mongo.log").start(timeout=60)
+
+
+def _pings(url: str) -> bool:
+    try:
+        return requests.get(f"{url}/debug.ping", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
