@@ -1,10 +1,392 @@
-"""Models: registered weights files and their metadata."""
+"""Models: registered weights files, their metadata, and the output-model links kept on tasks.
+
+A model may name the task that produced it (``task``). Tasks list their models in ``models.input`` and
+``models.output`` as ``{name, model, updated}`` items; the few writes this module makes to those lists are
+single atomic updates on the tasks collection, so it does not depend on the tasks BLL.
+
+``metadata`` is stored as ``{escaped key: {key, type, value}}``: MongoDB field names cannot contain ``.`` or
+``$``, so the stored key is escaped while each item keeps the real key, which is what the API shows.
+"""
 from __future__ import annotations
 
+from typing import Any, Iterable
+
 from pymongo.database import Database
+
+from trackside.api import errors
+from trackside.api.bll.common import get_all, get_one, require_ids, set_fields
+from trackside.api.context import Identity
+from trackside.shared.ids import new_id
+from trackside.shared.storage.query import QuerySpec
+from trackside.shared.timeutil import utcnow
+
+SPEC = QuerySpec(
+    pattern_fields=("name", "comment"),
+    list_fields=("id", "tags", "system_tags", "framework", "uri", "user", "project", "task", "parent"),
+    plain_fields=("ready",),
+)
+ARCHIVED_TAG = "archived"
+# The name the reference gives the output model a task records through models.update_for_task.
+OUTPUT_MODEL_NAME = "Output Model"
+# Task references to a force-deleted model keep a marker instead of a dangling id, as in the reference.
+DELETED_PREFIX = "__DELETED__"
+PUBLISHED = "published"
+# Task statuses in which models.update_for_task may still change the task's output model.
+OUTPUT_UPDATABLE_STATUSES = ("created", "in_progress")
+WRITABLE = frozenset({
+    "name", "uri", "comment", "tags", "system_tags", "framework", "design", "labels", "ready",
+    "project", "parent", "task", "ui_cache", "created",
+})
+# get_all_ex joins: a reference field -> the collection its id points into.
+JOINABLE = {"project": "projects", "task": "tasks", "parent": "models"}
+
+# Codes from the reference's error table that errors.py does not define yet.
+ModelIsReady = type("ModelIsReady", (errors.APIError,), {
+    "code": 400, "subcode": 203, "default_message": "model is ready",
+})
+MissingTaskFields = type("MissingTaskFields", (errors.APIError,), {
+    "code": 400, "subcode": 122, "default_message": "task is missing expected fields",
+})
+
+
+# -- metadata ----------------------------------------------------------------------------------------------
+def metadata_field(key: str) -> str:
+    """The stored field name for a metadata key (``%``, ``.`` and ``$`` escaped)."""
+    return key.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def metadata_doc(items: Iterable[dict]) -> dict:
+    return {metadata_field(item["key"]): _metadata_item(item) for item in items}
+
+
+def _metadata_item(item: dict) -> dict:
+    return {"key": item["key"], "type": item.get("type"), "value": item.get("value")}
+
+
+def _api_metadata(model: dict) -> dict:
+    """Key the stored metadata items by their real keys again."""
+    metadata = model.get("metadata")
+    if isinstance(metadata, dict):
+        model["metadata"] = {
+            item.get("key", field): item for field, item in metadata.items() if isinstance(item, dict)
+        }
+    return model
 
 
 class ModelsBLL:
     def __init__(self, db: Database, projects):
         self.coll = db["models"]
+        self._tasks = db["tasks"]
+        self._db = db
         self.projects = projects
+
+    # -- reading ---------------------------------------------------------------------------------------
+    def get(self, company: str, model_id: str, only_fields: list[str] | None = None) -> dict:
+        model = get_one(self.coll, company, model_id, errors.InvalidModelId, only_fields, kind="model")
+        return _api_metadata(model)
+
+    def get_all(self, company: str, params: dict) -> list[dict]:
+        params = self._with_subprojects(company, params)
+        return [_api_metadata(m) for m in get_all(self.coll, company, params, SPEC)]
+
+    def get_all_ex(self, company: str, params: dict) -> list[dict]:
+        """get_all, plus ``project.name``-style only_fields resolved into ``{id, name}`` sub-documents."""
+        joins = _requested_joins(params.get("only_fields"))
+        if joins:
+            kept = [f for f in params["only_fields"] if f.split(".")[0] not in joins]
+            params = {**params, "only_fields": kept + list(joins)}
+        models = self.get_all(company, params)
+        for field, sub_fields in joins.items():
+            self._join(company, models, field, sub_fields)
+        if params.get("include_stats"):
+            self._add_stats(company, models)
+        return models
+
+    def get_by_task(self, company: str, task_id: str) -> dict:
+        task = self._tasks.find_one({"_id": task_id, "company": company}, {"models": 1})
+        if task is None:
+            raise errors.InvalidTaskId(f"invalid task id: task id={task_id!r} not found", id=task_id)
+        outputs = (task.get("models") or {}).get("output") or []
+        if not outputs:
+            raise MissingTaskFields(f"task {task_id} has no output model", field="models.output")
+        return self.get(company, outputs[-1]["model"])
+
+    def frameworks(self, company: str, project_ids: list[str] | None) -> list[str]:
+        query: dict = {"company": company}
+        if project_ids:
+            query["project"] = {"$in": self._subtrees(company, project_ids)}
+        return sorted(f for f in self.coll.distinct("framework", query) if f)
+
+    # -- writing ---------------------------------------------------------------------------------------
+    def create(self, identity: Identity, fields: dict) -> str:
+        values = set_fields({}, fields, WRITABLE)
+        self._check_references(identity.company, values)
+        if fields.get("metadata") is not None:
+            values["metadata"] = metadata_doc(fields["metadata"])
+        return self._insert(identity, values)
+
+    def update(self, identity: Identity, model_id: str, fields: dict, iteration: int | None = None) -> dict:
+        """models.edit / models.update: set the given fields; the changed fields as the API shows them."""
+        company = identity.company
+        model = self.get(company, model_id, only_fields=["task"])
+        updates = set_fields({}, fields, WRITABLE)
+        self._check_references(company, updates)
+        if fields.get("metadata") is not None:
+            updates["metadata"] = metadata_doc(fields["metadata"])
+        if "uri" in updates:
+            updates.setdefault("ui_cache", {})  # new weights make the UI's cached view stale
+        task_id = updates.get("task") or model.get("task")
+        if iteration is not None and task_id:
+            self._raise_task_iteration(company, task_id, iteration)
+        if not updates:
+            return {}
+        updates["last_update"] = utcnow()
+        self.coll.update_one({"_id": model_id, "company": company}, {"$set": updates})
+        return _api_metadata(dict(updates))
+
+    def set_ready(self, identity: Identity, model_id: str) -> int:
+        company = identity.company
+        result = self.coll.update_one(
+            {"_id": model_id, "company": company, "ready": {"$ne": True}},
+            {"$set": {"ready": True, "last_update": utcnow()}},
+        )
+        if not result.matched_count:
+            self.get(company, model_id, only_fields=["id"])  # an unknown id is 400/201
+            raise ModelIsReady(f"model {model_id} is already published (ready)", model=model_id)
+        return 1
+
+    def set_archived(self, identity: Identity, model_id: str, archived: bool) -> bool:
+        change = {"$addToSet" if archived else "$pull": {"system_tags": ARCHIVED_TAG}}
+        result = self.coll.update_one(
+            {"_id": model_id, "company": identity.company}, {**change, "$set": {"last_update": utcnow()}}
+        )
+        if not result.matched_count:
+            raise errors.InvalidModelId(f"invalid model id: model id={model_id!r} not found", id=model_id)
+        return True
+
+    def delete(self, identity: Identity, model_id: str, force: bool) -> dict:
+        """Refuse (unless ``force``) a model other tasks use as input or whose creating task is published."""
+        company = identity.company
+        model = self.get(company, model_id, only_fields=["task", "uri"])
+        if not force:
+            self._check_unused(company, model)
+        self._release_task_references(company, model_id)
+        deleted = self.coll.delete_one({"_id": model_id, "company": company}).deleted_count
+        return {"deleted": bool(deleted), "url": model.get("uri")}
+
+    def update_for_task(self, identity: Identity, task_id: str, fields: dict) -> dict:
+        """Create (or update) the output model of a task and record it in the task's ``models.output``."""
+        uri, override = fields.get("uri"), fields.get("override_model_id")
+        if bool(uri) == bool(override):
+            raise errors.MissingRequiredFields(
+                "exactly one of uri and override_model_id is required", fields=["uri", "override_model_id"]
+            )
+        company, iteration = identity.company, fields.get("iteration")
+        task = self._task_for_output_update(company, task_id)
+        outputs = (task.get("models") or {}).get("output") or []
+        if override:
+            self.get(company, override, only_fields=["id"])
+            self._record_output(company, task_id, override, iteration)
+            return {"id": override, "created": False, "updated": 1}
+        if outputs:  # the task already has an output model: update its latest one
+            model_id = outputs[-1]["model"]
+            changed = self.update(identity, model_id, _output_changes(fields), iteration)
+            return {"id": model_id, "created": False, "updated": 1 if changed else 0, "fields": changed}
+        model_id = self._insert(identity, _output_model_fields(task, fields))
+        self._record_output(company, task_id, model_id, iteration)
+        return {"id": model_id, "created": True, "updated": 1}
+
+    def add_or_update_metadata(self, identity: Identity, model_id: str, items: list[dict], replace: bool) -> int:
+        stored = metadata_doc(items)
+        if replace:
+            change = {"metadata": stored}
+        else:
+            change = {f"metadata.{field}": item for field, item in stored.items()}
+        return self._set(identity.company, model_id, change)
+
+    def delete_metadata(self, identity: Identity, model_id: str, keys: list[str]) -> int:
+        unset = {f"metadata.{metadata_field(key)}": 1 for key in set(keys)}
+        result = self.coll.update_one(
+            {"_id": model_id, "company": identity.company}, {"$unset": unset, "$set": {"last_update": utcnow()}}
+        )
+        if not result.matched_count:
+            raise errors.InvalidModelId(f"invalid model id: model id={model_id!r} not found", id=model_id)
+        return 1
+
+    def move(self, identity: Identity, ids: list[str], project: str | None, project_name: str | None) -> str | None:
+        """Move models under a project (``project_name`` is created if missing); None means the root."""
+        company = identity.company
+        if project_name:
+            project = self.projects.get_or_create(identity, project_name)
+        elif project:
+            self.projects.get(company, project, only_fields=["id"])
+        require_ids(self.coll, company, ids, errors.InvalidModelId)
+        self.coll.update_many(
+            {"_id": {"$in": ids}, "company": company}, {"$set": {"project": project, "last_update": utcnow()}}
+        )
+        return project
+
+    def update_tags(self, identity: Identity, ids: list[str], add: list[str], remove: list[str]) -> int:
+        query = {"_id": {"$in": ids}, "company": identity.company}
+        stamp = {"$set": {"last_update": utcnow()}}
+        updated = 0
+        # Two updates: MongoDB refuses $addToSet and $pull on the same field in one.
+        if add:
+            updated += self.coll.update_many(query, {"$addToSet": {"tags": {"$each": add}}, **stamp}).matched_count
+        if remove:
+            updated += self.coll.update_many(query, {"$pull": {"tags": {"$in": remove}}, **stamp}).matched_count
+        return updated
+
+    # -- internals -------------------------------------------------------------------------------------
+    def _insert(self, identity: Identity, values: dict) -> str:
+        now = utcnow()
+        doc = {
+            "_id": new_id(), "company": identity.company, "user": identity.user,
+            "name": values.get("name"), "uri": values.get("uri"), "comment": values.get("comment") or "",
+            "tags": values.get("tags") or [], "system_tags": values.get("system_tags") or [],
+            "framework": values.get("framework"), "design": values.get("design") or {},
+            "labels": values.get("labels") or {}, "ready": bool(values.get("ready", False)),
+            "project": values.get("project"), "parent": values.get("parent"), "task": values.get("task"),
+            "ui_cache": values.get("ui_cache") or {}, "metadata": values.get("metadata") or {},
+            "created": values.get("created") or now, "last_update": now,
+        }
+        self.coll.insert_one(doc)
+        return doc["_id"]
+
+    def _set(self, company: str, model_id: str, values: dict) -> int:
+        result = self.coll.update_one(
+            {"_id": model_id, "company": company}, {"$set": {**values, "last_update": utcnow()}}
+        )
+        if not result.matched_count:
+            raise errors.InvalidModelId(f"invalid model id: model id={model_id!r} not found", id=model_id)
+        return 1
+
+    def _check_references(self, company: str, values: dict) -> None:
+        if values.get("project"):
+            self.projects.get(company, values["project"], only_fields=["id"])
+        if values.get("task"):
+            self._task(company, values["task"], {"_id": 1})
+
+    def _task(self, company: str, task_id: str, projection: dict) -> dict:
+        task = self._tasks.find_one({"_id": task_id, "company": company}, projection)
+        if task is None:
+            raise errors.InvalidTaskId(f"invalid task id: task id={task_id!r} not found", id=task_id)
+        return task
+
+    def _task_for_output_update(self, company: str, task_id: str) -> dict:
+        task = self._task(company, task_id, {"name": 1, "status": 1, "project": 1, "execution": 1, "models": 1})
+        status = task.get("status") or "created"
+        if status not in OUTPUT_UPDATABLE_STATUSES:
+            raise errors.InvalidTaskStatus(
+                f"the output model can only be updated for tasks in the {list(OUTPUT_UPDATABLE_STATUSES)} "
+                f"states; task {task_id} is {status}", id=task_id, status=status,
+            )
+        return task
+
+    def _raise_task_iteration(self, company: str, task_id: str, iteration: int) -> None:
+        self._tasks.update_one({"_id": task_id, "company": company}, {"$max": {"last_iteration": iteration}})
+
+    def _record_output(self, company: str, task_id: str, model_id: str, iteration: int | None) -> None:
+        """Point the task's "Output Model" item at ``model_id``, replacing it or appending it."""
+        now = utcnow()
+        entry = {"name": OUTPUT_MODEL_NAME, "model": model_id, "updated": now}
+        extra = {"$max": {"last_iteration": iteration}} if iteration is not None else {}
+        task = {"_id": task_id, "company": company}
+        replaced = self._tasks.update_one(
+            {**task, "models.output.name": OUTPUT_MODEL_NAME},
+            {"$set": {"models.output.$[item]": entry, "last_update": now}, **extra},
+            array_filters=[{"item.name": OUTPUT_MODEL_NAME}],
+        )
+        if not replaced.matched_count:
+            # The filter keeps a concurrent call from appending a second "Output Model" item.
+            self._tasks.update_one(
+                {**task, "models.output.name": {"$ne": OUTPUT_MODEL_NAME}},
+                {"$push": {"models.output": entry}, "$set": {"last_update": now}, **extra},
+            )
+
+    def _check_unused(self, company: str, model: dict) -> None:
+        users = self._tasks.count_documents({"company": company, "models.input.model": model["id"]})
+        if users:
+            raise errors.ModelInUse(
+                f"model {model['id']} is an input of {users} tasks; use force=True to delete", num_tasks=users
+            )
+        if model.get("task"):
+            creator = self._tasks.find_one({"_id": model["task"], "company": company}, {"status": 1})
+            if creator and creator.get("status") == PUBLISHED:
+                raise errors.ModelInUse(
+                    f"model {model['id']} was created by the published task {model['task']}; "
+                    "use force=True to delete", task=model["task"],
+                )
+
+    def _release_task_references(self, company: str, model_id: str) -> None:
+        """Inputs and published outputs keep a deleted-marker; other tasks simply drop the output item."""
+        self._mark_deleted(company, "input", model_id, {})
+        self._mark_deleted(company, "output", model_id, {"status": PUBLISHED})
+        self._tasks.update_many(
+            {"company": company, "models.output.model": model_id},
+            {"$pull": {"models.output": {"model": model_id}}, "$set": {"last_update": utcnow()}},
+        )
+
+    def _mark_deleted(self, company: str, kind: str, model_id: str, task_filter: dict) -> None:
+        self._tasks.update_many(
+            {"company": company, f"models.{kind}.model": model_id, **task_filter},
+            {"$set": {f"models.{kind}.$[item].model": DELETED_PREFIX + model_id, "last_update": utcnow()}},
+            array_filters=[{"item.model": model_id}],
+        )
+
+    def _with_subprojects(self, company: str, params: dict) -> dict:
+        if params.get("include_subprojects") and params.get("project"):
+            return {**params, "project": self._subtrees(company, params["project"])}
+        return params
+
+    def _subtrees(self, company: str, project_ids: list[str]) -> list[Any]:
+        return [p for pid in project_ids for p in (self.projects.subtree_ids(company, pid) if pid else [pid])]
+
+    def _join(self, company: str, models: list[dict], field: str, sub_fields: list[str]) -> None:
+        ids = {m[field] for m in models if isinstance(m.get(field), str)}
+        if not ids:
+            return
+        coll = self._db[JOINABLE[field]]
+        found = {
+            d["_id"]: d for d in coll.find({"_id": {"$in": list(ids)}, "company": company}, dict.fromkeys(sub_fields, 1))
+        }
+        for model in models:
+            ref = model.get(field)
+            if isinstance(ref, str):
+                doc = found.get(ref, {})
+                model[field] = {"id": ref, **{k: doc.get(k) for k in sub_fields}}
+
+    def _add_stats(self, company: str, models: list[dict]) -> None:
+        ids = [m["id"] for m in models]
+        labels = {d["_id"]: d.get("labels") or {} for d in self.coll.find({"_id": {"$in": ids}, "company": company},
+                                                                           {"labels": 1})}
+        for model in models:
+            model["stats"] = {"labels_count": len(labels.get(model["id"], {}))}
+
+
+def _requested_joins(only_fields: list[str] | None) -> dict[str, list[str]]:
+    """``["project.name", "task.name"]`` -> ``{"project": ["name"], "task": ["name"]}``."""
+    joins: dict[str, list[str]] = {}
+    for path in only_fields or []:
+        root, _, sub = path.partition(".")
+        if root in JOINABLE and sub:
+            joins.setdefault(root, []).append(sub)
+    return joins
+
+
+def _output_changes(fields: dict) -> dict:
+    return {k: fields[k] for k in ("uri", "name", "comment", "tags", "system_tags") if fields.get(k) is not None}
+
+
+def _output_model_fields(task: dict, fields: dict) -> dict:
+    """A new output model inherits the task's project, framework, design, labels and input model."""
+    execution = task.get("execution") or {}
+    inputs = (task.get("models") or {}).get("input") or []
+    return {
+        **_output_changes(fields),
+        "name": fields.get("name") or task.get("name"),
+        "comment": fields.get("comment") or f"Created by task `{task.get('name')}` ({task['_id']})",
+        "task": task["_id"], "project": task.get("project"), "framework": execution.get("framework"),
+        "design": execution.get("model_desc") or {}, "labels": execution.get("model_labels") or {},
+        "parent": inputs[0]["model"] if inputs else None,
+    }
