@@ -147,14 +147,6 @@ def test_bad_environment_stops_start_up(tmp_path, overrides, named):
 
 # -- errors found while building the app (inside gunicorn workers) ---------------------------------------
 
-RESPAWN_LOOP = (
-    "wsgi.py turns the ConfigError into sys.exit(2) inside the gunicorn worker; gunicorn only halts on "
-    "worker exit codes 3 (boot error) and 4 (app load error), so the master re-boots the worker forever and "
-    "prints the error once per attempt"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=RESPAWN_LOOP)
 def test_empty_token_secret_stops_start_up(tmp_path):
     """The shipped secure.conf has ``auth.token_secret: ""``; with no override the API must refuse to start.
 
@@ -167,7 +159,6 @@ def test_empty_token_secret_stops_start_up(tmp_path):
     assert_clean_failure(outcome, "auth.token_secret")
 
 
-@pytest.mark.xfail(strict=True, reason=RESPAWN_LOOP)
 def test_broken_conf_file_stops_gunicorn_wsgi_entry_point(tmp_path):
     """``gunicorn trackside.api.wsgi:app`` (the documented WSGI entry point) with a broken file."""
     config = tmp_path / "config"

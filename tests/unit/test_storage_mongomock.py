@@ -123,30 +123,18 @@ def test_build_filter_end_to_end(collection, params, expected):
     assert ids(collection, build_filter(params, SPEC)) == expected
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference: a term before the first __$or fixes the global operator to AND (-c AND a); "
-    "the implementation OR-s the buckets, returning every document without c as well",
-)
 def test_tags_exclusion_then_or_is_and_like_the_reference(collection):
     assert ids(collection, list_field_filter("tags", ["-c", "__$or", "a"])) == {"d01", "d02"}
 
 
-@pytest.mark.xfail(strict=True, reason="reference: _any_/_all_ patterns match case-insensitively ($options: 'i')")
 def test_any_pattern_is_case_insensitive(collection):
     assert ids(collection, build_filter({"_any_": {"pattern": "upper", "fields": ["name"]}}, SPEC)) == {"d09"}
 
 
-@pytest.mark.xfail(strict=True, reason="reference: _or_ and _and_ are aliases of _any_ and _all_; they are ignored")
 def test_or_alias_of_any(collection):
     assert ids(collection, build_filter({"_or_": {"pattern": "^other", "fields": ["name"]}}, SPEC)) == {"d05", "d06"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="reference: _any_ with an empty field list adds no condition; build_filter emits {'$or': []}, "
-    "which MongoDB rejects ('$and/$or/$nor must be a nonempty array')",
-)
 def test_any_with_no_fields_is_no_filter(collection):
     assert ids(collection, build_filter({"_any_": {"pattern": "x", "fields": []}}, SPEC)) == ALL_IDS
 

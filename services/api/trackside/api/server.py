@@ -5,6 +5,7 @@ import argparse
 import os
 import sys
 
+from trackside.api.auth.service import token_secret
 from trackside.shared.config import ConfigError, load_config
 
 
@@ -14,14 +15,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--threads", type=int, default=int(os.environ.get("TRACKSIDE_API_THREADS", "8")))
     args = parser.parse_args(argv)
     try:
+        # Check here, once, so a bad setting is one clear line instead of every worker failing in turn.
         config = load_config()
+        token_secret(config)
     except ConfigError as exc:
         print(f"trackside-api: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
     bind = f"{config.get('apiserver.listen.host')}:{config.get_int('apiserver.listen.port')}"
     os.execvp(sys.executable, [
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(args.workers),
-        "--threads", str(args.threads), "--worker-class", "gthread", "--timeout", "120",
+        "--threads", str(args.threads), "--worker-class", "gthread", "--timeout", "120", "--no-control-socket",
         "--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms',
         "trackside.api.wsgi:app",
     ])

@@ -2,12 +2,15 @@
 
 Order, later wins:
 1. the default ``*.conf`` tree shipped in this package (``default/``);
-2. each directory in ``CLEARML_CONFIG_DIR`` (several, ``os.pathsep``-separated), or ``/opt/clearml/config``;
+2. each directory in ``CLEARML_CONFIG_DIR`` (several, ``os.pathsep``-separated), or ``/opt/clearml/config``
+   (the legacy ``TRAINS_CONFIG_DIR`` and ``/opt/trains/config`` are read too);
 3. the fixed ``CLEARML_{MONGODB,ELASTIC,REDIS}_SERVICE_{HOST,PORT}`` variables;
-4. dynamic ``CLEARML__<file>__<path>=<value>`` variables (key lower-cased, value parsed as HOCON).
+4. dynamic ``CLEARML__<file>__<path>=<value>`` variables (key lower-cased, value parsed as HOCON; legacy
+   ``TRAINS__`` ones first, so ``CLEARML__`` wins).
 
 Every ``<name>.conf`` file becomes the top-level key ``<name>``; a sub-folder becomes a nested key, so
-``services.conf`` and ``services/tasks.conf`` both land under ``services``.
+``services.conf`` and ``services/tasks.conf`` both land under ``services``. Sections merge key by key; a key
+written ``-name`` replaces the section ``name`` instead (e.g. ``-credentials { ... }`` drops the defaults).
 """
 from __future__ import annotations
 
@@ -15,16 +18,17 @@ import os
 import re
 from collections import OrderedDict
 from pathlib import Path
-from typing import Iterable, Mapping
+from typing import Mapping
 
 from pyhocon import ConfigFactory, ConfigTree
 from pyhocon.exceptions import ConfigException
 from pyparsing import ParseBaseException
 
 DEFAULT_DIR = Path(__file__).with_name("default")
-DEFAULT_EXTRA_DIR = "/opt/clearml/config"
-CONFIG_DIR_ENV = "CLEARML_CONFIG_DIR"
-DYNAMIC_PREFIX = "CLEARML__"
+DEFAULT_EXTRA_DIRS = ("/opt/trains/config", "/opt/clearml/config")
+CONFIG_DIR_ENVS = ("CLEARML_CONFIG_DIR", "TRAINS_CONFIG_DIR")
+DYNAMIC_PREFIXES = ("TRAINS__", "CLEARML__")  # later wins
+REPLACE_PREFIX = "-"
 _PATH_PART = re.compile(r"[a-z0-9_-]+(\.[a-z0-9_-]+)*")
 
 
@@ -45,13 +49,13 @@ def load_config(
 
 
 def _extra_dirs(environ: Mapping[str, str]) -> list[Path]:
-    value = environ.get(CONFIG_DIR_ENV)
-    if value is None:
-        return [Path(DEFAULT_EXTRA_DIR)] if Path(DEFAULT_EXTRA_DIR).is_dir() else []
-    dirs = [Path(os.path.expandvars(p)).expanduser() for p in value.split(os.pathsep) if p]
+    env_name = next((name for name in CONFIG_DIR_ENVS if environ.get(name) is not None), None)
+    if env_name is None:
+        return [Path(d) for d in DEFAULT_EXTRA_DIRS if Path(d).is_dir()]
+    dirs = [Path(os.path.expandvars(p)).expanduser() for p in environ[env_name].split(os.pathsep) if p]
     missing = [str(d) for d in dirs if not d.is_dir()]
     if missing:
-        raise ConfigError(f"{CONFIG_DIR_ENV} names folders that do not exist: {', '.join(missing)}")
+        raise ConfigError(f"{env_name} names folders that do not exist: {', '.join(missing)}")
     return dirs
 
 
@@ -69,9 +73,18 @@ def _parse_file(path: Path) -> ConfigTree:
     try:
         return ConfigFactory.parse_file(str(path), resolve=True)
     except ParseBaseException as exc:
-        raise ConfigError(f"{path}: line {exc.lineno}, column {exc.col}: invalid syntax: {exc.line.strip()!r}") from None
+        raise ConfigError(_syntax_error(path, exc)) from None
     except (ConfigException, UnicodeDecodeError, OSError) as exc:
         raise ConfigError(f"{path}: {exc}") from None
+
+
+def _syntax_error(path: Path, exc: ParseBaseException) -> str:
+    if exc.line.strip():
+        return f"{path}: line {exc.lineno}, column {exc.col}: invalid syntax: {exc.line.strip()!r}"
+    # The parser stopped at the end of the file: something opened earlier was never closed.
+    lines = path.read_text(errors="replace").splitlines()
+    last = max((i for i, line in enumerate(lines, 1) if line.strip()), default=1)
+    return f"{path}: line {last}: unexpected end of file (an unclosed bracket, brace or quote?)"
 
 
 def _nest(key: str, value: ConfigTree) -> ConfigTree:
@@ -83,8 +96,11 @@ def _nest(key: str, value: ConfigTree) -> ConfigTree:
 def _merge(base: ConfigTree, overrides: ConfigTree) -> ConfigTree:
     """Deep-merge ``overrides`` into ``base``: sub-trees merge, every other value replaces."""
     for key, value in overrides.items():
+        replace = key.startswith(REPLACE_PREFIX)
+        if replace:
+            key = key[len(REPLACE_PREFIX):]
         current = dict.get(base, key)
-        if isinstance(value, ConfigTree) and isinstance(current, ConfigTree):
+        if not replace and isinstance(value, ConfigTree) and isinstance(current, ConfigTree):
             _merge(current, value)
         else:
             OrderedDict.__setitem__(base, key, value)  # a plain key, not a dotted path
@@ -123,8 +139,9 @@ def _host_port(environ: Mapping[str, str], service: str) -> tuple[str | None, st
 
 def _dynamic_overrides(environ: Mapping[str, str]) -> ConfigTree:
     tree = ConfigTree()
-    for name in sorted(k for k in environ if k.startswith(DYNAMIC_PREFIX)):
-        path = name[len(DYNAMIC_PREFIX):].replace("__", ".").lower()
+    names = [n for prefix in DYNAMIC_PREFIXES for n in sorted(k for k in environ if k.startswith(prefix))]
+    for name in names:
+        path = name.split("__", 1)[1].replace("__", ".").lower()
         if not _PATH_PART.fullmatch(path):
             raise ConfigError(f"{name}: not a valid configuration path")
         try:
@@ -137,7 +154,3 @@ def _dynamic_overrides(environ: Mapping[str, str]) -> ConfigTree:
     return tree
 
 
-def dirs_in_use(environ: Mapping[str, str] | None = None) -> Iterable[Path]:
-    """The folders :func:`load_config` reads, in order; for start-up logs."""
-    environ = os.environ if environ is None else environ
-    return [DEFAULT_DIR, *_extra_dirs(environ)]

@@ -50,7 +50,7 @@ def build_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
     clauses: list[dict] = []
     for key in spec.pattern_fields:
         value = params.get(key)
-        if value is not None:
+        if value is not None and value != "":
             clauses.append({_doc_field(key, spec): {"$regex": _checked_regex(key, value)}})
     for key in spec.list_fields:
         value = params.get(key)
@@ -90,6 +90,10 @@ def _parse_list_terms(key: str, values: Sequence[Any]) -> tuple[str, dict[str, l
     buckets: dict[str, list] = {"$in": [], "$all": [], "$nin": []}
     allow_empty = False
     for value in values:
+        is_operator = isinstance(value, str) and value.startswith(_OPERATOR_PREFIX) and value not in (_NOT, _RESET)
+        if not is_operator:
+            # Whatever comes first decides how the groups combine: a plain value means AND.
+            global_op = global_op or _AND
         if value is None:
             allow_empty, negate = True, False
             continue
@@ -122,18 +126,23 @@ def _parse_list_terms(key: str, values: Sequence[Any]) -> tuple[str, dict[str, l
     return global_op or _AND, buckets, allow_empty
 
 
+_SEARCH_KEYS = (("_any_", "$or"), ("_or_", "$or"), ("_all_", "$and"), ("_and_", "$and"))
+
+
 def _any_all_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
-    """``_any_``/``_all_``: {pattern, fields} searches several fields with one regular expression."""
+    """``_any_``/``_all_`` (aliases ``_or_``/``_and_``): {pattern, fields} searches several fields with one
+    case-insensitive regular expression, as the web UI's search box does."""
     clauses = []
-    for key, op in (("_any_", "$or"), ("_all_", "$and")):
+    for key, op in _SEARCH_KEYS:
         value = params.get(key)
         if not value:
             continue
         if not isinstance(value, Mapping) or not isinstance(value.get("fields"), list):
             raise QueryError(key, "expected {pattern, fields: [...]}")
         pattern = _checked_regex(f"{key}.pattern", value.get("pattern") or "")
-        fields = [_doc_field(f, spec) for f in value["fields"]]
-        clauses.append({op: [{f: {"$regex": pattern}} for f in fields]})
+        fields = [_doc_field(f, spec) for f in value["fields"] if isinstance(f, str)]
+        if fields:
+            clauses.append({op: [{f: {"$regex": pattern, "$options": "i"}} for f in fields]})
     return _and(clauses)
 
 
@@ -217,10 +226,17 @@ def _copy_path(src: Any, dst: dict, parts: list[str]) -> None:
     if not isinstance(src, dict) or head not in src:
         return
     value = src[head]
-    if not rest or not isinstance(value, dict):
-        if not rest:
-            dst[head] = value
-        return
-    child = dst.setdefault(head, {})
-    if isinstance(child, dict):
-        _copy_path(value, child, rest)
+    if not rest:
+        dst[head] = value
+    elif isinstance(value, dict):
+        child = dst.setdefault(head, {})
+        if isinstance(child, dict):
+            _copy_path(value, child, rest)
+    elif isinstance(value, list):
+        # A path into a list of sub-documents projects each element, as a MongoDB projection does.
+        elements = [item for item in value if isinstance(item, dict)]
+        projected = dst.get(head)
+        if not isinstance(projected, list) or len(projected) != len(elements):
+            projected = dst[head] = [{} for _ in elements]
+        for item, out in zip(elements, projected):
+            _copy_path(item, out, rest)

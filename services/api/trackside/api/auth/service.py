@@ -29,6 +29,17 @@ CREDENTIALS = "credentials"
 USERS = "users"
 
 
+def token_secret(config: ConfigTree) -> str:
+    """The JWT signing secret; there is no default, so a server never runs with a well-known one."""
+    secret = config.get("secure.auth.token_secret", "")
+    if not secret:
+        raise ConfigError(
+            "secure.conf: auth.token_secret is empty; set it in a CLEARML_CONFIG_DIR folder "
+            "or with CLEARML__SECURE__AUTH__TOKEN_SECRET"
+        )
+    return str(secret)
+
+
 def stable_user_id(company: str, name: str) -> str:
     """Users defined in configuration get the same 32-hex id on every start."""
     return uuid.uuid5(uuid.UUID(company), name).hex
@@ -52,12 +63,7 @@ class AuthService:
         self._company = company_id
         self._company_name = company_name
         self._api_version = api_version
-        self._token_secret = config.get("secure.auth.token_secret", "")
-        if not self._token_secret:
-            raise ConfigError(
-                "secure.conf: auth.token_secret is empty; set it in a CLEARML_CONFIG_DIR folder "
-                "or with CLEARML__SECURE__AUTH__TOKEN_SECRET"
-            )
+        self._token_secret = token_secret(config)
         self._expiration_sec = config.get_int("apiserver.auth.token_expiration_sec", 2592000)
         self._rounds = config.get_int("apiserver.auth.bcrypt_rounds", 12)
         self._cookie_options = _cookie_options(config.get_config("apiserver.auth.cookies", ConfigTree()))
