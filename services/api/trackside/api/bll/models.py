@@ -119,20 +119,13 @@ class ModelsBLL:
 
     # -- writing ---------------------------------------------------------------------------------------
     def create(self, identity: Identity, fields: dict) -> str:
-        values = set_fields({}, fields, WRITABLE)
-        self._check_references(identity.company, values)
-        if fields.get("metadata") is not None:
-            values["metadata"] = metadata_doc(fields["metadata"])
-        return self._insert(identity, values)
+        return self._insert(identity, self._writable_values(identity.company, fields))
 
     def update(self, identity: Identity, model_id: str, fields: dict, iteration: int | None = None) -> dict:
         """models.edit / models.update: set the given fields; the changed fields as the API shows them."""
         company = identity.company
         model = self.get(company, model_id, only_fields=["task"])
-        updates = set_fields({}, fields, WRITABLE)
-        self._check_references(company, updates)
-        if fields.get("metadata") is not None:
-            updates["metadata"] = metadata_doc(fields["metadata"])
+        updates = self._writable_values(company, fields)
         if "uri" in updates:
             updates.setdefault("ui_cache", {})  # new weights make the UI's cached view stale
         task_id = updates.get("task") or model.get("task")
@@ -261,6 +254,14 @@ class ModelsBLL:
             raise errors.InvalidModelId(f"invalid model id: model id={model_id!r} not found", id=model_id)
         return 1
 
+    def _writable_values(self, company: str, fields: dict) -> dict:
+        """The request fields a caller may set, with references checked and metadata in its stored form."""
+        values = set_fields({}, fields, WRITABLE)
+        self._check_references(company, values)
+        if fields.get("metadata") is not None:
+            values["metadata"] = metadata_doc(fields["metadata"])
+        return values
+
     def _check_references(self, company: str, values: dict) -> None:
         if values.get("project"):
             self.projects.get(company, values["project"], only_fields=["id"])
@@ -339,8 +340,12 @@ class ModelsBLL:
             return {**params, "project": self._subtrees(company, params["project"])}
         return params
 
-    def _subtrees(self, company: str, project_ids: list[str]) -> list[Any]:
-        return [p for pid in project_ids for p in (self.projects.subtree_ids(company, pid) if pid else [pid])]
+    def _subtrees(self, company: str, project_ids: list[Any]) -> list[Any]:
+        """Each project with its descendants; a null entry ("no project") is kept as it is."""
+        expanded: list[Any] = []
+        for project_id in project_ids:
+            expanded.extend(self.projects.subtree_ids(company, project_id) if project_id else [project_id])
+        return expanded
 
     def _join(self, company: str, models: list[dict], field: str, sub_fields: list[str]) -> None:
         ids = {m[field] for m in models if isinstance(m.get(field), str)}
