@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import re
+import time
 import uuid
 
 import pymongo
@@ -235,6 +236,7 @@ def test_get_all_archived_and_hidden(api, project, three_models):
 def test_get_all_by_task_like_the_sdk(api, make_task):
     task = make_task()
     first = new_model(api, task=task)
+    time.sleep(0.01)  # "created" has millisecond resolution: keep the two apart so the order is certain
     second = new_model(api, task=task)
     models = api.ok("models.get_all", task=[task], only_fields=["id"], order_by=["created"])["models"]
     assert [m["id"] for m in models] == [first, second]
