@@ -156,8 +156,6 @@ def test_hidden_projects_need_search_hidden(api):
     assert len(find(api, root)) == 1
 
 
-@pytest.mark.xfail(strict=True, reason="common.get_all applies the hidden filter even when ids are given; the "
-                                       "reference returns hidden projects (and tasks) asked for by id")
 def test_hidden_project_found_by_id(api):
     hidden = create(api, unique(), system_tags=["hidden"])
     assert [p["id"] for p in api.ok("projects.get_all", id=[hidden])["projects"]] == [hidden]
@@ -174,8 +172,6 @@ def test_shallow_search_lists_top_level_projects(api):
     assert [p["id"] for p in api.ok("projects.get_all", parent=[top], shallow_search=True)["projects"]] == [child]
 
 
-@pytest.mark.xfail(strict=True, reason="ProjectsBLL.get_all ignores shallow_search when a name is given; the "
-                                       "reference still searches top-level projects only")
 def test_shallow_search_with_a_name(api):
     root = unique()
     create(api, root)
@@ -184,8 +180,6 @@ def test_shallow_search_with_a_name(api):
     assert [p["name"] for p in found] == [root]
 
 
-@pytest.mark.xfail(strict=True, reason="ProjectsBLL.get_all filters `parent` as direct children only; without "
-                                       "shallow_search the reference matches the parent anywhere in the path")
 def test_parent_without_shallow_search_finds_all_descendants(api):
     root = unique()
     top = create(api, root)
@@ -238,8 +232,6 @@ def test_update_cannot_move_via_name(api):
     error(api, "projects.update", (400, 408), {"project": a, "name": f"{unique()}/a"})
 
 
-@pytest.mark.xfail(strict=True, reason="ProjectsBLL.update treats a one-segment name as a new basename; the "
-                                       "reference compares locations and refuses it with 400/408")
 def test_update_with_a_bare_name_of_a_nested_project(api):
     root = unique()
     a = create(api, f"{root}/a")

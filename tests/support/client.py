@@ -53,12 +53,12 @@ class ApiClient:
         resp = self.session.request(method, self.base_url + path, data=body, headers=headers, auth=basic, timeout=60)
         return Reply(resp.status_code, resp.json())
 
-    def ok(self, name: str, **data) -> Any:
+    def ok(self, name: str, /, **data) -> Any:
         reply = self.send(name, data)
         assert reply.status == 200 and reply.code == (200, 0), f"{name}: {reply.body['meta']}"
         return reply.data
 
-    def error(self, name: str, code: tuple[int, int], **data) -> Reply:
+    def error(self, name: str, code: tuple[int, int], /, **data) -> Reply:
         reply = self.send(name, data)
         assert reply.code == code, f"{name}: expected {code}, got {reply.code}: {reply.meta['result_msg']}"
         assert reply.status == code[0] and reply.data == {}

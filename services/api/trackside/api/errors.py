@@ -37,6 +37,7 @@ InvalidAccessKey = _error("InvalidAccessKey", 400, 75, "access key not found")
 InvalidTaskId = _error("InvalidTaskId", 400, 101, "invalid task id")
 InvalidTaskStatus = _error("InvalidTaskStatus", 400, 110, "invalid task status")
 TaskPublished = _error("TaskPublished", 400, 113, "task published (invalid task status)")
+MissingTaskFields = _error("MissingTaskFields", 400, 122, "task is missing expected fields")
 FailedChangingTaskStatus = _error(
     "FailedChangingTaskStatus", 400, 121, "failed changing task status. probably someone changed it before you"
 )
@@ -44,6 +45,7 @@ TaskCannotBeDeleted = _error("TaskCannotBeDeleted", 400, 123, "task cannot be de
 
 InvalidModelId = _error("InvalidModelId", 400, 201, "invalid model id")
 ModelNotReady = _error("ModelNotReady", 400, 202, "model is not ready")
+ModelIsReady = _error("ModelIsReady", 400, 203, "model is ready")
 ModelInUse = _error("ModelInUse", 400, 205, "model is used by tasks")
 
 InvalidUser = _error("InvalidUser", 400, 300, "invalid user")

@@ -37,7 +37,8 @@ def get_all(
         clauses = [{"company": company}, query.build_filter(params, spec)]
         if extra_filter:
             clauses.append(extra_filter)
-        if hidden_aware and not params.get("search_hidden"):
+        # Asking for ids finds them even when hidden, as in the reference.
+        if hidden_aware and not params.get("search_hidden") and not params.get("id"):
             clauses.append({"system_tags": {"$ne": HIDDEN_TAG}})
         sort = query.sort_spec(params.get("order_by"), spec.renames)
         skip, limit = query.paging(params)
@@ -84,3 +85,11 @@ def set_fields(target: dict, updates: Mapping[str, Any], allowed: set[str]) -> d
         if key in allowed and value is not None:
             target[key] = value
     return target
+
+
+def owner_ids(coll: Collection, company: str, project_ids: list[str] | None) -> list[str]:
+    """Ids of the users who own documents in ``coll`` (optionally within some projects)."""
+    query: dict = {"company": company}
+    if project_ids:
+        query["project"] = {"$in": project_ids}
+    return [user for user in coll.distinct("user", query) if user]

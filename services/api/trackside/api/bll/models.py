@@ -14,7 +14,7 @@ from typing import Any, Iterable
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import get_all, get_one, require_ids, set_fields
+from trackside.api.bll.common import get_all, get_one, owner_ids, require_ids, set_fields
 from trackside.api.context import Identity
 from trackside.shared.ids import new_id
 from trackside.shared.storage.query import QuerySpec
@@ -39,14 +39,6 @@ WRITABLE = frozenset({
 })
 # get_all_ex joins: a reference field -> the collection its id points into.
 JOINABLE = {"project": "projects", "task": "tasks", "parent": "models"}
-
-# Codes from the reference's error table that errors.py does not define yet.
-ModelIsReady = type("ModelIsReady", (errors.APIError,), {
-    "code": 400, "subcode": 203, "default_message": "model is ready",
-})
-MissingTaskFields = type("MissingTaskFields", (errors.APIError,), {
-    "code": 400, "subcode": 122, "default_message": "task is missing expected fields",
-})
 
 
 # -- metadata ----------------------------------------------------------------------------------------------
@@ -81,6 +73,9 @@ class ModelsBLL:
         self.projects = projects
 
     # -- reading ---------------------------------------------------------------------------------------
+    def user_ids(self, company: str, project_ids: list[str] | None) -> list[str]:
+        return owner_ids(self.coll, company, project_ids)
+
     def get(self, company: str, model_id: str, only_fields: list[str] | None = None) -> dict:
         model = get_one(self.coll, company, model_id, errors.InvalidModelId, only_fields, kind="model")
         return _api_metadata(model)
@@ -108,7 +103,7 @@ class ModelsBLL:
             raise errors.InvalidTaskId(f"invalid task id: task id={task_id!r} not found", id=task_id)
         outputs = (task.get("models") or {}).get("output") or []
         if not outputs:
-            raise MissingTaskFields(f"task {task_id} has no output model", field="models.output")
+            raise errors.MissingTaskFields(f"task {task_id} has no output model", field="models.output")
         return self.get(company, outputs[-1]["model"])
 
     def frameworks(self, company: str, project_ids: list[str] | None) -> list[str]:
@@ -145,7 +140,7 @@ class ModelsBLL:
         )
         if not result.matched_count:
             self.get(company, model_id, only_fields=["id"])  # an unknown id is 400/201
-            raise ModelIsReady(f"model {model_id} is already published (ready)", model=model_id)
+            raise errors.ModelIsReady(f"model {model_id} is already published (ready)", model=model_id)
         return 1
 
     def set_archived(self, identity: Identity, model_id: str, archived: bool) -> bool:

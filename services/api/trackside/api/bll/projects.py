@@ -17,7 +17,7 @@ from trackside.shared.timeutil import utcnow
 
 SPEC = QuerySpec(
     pattern_fields=("name", "basename", "description"),
-    list_fields=("id", "tags", "system_tags", "parent", "user"),
+    list_fields=("id", "tags", "system_tags", "user"),
     plain_fields=("default_output_destination",),
 )
 EDITABLE = {"description", "tags", "system_tags", "default_output_destination"}
@@ -44,9 +44,13 @@ class ProjectsBLL:
         return get_one(self.coll, company, project_id, errors.InvalidProjectId, only_fields, kind="project")
 
     def get_all(self, company: str, params: dict) -> list[dict]:
-        extra = None
-        if params.get("shallow_search") and not params.get("parent") and not params.get("name"):
-            extra = {"parent": None}
+        """``parent`` finds every descendant; ``shallow_search`` limits to direct children (or the top level)."""
+        parents = params.get("parent")
+        shallow = params.get("shallow_search")
+        if parents:
+            extra = {"parent": {"$in": parents}} if shallow else {"path": {"$in": parents}}
+        else:
+            extra = {"parent": None} if shallow else None
         return get_all(self.coll, company, params, SPEC, extra_filter=extra)
 
     def find_by_name(self, company: str, name: str) -> dict | None:
@@ -83,7 +87,8 @@ class ProjectsBLL:
         if new_name is not None:
             parts = split_path(new_name)
             old_parts = project["name"].split("/")
-            if len(parts) > 1 and parts[:-1] != old_parts[:-1]:
+            # A name is the full path; changing anything but the last part is a move.
+            if parts[:-1] != old_parts[:-1]:
                 raise errors.CannotUpdateProjectLocation(project=project_id)
             if parts[-1] != old_parts[-1]:
                 self._rename_subtree(identity.company, project, "/".join(old_parts[:-1] + [parts[-1]]))

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
-from trackside.api.schema import Bool, Dict, GetAllRequest, RequestSchema, Str, StrList
+from trackside.api.schema import Bool, Dict, GetAllRequest, OneOf, RequestSchema, Str, StrList
 
 
 class CreateRequest(RequestSchema):
@@ -135,6 +135,7 @@ def get_model_tags(call: Call) -> dict:
 class UserNamesRequest(RequestSchema):
     projects = StrList()
     include_subprojects = Bool(load_default=True)
+    entity = OneOf(("task", "model"), load_default="task")
 
 
 @endpoint("projects.get_user_names", UserNamesRequest)
@@ -143,5 +144,6 @@ def get_user_names(call: Call) -> dict:
     projects = call.data.get("projects")
     if projects and call.data["include_subprojects"]:
         projects = [p for pid in projects for p in call.app.projects.subtree_ids(company, pid)]
-    user_ids = call.app.tasks.user_ids(company, projects)
+    owners = call.app.tasks if call.data["entity"] == "task" else call.app.models
+    user_ids = owners.user_ids(company, projects)
     return {"users": call.app.users.names(company, user_ids)}
