@@ -1,0 +1,64 @@
+"""`make run` (trackside-run): starts the embedded suite, prints working credentials, keeps them across
+restarts, and stops every child on SIGTERM."""
+import os
+import re
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+
+from support.clients import client_env, run_client_script
+from trackside.shared.embedded.process import free_port
+
+pytestmark = pytest.mark.slow
+LAUNCHER = str(Path(sys.executable).with_name("trackside-run"))
+
+
+def _start(home: Path, port: int) -> tuple[subprocess.Popen, dict]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARML")}
+    env["CLEARML__APISERVER__LISTEN__PORT"] = str(port)
+    proc = subprocess.Popen([LAUNCHER, "--home", str(home)], env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    exports, deadline = {}, time.monotonic() + 120
+    for line in proc.stdout:
+        match = re.match(r"\s*export (CLEARML_\w+)=(\S+)", line)
+        if match:
+            exports[match.group(1)] = match.group(2)
+        if "Press Ctrl-C" in line or time.monotonic() > deadline:
+            break
+    assert {"CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"} <= exports.keys(), exports
+    return proc, exports
+
+
+def _stop(proc: subprocess.Popen) -> list[int]:
+    children = [c.pid for c in psutil.Process(proc.pid).children(recursive=True)]
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(60) == 0
+    return [pid for pid in children if psutil.pid_exists(pid) and psutil.Process(pid).status() != "zombie"]
+
+
+def test_make_run_serves_a_plain_sdk_script(tmp_path):
+    home, port = tmp_path / "home", free_port()
+    proc, exports = _start(home, port)
+    try:
+        assert exports["CLEARML_API_HOST"] == f"http://127.0.0.1:{port}"
+        env = client_env(exports["CLEARML_API_HOST"], exports["CLEARML_API_ACCESS_KEY"],
+                         exports["CLEARML_API_SECRET_KEY"], tmp_path / "user-home")
+        run = run_client_script("sdk_plain_script.py", [], env)
+        assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
+        assert run.result["status"] == "completed"
+    finally:
+        leftovers = _stop(proc)
+    assert leftovers == [], "children still running after SIGTERM"
+    assert (home / "config" / "secure.conf").stat().st_mode & 0o077 == 0  # owner-only secrets
+
+    proc, again = _start(home, port)
+    try:
+        assert again["CLEARML_API_ACCESS_KEY"] == exports["CLEARML_API_ACCESS_KEY"]
+        assert again["CLEARML_API_SECRET_KEY"] == exports["CLEARML_API_SECRET_KEY"]
+    finally:
+        assert _stop(proc) == []
