@@ -109,7 +109,8 @@ def test_clone_fields_copy_the_definition():
     }
     fields = documents.clone_fields(source, {"name": "copy", "execution": {"parameters": {"a": "2"}}}, NOW)
     assert fields["name"] == "copy" and fields["parent"] == "src" and fields["system_tags"] == ["keep"]
-    assert fields["execution"] == {"queue": None, "parameters": {"a": "2"}, "artifacts": [{"key": "i", "mode": "input"}]}
+    assert fields["execution"] == {"queue": None, "parameters": {"a": "2"},
+                                   "artifacts": [{"key": "i", "mode": "input"}]}
     assert fields["models"]["output"] == [] and fields["output"] == {"destination": "d"}
     assert documents.clone_fields({**source, "parent": "grand"}, {}, NOW)["parent"] == "grand"
 

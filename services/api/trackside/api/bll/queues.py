@@ -54,6 +54,16 @@ class QueuesBLL:
         insert_unique(self.coll, doc, f"queue {name!r}")
         return doc["_id"]
 
+    def get_or_create(self, identity: Identity, name: str) -> str:
+        """The id of the queue called ``name``, created when missing (tasks.enqueue with ``queue_name``)."""
+        found = self.coll.find_one({"company": identity.company, "name": name}, {"_id": 1})
+        if found:
+            return found["_id"]
+        try:
+            return self.create(identity, name, None, [], [])
+        except errors.ExpectedUniqueData:  # another request created it first
+            return self.coll.find_one({"company": identity.company, "name": name}, {"_id": 1})["_id"]
+
     # -- entries ---------------------------------------------------------------------------------------
     def add_entry(self, company: str, queue_id: str, task_id: str) -> None:
         entry = {"task": task_id, "added": utcnow()}

@@ -1,14 +1,37 @@
-"""Tasks: creation, edits, status transitions, cloning, and the per-project statistics."""
+"""Tasks: reading, creation and edits, clones, deletion, archiving and the per-project statistics.
+
+Status changes live in :mod:`task_transitions` (``TasksBLL.transitions``) and edits of parameters,
+configuration, artifacts and models in :mod:`task_contents` (``TasksBLL.contents``); all three share one
+:class:`TaskStore`.
+"""
 from __future__ import annotations
 
 from datetime import timedelta
 
 from pymongo.database import Database
 
+from trackside.api import errors
+from trackside.api.bll.common import get_all, require_ids, set_fields
+from trackside.api.bll.task_contents import TaskContents
+from trackside.api.bll.task_documents import (
+    DELETED_PREFIX, MERGED_SUBDOCS, clone_fields, edit_writes, new_task, prepare_fields,
+)
+from trackside.api.bll.task_status import (
+    ARCHIVED_TAG, COMPLETED, CREATED, IN_PROGRESS, PUBLISHED, STOPPED, TASK_STATUSES, UNKNOWN, check_editable,
+)
+from trackside.api.bll.task_store import TaskStore, changed_by
+from trackside.api.bll.task_transitions import TaskTransitions
+from trackside.api.context import Identity
+from trackside.shared.ids import is_id
+from trackside.shared.storage.query import QuerySpec
 from trackside.shared.timeutil import utcnow
 
-TASK_STATUSES = ("created", "queued", "in_progress", "stopped", "published", "publishing", "closed", "failed",
-                 "completed", "unknown")
+SPEC = QuerySpec(
+    pattern_fields=("name",),
+    list_fields=("id", "tags", "system_tags", "project", "status", "type", "user", "parent"),
+)
+# What tasks.update may change in any status (tasks.edit covers the task's definition).
+UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
 
 
 class TasksBLL:
@@ -17,10 +40,172 @@ class TasksBLL:
         self.projects = projects
         self.queues = queues
         self.models = models
+        self.store = TaskStore(self.coll)
+        self.transitions = TaskTransitions(self.store, projects, queues, models)
+        self.contents = TaskContents(self.store)
 
+    # -- reading ---------------------------------------------------------------------------------------
+    def get(self, company: str, task_id: str) -> dict:
+        return self.store.load(company, task_id)
+
+    def get_all(self, company: str, params: dict) -> list[dict]:
+        params = dict(params)
+        if params.get("include_subprojects") and params.get("project"):
+            params["project"] = self._with_subprojects(company, params["project"])
+        # Tasks asked for by id are found even when hidden, as in the reference server.
+        return get_all(self.coll, company, params, SPEC, hidden_aware=not params.get("id"))
+
+    def _with_subprojects(self, company: str, project_ids: list) -> list:
+        expanded = []
+        for value in project_ids:
+            expanded.extend(self.projects.subtree_ids(company, value) if is_id(value) else [value])
+        return list(dict.fromkeys(expanded))
+
+    def types(self, company: str, project_ids: list[str] | None) -> list[str]:
+        query: dict = {"company": company}
+        if project_ids:
+            query["project"] = {"$in": project_ids}
+        return sorted(t for t in self.coll.distinct("type", query) if t)
+
+    # -- creating and editing --------------------------------------------------------------------------
+    def create(self, identity: Identity, data: dict) -> str:
+        now = utcnow()
+        fields = prepare_fields(data, now)
+        self._check_references(identity.company, fields)
+        doc = new_task(identity, fields, now)
+        self.coll.insert_one(doc)
+        self.projects.touch(identity.company, doc["project"])
+        return doc["_id"]
+
+    def edit(self, identity: Identity, task_id: str, data: dict, force: bool) -> dict:
+        """Change the task's definition; only a new task unless ``force``."""
+        task = self.store.load(identity.company, task_id, list(MERGED_SUBDOCS))
+        if not force:
+            check_editable(task_id, task.get("status"), force=False)
+        fields = prepare_fields(data, utcnow())
+        if not fields:
+            return {"updated": 0, "fields": {}}
+        self._check_references(identity.company, fields)
+        writes = {**edit_writes(task, fields), **changed_by(identity)}
+        self.store.update_if_status(identity.company, task, {"$set": writes})
+        self.projects.touch(identity.company, fields.get("project") or task.get("project"))
+        return {"updated": 1, "fields": writes}
+
+    def update(self, identity: Identity, task_id: str, data: dict) -> dict:
+        """Names, comments, tags and project: allowed in every status."""
+        task = self.store.load(identity.company, task_id, ["id"])
+        writes = set_fields({}, data, UPDATABLE)
+        if data.get("output__error") is not None:
+            writes["output.error"] = data["output__error"]
+        if not writes:
+            return {"updated": 0, "fields": {}}
+        self._check_references(identity.company, writes)
+        writes.update(changed_by(identity))
+        self.coll.update_one({"_id": task_id, "company": identity.company}, {"$set": writes})
+        self.projects.touch(identity.company, writes.get("project") or task.get("project"))
+        return {"updated": 1, "fields": writes}
+
+    def clone(self, identity: Identity, task_id: str, overrides: dict, new_project_name: str | None) -> dict:
+        source = self.store.load(identity.company, task_id)
+        result: dict = {}
+        if overrides.get("project") is None and new_project_name:
+            project_id = self.projects.get_or_create(identity, new_project_name)
+            overrides = {**overrides, "project": project_id}
+            result["new_project"] = {"id": project_id, "name": new_project_name}
+        # Only references the caller chose are checked; the source's were checked when it was written.
+        self._check_references(identity.company, {key: overrides.get(key) for key in ("project", "parent")})
+        now = utcnow()
+        doc = new_task(identity, clone_fields(source, overrides, now), now)
+        self.coll.insert_one(doc)
+        self.projects.touch(identity.company, doc["project"])
+        return {"id": doc["_id"], **result}
+
+    def _check_references(self, company: str, fields: dict) -> None:
+        if fields.get("project"):
+            self.projects.get(company, fields["project"], only_fields=["id"])
+        parent = fields.get("parent")
+        if parent and not parent.startswith(DELETED_PREFIX):
+            self.store.load(company, parent, ["id"])
+
+    # -- housekeeping ----------------------------------------------------------------------------------
+    def ping(self, identity: Identity, task_id: str) -> None:
+        """The task is alive: refresh ``last_update`` (and the running time of a running task)."""
+        task = self.store.load(identity.company, task_id, ["started"])
+        now = utcnow()
+        writes: dict = {"last_update": now}
+        if task.get("status") == IN_PROGRESS and task.get("started"):
+            writes["active_duration"] = int((now - task["started"]).total_seconds())
+        self.coll.update_one({"_id": task_id, "company": identity.company}, {"$set": writes})
+
+    def delete(self, identity: Identity, task_id: str, force: bool) -> dict:
+        company = identity.company
+        task = self.store.load(company, task_id, ["system_tags"])
+        archived = ARCHIVED_TAG in (task.get("system_tags") or [])
+        if task.get("status") != CREATED and not archived and not force:
+            raise errors.TaskCannotBeDeleted(
+                f"task {task_id} is {task.get('status')}: only new or archived tasks are deleted without force",
+                task=task_id, status=task.get("status"),
+            )
+        self.queues.remove_entry(company, None, task_id)
+        orphaned = {"company": company}
+        # Children and models keep a recognisable reference to the deleted task.
+        children = self.coll.update_many({**orphaned, "parent": task_id},
+                                         {"$set": {"parent": DELETED_PREFIX + task_id}}).modified_count
+        models = self.models.coll.update_many({**orphaned, "task": task_id},
+                                              {"$set": {"task": DELETED_PREFIX + task_id}}).modified_count
+        # The task's events are deleted here once the events service exists.
+        self.coll.delete_one({"_id": task_id, "company": company})
+        self.projects.touch(company, task.get("project"))
+        return {"deleted": True, "updated_children": children, "updated_models": models, "events": {}}
+
+    def archive(self, identity: Identity, task_id: str, reason: str | None, message: str | None) -> int:
+        """Hide the task from default listings, taking it out of its queue (a running one is stopped)."""
+        self.transitions.dequeue(identity, task_id, None, reason, message, all_queues=True,
+                                 status_for_running=STOPPED)
+        return self._set_archived(identity, task_id, {"$addToSet": {"system_tags": ARCHIVED_TAG}}, reason, message)
+
+    def unarchive(self, identity: Identity, task_id: str, reason: str | None, message: str | None) -> int:
+        self.store.load(identity.company, task_id, ["id"])
+        return self._set_archived(identity, task_id, {"$pull": {"system_tags": ARCHIVED_TAG}}, reason, message)
+
+    def _set_archived(self, identity: Identity, task_id: str, tag_change: dict, reason: str | None,
+                      message: str | None) -> int:
+        writes = {"status_reason": reason or "", "status_message": message or "", **changed_by(identity)}
+        self.coll.update_one({"_id": task_id, "company": identity.company}, {**tag_change, "$set": writes})
+        return 1
+
+    def move(self, identity: Identity, task_ids: list[str], project: str | None,
+             project_name: str | None) -> str | None:
+        """Move tasks to a project (``None``: the root); ``project_name`` is created when missing."""
+        company = identity.company
+        require_ids(self.coll, company, task_ids, errors.InvalidTaskId)
+        if project:
+            self.projects.get(company, project, only_fields=["id"])
+        elif project_name:
+            project = self.projects.get_or_create(identity, project_name)
+        in_tasks = {"company": company, "_id": {"$in": task_ids}}
+        old_projects = self.coll.distinct("project", in_tasks)
+        self.coll.update_many(in_tasks, {"$set": {"project": project, **changed_by(identity)}})
+        for project_id in {*old_projects, project}:
+            self.projects.touch(company, project_id)
+        return project
+
+    def update_tags(self, identity: Identity, task_ids: list[str], add: list[str] | None,
+                    remove: list[str] | None) -> int:
+        company = identity.company
+        require_ids(self.coll, company, task_ids, errors.InvalidTaskId)
+        in_tasks = {"company": company, "_id": {"$in": task_ids}}
+        # Adding and removing on one array cannot share an update, hence two writes.
+        if add:
+            self.coll.update_many(in_tasks, {"$addToSet": {"tags": {"$each": add}}, "$set": changed_by(identity)})
+        if remove:
+            self.coll.update_many(in_tasks, {"$pullAll": {"tags": remove}, "$set": changed_by(identity)})
+        return len(set(task_ids))
+
+    # -- statistics for projects -----------------------------------------------------------------------
     def project_stats(self, company: str, project_ids: list[str], state: str = "active") -> dict[str, dict]:
         """Task counts per status over each project's sub-tree, for projects.get_all_ex."""
-        archived = {"system_tags": "archived"} if state == "archived" else {"system_tags": {"$ne": "archived"}}
+        archived = {"system_tags": ARCHIVED_TAG} if state == "archived" else {"system_tags": {"$ne": ARCHIVED_TAG}}
         day_ago = utcnow() - timedelta(days=1)
         stats = {}
         for pid in project_ids:
@@ -28,9 +213,9 @@ class TasksBLL:
             match = {"company": company, "project": {"$in": subtree}, **archived}
             counts = {s: 0 for s in TASK_STATUSES}
             for row in self.coll.aggregate([{"$match": match}, {"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
-                counts[row["_id"] or "unknown"] = row["n"]
+                counts[row["_id"] or UNKNOWN] = row["n"]
             completed_24h = self.coll.count_documents(
-                {**match, "status": {"$in": ["completed", "published"]}, "completed": {"$gte": day_ago}}
+                {**match, "status": {"$in": [COMPLETED, PUBLISHED]}, "completed": {"$gte": day_ago}}
             )
             stats[pid] = {state: {"status_count": counts, "total_tasks": sum(counts.values()),
                                   "completed_tasks_24h": completed_24h, "total_runtime": 0}}

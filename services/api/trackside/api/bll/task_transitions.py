@@ -1,0 +1,205 @@
+"""Status changes: started/stopped/failed/completed/close/publish, stop, reset, enqueue and dequeue.
+
+Every change is one conditional write (``{_id, status: <status read>}``) so two callers racing on the same
+task cannot both win; the loser gets FailedChangingTaskStatus (400/121). Responses carry
+``{updated, fields}`` where ``fields`` are the values written, as the reference server answers.
+"""
+from __future__ import annotations
+
+from datetime import timedelta
+
+from trackside.api import errors
+from trackside.api.bll import task_documents as documents
+from trackside.api.bll.task_status import (
+    CLOSED, COMPLETED, CREATED, DEVELOPMENT_TAG, IN_PROGRESS, PUBLISHED, QUEUED, STOPPED, STOPPING_MESSAGE,
+    check_not_published, check_transition,
+)
+from trackside.api.bll.task_store import TaskStore, changed_by
+from trackside.api.context import Identity
+from trackside.shared.timeutil import utcnow
+
+# A task is worker-run while a worker reported on it this recently (the reference's task_update_timeout).
+WORKER_SILENCE_LIMIT = timedelta(seconds=600)
+# Fields a reset clears so the task can run again from scratch.
+RESET_UNSET = ("output.result", "output.error", "last_worker", "last_worker_report", "started", "completed",
+               "published", "active_duration", "enqueue_status")
+
+
+class TaskTransitions:
+    def __init__(self, store: TaskStore, projects, queues, models):
+        self.store = store
+        self.projects = projects
+        self.queues = queues
+        self.models = models
+
+    def change_status(self, identity: Identity, task: dict, new_status: str, *, force: bool = False,
+                      reason: str | None = None, message: str | None = None, writes: dict | None = None,
+                      operators: dict | None = None) -> dict:
+        """Move ``task`` (as read) to ``new_status`` with extra ``writes`` ($set) and update ``operators``."""
+        check_transition(task["id"], task.get("status"), new_status, force)
+        fields = {
+            "status": new_status, "status_reason": reason or "", "status_message": message or "",
+            "status_changed": utcnow(), **changed_by(identity), **(writes or {}),
+        }
+        self.store.update_if_status(identity.company, task, {"$set": fields, **(operators or {})})
+        self.projects.touch(identity.company, task.get("project"))
+        return {"updated": 1, "fields": fields}
+
+    # -- the plain transitions, reported by the SDK and the agent ---------------------------------------
+    def started(self, identity: Identity, task_id: str, force: bool, reason: str | None, message: str | None) -> dict:
+        task = self.store.load(identity.company, task_id, ["started"])
+        now = utcnow()
+        if task.get("status") == IN_PROGRESS and task.get("started"):
+            # Started again (agent daemon, then child, then SDK): keep the first start time.
+            writes, operators = {}, {"$min": {"started": now}}
+        else:
+            writes, operators = {"started": now}, {"$unset": {"completed": 1, "active_duration": 1}}
+        result = self.change_status(identity, task, IN_PROGRESS, force=force, reason=reason, message=message,
+                                    writes=writes, operators=operators)
+        return {"started": result["updated"], **result}
+
+    def finished(self, identity: Identity, task_id: str, new_status: str, force: bool, reason: str | None,
+                 message: str | None) -> dict:
+        """tasks.stopped / failed / completed: the run is over."""
+        task = self.store.load(identity.company, task_id, ["id"])
+        return self.change_status(identity, task, new_status, force=force, reason=reason, message=message,
+                                  writes={"completed": utcnow()})
+
+    def close(self, identity: Identity, task_id: str, force: bool, reason: str | None, message: str | None) -> dict:
+        task = self.store.load(identity.company, task_id, ["id"])
+        return self.change_status(identity, task, CLOSED, force=force, reason=reason, message=message)
+
+    def completed(self, identity: Identity, task_id: str, force: bool, reason: str | None, message: str | None,
+                  publish: bool) -> dict:
+        result = self.finished(identity, task_id, COMPLETED, force, reason, message)
+        if publish:
+            published = self.publish(identity, task_id, force, reason, message, publish_model=True)
+            result["published"] = published["updated"]
+            result["fields"]["status"] = PUBLISHED
+        return result
+
+    def publish(self, identity: Identity, task_id: str, force: bool, reason: str | None, message: str | None,
+                publish_model: bool) -> dict:
+        task = self.store.load(identity.company, task_id, ["models.output"])
+        result = self.change_status(identity, task, PUBLISHED, force=force, reason=reason, message=message,
+                                    writes={"published": utcnow()})
+        output_models = (task.get("models") or {}).get(documents.OUTPUT) or []
+        if publish_model and output_models:
+            self._mark_model_ready(identity.company, output_models[-1].get("model"))
+        return result
+
+    def _mark_model_ready(self, company: str, model_id: str | None) -> None:
+        # Publishing a task publishes its latest output model, as the reference does.
+        if model_id:
+            self.models.coll.update_one({"_id": model_id, "company": company},
+                                        {"$set": {"ready": True, "last_update": utcnow()}})
+
+    # -- stop: a request to a worker, or an immediate stop -----------------------------------------------
+    def stop(self, identity: Identity, task_id: str, force: bool, reason: str | None) -> dict:
+        task = self.store.load(identity.company, task_id,
+                               ["system_tags", "last_worker", "last_update", "execution.queue"])
+        if self._run_by_worker(task):
+            # The worker sees the message within seconds, kills the run and reports tasks.stopped itself.
+            return self.change_status(identity, task, task["status"], force=force, reason=reason,
+                                      message=STOPPING_MESSAGE)
+        if task.get("status") == QUEUED:
+            self._leave_queue(identity.company, task)
+        return self.change_status(identity, task, STOPPED, force=force, reason=reason,
+                                  message=f"Stopped by {identity.user_name or identity.user}")
+
+    @staticmethod
+    def _run_by_worker(task: dict) -> bool:
+        last_update = task.get("last_update")
+        return bool(
+            task.get("status") == IN_PROGRESS
+            and DEVELOPMENT_TAG not in (task.get("system_tags") or [])
+            and task.get("last_worker")
+            and last_update and utcnow() - last_update < WORKER_SILENCE_LIMIT
+        )
+
+    # -- reset ------------------------------------------------------------------------------------------
+    def reset(self, identity: Identity, task_id: str, force: bool, clear_all: bool) -> dict:
+        task = self.store.load(identity.company, task_id, ["execution"])
+        check_not_published(task_id, task.get("status"), force)
+        removed = self.queues.remove_entry(identity.company, None, task_id)
+        writes = {"last_iteration": 0, "last_metrics": {}, "models.output": [], "runtime": {}}
+        if clear_all:
+            writes.update(execution=documents.default_execution(), script={})
+        else:
+            artifacts = (task.get("execution") or {}).get("artifacts") or []
+            writes["execution.queue"] = None
+            writes["execution.artifacts"] = [a for a in artifacts if documents.artifact_key(a)[1] == documents.INPUT]
+        # The task's events are deleted here once the events service exists.
+        result = self.change_status(identity, task, CREATED, force=force, reason="reset", message="reset",
+                                    writes=writes, operators={"$unset": {f: 1 for f in RESET_UNSET}})
+        dequeued = {"removed": removed} if task.get("status") == QUEUED else {}
+        return {**result, "dequeued": dequeued, "events": {}, "deleted_models": 0}
+
+    # -- queues -----------------------------------------------------------------------------------------
+    def enqueue(self, identity: Identity, task_id: str, queue_id: str | None, queue_name: str | None, force: bool,
+                reason: str | None, message: str | None) -> dict:
+        if queue_id and queue_name:
+            raise errors.ValidationError("either queue or queue_name may be given, not both",
+                                         fields=["queue", "queue_name"])
+        task = self.store.load(identity.company, task_id, ["execution.queue", "enqueue_status"])
+        status = task.get("status")
+        # Checked before resolving the queue, so a refused enqueue creates no queue by name.
+        check_transition(task_id, status, QUEUED, force)
+        queue_id = self._target_queue(identity, queue_id, queue_name)
+        # Dequeueing returns the task to the status it was enqueued from.
+        enqueued_from = task.get("enqueue_status") if status == QUEUED and task.get("enqueue_status") else status
+        result = self.change_status(
+            identity, task, QUEUED, force=force, reason=reason, message=message,
+            writes={"execution.queue": queue_id, "enqueue_status": enqueued_from},
+            operators={"$pull": {"system_tags": DEVELOPMENT_TAG}},
+        )
+        try:
+            self.queues.add_entry(identity.company, queue_id, task_id)
+        except errors.APIError:
+            self._undo_enqueue(identity, task)
+            raise
+        previous_queue = (task.get("execution") or {}).get("queue")
+        if previous_queue and previous_queue != queue_id:
+            self.queues.remove_entry(identity.company, previous_queue, task_id)
+        return {"queued": 1, **result, "queue_watched": False}
+
+    def _target_queue(self, identity: Identity, queue_id: str | None, queue_name: str | None) -> str:
+        if queue_name:
+            return self.queues.get_or_create(identity, queue_name)
+        if queue_id:
+            return self.queues.get(identity.company, queue_id, only_fields=["id"])["id"]
+        return self.queues.get_default(identity.company)["id"]
+
+    def _undo_enqueue(self, identity: Identity, task: dict) -> None:
+        restore = {
+            "status": task.get("status"), "status_reason": "failed enqueueing", "status_message": "",
+            "enqueue_status": task.get("enqueue_status"),
+            "execution.queue": (task.get("execution") or {}).get("queue"),
+        }
+        try:
+            self.store.update_if_status(identity.company, {**task, "status": QUEUED}, {"$set": restore})
+        except errors.FailedChangingTaskStatus:
+            pass  # someone else already moved the task on: their change stands
+
+    def dequeue(self, identity: Identity, task_id: str, new_status: str | None, reason: str | None,
+                message: str | None, all_queues: bool = False, status_for_running: str | None = None) -> dict:
+        """Take the task out of its queue and, if it was queued or running, give it ``new_status`` (default:
+        the status it was enqueued from). ``status_for_running`` overrides that for a running task."""
+        task = self.store.load(identity.company, task_id, ["execution.queue", "enqueue_status"])
+        if all_queues:
+            self.queues.remove_entry(identity.company, None, task_id)
+        else:
+            self._leave_queue(identity.company, task)
+        if task.get("status") not in (QUEUED, IN_PROGRESS):
+            return {"dequeued": 1, "updated": 0, "fields": {}}
+        if status_for_running and task.get("status") == IN_PROGRESS:
+            new_status = status_for_running
+        result = self.change_status(identity, task, new_status or task.get("enqueue_status") or CREATED,
+                                    force=True, reason=reason, message=message,
+                                    operators={"$unset": {"enqueue_status": 1}})
+        return {"dequeued": 1, **result}
+
+    def _leave_queue(self, company: str, task: dict) -> dict:
+        queue_id = (task.get("execution") or {}).get("queue")
+        return {"removed": self.queues.remove_entry(company, queue_id, task["id"]) if queue_id else 0}
+
