@@ -15,7 +15,8 @@ project = sys.argv[1]
 task = Task.init(project_name=project, task_name="flow-a", reuse_last_task_id=False, auto_connect_frameworks=False)
 params = task.connect({"lr": 0.01, "epochs": 3, "opt": {"name": "adam"}})
 config = task.connect_configuration({"layers": 3, "activation": "relu"}, name="model_cfg")
-task.set_parameters({"General/batch_size": 32})
+# set_parameters replaces the whole parameter set, so pass what is there plus the new value.
+task.set_parameters({**task.get_parameters(), "General/batch_size": 32})
 task_id = task.id
 task.close()
 

@@ -5,7 +5,7 @@ field means "not given", and integers are strict so that ``"5"`` is a type error
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, missing, pre_load, validate
 
 MISSING_MESSAGE = "Missing data for required field."
 
@@ -13,6 +13,15 @@ MISSING_MESSAGE = "Missing data for required field."
 class RequestSchema(Schema):
     class Meta:
         unknown = EXCLUDE
+
+    @pre_load
+    def _null_takes_the_default(self, data, **kwargs):
+        """A null for a field with a default means "use the default" (the SDK sends many nulls); other nulls
+        stay, so a handler can still tell ``project: null`` (move to the root) from an absent key."""
+        if not isinstance(data, dict):
+            return data
+        defaulted = {f.data_key or name for name, f in self.fields.items() if f.load_default is not missing}
+        return {k: v for k, v in data.items() if v is not None or k not in defaulted}
 
     def on_bind_field(self, field_name, field_obj):
         if not field_obj.required:

@@ -1,11 +1,11 @@
 """models.*: the model registry."""
 from __future__ import annotations
 
-from typing import Callable
 
 from marshmallow import ValidationError as SchemaError, fields, validate
 
 from trackside.api import errors
+from trackside.api.bll.batch import run_batch
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
 from trackside.api.schema import Bool, Dict, GetAllRequest, Int, ManyRequest, RequestSchema, Str, StrList
@@ -283,15 +283,3 @@ def update_tags(call: Call) -> dict:
     )
     return {"updated": updated}
 
-
-def run_batch(ids: list[str], operation: Callable[[str], dict]) -> dict:
-    """The ``*_many`` response: each id succeeds with the operation's result or fails with its error."""
-    succeeded, failed = [], []
-    for obj_id in ids:
-        try:
-            succeeded.append({"id": obj_id, **operation(obj_id)})
-        except errors.APIError as exc:
-            failed.append({"id": obj_id, "error": {
-                "codes": [exc.code, exc.subcode], "msg": exc.message, "data": exc.error_data,
-            }})
-    return {"succeeded": succeeded, "failed": failed}
