@@ -40,7 +40,9 @@ def connect(uri: str, **client_options) -> Database:
         raise ValueError(f"MongoDB URI {uri!r} names no database (expected mongodb://host:port/<db>)")
     client_options.setdefault("tz_aware", True)
     client_options.setdefault("serverSelectionTimeoutMS", 10_000)
-    if "directConnection" not in uri:
+    # A single server (the embedded default, or a standalone mongod) is used directly; a replica-set URI
+    # keeps the driver's discovery.
+    if "directConnection" not in uri and "replicaSet" not in uri and "mongodb+srv" not in uri:
         client_options.setdefault("directConnection", True)
     client = pymongo.MongoClient(uri, **client_options)
     return client[db_name]
