@@ -5,6 +5,7 @@ from pyhocon import ConfigTree
 
 from trackside.api import db
 from trackside.api.auth.service import AuthService
+from trackside.api.bll.events import EventsBLL
 from trackside.api.bll.models import ModelsBLL
 from trackside.api.bll.projects import ProjectsBLL
 from trackside.api.bll.queues import QueuesBLL
@@ -32,10 +33,12 @@ class AppServices:
         self.models = ModelsBLL(self.backend, self.projects)
         self.queues = QueuesBLL(self.backend)
         self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models)
+        self.events = EventsBLL(self.backend, config)
 
     def initialize(self) -> None:
         """Idempotent start-up work: indexes, configured users, the default queue."""
         ensure_indexes(self.backend, db.BACKEND_COLLECTIONS)
         ensure_indexes(self.auth_db, db.AUTH_COLLECTIONS)
+        self.events.setup()
         self.auth.sync_users()
         self.queues.ensure_default(self.company_id, self.config.get("apiserver.default_queue_name", "default"))

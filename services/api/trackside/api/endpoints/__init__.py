@@ -4,3 +4,4 @@ Each module declares a marshmallow schema and a handler per endpoint with :func:
 importing this package registers them all. To add an endpoint, see ARCHITECTURE.md.
 """
 from trackside.api.endpoints import auth, debug, models, projects, queues, server, tasks, users  # noqa: F401
+from trackside.api.endpoints import events  # noqa: F401

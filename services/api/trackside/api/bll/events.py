@@ -1,0 +1,287 @@
+"""events.add / events.add_batch: check the events, store them, then bring their tasks' summaries up to date.
+
+Each event is judged on its own: a malformed one is counted under its reason in ``errors_info`` and the rest
+of the batch is still stored. After the store has written them, every task (or model) that got events has
+``last_update`` raised, ``last_iteration`` raised to the highest iteration seen, and, for scalars,
+``last_metrics[md5(metric)][md5(variant)]`` merged with the batch's values:
+
+- ``value``/``value_iteration``: the value of the highest iteration, replaced only by a later-or-equal one;
+- ``min_value``/``max_value`` and ``first_value`` (the lowest iteration), each with its iteration;
+- ``count``: only events the store had not seen before count, so a client's retry leaves it unchanged.
+
+The merge is one unordered bulk_write of plain update operators (``$max``, ``$set``, ``$inc``), where every
+"replace if better" is an update whose filter says "if better" ("min_value missing or greater than mine").
+Each such update is atomic and monotonic, so concurrent batches (and the ``$max`` raises of ``last_iteration``
+by the models code) can land in any order without losing data. It needs no pipeline updates or ``$expr``,
+which not every Mongo-wire server supports.
+
+At most ``services.tasks.max_last_metrics`` metric/variant pairs are kept per task. New pairs are only
+added after reading how many the task has (as the reference does, concurrent batches may overshoot slightly).
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections import Counter, OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Iterable, Sequence
+
+from pymongo import UpdateOne
+from pymongo.collection import Collection
+from pymongo.database import Database
+
+from trackside.api import errors
+from trackside.shared.events import SCALAR, InvalidEvent, allows_locked, normalise, open_store
+from trackside.shared.timeutil import utcnow
+
+LOCKED_TASK_STATUSES = ("publishing", "published")
+# Tasks whose metric pairs this process remembers, so steady reporting needs no read of last_metrics.
+KNOWN_PAIRS_CACHE_SIZE = 256
+
+
+class EventsNotAdded(errors.APIError):
+    """Not one event of the request could be stored (the reference's 400/131); error_data counts the reasons."""
+
+    code, subcode, default_message = 400, 131, "events not added"
+
+
+def field_hash(name: str) -> str:
+    """last_metrics keys: metric and variant names may contain '.' or '$', which field names cannot."""
+    return hashlib.md5(name.encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass
+class PairSummary:
+    """One metric/variant's scalars in one batch."""
+
+    metric: str
+    variant: str
+    value: float
+    value_iteration: int
+    value_timestamp: int
+    min_value: float
+    min_value_iteration: int
+    max_value: float
+    max_value_iteration: int
+    first_value: float
+    first_value_iteration: int
+    first_timestamp: int
+    new_count: int = 0  # events the store had not seen before
+
+    @classmethod
+    def of(cls, event: dict, iteration: int) -> "PairSummary":
+        value, timestamp = event["value"], event["timestamp"]
+        return cls(event["metric"], event["variant"], value, iteration, timestamp, value, iteration,
+                   value, iteration, value, iteration, timestamp)
+
+    def add(self, event: dict, iteration: int) -> None:
+        value, timestamp = event["value"], event["timestamp"]
+        if (iteration, timestamp) >= (self.value_iteration, self.value_timestamp):
+            self.value, self.value_iteration, self.value_timestamp = value, iteration, timestamp
+        if (iteration, timestamp) < (self.first_value_iteration, self.first_timestamp):
+            self.first_value, self.first_value_iteration, self.first_timestamp = value, iteration, timestamp
+        if value < self.min_value:
+            self.min_value, self.min_value_iteration = value, iteration
+        if value > self.max_value:
+            self.max_value, self.max_value_iteration = value, iteration
+
+
+@dataclass
+class EntitySummary:
+    """What one batch changes on one task (or model)."""
+
+    max_iteration: int | None = None
+    # (md5(metric), md5(variant)) -> summary
+    pairs: dict[tuple[str, str], PairSummary] = field(default_factory=dict)
+
+    def add(self, event: dict, created: bool) -> None:
+        iteration = event.get("iter")
+        if iteration is not None:
+            self.max_iteration = iteration if self.max_iteration is None else max(self.max_iteration, iteration)
+        if event["type"] != SCALAR:
+            return
+        iteration = iteration or 0
+        key = (field_hash(event["metric"]), field_hash(event["variant"]))
+        pair = self.pairs.get(key)
+        if pair is None:
+            pair = self.pairs[key] = PairSummary.of(event, iteration)
+        else:
+            pair.add(event, iteration)
+        if created:
+            pair.new_count += 1
+
+
+class KnownPairs:
+    """Per task, the metric pairs known to be in its last_metrics; a small thread-safe LRU.
+
+    Only an optimisation: a pair remembered after the task was reset is merely added back without being
+    counted against the limit, and it was within the limit before.
+    """
+
+    def __init__(self, size: int = KNOWN_PAIRS_CACHE_SIZE):
+        self._size = size
+        self._pairs: OrderedDict[str, frozenset] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, entity_id: str) -> frozenset:
+        with self._lock:
+            pairs = self._pairs.get(entity_id, frozenset())
+            if pairs:
+                self._pairs.move_to_end(entity_id)
+            return pairs
+
+    def remember(self, entity_id: str, pairs: Iterable) -> None:
+        with self._lock:
+            self._pairs[entity_id] = self._pairs.get(entity_id, frozenset()) | frozenset(pairs)
+            self._pairs.move_to_end(entity_id)
+            while len(self._pairs) > self._size:
+                self._pairs.popitem(last=False)
+
+
+class EventsBLL:
+    def __init__(self, db: Database, config):
+        self.store = open_store(config.get("services.events.store", "mongo"), db=db)
+        self.max_last_metrics = int(config.get("services.tasks.max_last_metrics", 2000) or 0)
+        # model_event -> the collection its events' "task" ids point into
+        self._entities: dict[bool, Collection] = {False: db["tasks"], True: db["models"]}
+        self._known = KnownPairs()
+
+    def setup(self) -> None:
+        self.store.setup()
+
+    # -- adding events -----------------------------------------------------------------------------------
+    def add(self, company: str, items: Sequence[Any], worker: str | None = None) -> dict:
+        """Store ``items`` (JSON lines, or already-parsed objects); ``{added, errors, errors_info}``."""
+        problems: Counter[str] = Counter()
+        candidates = list(_parse(company, items, worker, problems))
+        events = self._writable(company, candidates, problems)
+        result = self.store.write(events)
+        problems.update(result.failed.values())
+        written = [(event, i in result.created) for i, event in enumerate(events) if i not in result.failed]
+        self._update_entities(company, written)
+        if not written:
+            raise _not_added(problems)
+        return {"added": len(written), "errors": sum(problems.values()), "errors_info": dict(problems)}
+
+    def _writable(self, company: str, candidates: list[tuple[dict, bool]], problems: Counter) -> list[dict]:
+        """The events whose task (or model) exists for ``company`` and may take events."""
+        locks = {
+            model_event: self._locks(company, model_event,
+                                     {e["task"] for e, _ in candidates if e["model_event"] == model_event})
+            for model_event in (False, True)
+        }
+        events = []
+        for event, allow_locked in candidates:
+            kind = "model" if event["model_event"] else "task"
+            entity_id = event["task"]
+            if entity_id not in locks[event["model_event"]]:
+                problems[f"Invalid {kind} id {entity_id}"] += 1
+            elif (lock := locks[event["model_event"]][entity_id]) and not allow_locked:
+                problems[f"Invalid {kind} id {entity_id}: {kind} is {lock} (use allow_locked)"] += 1
+            else:
+                events.append(event)
+        return events
+
+    def _locks(self, company: str, model_event: bool, ids: set[str]) -> dict[str, str | None]:
+        """For the ids that exist: why each is locked ("published", "ready"), or None."""
+        if not ids:
+            return {}
+        found = self._entities[model_event].find({"_id": {"$in": list(ids)}, "company": company},
+                                                 {"status": 1, "ready": 1})
+        if model_event:
+            return {doc["_id"]: "ready" if doc.get("ready") is True else None for doc in found}
+        return {doc["_id"]: doc.get("status") if doc.get("status") in LOCKED_TASK_STATUSES else None
+                for doc in found}
+
+    # -- task and model summaries ------------------------------------------------------------------------
+    def _update_entities(self, company: str, written: Iterable[tuple[dict, bool]]) -> None:
+        summaries: dict[tuple[bool, str], EntitySummary] = {}
+        for event, created in written:
+            summaries.setdefault((event["model_event"], event["task"]), EntitySummary()).add(event, created)
+        now = utcnow()
+        for (model_event, entity_id), summary in summaries.items():
+            coll = self._entities[model_event]
+            query = {"_id": entity_id, "company": company}
+            pairs = self._within_limit(coll, query, summary.pairs)
+            if pairs is not None:
+                coll.bulk_write(summary_updates(query, summary, pairs, now), ordered=False)
+
+    def _within_limit(self, coll: Collection, query: dict, pairs: dict) -> dict | None:
+        """The batch's pairs that may go into last_metrics; None when the task (or model) is gone."""
+        known = self._known.get(query["_id"])
+        if not self.max_last_metrics or known.issuperset(pairs):
+            return pairs
+        doc = coll.find_one(query, {"last_metrics": 1})
+        if doc is None:
+            return None
+        existing = {(mh, vh) for mh, variants in (doc.get("last_metrics") or {}).items()
+                    if isinstance(variants, dict) for vh in variants}
+        room = self.max_last_metrics - len(existing)
+        kept = {}
+        for key, pair in pairs.items():
+            if key in existing or room > 0:
+                kept[key] = pair
+                room -= key not in existing
+        self._known.remember(query["_id"], existing | set(kept))
+        return kept
+
+
+def _parse(company: str, items: Sequence[Any], worker: str | None, problems: Counter):
+    """(normalised event, allow_locked) for each item that is a valid event; the others counted by reason."""
+    now_ms = int(time.time() * 1000)
+    for item in items:
+        try:
+            raw = json.loads(item) if isinstance(item, (str, bytes)) else item
+        except ValueError:
+            problems["Invalid JSON"] += 1
+            continue
+        try:
+            yield normalise(raw, company, worker, now_ms), allows_locked(raw)
+        except InvalidEvent as exc:
+            problems[exc.reason] += 1
+
+
+def _not_added(problems: Counter) -> errors.APIError:
+    reasons = "; ".join(f"{reason}: {count}" for reason, count in problems.most_common(5))
+    exc = EventsNotAdded(f"{EventsNotAdded.default_message} ({reasons})")
+    exc.error_data = dict(problems)  # as the reference: the reasons and their counts
+    return exc
+
+
+# -- the updates ---------------------------------------------------------------------------------------------
+def summary_updates(query: dict, summary: EntitySummary, pairs: dict, now) -> list[UpdateOne]:
+    """The bulk_write that merges one batch's summary into a task (or model) document."""
+    # $max: concurrent batches never move last_update back, nor last_iteration (also raised by the models code).
+    base: dict = {"$max": {"last_update": now}}
+    if summary.max_iteration is not None:
+        base["$max"]["last_iteration"] = summary.max_iteration
+    updates = []
+    for (mh, vh), pair in pairs.items():
+        path = f"last_metrics.{mh}.{vh}"
+        base.setdefault("$set", {}).update({f"{path}.metric": pair.metric, f"{path}.variant": pair.variant})
+        if pair.new_count:
+            base.setdefault("$inc", {})[f"{path}.count"] = pair.new_count
+        updates += [
+            # Each: (field compared, how the stored one must compare to be replaced, the new value(s)).
+            _if_better(query, path, "value_iteration", "$lte", pair.value_iteration,
+                       {"value": pair.value, "value_iteration": pair.value_iteration}),
+            _if_better(query, path, "min_value", "$gt", pair.min_value,
+                       {"min_value": pair.min_value, "min_value_iteration": pair.min_value_iteration}),
+            _if_better(query, path, "max_value", "$lt", pair.max_value,
+                       {"max_value": pair.max_value, "max_value_iteration": pair.max_value_iteration}),
+            _if_better(query, path, "first_value_iteration", "$gt", pair.first_value_iteration,
+                       {"first_value": pair.first_value, "first_value_iteration": pair.first_value_iteration}),
+        ]
+    return [UpdateOne(query, base), *updates]
+
+
+def _if_better(query: dict, path: str, compared: str, stored_is: str, mine, values: dict) -> UpdateOne:
+    """Set ``values`` under ``path`` only while the stored ``compared`` is missing (or null) or ``stored_is``
+    than ``mine``: the check and the write are one atomic operation."""
+    field_path = f"{path}.{compared}"
+    guard = {"$or": [{field_path: None}, {field_path: {stored_is: mine}}]}
+    # Inside $and: nx-27017 applies an update whose $or sits beside _id to whichever document matches the $or.
+    return UpdateOne({"$and": [query, guard]},
+                     {"$set": {f"{path}.{name}": value for name, value in values.items()}})
