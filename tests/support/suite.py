@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from trackside.shared.embedded.process import ServerProcess, free_port
-from trackside.shared.embedded.servers import mongo_wire_server
+from trackside.shared.embedded.servers import mongo_env, mongo_wire_server
 
 TEST_KEY_NAME = "tests"
 
@@ -42,8 +42,7 @@ def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None) ->
     env = {
         **os.environ,
         "CLEARML_CONFIG_DIR": str(config_dir),
-        "CLEARML_MONGODB_SERVICE_HOST": "127.0.0.1",
-        "CLEARML_MONGODB_SERVICE_PORT": str(mongo_port),
+        **mongo_env(mongo_port),
         "CLEARML__APISERVER__LISTEN__PORT": str(port),
         # Tests create many credentials; the lowest bcrypt cost keeps them fast.
         "CLEARML__APISERVER__AUTH__BCRYPT_ROUNDS": "4",

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from trackside.shared.config import ConfigError, load_config
 from trackside.shared.embedded.process import ServerProcess, port_open
-from trackside.shared.embedded.servers import HOST, mongo_wire_server, valkey_server
+from trackside.shared.embedded.servers import HOST, mongo_env, mongo_wire_server, valkey_server
 
 ADMIN_KEY_NAME = "admin"
 
@@ -56,10 +56,8 @@ def main(argv: list[str] | None = None) -> int:
     try:
         mongo = _start(started, mongo_wire_server(home / "mongo", log_path=logs / "mongo.log"))
         redis = _start(started, valkey_server(home / "valkey", log_path=logs / "valkey.log"))
-        env.update({
-            "CLEARML_MONGODB_SERVICE_HOST": HOST, "CLEARML_MONGODB_SERVICE_PORT": str(mongo.port),
-            "CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(redis.port),
-        })
+        env.update(mongo_env(mongo.port))
+        env.update({"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(redis.port)})
         api = ServerProcess("api", [sys.executable, "-m", "trackside.api"],
                             ready=lambda: port_open(api_host, api_port), port=api_port,
                             log_path=logs / "api.log", env=env)

@@ -1,6 +1,7 @@
 """The embedded backing servers: a MongoDB-wire server and Valkey, both installed from PyPI."""
 from __future__ import annotations
 
+import os
 import shutil
 import sys
 from pathlib import Path
@@ -16,12 +17,38 @@ def _bin(name: str) -> str:
     return str(beside) if beside.exists() else (shutil.which(name) or name)
 
 
-def mongo_wire_server(data_dir: Path, port: int | None = None, log_path: Path | None = None) -> ServerProcess:
-    """secantusdb (WiredTiger storage); see ARCHITECTURE.md for why it was chosen over nx-27017."""
+# Which MongoDB-wire server backs the embedded default; ARCHITECTURE.md has the measurements behind the choice.
+MONGO_ENGINES = ("secantusdb", "nx-27017")  # the first is the default
+MONGO_ENGINE_ENV = "TRACKSIDE_EMBEDDED_MONGO"
+
+
+def mongo_wire_server(data_dir: Path, port: int | None = None, log_path: Path | None = None,
+                      engine: str | None = None) -> ServerProcess:
+    engine = engine or os.environ.get(MONGO_ENGINE_ENV) or MONGO_ENGINES[0]
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
-    argv = [_bin("secantusd-py"), "--host", HOST, "--port", str(port), "--storage-path", str(data_dir)]
-    return ServerProcess("mongo-wire", argv, ready=lambda: port_open(HOST, port), port=port, log_path=log_path)
+    if engine == "nx-27017":
+        # Per-instance pid and log files: the defaults are fixed paths in /tmp shared by every instance.
+        argv = [_bin("nx-27017"), "--data-dir", str(data_dir), "--host", HOST, "-p", str(port),
+                "--pid-file", str(data_dir / "nx-27017.pid"), "--log-file", str(data_dir / "nx-27017.log")]
+    elif engine == "secantusdb":
+        argv = [_bin("secantusd-py"), "--host", HOST, "--port", str(port), "--storage-path", str(data_dir)]
+    else:
+        raise ValueError(f"{MONGO_ENGINE_ENV}={engine!r}: expected one of {', '.join(MONGO_ENGINES)}")
+    return ServerProcess(f"mongo-wire ({engine})", argv, ready=lambda: port_open(HOST, port), port=port,
+                         log_path=log_path)
+
+
+def mongo_env(port: int) -> dict[str, str]:
+    """Configuration overrides pointing the services at an embedded Mongo-wire server on ``port``.
+
+    Retryable writes are off: secantusdb keeps a record of each one for 30 minutes and slows down 5-15x
+    once it holds 10,000 of them (bench/bench_mongo_wire.py). Production MongoDB keeps them on.
+    """
+    return {
+        f"CLEARML__HOSTS__MONGO__{db.upper()}__HOST": f'"mongodb://{HOST}:{port}/{db}?retryWrites=false"'
+        for db in ("backend", "auth")
+    }
 
 
 def valkey_server(data_dir: Path, port: int | None = None, log_path: Path | None = None,

@@ -5,7 +5,6 @@ and the entry bookkeeping that ``tasks.enqueue``/``dequeue`` need.
 """
 from __future__ import annotations
 
-from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from trackside.api import errors
@@ -83,13 +82,25 @@ class QueuesBLL:
             query, {"$pull": {"entries": {"task": task_id}}, "$set": {"last_update": utcnow()}}
         ).modified_count
 
-    def pop_entry(self, company: str, queue_id: str) -> dict | None:
-        before = self.coll.find_one_and_update(
-            {"_id": queue_id, "company": company, "entries.0": {"$exists": True}},
-            {"$pop": {"entries": -1}, "$set": {"last_update": utcnow()}},
-            return_document=ReturnDocument.BEFORE,
-        )
-        return before["entries"][0] if before and before.get("entries") else None
+    def pop_entry(self, company: str, queue_id: str, attempts: int = 50) -> dict | None:
+        """Take the head entry, exactly once across concurrent callers.
+
+        A compare-and-swap: pop only if the head is still the entry just read. (``find_one_and_update``
+        returning the document *before* the pop is not exactly-once on the embedded Mongo-wire server; see
+        ARCHITECTURE.md.)
+        """
+        for _ in range(attempts):
+            queue = self.coll.find_one({"_id": queue_id, "company": company}, {"entries": 1})
+            if not queue or not queue.get("entries"):
+                return None
+            head = queue["entries"][0]
+            claimed = self.coll.update_one(
+                {"_id": queue_id, "entries.0.task": head["task"]},
+                {"$pop": {"entries": -1}, "$set": {"last_update": utcnow()}},
+            )
+            if claimed.modified_count:
+                return head
+        raise errors.InternalError(f"queue {queue_id}: could not take the head entry under contention")
 
     def _new_doc(self, company: str, user: str | None, name: str, tags: list, system_tags: list,
                  display_name: str | None = None) -> dict:
