@@ -352,3 +352,15 @@ def test_last_metrics_keeps_at_most_the_configured_pairs(capped_api, events):
     add_batch(api, [scalar(task, 2, 1.0, metric="other")])
     task_doc = get_task(api, task)
     assert md5("other") not in task_doc["last_metrics"] and task_doc["last_iteration"] == 2
+
+
+def test_reset_and_delete_remove_the_task_events(api, task, events):
+    add_batch(api, [scalar(task, 1, 0.5), log_line(task, "hello")])
+    assert events.count_documents({"task": task}) == 2
+    reset = ok(api, "tasks.reset", {"task": task, "force": True})
+    assert reset["events"] == {"deleted": 2}
+    assert events.count_documents({"task": task}) == 0
+    add_batch(api, [scalar(task, 1, 0.5)])
+    deleted = ok(api, "tasks.delete", {"task": task, "force": True})
+    assert deleted["events"] == {"deleted": 1}
+    assert events.count_documents({"task": task}) == 0

@@ -43,6 +43,8 @@ FailedChangingTaskStatus = _error(
 )
 TaskCannotBeDeleted = _error("TaskCannotBeDeleted", 400, 123, "task cannot be deleted")
 
+EventsNotAdded = _error("EventsNotAdded", 400, 131, "events not added")
+
 InvalidModelId = _error("InvalidModelId", 400, 201, "invalid model id")
 ModelNotReady = _error("ModelNotReady", 400, 202, "model is not ready")
 ModelIsReady = _error("ModelIsReady", 400, 203, "model is ready")

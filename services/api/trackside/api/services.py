@@ -32,8 +32,8 @@ class AppServices:
         self.projects = ProjectsBLL(self.backend, config)
         self.models = ModelsBLL(self.backend, self.projects)
         self.queues = QueuesBLL(self.backend)
-        self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models)
         self.events = EventsBLL(self.backend, config)
+        self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store)
 
     def initialize(self) -> None:
         """Idempotent start-up work: indexes, configured users, the default queue."""

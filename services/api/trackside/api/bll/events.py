@@ -41,10 +41,6 @@ LOCKED_TASK_STATUSES = ("publishing", "published")
 KNOWN_PAIRS_CACHE_SIZE = 256
 
 
-class EventsNotAdded(errors.APIError):
-    """Not one event of the request could be stored (the reference's 400/131); error_data counts the reasons."""
-
-    code, subcode, default_message = 400, 131, "events not added"
 
 
 def field_hash(name: str) -> str:
@@ -245,7 +241,7 @@ def _parse(company: str, items: Sequence[Any], worker: str | None, problems: Cou
 
 def _not_added(problems: Counter) -> errors.APIError:
     reasons = "; ".join(f"{reason}: {count}" for reason, count in problems.most_common(5))
-    exc = EventsNotAdded(f"{EventsNotAdded.default_message} ({reasons})")
+    exc = errors.EventsNotAdded(f"{errors.EventsNotAdded.default_message} ({reasons})")
     exc.error_data = dict(problems)  # as the reference: the reasons and their counts
     return exc
 

@@ -16,6 +16,7 @@ from trackside.api.bll.task_status import (
 )
 from trackside.api.bll.task_store import TaskStore, changed_by
 from trackside.api.context import Identity
+from trackside.shared.events import EventStore
 from trackside.shared.timeutil import utcnow
 
 # A task is worker-run while a worker reported on it this recently (the reference's task_update_timeout).
@@ -26,11 +27,12 @@ RESET_UNSET = ("output.result", "output.error", "last_worker", "last_worker_repo
 
 
 class TaskTransitions:
-    def __init__(self, store: TaskStore, projects, queues, models):
+    def __init__(self, store: TaskStore, projects, queues, models, events: EventStore):
         self.store = store
         self.projects = projects
         self.queues = queues
         self.models = models
+        self.events = events
 
     def change_status(self, identity: Identity, task: dict, new_status: str, *, force: bool = False,
                       reason: str | None = None, message: str | None = None, writes: dict | None = None,
@@ -129,11 +131,12 @@ class TaskTransitions:
             artifacts = (task.get("execution") or {}).get("artifacts") or []
             writes["execution.queue"] = None
             writes["execution.artifacts"] = [a for a in artifacts if documents.artifact_key(a)[1] == documents.INPUT]
-        # The task's events are deleted here once the events service exists.
         result = self.change_status(identity, task, CREATED, force=force, reason="reset", message="reset",
                                     writes=writes, operators={"$unset": {f: 1 for f in RESET_UNSET}})
+        # After the status change, so a refused reset leaves the events in place.
+        deleted_events = self.events.delete_for_tasks(identity.company, [task_id])
         dequeued = {"removed": removed} if task.get("status") == QUEUED else {}
-        return {**result, "dequeued": dequeued, "events": {}, "deleted_models": 0}
+        return {**result, "dequeued": dequeued, "events": {"deleted": deleted_events}, "deleted_models": 0}
 
     # -- queues -----------------------------------------------------------------------------------------
     def enqueue(self, identity: Identity, task_id: str, queue_id: str | None, queue_name: str | None, force: bool,

@@ -22,6 +22,7 @@ from trackside.api.bll.task_status import (
 from trackside.api.bll.task_store import TaskStore, changed_by
 from trackside.api.bll.task_transitions import TaskTransitions
 from trackside.api.context import Identity
+from trackside.shared.events import EventStore
 from trackside.shared.ids import is_id
 from trackside.shared.storage.query import QuerySpec
 from trackside.shared.timeutil import utcnow
@@ -35,13 +36,14 @@ UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
 
 
 class TasksBLL:
-    def __init__(self, db: Database, projects, queues, models):
+    def __init__(self, db: Database, projects, queues, models, events: EventStore):
         self.coll = db["tasks"]
         self.projects = projects
         self.queues = queues
         self.models = models
+        self.events = events
         self.store = TaskStore(self.coll)
-        self.transitions = TaskTransitions(self.store, projects, queues, models)
+        self.transitions = TaskTransitions(self.store, projects, queues, models, events)
         self.contents = TaskContents(self.store)
 
     # -- reading ---------------------------------------------------------------------------------------
@@ -153,10 +155,11 @@ class TasksBLL:
                                          {"$set": {"parent": DELETED_PREFIX + task_id}}).modified_count
         models = self.models.coll.update_many({**orphaned, "task": task_id},
                                               {"$set": {"task": DELETED_PREFIX + task_id}}).modified_count
-        # The task's events are deleted here once the events service exists.
         self.coll.delete_one({"_id": task_id, "company": company})
+        deleted_events = self.events.delete_for_tasks(company, [task_id])
         self.projects.touch(company, task.get("project"))
-        return {"deleted": True, "updated_children": children, "updated_models": models, "events": {}}
+        return {"deleted": True, "updated_children": children, "updated_models": models,
+                "events": {"deleted": deleted_events}}
 
     def archive(self, identity: Identity, task_id: str, reason: str | None, message: str | None) -> int:
         """Hide the task from default listings, taking it out of its queue (a running one is stopped)."""
