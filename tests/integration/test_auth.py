@@ -176,6 +176,14 @@ def test_secret_is_stored_only_as_a_bcrypt_hash(api, auth_db):
 
 
 # -- identities from configuration -------------------------------------------------------------------------
+def configured_api(mongo_server, tmp_path_factory, name: str, env: dict):
+    """Another API process on the suite's database with ``env`` added to its environment, for a fixture to
+    ``yield from``: it is stopped when the fixture ends."""
+    server = start_api(mongo_server.port, tmp_path_factory.mktemp(name), extra_env=env)
+    yield server
+    server.process.stop()
+
+
 FIXED_USER, FIXED_PASSWORD = "jane", "correct horse battery staple"
 
 
@@ -183,14 +191,12 @@ FIXED_USER, FIXED_PASSWORD = "jane", "correct horse battery staple"
 def fixed_users_server(mongo_server, tmp_path_factory):
     """A second API process with apiserver.auth.fixed_users on and a base64-of-bcrypt password."""
     hashed = base64.b64encode(bcrypt.hashpw(FIXED_PASSWORD.encode(), bcrypt.gensalt(4))).decode()
-    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-fixed-users"), extra_env={
+    yield from configured_api(mongo_server, tmp_path_factory, "api-fixed-users", {
         "CLEARML__APISERVER__AUTH__FIXED_USERS__ENABLED": "true",
         "CLEARML__APISERVER__AUTH__FIXED_USERS__PASS_HASHED": "true",
         "CLEARML__APISERVER__AUTH__FIXED_USERS__USERS":
             f'[{{username: "{FIXED_USER}", password: "{hashed}", name: "Jane Doe"}}]',
     })
-    yield server
-    server.process.stop()
 
 
 def test_fixed_user_logs_in_with_username_and_password(fixed_users_server):
@@ -220,12 +226,10 @@ DOC_KEY, DOC_SECRET = "MYNEWACCESSKEY0123456789", "my-new-secret"
 @pytest.fixture(scope="module")
 def env_credentials_server(mongo_server, tmp_path_factory):
     """A third API process whose apiserver key comes from the documented environment override."""
-    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-env-credentials"), extra_env={
+    yield from configured_api(mongo_server, tmp_path_factory, "api-env-credentials", {
         "CLEARML__SECURE__CREDENTIALS__APISERVER__USER_KEY": DOC_KEY,
         "CLEARML__SECURE__CREDENTIALS__APISERVER__USER_SECRET": DOC_SECRET,
     })
-    yield server
-    server.process.stop()
 
 
 def test_documented_environment_override_sets_the_apiserver_secret(env_credentials_server):

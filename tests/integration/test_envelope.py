@@ -6,6 +6,9 @@ import uuid
 
 import pytest
 
+from support.names import unique
+from support.objects import create_project
+
 HEX_ID = re.compile(r"^[0-9a-f]{32}$")
 META_KEYS = {
     "id", "trx", "endpoint", "result_code", "result_subcode", "result_msg", "error_stack", "error_data",
@@ -24,12 +27,6 @@ def assert_full_meta(reply, name: str) -> dict:
     assert isinstance(meta["result_subcode"], int) and isinstance(meta["result_msg"], str)
     assert isinstance(meta["error_data"], dict)
     return meta
-
-
-def create_project(api) -> str:
-    reply = api.send("projects.create", {"name": f"envelope-{uuid.uuid4().hex[:10]}"})
-    assert reply.code == (200, 0), reply.meta
-    return reply.data["id"]
 
 
 # -- the envelope ------------------------------------------------------------------------------------------
@@ -65,7 +62,7 @@ def test_each_response_has_its_own_id(api):
 # -- request forms -----------------------------------------------------------------------------------------
 @pytest.mark.parametrize("method", ["GET", "POST", "PUT"])
 def test_json_body_on_every_method(api, method):
-    project = create_project(api)
+    project = create_project(api, unique("envelope"))
     reply = api.send("projects.get_by_id", {"project": project}, method=method)
     assert reply.code == (200, 0) and reply.data["project"]["id"] == project
 
@@ -105,7 +102,7 @@ def test_unknown_path_is_a_404_envelope(api):
 
 
 def test_unknown_body_keys_are_ignored(api):
-    project = create_project(api)
+    project = create_project(api, unique("envelope"))
     reply = api.send("projects.get_by_id", {"project": project, "method": "get", "no_such_key": [1, 2]})
     assert reply.code == (200, 0) and reply.data["project"]["id"] == project
 
@@ -123,8 +120,8 @@ def test_body_that_is_not_a_json_object(api, body):
 
 
 def test_query_string_is_merged_into_the_body(api):
-    create_project(api)
-    create_project(api)
+    create_project(api, unique("envelope"))
+    create_project(api, unique("envelope"))
     assert len(api.ok("projects.get_all?page_size=1")["projects"]) == 1
     # Numbers and booleans are converted; the body wins over the query string.
     assert len(api.send("projects.get_all?page_size=1", {"page_size": 2}).data["projects"]) == 2

@@ -8,6 +8,9 @@ import uuid
 import pymongo
 import pytest
 
+from support.names import unique
+from support.objects import create_project
+
 WEIGHTS = "file:///tmp/weights.pt"
 ISO_DATETIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+00:00$")
 MODEL_FIELDS = {
@@ -16,27 +19,8 @@ MODEL_FIELDS = {
 }
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-# api.ok/api.error take the endpoint as their parameter "name", so a body field "name" cannot be passed as a
-# keyword; these take the body as a dict.
-def ok(api, endpoint: str, data: dict):
-    reply = api.send(endpoint, data)
-    assert reply.status == 200 and reply.code == (200, 0), f"{endpoint}: {reply.meta}"
-    return reply.data
-
-
-def error(api, endpoint: str, code: tuple[int, int], data: dict):
-    reply = api.send(endpoint, data)
-    assert reply.code == code, f"{endpoint}: expected {code}, got {reply.code}: {reply.meta['result_msg']}"
-    assert reply.status == code[0] and reply.data == {}
-    return reply
-
-
 def new_model(api, **fields) -> str:
-    return ok(api, "models.create", {"uri": WEIGHTS, "name": unique("model"), **fields})["id"]
+    return api.ok("models.create", **{"uri": WEIGHTS, "name": unique("model"), **fields})["id"]
 
 
 def get_model(api, model_id: str) -> dict:
@@ -53,7 +37,7 @@ def backend(mongo_server):
 
 @pytest.fixture
 def project(api) -> str:
-    return ok(api, "projects.create", {"name": unique("models")})["id"]
+    return create_project(api, unique("models"))
 
 
 @pytest.fixture
@@ -102,16 +86,16 @@ def test_create_minimal_then_get_returns_the_full_shape(api):
 def test_sdk_create_then_edit_flow(api, project, make_task):
     """The OutputModel.update_weights sequence: create a placeholder, read it, then edit it twice."""
     task = make_task()
-    created = ok(api, "models.create", {"uri": "file:///uploading_file", "name": "Anonymous model", "labels": {},
-                                        "ready": False, "public": False, "project": project, "method": "get"})
+    created = api.ok("models.create", uri="file:///uploading_file", name="Anonymous model", labels={}, ready=False,
+                     public=False, project=project, method="get")
     assert created["created"] is True
     model_id = created["id"]
     assert get_model(api, model_id)["project"] == project
-    edited = ok(api, "models.edit", dict(
-        model=model_id, uri="file:///tmp/final.pt", name="model.pt", comment="c", tags=["t1"],
+    edited = api.ok(
+        "models.edit", model=model_id, uri="file:///tmp/final.pt", name="model.pt", comment="c", tags=["t1"],
         system_tags=[], framework="PyTorch", design={"design": ""}, labels={"cat": 1, "dog": 2},
         project=project, task=task, iteration=7,
-    ))
+    )
     assert edited["updated"] == 1 and edited["fields"]["uri"] == "file:///tmp/final.pt"
     model = get_model(api, model_id)
     assert model["uri"] == "file:///tmp/final.pt" and model["name"] == "model.pt"
@@ -141,7 +125,7 @@ def test_create_accepts_metadata_keyed_by_key(api):
 def test_create_missing_required_field(api, missing):
     data = {"name": "x", "uri": WEIGHTS}
     del data[missing]
-    reply = error(api, "models.create", (400, 11), data)
+    reply = api.error("models.create", (400, 11), **data)
     assert missing in reply.meta["result_msg"]
 
 
@@ -151,13 +135,13 @@ def test_create_missing_required_field(api, missing):
 ])
 def test_create_wrong_type_names_the_field(api, field, value):
     data = {"name": "x", "uri": WEIGHTS, field: value}
-    reply = error(api, "models.create", (400, 12), data)
+    reply = api.error("models.create", (400, 12), **data)
     assert field in reply.meta["result_msg"]
 
 
 def test_create_unknown_project_or_task(api):
-    error(api, "models.create", (400, 401), {"name": "x", "uri": WEIGHTS, "project": uuid.uuid4().hex})
-    error(api, "models.create", (400, 101), {"name": "x", "uri": WEIGHTS, "task": uuid.uuid4().hex})
+    api.error("models.create", (400, 401), name="x", uri=WEIGHTS, project=uuid.uuid4().hex)
+    api.error("models.create", (400, 101), name="x", uri=WEIGHTS, task=uuid.uuid4().hex)
 
 
 def test_get_by_id_unknown_names_the_id(api):
@@ -193,7 +177,7 @@ def test_get_all_filters(api, project, three_models):
     prefix, (a, b, c) = three_models
 
     def query(**params) -> list[str]:
-        return sorted(names(ok(api, "models.get_all", {"project": [project], **params})["models"]))
+        return sorted(names(api.ok("models.get_all", project=[project], **params)["models"]))
 
     assert query() == ["a", "b", "c"]
     assert query(name=f"^{re.escape(prefix)}-[ab]$") == ["a", "b"]
@@ -244,7 +228,7 @@ def test_get_all_by_task_like_the_sdk(api, make_task):
 
 def test_get_all_include_subprojects(api, project):
     name = api.ok("projects.get_by_id", project=project)["project"]["name"]
-    child = ok(api, "projects.create", {"name": f"{name}/child"})["id"]
+    child = create_project(api, f"{name}/child")
     in_child = new_model(api, project=child)
     assert api.ok("models.get_all", project=[project])["models"] == []
     found = api.ok("models.get_all", project=[project], include_subprojects=True)["models"]
@@ -252,7 +236,7 @@ def test_get_all_include_subprojects(api, project):
 
 
 def test_get_all_bad_query_values(api):
-    error(api, "models.get_all", (400, 21), {"name": "("})
+    api.error("models.get_all", (400, 21), name="(")
     api.error("models.get_all", (400, 12), project="not-a-list")
     api.error("models.get_all", (400, 12), page_size="5")
 
@@ -280,7 +264,7 @@ def test_get_frameworks(api, project, three_models):
 
 # -- edit / update -----------------------------------------------------------------------------------------
 def test_edit_unknown_model_and_bad_values(api):
-    error(api, "models.edit", (400, 201), {"model": uuid.uuid4().hex, "name": "x"})
+    api.error("models.edit", (400, 201), model=uuid.uuid4().hex, name="x")
     model_id = new_model(api)
     api.error("models.edit", (400, 401), model=model_id, project=uuid.uuid4().hex)
     api.error("models.edit", (400, 101), model=model_id, task=uuid.uuid4().hex)
@@ -309,13 +293,13 @@ def test_edit_iteration_raises_the_task_iteration(api, backend, make_task):
 
 def test_update(api, project):
     model_id = new_model(api)
-    result = ok(api, "models.update", {"model": model_id, "name": "renamed", "comment": "note", "project": project,
-                                       "created": "2024-01-02T03:04:05.000+00:00"})
+    result = api.ok("models.update", model=model_id, name="renamed", comment="note", project=project,
+                    created="2024-01-02T03:04:05.000+00:00")
     assert result["updated"] == 1
     model = get_model(api, model_id)
     assert (model["name"], model["comment"], model["project"]) == ("renamed", "note", project)
     assert model["created"] == "2024-01-02T03:04:05.000+00:00"
-    error(api, "models.update", (400, 201), {"model": uuid.uuid4().hex, "name": "x"})
+    api.error("models.update", (400, 201), model=uuid.uuid4().hex, name="x")
 
 
 # -- publishing and archiving ------------------------------------------------------------------------------

@@ -6,28 +6,8 @@ import uuid
 
 import pytest
 
-
-def unique(prefix: str = "proj") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
-# api.ok/api.error take the endpoint as their parameter "name", so a body field "name" cannot be passed as a
-# keyword; these take the body as a dict.
-def ok(api, endpoint: str, data: dict):
-    reply = api.send(endpoint, data)
-    assert reply.status == 200 and reply.code == (200, 0), f"{endpoint}: {reply.meta}"
-    return reply.data
-
-
-def error(api, endpoint: str, code: tuple[int, int], data: dict):
-    reply = api.send(endpoint, data)
-    assert reply.code == code, f"{endpoint}: expected {code}, got {reply.code}: {reply.meta['result_msg']}"
-    assert reply.status == code[0] and reply.data == {}
-    return reply
-
-
-def create(api, name: str, **fields) -> str:
-    return ok(api, "projects.create", {"name": name, **fields})["id"]
+from support.names import unique
+from support.objects import create_project
 
 
 def get(api, project_id: str) -> dict:
@@ -35,12 +15,12 @@ def get(api, project_id: str) -> dict:
 
 
 def find(api, name: str, **params) -> list[dict]:
-    return ok(api, "projects.get_all", {"name": f"^{re.escape(name)}$", **params})["projects"]
+    return api.ok("projects.get_all", name=f"^{re.escape(name)}$", **params)["projects"]
 
 
 def names_under(api, root: str, **params) -> list[str]:
     """Names of the projects below ``root`` matching ``params``, without the ``root/`` prefix."""
-    found = ok(api, "projects.get_all", {"name": f"^{re.escape(root)}/", **params})["projects"]
+    found = api.ok("projects.get_all", name=f"^{re.escape(root)}/", **params)["projects"]
     return [p["name"][len(root) + 1:] for p in found]
 
 
@@ -54,8 +34,8 @@ def create_task(api, project: str) -> str:
 
 # -- create ------------------------------------------------------------------------------------------------
 def test_create_nested_path_creates_the_parents(api):
-    root = unique()
-    leaf = create(api, f"{root}/a/b/c", description="deep")
+    root = unique("proj")
+    leaf = create_project(api, f"{root}/a/b/c", description="deep")
     a, b = find(api, f"{root}/a")[0], find(api, f"{root}/a/b")[0]
     top = find(api, root)[0]
     c = get(api, leaf)
@@ -65,7 +45,8 @@ def test_create_nested_path_creates_the_parents(api):
 
 
 def test_create_returns_the_sdk_shape(api):
-    project = get(api, create(api, unique(), tags=["t"], system_tags=["s"], default_output_destination="s3://b"))
+    project_id = create_project(api, unique("proj"), tags=["t"], system_tags=["s"], default_output_destination="s3://b")
+    project = get(api, project_id)
     for key in ("id", "name", "basename", "description", "user", "company", "created", "last_update", "tags",
                 "system_tags", "default_output_destination"):
         assert key in project
@@ -74,47 +55,47 @@ def test_create_returns_the_sdk_shape(api):
 
 
 def test_create_under_an_existing_parent(api):
-    root = unique()
-    parent = create(api, root)
-    child = create(api, f"{root}/child")
+    root = unique("proj")
+    parent = create_project(api, root)
+    child = create_project(api, f"{root}/child")
     assert get(api, child)["parent"] == parent
 
 
 def test_duplicate_name(api):
-    name = unique()
-    create(api, name)
-    reply = error(api, "projects.create", (400, 801), {"name": name})
+    name = unique("proj")
+    create_project(api, name)
+    reply = api.error("projects.create", (400, 801), name=name)
     assert name in reply.meta["result_msg"]
 
 
 @pytest.mark.parametrize("name", ["", "   ", "a//b", "/a", "a/", "a/ /b"])
 def test_empty_name_or_segment(api, name):
-    error(api, "projects.create", (400, 407), {"name": name})
+    api.error("projects.create", (400, 407), name=name)
 
 
 # -- get_all -----------------------------------------------------------------------------------------------
 def test_get_all_name_is_a_regex(api):
-    base = unique()
-    create(api, f"{base}-x")
-    create(api, f"{base}-xy")
-    found = ok(api, "projects.get_all", {"name": f"^{re.escape(base)}\\-x$"})["projects"]
+    base = unique("proj")
+    create_project(api, f"{base}-x")
+    create_project(api, f"{base}-xy")
+    found = api.ok("projects.get_all", name=f"^{re.escape(base)}\\-x$")["projects"]
     assert [p["name"] for p in found] == [f"{base}-x"]
-    assert len(ok(api, "projects.get_all", {"name": f"^{re.escape(base)}"})["projects"]) == 2
+    assert len(api.ok("projects.get_all", name=f"^{re.escape(base)}")["projects"]) == 2
 
 
 def test_get_all_like_the_sdk(api):
     name = unique("probe-proj")
-    project = create(api, name)
-    found = ok(api, "projects.get_all", {"name": f"^{re.escape(name)}$", "only_fields": ["id"],
-                                         "shallow_search": False, "search_hidden": True, "method": "get"})
+    project = create_project(api, name)
+    found = api.ok("projects.get_all", name=f"^{re.escape(name)}$", only_fields=["id"], shallow_search=False,
+                   search_hidden=True, method="get")
     assert found["projects"] == [{"id": project}]
 
 
 def test_get_all_only_fields_order_and_paging(api):
-    root = unique()
+    root = unique("proj")
     for leaf in ("b", "a", "c"):
-        create(api, f"{root}/{leaf}", description=leaf.upper())
-    found = ok(api, "projects.get_all", {"name": f"^{re.escape(root)}/", "only_fields": ["basename"]})["projects"]
+        create_project(api, f"{root}/{leaf}", description=leaf.upper())
+    found = api.ok("projects.get_all", name=f"^{re.escape(root)}/", only_fields=["basename"])["projects"]
     assert all(set(p) == {"id", "basename"} for p in found) and len(found) == 3
     assert names_under(api, root, order_by=["name"]) == ["a", "b", "c"]
     assert names_under(api, root, order_by=["-name"]) == ["c", "b", "a"]
@@ -123,10 +104,10 @@ def test_get_all_only_fields_order_and_paging(api):
 
 
 def test_get_all_tag_operators(api):
-    root = unique()
-    create(api, f"{root}/t1", tags=["a", "b"], system_tags=["sys"])
-    create(api, f"{root}/t2", tags=["a"])
-    create(api, f"{root}/t3")
+    root = unique("proj")
+    create_project(api, f"{root}/t1", tags=["a", "b"], system_tags=["sys"])
+    create_project(api, f"{root}/t2", tags=["a"])
+    create_project(api, f"{root}/t3")
 
     def tagged(tags, field="tags") -> list[str]:
         return sorted(names_under(api, root, **{field: tags}))
@@ -146,8 +127,8 @@ def test_get_all_tag_operators(api):
 
 def test_hidden_projects_need_search_hidden(api):
     """The SDK's datasets live in hidden `<project>/.datasets/<name>` projects."""
-    root = unique()
-    dataset = create(api, f"{root}/.datasets/ds", system_tags=["hidden", "dataset"])
+    root = unique("proj")
+    dataset = create_project(api, f"{root}/.datasets/ds", system_tags=["hidden", "dataset"])
     assert find(api, f"{root}/.datasets/ds") == []
     assert [p["id"] for p in find(api, f"{root}/.datasets/ds", search_hidden=True)] == [dataset]
     # The ".datasets" folder created on the way is hidden too; the user's project is not.
@@ -157,14 +138,14 @@ def test_hidden_projects_need_search_hidden(api):
 
 
 def test_hidden_project_found_by_id(api):
-    hidden = create(api, unique(), system_tags=["hidden"])
+    hidden = create_project(api, unique("proj"), system_tags=["hidden"])
     assert [p["id"] for p in api.ok("projects.get_all", id=[hidden])["projects"]] == [hidden]
 
 
 def test_shallow_search_lists_top_level_projects(api):
-    root = unique()
-    top = create(api, root)
-    child = create(api, f"{root}/child")
+    root = unique("proj")
+    top = create_project(api, root)
+    child = create_project(api, f"{root}/child")
     found = api.ok("projects.get_all", id=[top, child], shallow_search=True)["projects"]
     assert [p["id"] for p in found] == [top]
     assert len(api.ok("projects.get_all", id=[top, child])["projects"]) == 2
@@ -173,26 +154,26 @@ def test_shallow_search_lists_top_level_projects(api):
 
 
 def test_shallow_search_with_a_name(api):
-    root = unique()
-    create(api, root)
-    create(api, f"{root}/{root}")
-    found = ok(api, "projects.get_all", {"name": f"{re.escape(root)}$", "shallow_search": True})["projects"]
+    root = unique("proj")
+    create_project(api, root)
+    create_project(api, f"{root}/{root}")
+    found = api.ok("projects.get_all", name=f"{re.escape(root)}$", shallow_search=True)["projects"]
     assert [p["name"] for p in found] == [root]
 
 
 def test_parent_without_shallow_search_finds_all_descendants(api):
-    root = unique()
-    top = create(api, root)
-    create(api, f"{root}/a/b")
+    root = unique("proj")
+    top = create_project(api, root)
+    create_project(api, f"{root}/a/b")
     found = api.ok("projects.get_all", parent=[top])["projects"]
     assert sorted(p["name"] for p in found) == [f"{root}/a", f"{root}/a/b"]
 
 
 def test_get_all_ex_sub_projects_stats_and_own_contents(api):
-    root = unique()
-    top = create(api, root)
-    child = create(api, f"{root}/child")
-    ok(api, "models.create", {"name": "m", "uri": "file:///m.pt", "project": top})
+    root = unique("proj")
+    top = create_project(api, root)
+    child = create_project(api, f"{root}/child")
+    api.ok("models.create", name="m", uri="file:///m.pt", project=top)
     project = api.ok("projects.get_all_ex", id=[top], include_stats=True, check_own_contents=True)["projects"][0]
     assert project["sub_projects"] == [{"id": child, "name": f"{root}/child"}]
     active = project["stats"]["active"]
@@ -202,17 +183,17 @@ def test_get_all_ex_sub_projects_stats_and_own_contents(api):
 
 # -- update / move / merge ---------------------------------------------------------------------------------
 def test_update_description_and_tags(api):
-    project = create(api, unique())
+    project = create_project(api, unique("proj"))
     result = api.ok("projects.update", project=project, description="new", tags=["x"])
     assert result["updated"] == 1 and result["fields"]["description"] == "new"
     assert (get(api, project)["description"], get(api, project)["tags"]) == ("new", ["x"])
 
 
 def test_rename_renames_the_children_paths(api):
-    root = unique()
-    a = create(api, f"{root}/a")
-    c = create(api, f"{root}/a/b/c")
-    ok(api, "projects.update", {"project": a, "name": f"{root}/a2"})
+    root = unique("proj")
+    a = create_project(api, f"{root}/a")
+    c = create_project(api, f"{root}/a/b/c")
+    api.ok("projects.update", project=a, name=f"{root}/a2")
     assert (get(api, a)["name"], get(api, a)["basename"]) == (f"{root}/a2", "a2")
     assert get(api, c)["name"] == f"{root}/a2/b/c"
     assert find(api, f"{root}/a2/b")[0]["id"] == get(api, c)["parent"]
@@ -220,28 +201,28 @@ def test_rename_renames_the_children_paths(api):
 
 
 def test_rename_to_an_existing_name(api):
-    root = unique()
-    a = create(api, f"{root}/a")
-    create(api, f"{root}/b")
-    error(api, "projects.update", (400, 801), {"project": a, "name": f"{root}/b"})
+    root = unique("proj")
+    a = create_project(api, f"{root}/a")
+    create_project(api, f"{root}/b")
+    api.error("projects.update", (400, 801), project=a, name=f"{root}/b")
 
 
 def test_update_cannot_move_via_name(api):
-    root = unique()
-    a = create(api, f"{root}/a")
-    error(api, "projects.update", (400, 408), {"project": a, "name": f"{unique()}/a"})
+    root = unique("proj")
+    a = create_project(api, f"{root}/a")
+    api.error("projects.update", (400, 408), project=a, name=f"{unique('proj')}/a")
 
 
 def test_update_with_a_bare_name_of_a_nested_project(api):
-    root = unique()
-    a = create(api, f"{root}/a")
-    error(api, "projects.update", (400, 408), {"project": a, "name": "a2"})
+    root = unique("proj")
+    a = create_project(api, f"{root}/a")
+    api.error("projects.update", (400, 408), project=a, name="a2")
 
 
 def test_move(api):
-    root, destination = unique(), unique()
-    b = create(api, f"{root}/a/b")
-    c = create(api, f"{root}/a/b/c")
+    root, destination = unique("proj"), unique("proj")
+    b = create_project(api, f"{root}/a/b")
+    c = create_project(api, f"{root}/a/b/c")
     assert api.ok("projects.move", project=b, new_location=destination)["moved"] == 2
     assert get(api, b)["name"] == f"{destination}/b"
     assert get(api, b)["parent"] == find(api, destination)[0]["id"]
@@ -251,19 +232,19 @@ def test_move(api):
 
 
 def test_move_errors(api):
-    root = unique()
-    b = create(api, f"{root}/b")
-    create(api, f"{root}/b/c")
+    root = unique("proj")
+    b = create_project(api, f"{root}/b")
+    create_project(api, f"{root}/b/c")
     api.error("projects.move", (400, 411), project=b, new_location=f"{root}/b/c")
     api.error("projects.move", (400, 410), project=b, new_location=root)
     api.error("projects.move", (400, 401), project=uuid.uuid4().hex, new_location=root)
 
 
 def test_merge(api):
-    source, destination = create(api, unique()), create(api, unique())
+    source, destination = create_project(api, unique("proj")), create_project(api, unique("proj"))
     source_name, destination_name = get(api, source)["name"], get(api, destination)["name"]
-    child = create(api, f"{source_name}/kid")
-    model = ok(api, "models.create", {"name": "m", "uri": "file:///m.pt", "project": source})["id"]
+    child = create_project(api, f"{source_name}/kid")
+    model = api.ok("models.create", name="m", uri="file:///m.pt", project=source)["id"]
     result = api.ok("projects.merge", project=source, destination_project=destination)
     assert result == {"moved_entities": 1, "moved_projects": 1}
     assert api.ok("models.get_by_id", model=model)["model"]["project"] == destination
@@ -272,9 +253,9 @@ def test_merge(api):
 
 
 def test_merge_errors(api):
-    root = unique()
-    top = create(api, root)
-    child = create(api, f"{root}/child")
+    root = unique("proj")
+    top = create_project(api, root)
+    child = create_project(api, f"{root}/child")
     api.error("projects.merge", (400, 412), project=top, destination_project=child)
     api.error("projects.merge", (400, 410), project=top, destination_project=top)
     api.error("projects.merge", (400, 401), project=top, destination_project=uuid.uuid4().hex)
@@ -283,9 +264,9 @@ def test_merge_errors(api):
 
 # -- delete ------------------------------------------------------------------------------------------------
 def test_delete_subtree(api):
-    root = unique()
-    top = create(api, root)
-    child = create(api, f"{root}/child")
+    root = unique("proj")
+    top = create_project(api, root)
+    child = create_project(api, f"{root}/child")
     assert api.ok("projects.validate_delete", project=top) == {
         "tasks": 0, "non_archived_tasks": 0, "models": 0, "non_archived_models": 0,
     }
@@ -295,10 +276,10 @@ def test_delete_subtree(api):
 
 
 def test_delete_refuses_a_project_with_models_unless_forced(api):
-    root = unique()
-    top = create(api, root)
-    child = create(api, f"{root}/child")
-    model = ok(api, "models.create", {"name": "m", "uri": "file:///m.pt", "project": child})["id"]
+    root = unique("proj")
+    top = create_project(api, root)
+    child = create_project(api, f"{root}/child")
+    model = api.ok("models.create", name="m", uri="file:///m.pt", project=child)["id"]
     assert api.ok("projects.validate_delete", project=top)["non_archived_models"] == 1
     api.error("projects.delete", (400, 405), project=top)
     assert api.ok("projects.delete", project=top, force=True)["deleted"] == 2
@@ -306,22 +287,22 @@ def test_delete_refuses_a_project_with_models_unless_forced(api):
 
 
 def test_delete_archived_models_need_no_force(api):
-    project = create(api, unique())
-    model = ok(api, "models.create", {"name": "m", "uri": "file:///m.pt", "project": project})["id"]
+    project = create_project(api, unique("proj"))
+    model = api.ok("models.create", name="m", uri="file:///m.pt", project=project)["id"]
     api.ok("models.archive_many", ids=[model])
     assert api.ok("projects.delete", project=project)["deleted"] == 1
 
 
 def test_delete_with_contents(api):
-    project = create(api, unique())
-    model = ok(api, "models.create", {"name": "m", "uri": "s3://b/m.pt", "project": project})["id"]
+    project = create_project(api, unique("proj"))
+    model = api.ok("models.create", name="m", uri="s3://b/m.pt", project=project)["id"]
     result = api.ok("projects.delete", project=project, force=True, delete_contents=True)
     assert result["deleted_models"] == 1 and result["urls"]["model_urls"] == ["s3://b/m.pt"]
     api.error("models.get_by_id", (400, 201), model=model)
 
 
 def test_delete_refuses_a_project_with_tasks_unless_forced(api):
-    project = create(api, unique())
+    project = create_project(api, unique("proj"))
     task = create_task(api, project)
     assert api.ok("projects.validate_delete", project=project)["non_archived_tasks"] == 1
     api.error("projects.delete", (400, 402), project=project)
@@ -332,12 +313,11 @@ def test_delete_refuses_a_project_with_tasks_unless_forced(api):
 
 # -- tags and users ----------------------------------------------------------------------------------------
 def test_get_model_tags(api):
-    root = unique()
-    top = create(api, root)
-    child = create(api, f"{root}/child")
-    ok(api, "models.create", {"name": "m1", "uri": "file:///1", "project": top, "tags": ["b", "a"]})
-    ok(api, "models.create", {"name": "m2", "uri": "file:///2", "project": child, "tags": ["c"],
-                              "system_tags": ["s"]})
+    root = unique("proj")
+    top = create_project(api, root)
+    child = create_project(api, f"{root}/child")
+    api.ok("models.create", name="m1", uri="file:///1", project=top, tags=["b", "a"])
+    api.ok("models.create", name="m2", uri="file:///2", project=child, tags=["c"], system_tags=["s"])
     assert api.ok("projects.get_model_tags", projects=[top]) == {"tags": ["a", "b", "c"], "system_tags": ["s"]}
     assert api.ok("projects.get_model_tags", projects=[child]) == {"tags": ["c"], "system_tags": ["s"]}
     filtered = api.ok("projects.get_model_tags", projects=[top], filter={"system_tags": ["s"]})
@@ -345,7 +325,7 @@ def test_get_model_tags(api):
 
 
 def test_get_task_tags(api):
-    project = create(api, unique())
+    project = create_project(api, unique("proj"))
     assert api.ok("projects.get_task_tags", projects=[project]) == {"tags": [], "system_tags": []}
     task = create_task(api, project)
     api.ok("tasks.edit", task=task, tags=["x"])
@@ -353,7 +333,7 @@ def test_get_task_tags(api):
 
 
 def test_get_user_names(api):
-    project = create(api, unique())
+    project = create_project(api, unique("proj"))
     assert api.ok("projects.get_user_names", projects=[project]) == {"users": []}
     create_task(api, project)
     user = api.ok("users.get_current_user")["user"]
@@ -376,14 +356,14 @@ def test_missing_required_field_names_it(api):
     ("projects.delete", {"project": "x", "force": "sometimes"}, "force"),
 ])
 def test_wrong_type_names_the_field(api, endpoint, data, field):
-    reply = error(api, endpoint, (400, 12), data)
+    reply = api.error(endpoint, (400, 12), **data)
     assert field in reply.meta["result_msg"]
 
 
 def test_bad_query_values(api):
-    error(api, "projects.get_all", (400, 21), {"name": "(unclosed"})
-    error(api, "projects.get_all", (400, 16), {"page_size": 0})
-    error(api, "projects.get_all", (400, 16), {"tags": ["__$not"]})
+    api.error("projects.get_all", (400, 21), name="(unclosed")
+    api.error("projects.get_all", (400, 16), page_size=0)
+    api.error("projects.get_all", (400, 16), tags=["__$not"])
 
 
 @pytest.mark.parametrize("endpoint,extra", [

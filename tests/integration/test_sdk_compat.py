@@ -1,25 +1,21 @@
 """The real clearml SDK (2.1.12) against the running API: Task.init ... close, get_task(s), clone, create,
 enqueue; then every stored field is checked through the API."""
-import uuid
-
 import pytest
 
 from support.clients import client_env, run_client_script
+from support.names import unique
+from support.objects import get_task
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
 def sdk_flow(api_server, tmp_path_factory):
-    project = f"sdk-{uuid.uuid4().hex[:8]}"
+    project = unique("sdk")
     env = client_env(api_server.url, api_server.key, api_server.secret, tmp_path_factory.mktemp("sdk-home"))
     run = run_client_script("sdk_task_flow.py", [project], env)
     assert run.returncode == 0, f"SDK flow failed:\n{run.stdout[-3000:]}\n{run.stderr[-3000:]}"
     return project, run
-
-
-def _task(api, task_id):
-    return api.ok("tasks.get_by_id", task=task_id)["task"]
 
 
 def test_sdk_prints_no_complaints_about_the_server(sdk_flow):
@@ -30,7 +26,7 @@ def test_sdk_prints_no_complaints_about_the_server(sdk_flow):
 def test_task_init_to_close_is_stored(api, sdk_flow):
     project, run = sdk_flow
     result = run.result
-    task = _task(api, result["task_id"])
+    task = get_task(api, result["task_id"])
     assert task["name"] == "flow-a"
     assert task["type"] == "training"
     assert task["status"] == "completed"
@@ -62,8 +58,8 @@ def test_get_task_and_get_tasks_read_back(sdk_flow):
 def test_clone_is_enqueued_on_the_default_queue(api, sdk_flow):
     _, run = sdk_flow
     result = run.result
-    clone = _task(api, result["clone_id"])
-    source = _task(api, result["task_id"])
+    clone = get_task(api, result["clone_id"])
+    source = get_task(api, result["task_id"])
     assert clone["parent"] == result["task_id"]
     assert clone["name"] == "flow-a clone"
     assert clone["hyperparams"] == source["hyperparams"]
@@ -79,7 +75,7 @@ def test_clone_is_enqueued_on_the_default_queue(api, sdk_flow):
 
 def test_task_create_stores_script_and_requirements(api, sdk_flow):
     _, run = sdk_flow
-    created = _task(api, run.result["created_id"])
+    created = get_task(api, run.result["created_id"])
     assert created["status"] == "created"
     assert "hello from a created task" in created["script"]["diff"]
     assert created["script"]["entry_point"] == "remote_script.py"

@@ -9,32 +9,13 @@ from datetime import datetime
 
 import pytest
 
+from support.names import unique
+from support.objects import create_project, create_queue, get_task
 from trackside.shared.storage.mongo import connect
-
-def ok(api, endpoint: str, /, **body):
-    """Like ``ApiClient.ok``, but the body may hold a ``name`` key."""
-    reply = api.send(endpoint, body)
-    assert reply.status == 200 and reply.code == (200, 0), f"{endpoint}: {reply.meta}"
-    return reply.data
-
-
-def err(api, endpoint: str, code: tuple[int, int], /, **body):
-    reply = api.send(endpoint, body)
-    assert reply.code == code, f"{endpoint}: expected {code}, got {reply.code}: {reply.meta['result_msg']}"
-    assert reply.status == code[0] and reply.data == {}
-    return reply
-
-
-def unique(prefix: str = "t") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
 def new_task(api, **fields) -> str:
-    return ok(api, "tasks.create", **{"name": unique("task"), "type": "training", **fields})["id"]
-
-
-def get_task(api, task_id: str) -> dict:
-    return ok(api, "tasks.get_by_id", task=task_id)["task"]
+    return api.ok("tasks.create", **{"name": unique("task"), "type": "training", **fields})["id"]
 
 
 def status_of(api, task_id: str) -> str:
@@ -42,17 +23,17 @@ def status_of(api, task_id: str) -> str:
 
 
 def queue_entries(api, queue_id: str) -> list[str]:
-    return [e["task"] for e in ok(api, "queues.get_by_id", queue=queue_id)["queue"]["entries"]]
+    return [e["task"] for e in api.ok("queues.get_by_id", queue=queue_id)["queue"]["entries"]]
 
 
 @pytest.fixture
 def project(api) -> str:
-    return ok(api, "projects.create", name=unique("proj"))["id"]
+    return create_project(api, unique("proj"))
 
 
 @pytest.fixture
 def queue(api) -> str:
-    return ok(api, "queues.create", name=unique("queue"))["id"]
+    return create_queue(api, unique("queue"))
 
 
 @pytest.fixture(scope="module")
@@ -98,24 +79,24 @@ def test_create_maps_legacy_output_dest_and_stamps_models(api):
     ({"name": "x", "type": "training", "parent": "f" * 32}, (400, 101), None),
 ])
 def test_create_rejects_bad_input(api, body, code, field):
-    reply = err(api, "tasks.create", code, **body)
+    reply = api.error("tasks.create", code, **body)
     if field:
         assert field in reply.meta["result_msg"]
 
 
 def test_unknown_task_is_400_101_naming_the_id(api):
     missing = uuid.uuid4().hex
-    assert missing in err(api, "tasks.get_by_id", (400, 101), task=missing).meta["result_msg"]
+    assert missing in api.error("tasks.get_by_id", (400, 101), task=missing).meta["result_msg"]
 
 
 def test_get_all_filters(api, project):
     name = unique("filter")
     first = new_task(api, name=f"{name}-a", project=project, type="training")
     second = new_task(api, name=f"{name}-b", project=project, type="testing", parent=first)
-    ok(api, "tasks.started", task=second)
+    api.ok("tasks.started", task=second)
 
     def ids(**query):
-        return sorted(t["id"] for t in ok(api, "tasks.get_all", **query)["tasks"])
+        return sorted(t["id"] for t in api.ok("tasks.get_all", **query)["tasks"])
 
     assert ids(name=f"^{name}") == sorted([first, second])
     assert ids(project=[project], type=["testing"]) == [second]
@@ -123,12 +104,12 @@ def test_get_all_filters(api, project):
     assert ids(project=[project], parent=first) == [second]
     assert ids(id=[first]) == [first]
     assert ids(project=[project], user=[get_task(api, first)["user"]]) == sorted([first, second])
-    err(api, "tasks.get_all", (400, 21), name="(unclosed")
+    api.error("tasks.get_all", (400, 21), name="(unclosed")
 
 
 def test_only_fields_keeps_an_existing_parent_subdocument(api):
     task_id = new_task(api)
-    [task] = ok(api, "tasks.get_all", id=[task_id], only_fields=["runtime.version", "status"])["tasks"]
+    [task] = api.ok("tasks.get_all", id=[task_id], only_fields=["runtime.version", "status"])["tasks"]
     assert task == {"id": task_id, "runtime": {}, "status": "created"}
 
 
@@ -138,7 +119,7 @@ def test_paging_and_order_by(api, project):
         new_task(api, name=name, project=project)
 
     def page(number, order):
-        reply = ok(api, "tasks.get_all", project=[project], only_fields=["name"], order_by=[order],
+        reply = api.ok("tasks.get_all", project=[project], only_fields=["name"], order_by=[order],
                        page=number, page_size=2)
         return [t["name"] for t in reply["tasks"]]
 
@@ -153,7 +134,7 @@ def test_tag_operators(api, project):
     untagged = new_task(api, project=project)
 
     def ids(tags):
-        return {t["id"] for t in ok(api, "tasks.get_all", project=[project], tags=tags)["tasks"]}
+        return {t["id"] for t in api.ok("tasks.get_all", project=[project], tags=tags)["tasks"]}
 
     assert ids(["a", "b"]) == {both, only_a}
     assert ids(["__$all", "a", "b"]) == {both}
@@ -167,7 +148,7 @@ def test_hidden_tasks_need_search_hidden_unless_asked_for_by_id(api, project):
     visible = new_task(api, project=project)
 
     def ids(**query):
-        return {t["id"] for t in ok(api, "tasks.get_all", **query)["tasks"]}
+        return {t["id"] for t in api.ok("tasks.get_all", **query)["tasks"]}
 
     assert ids(project=[project]) == {visible}
     assert ids(project=[project], search_hidden=True) == {hidden, visible}
@@ -175,27 +156,27 @@ def test_hidden_tasks_need_search_hidden_unless_asked_for_by_id(api, project):
 
 
 def test_get_all_ex_get_by_id_ex_and_subprojects(api, project):
-    parent_name = ok(api, "projects.get_by_id", project=project)["project"]["name"]
-    child = ok(api, "projects.create", name=f"{parent_name}/child")["id"]
+    parent_name = api.ok("projects.get_by_id", project=project)["project"]["name"]
+    child = create_project(api, f"{parent_name}/child")
     in_child = new_task(api, project=child)
-    found = ok(api, "tasks.get_all_ex", project=[project], include_subprojects=True)["tasks"]
+    found = api.ok("tasks.get_all_ex", project=[project], include_subprojects=True)["tasks"]
     assert [t["id"] for t in found] == [in_child]
-    assert ok(api, "tasks.get_all_ex", project=[project])["tasks"] == []
-    assert [t["id"] for t in ok(api, "tasks.get_by_id_ex", id=[in_child])["tasks"]] == [in_child]
-    err(api, "tasks.get_by_id_ex", (400, 11))
+    assert api.ok("tasks.get_all_ex", project=[project])["tasks"] == []
+    assert [t["id"] for t in api.ok("tasks.get_by_id_ex", id=[in_child])["tasks"]] == [in_child]
+    api.error("tasks.get_by_id_ex", (400, 11))
 
 
 def test_get_types(api, project):
     new_task(api, project=project, type="testing")
     new_task(api, project=project, type="data_processing")
-    assert ok(api, "tasks.get_types", projects=[project])["types"] == ["data_processing", "testing"]
+    assert api.ok("tasks.get_types", projects=[project])["types"] == ["data_processing", "testing"]
 
 
 # -- edit and update -------------------------------------------------------------------------------------
 def test_edit_merges_script_execution_output_and_replaces_the_rest(api, project):
     task_id = new_task(api, script={"repository": "r", "requirements": {"pip": "numpy"}}, runtime={"a": "1"},
                        hyperparams={"Args": {"lr": {"section": "Args", "name": "lr", "value": "0.1"}}})
-    reply = ok(api, "tasks.edit", task=task_id, script={"entry_point": "main.py"}, runtime={"b": "2"},
+    reply = api.ok("tasks.edit", task=task_id, script={"entry_point": "main.py"}, runtime={"b": "2"},
                    execution={"parameters": {"x": "1"}}, hyperparams={}, output_dest="s3://bucket",
                    project=project, comment="edited")
     assert reply["updated"] == 1 and reply["fields"]["script.entry_point"] == "main.py"
@@ -205,19 +186,19 @@ def test_edit_merges_script_execution_output_and_replaces_the_rest(api, project)
     assert task["execution"]["parameters"] == {"x": "1"} and task["execution"]["artifacts"] == []
     assert task["output"]["destination"] == "s3://bucket"
     assert task["project"] == project and task["comment"] == "edited"
-    assert ok(api, "tasks.edit", task=task_id) == {"updated": 0, "fields": {}}
+    assert api.ok("tasks.edit", task=task_id) == {"updated": 0, "fields": {}}
 
 
 def test_edit_needs_a_new_task_unless_forced(api):
     task_id = new_task(api)
-    ok(api, "tasks.started", task=task_id)
-    message = err(api, "tasks.edit", (400, 110), task=task_id, comment="x").meta["result_msg"]
+    api.ok("tasks.started", task=task_id)
+    message = api.error("tasks.edit", (400, 110), task=task_id, comment="x").meta["result_msg"]
     assert "in_progress" in message
-    assert ok(api, "tasks.edit", task=task_id, comment="x", force=True)["updated"] == 1
-    ok(api, "tasks.completed", task=task_id)
-    ok(api, "tasks.publish", task=task_id)
-    err(api, "tasks.edit", (400, 113), task=task_id, comment="y")
-    err(api, "tasks.edit", (400, 401), task=task_id, project="f" * 32, force=True)
+    assert api.ok("tasks.edit", task=task_id, comment="x", force=True)["updated"] == 1
+    api.ok("tasks.completed", task=task_id)
+    api.ok("tasks.publish", task=task_id)
+    api.error("tasks.edit", (400, 113), task=task_id, comment="y")
+    api.error("tasks.edit", (400, 401), task=task_id, project="f" * 32, force=True)
 
 
 def test_edit_unversioned_as_the_agent_sends_it(api):
@@ -230,12 +211,12 @@ def test_edit_unversioned_as_the_agent_sends_it(api):
 
 def test_update_works_in_any_status(api, project):
     task_id = new_task(api)
-    ok(api, "tasks.started", task=task_id)
-    reply = ok(api, "tasks.update", task=task_id, name="renamed", tags=["t"], project=project, output__error="boom")
+    api.ok("tasks.started", task=task_id)
+    reply = api.ok("tasks.update", task=task_id, name="renamed", tags=["t"], project=project, output__error="boom")
     assert reply["updated"] == 1
     task = get_task(api, task_id)
     assert (task["name"], task["tags"], task["project"], task["output"]["error"]) == ("renamed", ["t"], project, "boom")
-    assert ok(api, "tasks.update", task=task_id) == {"updated": 0, "fields": {}}
+    assert api.ok("tasks.update", task=task_id) == {"updated": 0, "fields": {}}
 
 
 # -- status transitions -----------------------------------------------------------------------------------
@@ -255,7 +236,7 @@ REACH = {
 def task_in(api, status: str) -> str:
     task_id = new_task(api)
     for name, extra in REACH[status]:
-        ok(api, name, task=task_id, **extra)
+        api.ok(name, task=task_id, **extra)
     assert status_of(api, task_id) == status
     return task_id
 
@@ -285,14 +266,14 @@ def task_in(api, status: str) -> str:
 def test_transition_rules_with_and_without_force(api, start, call, result):
     task_id = task_in(api, start)
     if isinstance(result, tuple):
-        message = err(api, call, result, task=task_id).meta["result_msg"]
+        message = api.error(call, result, task=task_id).meta["result_msg"]
         assert start in message
         assert status_of(api, task_id) == start
         result = {"tasks.started": "in_progress", "tasks.stopped": "stopped", "tasks.completed": "completed",
                   "tasks.failed": "failed", "tasks.close": "closed", "tasks.publish": "published"}[call]
-        reply = ok(api, call, task=task_id, force=True)
+        reply = api.ok(call, task=task_id, force=True)
     else:
-        reply = ok(api, call, task=task_id, status_reason="why", status_message="what")
+        reply = api.ok(call, task=task_id, status_reason="why", status_message="what")
         assert reply["fields"]["status_reason"] == "why" and reply["fields"]["status_message"] == "what"
     assert reply["updated"] == 1 and reply["fields"]["status"] == result
     assert status_of(api, task_id) == result
@@ -300,7 +281,7 @@ def test_transition_rules_with_and_without_force(api, start, call, result):
 
 def test_started_again_is_allowed_and_keeps_the_first_start(api):
     task_id = new_task(api)
-    first = ok(api, "tasks.started", task=task_id)
+    first = api.ok("tasks.started", task=task_id)
     assert first["started"] == 1 and first["updated"] == 1
     started_at = get_task(api, task_id)["started"]
     again = api.send("tasks.started", {"task": task_id, "force": False}, version="2.5")
@@ -310,11 +291,11 @@ def test_started_again_is_allowed_and_keeps_the_first_start(api):
 
 def test_run_state_times(api):
     task_id = new_task(api)
-    ok(api, "tasks.started", task=task_id)
-    ok(api, "tasks.completed", task=task_id)
+    api.ok("tasks.started", task=task_id)
+    api.ok("tasks.completed", task=task_id)
     task = get_task(api, task_id)
     assert task["started"] <= task["completed"]
-    ok(api, "tasks.started", task=task_id)
+    api.ok("tasks.started", task=task_id)
     assert "completed" not in get_task(api, task_id)
 
 
@@ -322,8 +303,8 @@ def test_completed_with_publish(api, backend):
     task_id = new_task(api)
     model_id = uuid.uuid4().hex
     backend["models"].insert_one({"_id": model_id, "company": get_task(api, task_id)["company"], "ready": False})
-    ok(api, "tasks.add_or_update_model", task=task_id, name="out", model=model_id, type="output")
-    ok(api, "tasks.started", task=task_id)
+    api.ok("tasks.add_or_update_model", task=task_id, name="out", model=model_id, type="output")
+    api.ok("tasks.started", task=task_id)
     reply = api.send("tasks.completed", {"task": task_id, "publish": True}, version="2.20").data
     assert reply["published"] == 1 and reply["fields"]["status"] == "published"
     task = get_task(api, task_id)
@@ -333,8 +314,8 @@ def test_completed_with_publish(api, backend):
 
 def test_stop_a_development_task_stops_it_now(api):
     task_id = new_task(api, system_tags=["development"])
-    ok(api, "tasks.started", task=task_id)
-    reply = ok(api, "tasks.stop", task=task_id)
+    api.ok("tasks.started", task=task_id)
+    reply = api.ok("tasks.stop", task=task_id)
     assert reply["fields"]["status"] == "stopped"
     task = get_task(api, task_id)
     assert task["status"] == "stopped" and task["status_message"] == "Stopped by Test User"
@@ -342,19 +323,19 @@ def test_stop_a_development_task_stops_it_now(api):
 
 def test_stop_a_queued_task_takes_it_out_of_the_queue(api, queue):
     task_id = new_task(api)
-    ok(api, "tasks.enqueue", task=task_id, queue=queue)
-    ok(api, "tasks.stop", task=task_id)
+    api.ok("tasks.enqueue", task=task_id, queue=queue)
+    api.ok("tasks.stop", task=task_id)
     assert status_of(api, task_id) == "stopped"
     assert queue_entries(api, queue) == []
 
 
 def test_stop_a_worker_run_task_asks_the_worker(api, backend):
     task_id = new_task(api)
-    ok(api, "tasks.started", task=task_id)
+    api.ok("tasks.started", task=task_id)
     backend["tasks"].update_one({"_id": task_id}, {"$set": {"last_worker": "vm:0"}})
-    reply = ok(api, "tasks.stop", task=task_id)
+    reply = api.ok("tasks.stop", task=task_id)
     assert reply["fields"]["status"] == "in_progress" and reply["fields"]["status_message"] == "stopping"
-    [polled] = ok(api, "tasks.get_all", id=[task_id], only_fields=["status", "status_message"])["tasks"]
+    [polled] = api.ok("tasks.get_all", id=[task_id], only_fields=["status", "status_message"])["tasks"]
     assert polled == {"id": task_id, "status": "in_progress", "status_message": "stopping"}
     # ...and the worker then reports the stop (agent: /v2.5/tasks.stopped, force false).
     assert api.send("tasks.stopped", {"task": task_id, "status_reason": "task was stopped by tasks.stop"},
@@ -364,14 +345,14 @@ def test_stop_a_worker_run_task_asks_the_worker(api, backend):
 
 def test_stop_a_new_task_needs_force(api):
     task_id = new_task(api)
-    err(api, "tasks.stop", (400, 110), task=task_id)
-    assert ok(api, "tasks.stop", task=task_id, force=True)["fields"]["status"] == "stopped"
+    api.error("tasks.stop", (400, 110), task=task_id)
+    assert api.ok("tasks.stop", task=task_id, force=True)["fields"]["status"] == "stopped"
 
 
 # -- queues -------------------------------------------------------------------------------------------------
 def test_enqueue_and_dequeue(api, queue):
     task_id = new_task(api, system_tags=["development", "keep"])
-    reply = ok(api, "tasks.enqueue", task=task_id, queue=queue, verify_watched_queue=False)
+    reply = api.ok("tasks.enqueue", task=task_id, queue=queue, verify_watched_queue=False)
     assert reply["queued"] == 1 and reply["updated"] == 1 and reply["queue_watched"] is False
     assert reply["fields"]["status"] == "queued" and reply["fields"]["execution.queue"] == queue
     task = get_task(api, task_id)
@@ -379,7 +360,7 @@ def test_enqueue_and_dequeue(api, queue):
     assert task["system_tags"] == ["keep"]
     assert queue_entries(api, queue) == [task_id]
 
-    reply = ok(api, "tasks.dequeue", task=task_id)
+    reply = api.ok("tasks.dequeue", task=task_id)
     assert reply["dequeued"] == 1 and reply["updated"] == 1 and reply["fields"]["status"] == "created"
     assert status_of(api, task_id) == "created" and queue_entries(api, queue) == []
 
@@ -387,51 +368,51 @@ def test_enqueue_and_dequeue(api, queue):
 def test_enqueue_by_name_creates_the_queue_and_defaults_to_the_default_queue(api):
     name = unique("named-queue")
     task_id = new_task(api)
-    queue_id = ok(api, "tasks.enqueue", task=task_id, queue_name=name)["fields"]["execution.queue"]
-    assert ok(api, "queues.get_by_id", queue=queue_id)["queue"]["name"] == name
+    queue_id = api.ok("tasks.enqueue", task=task_id, queue_name=name)["fields"]["execution.queue"]
+    assert api.ok("queues.get_by_id", queue=queue_id)["queue"]["name"] == name
     other = new_task(api)
-    default_id = ok(api, "queues.get_default")["id"]
-    assert ok(api, "tasks.enqueue", task=other)["fields"]["execution.queue"] == default_id
-    ok(api, "tasks.dequeue", task=other)
-    err(api, "tasks.enqueue", (400, 12), task=new_task(api), queue=queue_id, queue_name=name)
+    default_id = api.ok("queues.get_default")["id"]
+    assert api.ok("tasks.enqueue", task=other)["fields"]["execution.queue"] == default_id
+    api.ok("tasks.dequeue", task=other)
+    api.error("tasks.enqueue", (400, 12), task=new_task(api), queue=queue_id, queue_name=name)
 
 
 def test_enqueue_failures_leave_the_task_as_it_was(api, queue):
     task_id = new_task(api)
-    err(api, "tasks.enqueue", (400, 701), task=task_id, queue="f" * 32)
+    api.error("tasks.enqueue", (400, 701), task=task_id, queue="f" * 32)
     assert status_of(api, task_id) == "created"
-    ok(api, "tasks.enqueue", task=task_id, queue=queue)
-    err(api, "tasks.enqueue", (400, 706), task=task_id, queue=queue)
+    api.ok("tasks.enqueue", task=task_id, queue=queue)
+    api.error("tasks.enqueue", (400, 706), task=task_id, queue=queue)
     task = get_task(api, task_id)
     assert task["status"] == "queued" and task["execution"]["queue"] == queue
     assert queue_entries(api, queue) == [task_id]
     running = task_in(api, "in_progress")
-    err(api, "tasks.enqueue", (400, 110), task=running, queue=queue)
-    assert ok(api, "tasks.enqueue", task=running, queue=queue, force=True)["queued"] == 1
+    api.error("tasks.enqueue", (400, 110), task=running, queue=queue)
+    assert api.ok("tasks.enqueue", task=running, queue=queue, force=True)["queued"] == 1
 
 
 def test_reenqueue_moves_the_task_between_queues(api, queue):
-    other = ok(api, "queues.create", name=unique("queue"))["id"]
+    other = create_queue(api, unique("queue"))
     task_id = new_task(api)
-    ok(api, "tasks.enqueue", task=task_id, queue=queue)
-    ok(api, "tasks.enqueue", task=task_id, queue=other)
+    api.ok("tasks.enqueue", task=task_id, queue=queue)
+    api.ok("tasks.enqueue", task=task_id, queue=other)
     assert queue_entries(api, queue) == [] and queue_entries(api, other) == [task_id]
     # Dequeueing returns it to the status it was first enqueued from.
-    assert ok(api, "tasks.dequeue", task=task_id)["fields"]["status"] == "created"
+    assert api.ok("tasks.dequeue", task=task_id)["fields"]["status"] == "created"
 
 
 def test_agent_dequeue_with_new_status(api, queue):
     task_id = new_task(api)
-    ok(api, "tasks.enqueue", task=task_id, queue=queue)
+    api.ok("tasks.enqueue", task=task_id, queue=queue)
     daemon = api.send("tasks.started", {"task": task_id, "force": True, "status_message": "pulled by agent"},
                       version="2.5")
     assert daemon.code == (200, 0)
     child = api.send("tasks.dequeue", {"task": task_id, "new_status": "in_progress"}, version=None)
     assert child.code == (200, 0) and child.data["updated"] == 1 and child.data["dequeued"] == 1
     assert status_of(api, task_id) == "in_progress" and queue_entries(api, queue) == []
-    err(api, "tasks.dequeue", (400, 12), task=task_id, new_status="bogus")
+    api.error("tasks.dequeue", (400, 12), task=task_id, new_status="bogus")
     done = task_in(api, "completed")
-    assert ok(api, "tasks.dequeue", task=done) == {"dequeued": 1, "updated": 0, "fields": {}}
+    assert api.ok("tasks.dequeue", task=done) == {"dequeued": 1, "updated": 0, "fields": {}}
 
 
 # -- reset and clone ----------------------------------------------------------------------------------------
@@ -443,12 +424,12 @@ ARTIFACTS = [
 
 def test_reset_clears_the_run(api, queue):
     task_id = new_task(api, runtime={"progress": "50"})
-    ok(api, "tasks.add_or_update_artifacts", task=task_id, artifacts=ARTIFACTS)
-    ok(api, "tasks.add_or_update_model", task=task_id, name="out", model="m", type="output", iteration=7)
-    ok(api, "tasks.started", task=task_id)
-    ok(api, "tasks.failed", task=task_id)
-    ok(api, "tasks.enqueue", task=task_id, queue=queue)
-    reply = ok(api, "tasks.reset", task=task_id, force=False, clear_all=False, delete_external_artifacts=True)
+    api.ok("tasks.add_or_update_artifacts", task=task_id, artifacts=ARTIFACTS)
+    api.ok("tasks.add_or_update_model", task=task_id, name="out", model="m", type="output", iteration=7)
+    api.ok("tasks.started", task=task_id)
+    api.ok("tasks.failed", task=task_id)
+    api.ok("tasks.enqueue", task=task_id, queue=queue)
+    reply = api.ok("tasks.reset", task=task_id, force=False, clear_all=False, delete_external_artifacts=True)
     assert reply["updated"] == 1 and reply["dequeued"] == {"removed": 1}
     task = get_task(api, task_id)
     assert task["status"] == "created" and task["last_iteration"] == 0 and task["runtime"] == {}
@@ -459,13 +440,13 @@ def test_reset_clears_the_run(api, queue):
 
 def test_reset_refuses_a_published_task_unless_forced(api):
     task_id = task_in(api, "published")
-    err(api, "tasks.reset", (400, 113), task=task_id)
-    assert ok(api, "tasks.reset", task=task_id, force=True)["fields"]["status"] == "created"
+    api.error("tasks.reset", (400, 113), task=task_id)
+    assert api.ok("tasks.reset", task=task_id, force=True)["fields"]["status"] == "created"
 
 
 def test_reset_clear_all(api):
     task_id = new_task(api, script={"repository": "r"}, execution={"parameters": {"a": "1"}, "artifacts": ARTIFACTS})
-    ok(api, "tasks.reset", task=task_id, clear_all=True)
+    api.ok("tasks.reset", task=task_id, clear_all=True)
     task = get_task(api, task_id)
     assert task["script"] == {} and task["execution"]["artifacts"] == [] and task["execution"]["parameters"] == {}
 
@@ -480,9 +461,9 @@ def test_clone_copies_the_definition_not_the_run(api, project, queue):
         models={"input": [{"name": "in", "model": "m-in"}], "output": [{"name": "out", "model": "m-out"}]},
         output_dest="http://files",
     )
-    ok(api, "tasks.started", task=source)
-    ok(api, "tasks.enqueue", task=source, queue=queue, force=True)
-    clone_id = ok(api, "tasks.clone", task=source, new_task_name="copy")["id"]
+    api.ok("tasks.started", task=source)
+    api.ok("tasks.enqueue", task=source, queue=queue, force=True)
+    clone_id = api.ok("tasks.clone", task=source, new_task_name="copy")["id"]
     original, clone = get_task(api, source), get_task(api, clone_id)
     assert clone["status"] == "created" and clone["name"] == "copy" and clone["parent"] == source
     for key in ("script", "hyperparams", "configuration", "container", "tags", "project", "type"):
@@ -498,7 +479,7 @@ def test_clone_copies_the_definition_not_the_run(api, project, queue):
 def test_clone_overrides(api, project):
     source = new_task(api, tags=["old"], execution={"parameters": {"p": "1"}})
     parent = new_task(api)
-    reply = ok(api, "tasks.clone", task=source, new_task_project=project, new_task_tags=["new"],
+    reply = api.ok("tasks.clone", task=source, new_task_project=project, new_task_tags=["new"],
                    new_task_system_tags=["s"], new_task_parent=parent, new_task_comment="cc",
                    execution_overrides={"parameters": {"p": "2"}}, new_task_container={"image": "img"},
                    new_task_hyperparams={"S": {"k": {"section": "S", "name": "k", "value": "v"}}},
@@ -510,62 +491,62 @@ def test_clone_overrides(api, project):
     assert clone["hyperparams"]["S"]["k"]["value"] == "v" and clone["models"]["input"][0]["model"] == "m2"
 
     name = unique("clone-proj")
-    reply = ok(api, "tasks.clone", task=source, new_project_name=name)
+    reply = api.ok("tasks.clone", task=source, new_project_name=name)
     assert reply["new_project"]["name"] == name
     assert get_task(api, reply["id"])["project"] == reply["new_project"]["id"]
-    err(api, "tasks.clone", (400, 401), task=source, new_task_project="f" * 32)
-    err(api, "tasks.clone", (400, 101), task="f" * 32)
+    api.error("tasks.clone", (400, 401), task=source, new_task_project="f" * 32)
+    api.error("tasks.clone", (400, 101), task="f" * 32)
 
 
 # -- delete, archive, move, tags, ping --------------------------------------------------------------------------
 def test_delete(api):
     parent = new_task(api)
     child = new_task(api, parent=parent)
-    reply = ok(api, "tasks.delete", task=parent, move_to_trash=False, return_file_urls=False)
+    reply = api.ok("tasks.delete", task=parent, move_to_trash=False, return_file_urls=False)
     assert reply["deleted"] is True and reply["updated_children"] == 1
     assert get_task(api, child)["parent"] == f"__DELETED__{parent}"
-    err(api, "tasks.get_by_id", (400, 101), task=parent)
+    api.error("tasks.get_by_id", (400, 101), task=parent)
 
     running = task_in(api, "in_progress")
-    err(api, "tasks.delete", (400, 123), task=running)
-    assert ok(api, "tasks.delete", task=running, force=True)["deleted"] is True
+    api.error("tasks.delete", (400, 123), task=running)
+    assert api.ok("tasks.delete", task=running, force=True)["deleted"] is True
     archived = task_in(api, "completed")
-    ok(api, "tasks.archive", tasks=[archived])
-    assert ok(api, "tasks.delete", task=archived)["deleted"] is True
+    api.ok("tasks.archive", tasks=[archived])
+    assert api.ok("tasks.delete", task=archived)["deleted"] is True
 
 
 def test_archive_and_unarchive(api, queue):
     queued = new_task(api)
-    ok(api, "tasks.enqueue", task=queued, queue=queue)
+    api.ok("tasks.enqueue", task=queued, queue=queue)
     running = task_in(api, "in_progress")
-    assert ok(api, "tasks.archive", tasks=[queued, running], status_message="bye")["archived"] == 2
+    assert api.ok("tasks.archive", tasks=[queued, running], status_message="bye")["archived"] == 2
     for task_id, status in ((queued, "created"), (running, "stopped")):
         task = get_task(api, task_id)
         assert task["status"] == status and "archived" in task["system_tags"] and task["status_message"] == "bye"
     assert queue_entries(api, queue) == []
-    reply = ok(api, "tasks.unarchive_many", ids=[queued, "f" * 32])
+    reply = api.ok("tasks.unarchive_many", ids=[queued, "f" * 32])
     assert reply["succeeded"] == [{"id": queued, "unarchived": True}]
     assert reply["failed"][0]["id"] == "f" * 32 and reply["failed"][0]["error"]["codes"] == [400, 101]
     assert "archived" not in get_task(api, queued)["system_tags"]
-    assert ok(api, "tasks.archive_many", ids=[queued])["succeeded"] == [{"id": queued, "archived": True}]
+    assert api.ok("tasks.archive_many", ids=[queued])["succeeded"] == [{"id": queued, "archived": True}]
 
 
 def test_move(api, project):
     tasks = [new_task(api), new_task(api)]
-    assert ok(api, "tasks.move", ids=tasks, project=project)["project_id"] == project
+    assert api.ok("tasks.move", ids=tasks, project=project)["project_id"] == project
     assert {get_task(api, t)["project"] for t in tasks} == {project}
     name = unique("moved")
-    moved_to = ok(api, "tasks.move", ids=tasks, project_name=name)["project_id"]
-    assert ok(api, "projects.get_by_id", project=moved_to)["project"]["name"] == name
-    assert ok(api, "tasks.move", ids=tasks, project=None)["project_id"] is None
+    moved_to = api.ok("tasks.move", ids=tasks, project_name=name)["project_id"]
+    assert api.ok("projects.get_by_id", project=moved_to)["project"]["name"] == name
+    assert api.ok("tasks.move", ids=tasks, project=None)["project_id"] is None
     assert get_task(api, tasks[0])["project"] is None
-    err(api, "tasks.move", (400, 11), ids=tasks)
-    err(api, "tasks.move", (400, 101), ids=["f" * 32], project=project)
+    api.error("tasks.move", (400, 11), ids=tasks)
+    api.error("tasks.move", (400, 101), ids=["f" * 32], project=project)
 
 
 def test_update_tags(api):
     task_id = new_task(api, tags=["a", "b"])
-    assert ok(api, "tasks.update_tags", ids=[task_id], add_tags=["c", "a"], remove_tags=["b"])["updated"] == 1
+    assert api.ok("tasks.update_tags", ids=[task_id], add_tags=["c", "a"], remove_tags=["b"])["updated"] == 1
     assert sorted(get_task(api, task_id)["tags"]) == ["a", "c"]
 
 
@@ -579,46 +560,46 @@ def test_ping_refreshes_last_update(api, backend):
 # -- contents: requirements, artifacts, models, hyper-parameters, configuration ----------------------------------
 def test_set_requirements_is_free_form(api):
     task_id = new_task(api, script={"repository": "r"})
-    reply = ok(api, "tasks.set_requirements", task=task_id, requirements={"pip": "numpy\nclearml", "conda": ""})
+    reply = api.ok("tasks.set_requirements", task=task_id, requirements={"pip": "numpy\nclearml", "conda": ""})
     assert reply == {"updated": 1, "fields": {"script.requirements": {"pip": "numpy\nclearml", "conda": ""}}}
     agent = {"org_pip": "numpy", "pip": ["numpy==2.0", "clearml==2.1.12"]}
     assert api.send("tasks.set_requirements", {"task": task_id, "requirements": agent}, version="2.5").code == (200, 0)
     script = get_task(api, task_id)["script"]
     assert script["requirements"] == agent and script["repository"] == "r"
-    err(api, "tasks.set_requirements", (400, 11), task=task_id)
+    api.error("tasks.set_requirements", (400, 11), task=task_id)
 
 
 def test_artifacts_are_keyed_by_key_and_mode(api):
     task_id = new_task(api)
-    ok(api, "tasks.add_or_update_artifacts", task=task_id, artifacts=ARTIFACTS, force=True)
+    api.ok("tasks.add_or_update_artifacts", task=task_id, artifacts=ARTIFACTS, force=True)
     updated = {"key": "result", "type": "dict", "uri": "http://f/out2"}
     same_key_input = {"key": "result", "type": "dict", "mode": "input", "uri": "http://f/in2"}
-    assert ok(api, "tasks.add_or_update_artifacts", task=task_id, artifacts=[updated, same_key_input])["updated"] == 1
+    assert api.ok("tasks.add_or_update_artifacts", task=task_id, artifacts=[updated, same_key_input])["updated"] == 1
     artifacts = get_task(api, task_id)["execution"]["artifacts"]
     assert [(a["key"], a["mode"], a["uri"]) for a in artifacts] == [
         ("data", "input", "http://f/in"), ("result", "output", "http://f/out2"), ("result", "input", "http://f/in2")]
     doomed = [{"key": "result"}, {"key": "data", "mode": "input"}]
-    reply = ok(api, "tasks.delete_artifacts", task=task_id, artifacts=doomed)
+    reply = api.ok("tasks.delete_artifacts", task=task_id, artifacts=doomed)
     assert reply == {"deleted": 1}
     assert [a["mode"] for a in get_task(api, task_id)["execution"]["artifacts"]] == ["input"]
-    err(api, "tasks.add_or_update_artifacts", (400, 12), task=task_id, artifacts=[{"key": "k", "type": "t",
-                                                                                   "content_size": "big"}])
-    err(api, "tasks.add_or_update_artifacts", (400, 11), task=task_id, artifacts=[{"key": "k"}])
+    api.error("tasks.add_or_update_artifacts", (400, 12), task=task_id, artifacts=[{"key": "k", "type": "t",
+                                                                                    "content_size": "big"}])
+    api.error("tasks.add_or_update_artifacts", (400, 11), task=task_id, artifacts=[{"key": "k"}])
 
 
 def test_model_references(api):
     task_id = new_task(api)
-    ok(api, "tasks.add_or_update_model", task=task_id, name="best", model="m1", type="output")
-    ok(api, "tasks.add_or_update_model", task=task_id, name="best", model="m2", type="output", iteration=3)
-    ok(api, "tasks.add_or_update_model", task=task_id, name="init", model="m0", type="input")
+    api.ok("tasks.add_or_update_model", task=task_id, name="best", model="m1", type="output")
+    api.ok("tasks.add_or_update_model", task=task_id, name="best", model="m2", type="output", iteration=3)
+    api.ok("tasks.add_or_update_model", task=task_id, name="init", model="m0", type="input")
     task = get_task(api, task_id)
     assert [(m["name"], m["model"]) for m in task["models"]["output"]] == [("best", "m2")]
     assert task["models"]["input"][0]["model"] == "m0" and task["last_iteration"] == 3
-    ok(api, "tasks.delete_models", task=task_id, models=[{"name": "best", "type": "output"}])
+    api.ok("tasks.delete_models", task=task_id, models=[{"name": "best", "type": "output"}])
     assert get_task(api, task_id)["models"]["output"] == []
     done = task_in(api, "completed")
-    err(api, "tasks.add_or_update_model", (400, 110), task=done, name="x", model="m", type="output")
-    err(api, "tasks.add_or_update_model", (400, 12), task=task_id, name="x", model="m", type="sideways")
+    api.error("tasks.add_or_update_model", (400, 110), task=done, name="x", model="m", type="output")
+    api.error("tasks.add_or_update_model", (400, 12), task=task_id, name="x", model="m", type="sideways")
 
 
 def param(section, name, value):
@@ -627,52 +608,52 @@ def param(section, name, value):
 
 def test_hyper_params(api):
     task_id = new_task(api)
-    ok(api, "tasks.edit_hyper_params", task=task_id, hyperparams=[param("Args", "lr", "0.1"), param("Args", "a.b", "x"),
-                                                                  param("General", "epochs", "3")])
-    ok(api, "tasks.edit_hyper_params", task=task_id, hyperparams=[param("Args", "lr", "0.2")])
+    api.ok("tasks.edit_hyper_params", task=task_id,
+           hyperparams=[param("Args", "lr", "0.1"), param("Args", "a.b", "x"), param("General", "epochs", "3")])
+    api.ok("tasks.edit_hyper_params", task=task_id, hyperparams=[param("Args", "lr", "0.2")])
     assert get_task(api, task_id)["hyperparams"]["Args"]["a.b"]["value"] == "x"
-    [entry] = ok(api, "tasks.get_hyper_params", tasks=[task_id])["params"]
+    [entry] = api.ok("tasks.get_hyper_params", tasks=[task_id])["params"]
     assert entry["task"] == task_id
     assert [(p["section"], p["name"], p["value"]) for p in entry["hyperparams"]] == [
         ("Args", "a.b", "x"), ("Args", "lr", "0.2"), ("General", "epochs", "3")]
 
-    ok(api, "tasks.edit_hyper_params", task=task_id, hyperparams=[param("Args", "new", "1")],
-       replace_hyperparams="section")
+    api.ok("tasks.edit_hyper_params", task=task_id, hyperparams=[param("Args", "new", "1")],
+           replace_hyperparams="section")
     assert list(get_task(api, task_id)["hyperparams"]["Args"]) == ["new"]
-    assert ok(api, "tasks.delete_hyper_params", task=task_id, hyperparams=[{"section": "General"}]) == {"deleted": 1}
-    ok(api, "tasks.edit_hyper_params", task=task_id, hyperparams=[param("Z", "z", "1")], replace_hyperparams="all")
+    assert api.ok("tasks.delete_hyper_params", task=task_id, hyperparams=[{"section": "General"}]) == {"deleted": 1}
+    api.ok("tasks.edit_hyper_params", task=task_id, hyperparams=[param("Z", "z", "1")], replace_hyperparams="all")
     assert list(get_task(api, task_id)["hyperparams"]) == ["Z"]
-    ok(api, "tasks.delete_hyper_params", task=task_id, hyperparams=[{"section": "Z", "name": "z"}])
+    api.ok("tasks.delete_hyper_params", task=task_id, hyperparams=[{"section": "Z", "name": "z"}])
     assert get_task(api, task_id)["hyperparams"] == {"Z": {}}
 
     done = task_in(api, "completed")
-    err(api, "tasks.edit_hyper_params", (400, 110), task=done, hyperparams=[param("Args", "x", "1")])
+    api.error("tasks.edit_hyper_params", (400, 110), task=done, hyperparams=[param("Args", "x", "1")])
     # Properties describe the task and stay editable in any status.
-    ok(api, "tasks.edit_hyper_params", task=done, hyperparams=[param("Properties", "note", "n")])
+    api.ok("tasks.edit_hyper_params", task=done, hyperparams=[param("Properties", "note", "n")])
     assert get_task(api, done)["hyperparams"]["properties"]["note"]["value"] == "n"
-    err(api, "tasks.edit_hyper_params", (400, 11), task=task_id, hyperparams=[{"section": "S"}])
-    err(api, "tasks.edit_hyper_params", (400, 12), task=task_id, hyperparams=[param("S", "n", "v")],
+    api.error("tasks.edit_hyper_params", (400, 11), task=task_id, hyperparams=[{"section": "S"}])
+    api.error("tasks.edit_hyper_params", (400, 12), task=task_id, hyperparams=[param("S", "n", "v")],
               replace_hyperparams="everything")
 
 
 def test_configuration(api):
     task_id = new_task(api)
     items = [{"name": "b", "value": "x=1", "type": "hocon"}, {"name": "a", "value": ""}]
-    assert ok(api, "tasks.edit_configuration", task=task_id, configuration=items) == {"updated": 1}
-    [entry] = ok(api, "tasks.get_configurations", tasks=[task_id])["configurations"]
+    assert api.ok("tasks.edit_configuration", task=task_id, configuration=items) == {"updated": 1}
+    [entry] = api.ok("tasks.get_configurations", tasks=[task_id])["configurations"]
     assert [c["name"] for c in entry["configuration"]] == ["a", "b"]
-    [entry] = ok(api, "tasks.get_configurations", tasks=[task_id], names=["b"])["configurations"]
+    [entry] = api.ok("tasks.get_configurations", tasks=[task_id], names=["b"])["configurations"]
     assert [c["name"] for c in entry["configuration"]] == ["b"]
-    assert ok(api, "tasks.get_configuration_names", tasks=[task_id])["configurations"] == [
+    assert api.ok("tasks.get_configuration_names", tasks=[task_id])["configurations"] == [
         {"task": task_id, "names": ["b"]}]
-    assert ok(api, "tasks.get_configuration_names", tasks=[task_id], skip_empty=False)["configurations"][0][
+    assert api.ok("tasks.get_configuration_names", tasks=[task_id], skip_empty=False)["configurations"][0][
         "names"] == ["a", "b"]
-    ok(api, "tasks.edit_configuration", task=task_id, configuration=[{"name": "c", "value": "1"}],
+    api.ok("tasks.edit_configuration", task=task_id, configuration=[{"name": "c", "value": "1"}],
            replace_configuration=True)
     assert list(get_task(api, task_id)["configuration"]) == ["c"]
-    assert ok(api, "tasks.delete_configuration", task=task_id, configuration=["c"]) == {"deleted": 1}
+    assert api.ok("tasks.delete_configuration", task=task_id, configuration=["c"]) == {"deleted": 1}
     assert get_task(api, task_id)["configuration"] == {}
-    err(api, "tasks.get_configurations", (400, 101), tasks=["f" * 32])
+    api.error("tasks.get_configurations", (400, 101), tasks=["f" * 32])
 
 
 # -- the *_many forms -----------------------------------------------------------------------------------------
@@ -681,7 +662,7 @@ def test_many_forms_report_each_failure(api, queue):
     tasks = [new_task(api), new_task(api)]
 
     def many(name, **extra):
-        reply = ok(api, name, ids=[*tasks, missing], **extra)
+        reply = api.ok(name, ids=[*tasks, missing], **extra)
         assert [f["id"] for f in reply["failed"]] == [missing]
         error = reply["failed"][0]["error"]
         assert error["codes"] == [400, 101] and missing in error["msg"] and error["data"]["id"] == missing
@@ -698,7 +679,7 @@ def test_many_forms_report_each_failure(api, queue):
 
 def test_many_forms_keep_going_past_a_refused_task(api):
     fresh, running = new_task(api), task_in(api, "in_progress")
-    reply = ok(api, "tasks.delete_many", ids=[running, fresh])
+    reply = api.ok("tasks.delete_many", ids=[running, fresh])
     assert [s["id"] for s in reply["succeeded"]] == [fresh]
     assert reply["failed"][0]["error"]["codes"] == [400, 123]
 
@@ -713,10 +694,10 @@ TASK_ENDPOINTS = (
 
 @pytest.mark.parametrize("name", TASK_ENDPOINTS)
 def test_task_endpoints_reject_missing_unknown_and_mistyped_ids(api, name):
-    assert "task" in err(api, name, (400, 11)).meta["result_msg"]
-    assert "task" in err(api, name, (400, 12), task=["not", "a", "string"]).meta["result_msg"]
+    assert "task" in api.error(name, (400, 11)).meta["result_msg"]
+    assert "task" in api.error(name, (400, 12), task=["not", "a", "string"]).meta["result_msg"]
     missing = uuid.uuid4().hex
-    assert missing in err(api, name, (400, 101), task=missing).meta["result_msg"]
+    assert missing in api.error(name, (400, 101), task=missing).meta["result_msg"]
 
 
 @pytest.mark.parametrize("name", [*TASK_ENDPOINTS, "tasks.create", "tasks.get_all", "tasks.stop_many"])
