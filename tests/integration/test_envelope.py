@@ -50,7 +50,7 @@ def test_error_envelope_has_full_meta_and_empty_data(api):
 
 def test_unauthorized_error_envelope(anon):
     reply = anon.send("projects.get_all", {})
-    meta = assert_full_meta(reply, "projects.get_all")
+    assert_full_meta(reply, "projects.get_all")
     assert reply.code == (401, 20) and reply.status == 401 and reply.data == {}
 
 

@@ -42,22 +42,10 @@ def project(api) -> str:
 
 @pytest.fixture
 def make_task(api, backend, project):
-    """Create a task through tasks.create; while that endpoint does not exist yet (404), seed the same
-    minimal document directly, so the models tests still run. Extra fields are then set in the database."""
-    company = api.ok("users.get_current_user")["user"]["company"]["id"]
+    """Create a task through tasks.create; extra fields (a status, models...) are then set in the database."""
 
     def make(**fields) -> str:
-        name = unique("task")
-        reply = api.send("tasks.create", {"name": name, "type": "training", "project": project})
-        if reply.status == 404:
-            task_id = uuid.uuid4().hex
-            backend["tasks"].insert_one({
-                "_id": task_id, "company": company, "name": name, "type": "training", "project": project,
-                "status": "created", "execution": {}, "models": {"input": [], "output": []},
-            })
-        else:
-            assert reply.code == (200, 0), reply.meta
-            task_id = reply.data["id"]
+        task_id = api.ok("tasks.create", name=unique("task"), type="training", project=project)["id"]
         if fields:
             backend["tasks"].update_one({"_id": task_id}, {"$set": fields})
         return task_id

@@ -25,6 +25,8 @@ def main(argv: list[str] | None = None) -> None:
     os.execvp(sys.executable, [
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(args.workers),
         "--threads", str(args.threads), "--worker-class", "gthread", "--timeout", "120", "--no-control-socket",
+        # Clients pool connections; gunicorn's 2 s default closes them under a client that pauses briefly.
+        "--keep-alive", "75",
         "--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms',
         "trackside.api.wsgi:app",
     ])
