@@ -16,24 +16,16 @@ import pymongo
 import pytest
 
 from support.client import ApiClient
+from support.names import unique
+from support.objects import create_project, get_task
 from support.suite import start_api
 
 JSON_LINES = {"Content-Type": "application/json-lines"}
 NOW_MS = int(time.time() * 1000)
 
 
-def unique(prefix: str) -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:10]}"
-
-
 def md5(text: str) -> str:
     return hashlib.md5(text.encode()).hexdigest()
-
-
-def ok(api, endpoint: str, body: dict):
-    reply = api.send(endpoint, body)
-    assert reply.status == 200 and reply.code == (200, 0), f"{endpoint}: {reply.meta}"
-    return reply.data
 
 
 def send_batch(api, events: list, *, method: str = "GET", version: str | None = "2.23", headers: dict | None = None):
@@ -59,10 +51,6 @@ def log_line(task: str, msg: str, level: str = "info", **extra) -> dict:
             "method": "get", **extra}
 
 
-def get_task(api, task_id: str) -> dict:
-    return ok(api, "tasks.get_by_id", {"task": task_id})["task"]
-
-
 @pytest.fixture(scope="module")
 def backend(mongo_server):
     client = pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True, tz_aware=True)
@@ -77,12 +65,12 @@ def events(backend):
 
 @pytest.fixture
 def project(api) -> str:
-    return ok(api, "projects.create", {"name": unique("events")})["id"]
+    return create_project(api, unique("events"))
 
 
 @pytest.fixture
 def task(api, project) -> str:
-    return ok(api, "tasks.create", {"name": unique("task"), "type": "training", "project": project})["id"]
+    return api.ok("tasks.create", name=unique("task"), type="training", project=project)["id"]
 
 
 # -- the two client styles ----------------------------------------------------------------------------------
@@ -305,7 +293,7 @@ def test_concurrent_batches_lose_no_update(api, task):
 
 # -- events.add and model events -------------------------------------------------------------------------------
 def test_events_add_takes_one_event(api, task, events):
-    data = ok(api, "events.add", scalar(task, 7, 3.5))
+    data = api.ok("events.add", **scalar(task, 7, 3.5))
     assert data == {"added": 1, "errors": 0, "errors_info": {}}
     assert events.find_one({"task": task})["value"] == 3.5
     assert get_task(api, task)["last_iteration"] == 7
@@ -314,7 +302,7 @@ def test_events_add_takes_one_event(api, task, events):
 
 
 def test_model_events_go_to_the_model(api, project, events):
-    model = ok(api, "models.create", {"uri": "file:///tmp/w.pt", "name": unique("model"), "project": project})["id"]
+    model = api.ok("models.create", uri="file:///tmp/w.pt", name=unique("model"), project=project)["id"]
     data = add_batch(api, [
         {"type": "training_stats_scalar", "task": model, "model_event": True, "iter": 4, "metric": "m",
          "variant": "v", "value": 1.5},
@@ -322,7 +310,7 @@ def test_model_events_go_to_the_model(api, project, events):
     ])
     assert data["added"] == 1 and data["errors_info"] == {"Task log events are not supported for models": 1}
     assert events.find_one({"task": model})["model_event"] is True
-    stored = ok(api, "models.get_by_id", {"model": model})["model"]
+    stored = api.ok("models.get_by_id", model=model)["model"]
     assert stored["last_iteration"] == 4
     assert stored["last_metrics"][md5("m")][md5("v")]["value"] == 1.5
 
@@ -339,8 +327,8 @@ def capped_api(mongo_server, tmp_path_factory):
 
 def test_last_metrics_keeps_at_most_the_configured_pairs(capped_api, events):
     api = capped_api
-    project = ok(api, "projects.create", {"name": unique("capped")})["id"]
-    task = ok(api, "tasks.create", {"name": unique("task"), "type": "training", "project": project})["id"]
+    project = create_project(api, unique("capped"))
+    task = api.ok("tasks.create", name=unique("task"), type="training", project=project)["id"]
     add_batch(api, [scalar(task, 0, 1.0, variant=v) for v in ("a", "b")])
     # Two new pairs, room for one: the first fits, the other is not summarised (but its event is stored).
     data = add_batch(api, [scalar(task, 1, 2.0, variant=v) for v in ("c", "d")] + [scalar(task, 1, 5.0, variant="a")])
@@ -357,10 +345,10 @@ def test_last_metrics_keeps_at_most_the_configured_pairs(capped_api, events):
 def test_reset_and_delete_remove_the_task_events(api, task, events):
     add_batch(api, [scalar(task, 1, 0.5), log_line(task, "hello")])
     assert events.count_documents({"task": task}) == 2
-    reset = ok(api, "tasks.reset", {"task": task, "force": True})
+    reset = api.ok("tasks.reset", task=task, force=True)
     assert reset["events"] == {"deleted": 2}
     assert events.count_documents({"task": task}) == 0
     add_batch(api, [scalar(task, 1, 0.5)])
-    deleted = ok(api, "tasks.delete", {"task": task, "force": True})
+    deleted = api.ok("tasks.delete", task=task, force=True)
     assert deleted["events"] == {"deleted": 1}
     assert events.count_documents({"task": task}) == 0
