@@ -20,11 +20,11 @@ medians:
 
 Correctness checks run alongside (insert count, projection shape, nested $set applied, paging exact and in
 order, queue entries taken exactly once and in order, mixed load without errors, DuplicateKeyError on a
-duplicate _id and on a unique index, data survives restart, the server exits within 10 s of SIGTERM). Any
-failed check or pattern error makes the exit code 1, except queue_pop_fam_before's exactly-once check: that
-failure is a known finding, reported but not fatal. nx-27017 fails two checks (a dotted-path projection comes
-back flat; the queue claim's filter on "entries.0.task" matches nothing), so a run that includes it exits 1:
-those are findings about nx-27017, not crashes of the benchmark. Patterns run in the order above on one server
+duplicate _id and on a unique index, data survives restart, the server exits within 10 s of SIGTERM). A
+failed check or pattern error on the embedded default (secantusdb) makes the exit code 1, except
+queue_pop_fam_before's exactly-once check: that failure is a known finding, reported but not fatal. On the
+other server they are findings only: nx-27017 fails two checks (a dotted-path projection comes back flat;
+the queue claim's filter on "entries.0.task" matches nothing), which is part of why it is not the default. Patterns run in the order above on one server
 instance, so later ones see the data and write history of earlier ones. Each pattern has a time limit and
 stuck worker processes are killed, so a hung server fails a pattern instead of hanging the run.
 
@@ -654,8 +654,8 @@ def findings(results: list[ServerResult]) -> list[str]:
                 lines.append(f"{r.name}: check {name} FAILED: {detail}")
         lines += [f"{r.name}: pattern {key} ERROR: {err[:300]}" for key, err in r.errors.items()]
         passed = sum(ok for ok, _, _ in r.checks.values())
-        lines.append(f"{r.name}: {passed}/{len(r.checks)} checks pass"
-                     + ("" if r.ok else " -- FAILED (exit code 1)"))
+        verdict = "" if r.ok else (" -- FAILED (exit code 1)" if r.name == MONGO_ENGINES[0] else " (a finding)")
+        lines.append(f"{r.name}: {passed}/{len(r.checks)} checks pass{verdict}")
     return lines
 
 
@@ -698,7 +698,8 @@ def main(argv=None) -> int:
             [{"server": r.name, "figures": r.figures, "errors": r.errors,
               "checks": {k: {"ok": ok, "detail": d, "gating": g} for k, (ok, d, g) in r.checks.items()}}
              for r in results], indent=2))
-    return 0 if all(r.ok for r in results) else 1
+    # Only the server Trackside runs on gates the exit code; the other is measured for comparison.
+    return 0 if all(r.ok for r in results if r.name == MONGO_ENGINES[0]) else 1
 
 
 if __name__ == "__main__":
