@@ -376,3 +376,12 @@ def test_unknown_id(api, endpoint, extra):
 def test_requires_a_token(anon, endpoint):
     reply = anon.send(endpoint, {"name": "x"})
     assert reply.code == (401, 20) and reply.data == {}
+
+
+@pytest.mark.parametrize("key", ["_any_", "_or_"])
+def test_multi_field_search_is_case_insensitive(api, key):
+    root = unique("Search")
+    create_project(api, root, description="Needle in the HAYSTACK")
+    found = api.ok("projects.get_all", **{key: {"pattern": "haystack", "fields": ["name", "description"]}},
+                   name=f"^{root}$")["projects"]
+    assert [p["name"] for p in found] == [root]

@@ -78,8 +78,11 @@ class GetAllRequest(RequestSchema):
     page = Int()
     page_size = Int()
     search_hidden = Bool(load_default=False)
+    # Multi-field search: {pattern, fields}; _or_/_and_ are the reference's aliases.
     _any_ = Dict(data_key="_any_")
     _all_ = Dict(data_key="_all_")
+    _or_ = Dict(data_key="_or_")
+    _and_ = Dict(data_key="_and_")
 
 
 class ManyRequest(RequestSchema):
