@@ -11,7 +11,7 @@ from datetime import timedelta
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import get_all, require_ids, set_fields
+from trackside.api.bll.common import get_all, owner_ids, require_ids, set_fields
 from trackside.api.bll.task_contents import TaskContents
 from trackside.api.bll.task_documents import (
     DELETED_PREFIX, MERGED_SUBDOCS, clone_fields, edit_writes, new_task, prepare_fields,
@@ -225,7 +225,4 @@ class TasksBLL:
         return stats
 
     def user_ids(self, company: str, project_ids: list[str] | None) -> list[str]:
-        query: dict = {"company": company}
-        if project_ids:
-            query["project"] = {"$in": project_ids}
-        return [u for u in self.coll.distinct("user", query) if u]
+        return owner_ids(self.coll, company, project_ids)
