@@ -5,6 +5,9 @@ and the entry bookkeeping that ``tasks.enqueue``/``dequeue`` need.
 """
 from __future__ import annotations
 
+import random
+import time
+
 from pymongo.database import Database
 
 from trackside.api import errors
@@ -82,14 +85,16 @@ class QueuesBLL:
             query, {"$pull": {"entries": {"task": task_id}}, "$set": {"last_update": utcnow()}}
         ).modified_count
 
-    def pop_entry(self, company: str, queue_id: str, attempts: int = 50) -> dict | None:
+    def pop_entry(self, company: str, queue_id: str, budget_sec: float = 30.0) -> dict | None:
         """Take the head entry, exactly once across concurrent callers.
 
         A compare-and-swap: pop only if the head is still the entry just read. (``find_one_and_update``
         returning the document *before* the pop is not exactly-once on the embedded Mongo-wire server; see
-        ARCHITECTURE.md.)
+        ARCHITECTURE.md.) A miss means another caller took the head, so the queue always makes progress;
+        a caller retries, with a short random back-off to spread contenders, until its time budget runs out.
         """
-        for _ in range(attempts):
+        deadline = time.monotonic() + budget_sec
+        while True:
             queue = self.coll.find_one({"_id": queue_id, "company": company}, {"entries": 1})
             if not queue or not queue.get("entries"):
                 return None
@@ -100,7 +105,9 @@ class QueuesBLL:
             )
             if claimed.modified_count:
                 return head
-        raise errors.InternalError(f"queue {queue_id}: could not take the head entry under contention")
+            if time.monotonic() > deadline:
+                raise errors.InternalError(f"queue {queue_id}: could not take the head entry under contention")
+            time.sleep(random.uniform(0, 0.005))
 
     def _new_doc(self, company: str, user: str | None, name: str, tags: list, system_tags: list,
                  display_name: str | None = None) -> dict:
