@@ -1,10 +1,10 @@
-"""Session fixtures: the real Mongo-wire server and the real API process, started and stopped by the tests."""
+"""Session fixtures: the real Mongo-wire server, Valkey and the API process, started and stopped by the tests."""
 from __future__ import annotations
 
 import pytest
 
 from support.client import ApiClient
-from support.suite import ApiServer, start_api, start_mongo
+from support.suite import ApiServer, start_api, start_mongo, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -15,8 +15,15 @@ def mongo_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
-def api_server(mongo_server, tmp_path_factory) -> ApiServer:
-    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api"))
+def redis_server(tmp_path_factory):
+    server = start_redis(tmp_path_factory.mktemp("redis"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server(mongo_server, redis_server, tmp_path_factory) -> ApiServer:
+    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api"), redis_port=redis_server.port)
     yield server
     server.process.stop()
 

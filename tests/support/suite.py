@@ -1,4 +1,4 @@
-"""Start the suite's real processes for tests: the Mongo-wire server and the API under gunicorn."""
+"""Start the suite's real processes for tests: the Mongo-wire server, Valkey and the API under gunicorn."""
 from __future__ import annotations
 
 import os
@@ -10,7 +10,7 @@ from pathlib import Path
 import requests
 
 from trackside.shared.embedded.process import ServerProcess, free_port
-from trackside.shared.embedded.servers import mongo_env, mongo_wire_server
+from trackside.shared.embedded.servers import HOST, mongo_env, mongo_wire_server, valkey_server
 
 TEST_KEY_NAME = "tests"
 
@@ -34,7 +34,8 @@ def write_secure_conf(config_dir: Path, key: str, secret: str, token_secret: str
     )
 
 
-def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None) -> ApiServer:
+def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None,
+              redis_port: int | None = None) -> ApiServer:
     key, secret = "TESTKEY" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
     config_dir = work_dir / "config"
     write_secure_conf(config_dir, key, secret, secrets.token_urlsafe(32))
@@ -43,6 +44,7 @@ def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None) ->
         **os.environ,
         "CLEARML_CONFIG_DIR": str(config_dir),
         **mongo_env(mongo_port),
+        **(redis_env(redis_port) if redis_port else {}),
         "CLEARML__APISERVER__LISTEN__PORT": str(port),
         # Tests create many credentials; the lowest bcrypt cost keeps them fast.
         "CLEARML__APISERVER__AUTH__BCRYPT_ROUNDS": "4",
@@ -54,6 +56,14 @@ def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None) ->
         ready=lambda: _pings(url), port=port, log_path=work_dir / "api.log", env=env,
     ).start(timeout=60)
     return ApiServer(url, key, secret, config_dir, env, process)
+
+
+def redis_env(port: int) -> dict[str, str]:
+    return {"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(port)}
+
+
+def start_redis(work_dir: Path) -> ServerProcess:
+    return valkey_server(work_dir / "valkey", log_path=work_dir / "valkey.log", persistent=False).start(timeout=30)
 
 
 def start_mongo(work_dir: Path) -> ServerProcess:

@@ -131,6 +131,15 @@ class NullStore(EventStore):
     def delete_for_tasks(self, company, task_ids, model_events=False):
         return 0
 
+    def search(self, flt, sort, limit, after=None, fields=None):
+        raise NotImplementedError
+
+    def count(self, flt):
+        return 0
+
+    def series(self, flt):
+        return {}
+
 
 @pytest.fixture
 def store():

@@ -12,6 +12,7 @@ from trackside.api.bll.queues import QueuesBLL
 from trackside.api.bll.tasks import TasksBLL
 from trackside.api.bll.users import UsersBLL
 from trackside.api.registry import parse_version
+from trackside.shared.storage import redis as redis_store
 from trackside.shared.storage.mongo import connect, ensure_indexes
 
 
@@ -25,6 +26,8 @@ class AppServices:
 
         self.backend = connect(config.get("hosts.mongo.backend.host"))
         self.auth_db = connect(config.get("hosts.mongo.auth.host"))
+        # Connects lazily: only dispatch and the worker registry use it.
+        self.redis = redis_store.connect(config.get_config("hosts.redis.apiserver"))
 
         api_version = config.get("apiserver.max_api_version", "2.31")
         self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version)

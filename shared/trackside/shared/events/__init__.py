@@ -4,6 +4,6 @@ Import the interface from here; backends (``trackside.shared.events.mongo``) are
 :func:`open_store` only when configured, so this package needs no database client at import time.
 """
 from trackside.shared.events.store import (  # noqa: F401
-    EVENT_TYPES, IMAGE, LOG, PLOT, SCALAR, VECTOR, EventStore, InvalidEvent, WriteResult, allows_locked,
-    event_id, normalise, open_store, register_backend,
+    ASC, DESC, EVENT_TYPES, IMAGE, LOG, PLOT, SCALAR, SORT_FIELDS, VECTOR, EventFilter, EventStore, InvalidEvent,
+    Page, SeriesInfo, WriteResult, allows_locked, event_id, normalise, open_store, register_backend,
 )

@@ -72,6 +72,16 @@ class MongoEventStore(EventStore):
         query = {"company": company, "task": {"$in": task_ids}, "model_event": model_events}
         return self.coll.delete_many(query).deleted_count
 
+    # Reads: implemented with the events reading endpoints (issue 3).
+    def search(self, flt, sort, limit, after=None, fields=None):
+        raise NotImplementedError
+
+    def count(self, flt):
+        raise NotImplementedError
+
+    def series(self, flt):
+        raise NotImplementedError
+
 
 def _operation(event: dict):
     doc = {"_id": event["id"], **{key: value for key, value in event.items() if key != "id"}}

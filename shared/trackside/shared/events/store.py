@@ -1,9 +1,14 @@
 """The events store interface, and the validation every backend relies on.
 
 Events are what a running task reports: scalars, vectors, plots, debug images and console log lines. They are
-written in bulk and (in a later stage) read back by task. Where they live is a deployment choice, so the
-API talks to an :class:`EventStore` and :func:`open_store` picks the backend by name from configuration,
-as MLflow picks its tracking store: MongoDB today, Elasticsearch later.
+written in bulk and read back by task. Where they live is a deployment choice, so the API talks to an
+:class:`EventStore` and :func:`open_store` picks the backend by name from configuration, as MLflow picks its
+tracking store: MongoDB (the embedded default, small deployments) or Elasticsearch.
+
+The store offers primitives only (filtered, sorted, cursor-paged reads and two small aggregations); what the
+endpoints make of them (histograms, downsampling, log navigation, samples) is backend-independent and lives
+in the API's events BLL. Each primitive maps onto a plain query in both backends: a Mongo find/aggregate, an
+Elasticsearch search with ``search_after`` or a terms/composite/max aggregation (no point-in-time, no scripts).
 
 :func:`normalise` turns one raw event object, as a client sent it, into the document every backend stores,
 or raises :class:`InvalidEvent` with a reason meant for the caller's ``errors_info``.
@@ -60,6 +65,35 @@ class WriteResult:
     failed: Mapping[int, str] = field(default_factory=dict)
 
 
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a read covers. Every field narrows; empty sequences and None mean "any"."""
+
+    company: str
+    tasks: Sequence[str]
+    types: Sequence[str] = ()
+    model_events: bool = False
+    # metric -> variants; an empty variant list means every variant of that metric.
+    metrics: Mapping[str, Sequence[str]] | None = None
+    iter_min: int | None = None  # inclusive
+    iter_max: int | None = None  # inclusive
+    timestamp_min: int | None = None  # epoch ms, inclusive
+    timestamp_max: int | None = None  # epoch ms, inclusive
+
+
+# Fields a read may sort on. Every sort ends with "id" (added by the store if missing) so that pages are
+# stable and ``after`` is unambiguous.
+SORT_FIELDS = frozenset({"timestamp", "iter", "metric", "variant", "task", "id"})
+ASC, DESC = 1, -1
+
+
+@dataclass(frozen=True)
+class Page:
+    events: list[dict]
+    # The sort key of the last event, to pass as ``after`` for the next page; None when nothing was returned.
+    next_after: tuple | None
+
+
 class EventStore(ABC):
     """Where events are kept. Implementations must be safe to share between threads."""
 
@@ -72,12 +106,34 @@ class EventStore(ABC):
 
         An event with a deterministic ``id`` (every type but ``log``) replaces a stored one with the same id,
         so a client's retry does not duplicate it; a log event is always added. One event failing does not
-        stop the others.
+        stop the others. Written events are visible to reads as soon as this returns.
         """
 
     @abstractmethod
     def delete_for_tasks(self, company: str, task_ids: Iterable[str], model_events: bool = False) -> int:
         """Remove every event of these tasks (or models); the number removed."""
+
+    @abstractmethod
+    def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
+               after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:
+        """At most ``limit`` events matching ``flt`` in ``sort`` order (fields of :data:`SORT_FIELDS`, each
+        with :data:`ASC` or :data:`DESC`), starting strictly after the sort key ``after``. Events come back in
+        their normalised form (``id``, ``timestamp`` as epoch ms, no backend fields); ``fields`` limits them
+        to those keys (plus ``id``)."""
+
+    @abstractmethod
+    def count(self, flt: EventFilter) -> int:
+        """How many events match."""
+
+    @abstractmethod
+    def series(self, flt: EventFilter) -> dict[tuple[str, str, str], "SeriesInfo"]:
+        """One entry per (task, metric, variant) with matching events: how many, and the highest iteration."""
+
+
+@dataclass(frozen=True)
+class SeriesInfo:
+    count: int
+    max_iter: int | None  # None when no event of the series has an iteration
 
 
 # Backend name -> "module:Class"; imported only when chosen, so no backend's client library is needed
