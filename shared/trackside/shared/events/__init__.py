@@ -5,5 +5,5 @@ Import the interface from here; backends (``trackside.shared.events.mongo``) are
 """
 from trackside.shared.events.store import (  # noqa: F401
     ASC, DESC, EVENT_TYPES, IMAGE, LOG, PLOT, SCALAR, SORT_FIELDS, VECTOR, EventFilter, EventStore, InvalidEvent,
-    Page, SeriesInfo, WriteResult, allows_locked, event_id, normalise, open_store, register_backend,
+    Page, SeriesInfo, WriteResult, allows_locked, complete_sort, event_id, normalise, open_store, register_backend,
 )

@@ -6,13 +6,16 @@ id are upserted with a replacement, so a re-sent event overwrites its earlier co
 from __future__ import annotations
 
 import logging
+from datetime import timezone
 from typing import Iterable, Sequence
 
 from pymongo import InsertOne, ReplaceOne
 from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
-from trackside.shared.events.store import LOG, EventStore, WriteResult
+from trackside.shared.events.store import (
+    LOG, EventFilter, EventStore, Page, SeriesInfo, WriteResult, complete_sort,
+)
 from trackside.shared.storage.mongo import ASCENDING as ASC, DESCENDING as DESC, Collection, Index, ensure_indexes
 
 EVENTS = Collection("events", (
@@ -72,15 +75,102 @@ class MongoEventStore(EventStore):
         query = {"company": company, "task": {"$in": task_ids}, "model_event": model_events}
         return self.coll.delete_many(query).deleted_count
 
-    # Reads: implemented with the events reading endpoints (issue 3).
-    def search(self, flt, sort, limit, after=None, fields=None):
-        raise NotImplementedError
+    # -- reads ---------------------------------------------------------------------------------------------
+    def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
+               after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:
+        sort = complete_sort(sort)
+        query = _query(flt)
+        if after is not None:
+            query = {"$and": [query, _after(sort, after)]}
+        projection = None
+        if fields is not None:
+            projection = dict.fromkeys({_stored(name) for name in (*fields, *(name for name, _ in sort))}, 1)
+        if limit <= 0:
+            return Page([], None)
+        docs = list(self.coll.find(query, projection, sort=[(_stored(name), order) for name, order in sort],
+                                   limit=limit))
+        next_after = tuple(_value(docs[-1], name) for name, _ in sort) if docs else None
+        keep = None if fields is None else {"id", *fields}
+        return Page([_event(doc, keep) for doc in docs], next_after)
 
-    def count(self, flt):
-        raise NotImplementedError
+    def count(self, flt: EventFilter) -> int:
+        return self.coll.count_documents(_query(flt))
 
-    def series(self, flt):
-        raise NotImplementedError
+    def series(self, flt: EventFilter) -> dict[tuple[str, str, str], SeriesInfo]:
+        pipeline = [
+            {"$match": _query(flt)},
+            {"$group": {"_id": {"task": "$task", "metric": "$metric", "variant": "$variant"},
+                        "count": {"$sum": 1}, "max_iter": {"$max": "$iter"}}},
+        ]
+        return {
+            (row["_id"]["task"], row["_id"]["metric"], row["_id"]["variant"]):
+                SeriesInfo(row["count"], row.get("max_iter"))
+            for row in self.coll.aggregate(pipeline)
+        }
+
+
+def _query(flt: EventFilter) -> dict:
+    query: dict = {"company": flt.company, "model_event": flt.model_events}
+    if flt.tasks:
+        query["task"] = _one_of(flt.tasks)
+    if flt.types:
+        query["type"] = _one_of(flt.types)
+    if flt.metrics:
+        query["$or"] = [
+            {"metric": metric, **({"variant": _one_of(variants)} if variants else {})}
+            for metric, variants in flt.metrics.items()
+        ]
+    for name, low, high in (("iter", flt.iter_min, flt.iter_max), ("timestamp", flt.timestamp_min, flt.timestamp_max)):
+        bounds = {op: value for op, value in (("$gte", low), ("$lte", high)) if value is not None}
+        if bounds:
+            query[name] = bounds
+    return query
+
+
+def _one_of(values: Sequence):
+    values = list(values)
+    return values[0] if len(values) == 1 else {"$in": values}
+
+
+def _after(sort: Sequence[tuple[str, int]], after: Sequence) -> dict:
+    """Events strictly after the sort key ``after``: equal on a prefix of the sort, then past it on the next
+    field. A missing field (None) sorts lowest, as MongoDB orders it."""
+    if len(after) != len(sort):
+        raise ValueError(f"'after' has {len(after)} values for a sort on {len(sort)} fields")
+    branches = []
+    for position, (name, order) in enumerate(sort):
+        past = _past(_stored(name), order, after[position])
+        if past is not None:
+            equal = {_stored(prev): after[i] for i, (prev, _) in enumerate(sort[:position])}
+            branches.append({"$and": [*({k: v} for k, v in equal.items()), past]} if equal else past)
+    return {"$or": branches} if branches else {"_id": {"$exists": False}}
+
+
+def _past(name: str, order: int, value) -> dict | None:
+    """The condition "comes after ``value`` on this field"; None when nothing can."""
+    if value is None:
+        return {name: {"$ne": None}} if order == ASC else None
+    if order == ASC:
+        return {name: {"$gt": value}}
+    return {"$or": [{name: {"$lt": value}}, {name: None}]}
+
+
+def _stored(name: str) -> str:
+    return "_id" if name == "id" else name
+
+
+def _value(doc: dict, name: str):
+    return doc.get(_stored(name))
+
+
+def _event(doc: dict, keep: set | None) -> dict:
+    event = {"id": doc["_id"], **{key: value for key, value in doc.items() if key != "_id"}}
+    if keep is not None:
+        event = {key: value for key, value in event.items() if key in keep}
+    time = event.get("time")
+    if time is not None and time.tzinfo is None:  # a client opened without tz_aware
+        event["time"] = time.replace(tzinfo=timezone.utc)
+    return event
 
 
 def _operation(event: dict):

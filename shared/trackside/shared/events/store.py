@@ -81,10 +81,22 @@ class EventFilter:
     timestamp_max: int | None = None  # epoch ms, inclusive
 
 
-# Fields a read may sort on. Every sort ends with "id" (added by the store if missing) so that pages are
-# stable and ``after`` is unambiguous.
+# Fields a read may sort on. Every sort ends with "id" (added by the store if missing, in the direction of
+# the last field) so that pages are stable and ``after`` is unambiguous. Only "iter" may be missing from an
+# event: a missing value sorts lowest (first ascending, last descending) and is None in a sort key.
 SORT_FIELDS = frozenset({"timestamp", "iter", "metric", "variant", "task", "id"})
 ASC, DESC = 1, -1
+
+
+def complete_sort(sort: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
+    """``sort`` checked and ending with "id", as every backend applies it."""
+    sort = list(sort)
+    for name, order in sort:
+        if name not in SORT_FIELDS or order not in (ASC, DESC):
+            raise ValueError(f"cannot sort events on {name!r} {order!r}")
+    if not sort or sort[-1][0] != "id":
+        sort.append(("id", sort[-1][1] if sort else ASC))
+    return sort
 
 
 @dataclass(frozen=True)
@@ -117,9 +129,10 @@ class EventStore(ABC):
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
                after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:
         """At most ``limit`` events matching ``flt`` in ``sort`` order (fields of :data:`SORT_FIELDS`, each
-        with :data:`ASC` or :data:`DESC`), starting strictly after the sort key ``after``. Events come back in
-        their normalised form (``id``, ``timestamp`` as epoch ms, no backend fields); ``fields`` limits them
-        to those keys (plus ``id``)."""
+        with :data:`ASC` or :data:`DESC`; see :func:`complete_sort`), starting strictly after the sort key
+        ``after`` (one value per field of the completed sort, as in :attr:`Page.next_after`). Events come back
+        in their normalised form (``id``, ``timestamp`` as epoch ms, ``time`` as an aware datetime, no backend
+        fields); ``fields`` limits them to those top-level keys (plus ``id``)."""
 
     @abstractmethod
     def count(self, flt: EventFilter) -> int:
