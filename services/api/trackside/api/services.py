@@ -11,6 +11,7 @@ from trackside.api.bll.projects import ProjectsBLL
 from trackside.api.bll.queues import QueuesBLL
 from trackside.api.bll.tasks import TasksBLL
 from trackside.api.bll.users import UsersBLL
+from trackside.api.bll.workers import WorkersBLL
 from trackside.api.registry import parse_version
 from trackside.shared.storage import redis as redis_store
 from trackside.shared.storage.mongo import connect, ensure_indexes
@@ -35,6 +36,7 @@ class AppServices:
         self.projects = ProjectsBLL(self.backend, config)
         self.models = ModelsBLL(self.backend, self.projects)
         self.queues = QueuesBLL(self.backend)
+        self.workers = WorkersBLL(self.redis, config)
         self.events = EventsBLL(self.backend, config)
         self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store)
 
