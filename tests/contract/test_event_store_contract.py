@@ -283,22 +283,33 @@ def test_fields_limit_the_returned_keys(store, company, mixed):
     assert set(plain.events[0]) == {"id", "msg"} and plain.next_after[0] == T0 - 5
 
 
-def test_series_counts_and_highest_iteration(store, company, mixed):
+def test_series_counts_and_ranges(store, company, mixed):
     a, b, _ = mixed
     assert store.series(EventFilter(company, [a, b], types=[SCALAR])) == {
-        (a, "loss", "train"): SeriesInfo(10, 9),
-        (a, "loss", "val"): SeriesInfo(5, 8),
-        (a, "acc", "val"): SeriesInfo(5, 4),
-        (b, "loss", "train"): SeriesInfo(3, 2),
+        (a, "loss", "train"): SeriesInfo(10, 9, 0, T0, T0 + 9),
+        (a, "loss", "val"): SeriesInfo(5, 8, 0, T0, T0 + 8),
+        (a, "acc", "val"): SeriesInfo(5, 4, 0, T0, T0 + 4),
+        (b, "loss", "train"): SeriesInfo(3, 2, 0, T0, T0 + 2),
     }
-    assert store.series(EventFilter(company, [a], types=[LOG])) == {(a, "", ""): SeriesInfo(2, None)}
+    assert store.series(EventFilter(company, [a], types=[LOG])) == {
+        (a, "", ""): SeriesInfo(2, None, None, T0 - 5, T0 + 100),
+    }
     assert store.series(EventFilter(company, [a], types=[PLOT, IMAGE], metrics={"img": []})) == {
-        (a, "img", "v"): SeriesInfo(1, 4),
+        (a, "img", "v"): SeriesInfo(1, 4, 4, T0 + 4, T0 + 4),
     }
     assert store.series(EventFilter(company, [new_id()])) == {}
 
 
 def test_series_respects_iteration_bounds(store, company, mixed):
     a, _, _ = mixed
-    found = store.series(EventFilter(company, [a], types=[SCALAR], metrics={"loss": []}, iter_max=5))
-    assert found == {(a, "loss", "train"): SeriesInfo(6, 5), (a, "loss", "val"): SeriesInfo(3, 4)}
+    found = store.series(EventFilter(company, [a], types=[SCALAR], metrics={"loss": []}, iter_min=2, iter_max=5))
+    assert found == {(a, "loss", "train"): SeriesInfo(4, 5, 2, T0 + 2, T0 + 5),
+                     (a, "loss", "val"): SeriesInfo(2, 4, 2, T0 + 2, T0 + 4)}
+
+
+def test_series_of_negative_and_huge_iterations(store, company, task):
+    store.write([make(company, task, metric="m", variant="v", iter=-2**31, timestamp=T0),
+                 make(company, task, metric="m", variant="v", iter=2**62, timestamp=T0 + 1)])
+    assert store.series(EventFilter(company, [task])) == {(task, "m", "v"): SeriesInfo(2, 2**62, -2**31, T0, T0 + 1)}
+    found = store.search(EventFilter(company, [task], iter_min=-2**31 + 1), [("iter", ASC)], 10).events
+    assert [e["iter"] for e in found] == [2**62]

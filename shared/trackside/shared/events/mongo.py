@@ -100,11 +100,13 @@ class MongoEventStore(EventStore):
         pipeline = [
             {"$match": _query(flt)},
             {"$group": {"_id": {"task": "$task", "metric": "$metric", "variant": "$variant"},
-                        "count": {"$sum": 1}, "max_iter": {"$max": "$iter"}}},
+                        "count": {"$sum": 1}, "max_iter": {"$max": "$iter"}, "min_iter": {"$min": "$iter"},
+                        "min_timestamp": {"$min": "$timestamp"}, "max_timestamp": {"$max": "$timestamp"}}},
         ]
         return {
             (row["_id"]["task"], row["_id"]["metric"], row["_id"]["variant"]):
-                SeriesInfo(row["count"], row.get("max_iter"))
+                SeriesInfo(row["count"], row.get("max_iter"), row.get("min_iter"), row.get("min_timestamp"),
+                           row.get("max_timestamp"))
             for row in self.coll.aggregate(pipeline)
         }
 

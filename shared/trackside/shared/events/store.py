@@ -140,13 +140,18 @@ class EventStore(ABC):
 
     @abstractmethod
     def series(self, flt: EventFilter) -> dict[tuple[str, str, str], "SeriesInfo"]:
-        """One entry per (task, metric, variant) with matching events: how many, and the highest iteration."""
+        """One entry per (task, metric, variant) with matching events: how many, and the range of their
+        iterations and timestamps (one terms/composite aggregation with min/max sub-aggregations)."""
 
 
 @dataclass(frozen=True)
 class SeriesInfo:
     count: int
     max_iter: int | None  # None when no event of the series has an iteration
+    min_iter: int | None = None
+    # The range of the series' timestamps (epoch ms): what a histogram over time divides into buckets.
+    min_timestamp: int | None = None
+    max_timestamp: int | None = None
 
 
 # Backend name -> "module:Class"; imported only when chosen, so no backend's client library is needed
