@@ -1,10 +1,11 @@
-"""Session fixtures: the real Mongo-wire server, Valkey and the API process, started and stopped by the tests."""
+"""Session fixtures: the real Mongo-wire server, Valkey, osmem-server (for Elasticsearch) and the API process,
+started and stopped by the tests."""
 from __future__ import annotations
 
 import pytest
 
 from support.client import ApiClient
-from support.suite import ApiServer, start_api, start_mongo, start_redis
+from support.suite import ApiServer, start_api, start_elastic, start_mongo, start_redis
 
 
 @pytest.fixture(scope="session")
@@ -26,6 +27,32 @@ def api_server(mongo_server, redis_server, tmp_path_factory) -> ApiServer:
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api"), redis_port=redis_server.port)
     yield server
     server.process.stop()
+
+
+@pytest.fixture(scope="session")
+def elastic_server(tmp_path_factory):
+    """osmem-server, the in-memory OpenSearch-API server standing in for Elasticsearch 8."""
+    server = start_elastic(tmp_path_factory.mktemp("elastic"))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def api_server_elastic(mongo_server, redis_server, elastic_server, tmp_path_factory) -> ApiServer:
+    """A second API process, sharing the Mongo-wire server, whose events store is Elasticsearch."""
+    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-elastic"), redis_port=redis_server.port,
+                       elastic_port=elastic_server.port)
+    yield server
+    server.process.stop()
+
+
+@pytest.fixture(params=["mongo", "elastic"])
+def events_api(request) -> ApiClient:
+    """A logged-in client of an API process per events backend; ``events_api.backend`` names it."""
+    server = request.getfixturevalue("api_server" if request.param == "mongo" else "api_server_elastic")
+    client = ApiClient(server.url, server.key, server.secret).login()
+    client.backend = request.param
+    return client
 
 
 @pytest.fixture

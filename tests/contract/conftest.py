@@ -12,10 +12,12 @@ import pymongo
 import pytest
 
 from trackside.shared.events import EventStore, open_store
+from trackside.shared.storage.elastic import connect
 
 # backend name -> the fixture building its store
 STORE_FIXTURES = {
     "mongo": "mongo_store",
+    "elastic": "elastic_store",
 }
 
 
@@ -33,6 +35,18 @@ def mongo_store(mongo_server) -> EventStore:
     store.setup()
     yield store
     client.drop_database(db.name)
+    client.close()
+
+
+@pytest.fixture(scope="module")
+def elastic_store(elastic_server) -> EventStore:
+    client = connect({"hosts": [{"host": "127.0.0.1", "port": elastic_server.port}], "plain_json": True})
+    prefix = f"contract_{uuid.uuid4().hex[:12]}"  # this module's own indices and templates, removed after
+    store = open_store("elastic", client=client, index_prefix=prefix)
+    store.setup()
+    yield store
+    client.indices.delete(index=f"{prefix}-*", allow_no_indices=True, ignore_unavailable=True)
+    client.indices.delete_index_template(name=f"{prefix}-*")
     client.close()
 
 

@@ -1,4 +1,5 @@
-"""Start the suite's real processes for tests: the Mongo-wire server, Valkey and the API under gunicorn."""
+"""Start the suite's real processes for tests: the Mongo-wire server, Valkey, the Elasticsearch stand-in
+(osmem-server) and the API under gunicorn."""
 from __future__ import annotations
 
 import os
@@ -10,7 +11,9 @@ from pathlib import Path
 import requests
 
 from trackside.shared.embedded.process import ServerProcess, free_port
-from trackside.shared.embedded.servers import HOST, mongo_env, mongo_wire_server, valkey_server
+from trackside.shared.embedded.servers import (
+    HOST, elastic_env, elastic_test_server, mongo_env, mongo_wire_server, valkey_server,
+)
 
 TEST_KEY_NAME = "tests"
 
@@ -35,7 +38,8 @@ def write_secure_conf(config_dir: Path, key: str, secret: str, token_secret: str
 
 
 def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None,
-              redis_port: int | None = None) -> ApiServer:
+              redis_port: int | None = None, elastic_port: int | None = None) -> ApiServer:
+    """An API process; with ``elastic_port`` its events go to the Elasticsearch backend on that server."""
     key, secret = "TESTKEY" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
     config_dir = work_dir / "config"
     write_secure_conf(config_dir, key, secret, secrets.token_urlsafe(32))
@@ -45,6 +49,8 @@ def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None,
         "CLEARML_CONFIG_DIR": str(config_dir),
         **mongo_env(mongo_port),
         **(redis_env(redis_port) if redis_port else {}),
+        **(elastic_env(elastic_port) if elastic_port else {}),
+        **({"CLEARML__SERVICES__EVENTS__STORE": '"elastic"'} if elastic_port else {}),
         "CLEARML__APISERVER__LISTEN__PORT": str(port),
         # Tests create many credentials; the lowest bcrypt cost keeps them fast.
         "CLEARML__APISERVER__AUTH__BCRYPT_ROUNDS": "4",
@@ -64,6 +70,10 @@ def redis_env(port: int) -> dict[str, str]:
 
 def start_redis(work_dir: Path) -> ServerProcess:
     return valkey_server(work_dir / "valkey", log_path=work_dir / "valkey.log", persistent=False).start(timeout=30)
+
+
+def start_elastic(work_dir: Path) -> ServerProcess:
+    return elastic_test_server(log_path=work_dir / "osmem.log").start(timeout=30)
 
 
 def start_mongo(work_dir: Path) -> ServerProcess:

@@ -1,4 +1,5 @@
-"""The embedded backing servers: a MongoDB-wire server and Valkey, both installed from PyPI."""
+"""The embedded backing servers: a MongoDB-wire server and Valkey, both installed from PyPI; and the
+Elasticsearch stand-in the tests run on."""
 from __future__ import annotations
 
 import os
@@ -48,6 +49,27 @@ def mongo_env(port: int) -> dict[str, str]:
     return {
         f"CLEARML__HOSTS__MONGO__{db.upper()}__HOST": f'"mongodb://{HOST}:{port}/{db}?retryWrites=false"'
         for db in ("backend", "auth")
+    }
+
+
+def elastic_test_server(port: int | None = None, log_path: Path | None = None) -> ServerProcess:
+    """osmem-server (PyPI ``osmem-server``): an in-memory OpenSearch-API server that stands in for
+    Elasticsearch in tests and benchmarks (no real one installs here). Nothing is persisted; it also exits
+    when this process does. Clients must send plain JSON to it: see :func:`elastic_env`."""
+    from osmem_server import resolve_binary  # a test dependency (requirements/test.txt)
+
+    port = port or free_port()
+    argv = [resolve_binary(), "-addr", f"{HOST}:{port}", "-no-stdin-watch", "-parent-pid", str(os.getpid())]
+    return ServerProcess("osmem-server", argv, ready=lambda: port_open(HOST, port), port=port, log_path=log_path)
+
+
+def elastic_env(port: int) -> dict[str, str]:
+    """Configuration overrides pointing the services' Elasticsearch clusters at a server on ``port`` that
+    speaks the OpenSearch API: plain JSON media types (``hosts.elastic.<cluster>.plain_json``)."""
+    return {
+        "CLEARML_ELASTIC_SERVICE_HOST": HOST,
+        "CLEARML_ELASTIC_SERVICE_PORT": str(port),
+        **{f"CLEARML__HOSTS__ELASTIC__{cluster}__PLAIN_JSON": "true" for cluster in ("EVENTS", "WORKERS")},
     }
 
 

@@ -158,6 +158,7 @@ class SeriesInfo:
 # unless it is used.
 _BACKENDS = {
     "mongo": "trackside.shared.events.mongo:MongoEventStore",
+    "elastic": "trackside.shared.events.elastic:ElasticEventStore",
 }
 
 

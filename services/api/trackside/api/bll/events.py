@@ -33,7 +33,8 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.shared.events import SCALAR, InvalidEvent, allows_locked, normalise, open_store
+from trackside.shared.events import SCALAR, InvalidEvent, allows_locked, normalise
+from trackside.shared.events.factory import store_from_config
 from trackside.shared.timeutil import utcnow
 
 LOCKED_TASK_STATUSES = ("publishing", "published")
@@ -138,7 +139,7 @@ class KnownPairs:
 
 class EventsBLL:
     def __init__(self, db: Database, config):
-        self.store = open_store(config.get("services.events.store", "mongo"), db=db)
+        self.store = store_from_config(config, db)
         self.max_last_metrics = int(config.get("services.tasks.max_last_metrics", 2000) or 0)
         # model_event -> the collection its events' "task" ids point into
         self._entities: dict[bool, Collection] = {False: db["tasks"], True: db["models"]}
