@@ -33,3 +33,5 @@ class Call:
     headers: dict = field(default_factory=dict)
     # Cookies the handler wants set on the response: (name, value, options).
     cookies: list[tuple[str, str, dict]] = field(default_factory=list)
+    # The peer's address as the WSGI server saw it (a proxy's, behind one).
+    remote_addr: str = ""

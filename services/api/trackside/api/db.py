@@ -19,7 +19,13 @@ MODELS = Collection("models", (
 QUEUES = Collection("queues", (
     Index((("company", ASC), ("name", ASC)), unique=True),
 ))
-BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES)
+# One document per worker status report with machine statistics (bll/worker_stats.py; pruned by age).
+WORKER_STATS = Collection("worker_stats", (
+    Index((("company", ASC), ("time", ASC))),
+    Index((("company", ASC), ("worker", ASC), ("time", ASC))),
+    Index((("time", ASC),)),
+))
+BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS)
 
 USERS = Collection("users", (Index((("company", ASC),)),))
 CREDENTIALS = Collection("credentials", (Index((("user", ASC), ("company", ASC))),))

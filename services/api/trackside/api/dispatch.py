@@ -34,7 +34,8 @@ def handle(path: str) -> Response:
         if endpoint.roles and identity.role not in endpoint.roles:
             raise errors.RoleNotAllowed(f"endpoint {endpoint.name} is not allowed for role {identity.role}")
         data = _validated(endpoint, _body(request, endpoint))
-        call = Call(endpoint.name, format_version(version), data, identity, services, dict(request.headers))
+        call = Call(endpoint.name, format_version(version), data, identity, services, dict(request.headers),
+                    remote_addr=request.remote_addr or "")
         result = endpoint.handler(call)
         response = _envelope(meta, 200, 0, "OK", result if result is not None else {})
         for name, value, options in call.cookies:

@@ -85,6 +85,8 @@ ExpectedUniqueData = _error(
 )
 
 InvalidWorkerId = _error("InvalidWorkerId", 400, 1001, "invalid worker id")
+WorkerRegistrationFailed = _error("WorkerRegistrationFailed", 400, 1002, "worker registration failed")
+WorkerStatsNotFound = _error("WorkerStatsNotFound", 400, 1005, "worker stats not found")
 
 # 401: unauthorized
 NotAuthorized = _error("NotAuthorized", 401, 1, "unauthorized (not authorized for endpoint)")

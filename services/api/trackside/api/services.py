@@ -36,9 +36,10 @@ class AppServices:
         self.projects = ProjectsBLL(self.backend, config)
         self.models = ModelsBLL(self.backend, self.projects)
         self.queues = QueuesBLL(self.backend)
-        self.workers = WorkersBLL(self.redis, config)
+        self.workers = WorkersBLL(self.redis, self.backend, config)
         self.events = EventsBLL(self.backend, config)
-        self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store)
+        self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store,
+                              self.workers)
 
     def initialize(self) -> None:
         """Idempotent start-up work: indexes, configured users, the default queue."""

@@ -6,8 +6,6 @@ task cannot both win; the loser gets FailedChangingTaskStatus (400/121). Respons
 """
 from __future__ import annotations
 
-from datetime import timedelta
-
 from trackside.api import errors
 from trackside.api.bll import task_documents as documents
 from trackside.api.bll.task_status import (
@@ -19,20 +17,19 @@ from trackside.api.context import Identity
 from trackside.shared.events import EventStore
 from trackside.shared.timeutil import utcnow
 
-# A task is worker-run while a worker reported on it this recently (the reference's task_update_timeout).
-WORKER_SILENCE_LIMIT = timedelta(seconds=600)
 # Fields a reset clears so the task can run again from scratch.
 RESET_UNSET = ("output.result", "output.error", "last_worker", "last_worker_report", "started", "completed",
                "published", "active_duration", "enqueue_status")
 
 
 class TaskTransitions:
-    def __init__(self, store: TaskStore, projects, queues, models, events: EventStore):
+    def __init__(self, store: TaskStore, projects, queues, models, events: EventStore, workers=None):
         self.store = store
         self.projects = projects
         self.queues = queues
         self.models = models
         self.events = events
+        self.workers = workers
 
     def change_status(self, identity: Identity, task: dict, new_status: str, *, force: bool = False,
                       reason: str | None = None, message: str | None = None, writes: dict | None = None,
@@ -97,27 +94,30 @@ class TaskTransitions:
                                         {"$set": {"ready": True, "last_update": utcnow()}})
 
     # -- stop: a request to a worker, or an immediate stop -----------------------------------------------
-    def stop(self, identity: Identity, task_id: str, force: bool, reason: str | None) -> dict:
-        task = self.store.load(identity.company, task_id,
-                               ["system_tags", "last_worker", "last_update", "execution.queue"])
-        if self._run_by_worker(task):
-            # The worker sees the message within seconds, kills the run and reports tasks.stopped itself.
+    def stop(self, identity: Identity, task_id: str, force: bool, reason: str | None,
+             include_pipeline_steps: bool = False) -> dict:
+        """A task a live worker runs keeps its status and gets the message "stopping": the agent polls for it,
+        kills the run and reports tasks.stopped itself. Any other task (queued, development, or with no live
+        worker on it) is stopped here. A pipeline controller's steps are stopped first, with force."""
+        task = self.store.load(identity.company, task_id, ["system_tags", "last_worker", "execution.queue", "type"])
+        if include_pipeline_steps and task.get("type") == "controller":
+            for step in self.store.coll.find({"company": identity.company, "parent": task_id}, {"_id": 1}):
+                self.stop(identity, step["_id"], True, reason)
+        if self._run_by_live_worker(identity.company, task):
             return self.change_status(identity, task, task["status"], force=force, reason=reason,
                                       message=STOPPING_MESSAGE)
+        # Checked before leaving the queue, so a refused stop leaves the queue entry in place.
+        check_transition(task_id, task.get("status"), STOPPED, force)
         if task.get("status") == QUEUED:
+            # TODO(dispatch): also clear the task's claim lease once dispatch exposes it.
             self._leave_queue(identity.company, task)
         return self.change_status(identity, task, STOPPED, force=force, reason=reason,
                                   message=f"Stopped by {identity.user_name or identity.user}")
 
-    @staticmethod
-    def _run_by_worker(task: dict) -> bool:
-        last_update = task.get("last_update")
-        return bool(
-            task.get("status") == IN_PROGRESS
-            and DEVELOPMENT_TAG not in (task.get("system_tags") or [])
-            and task.get("last_worker")
-            and last_update and utcnow() - last_update < WORKER_SILENCE_LIMIT
-        )
+    def _run_by_live_worker(self, company: str, task: dict) -> bool:
+        if task.get("status") == QUEUED or DEVELOPMENT_TAG in (task.get("system_tags") or []):
+            return False
+        return bool(self.workers and self.workers.is_running(company, task.get("last_worker"), task["id"]))
 
     # -- reset ------------------------------------------------------------------------------------------
     def reset(self, identity: Identity, task_id: str, force: bool, clear_all: bool) -> dict:
@@ -164,7 +164,7 @@ class TaskTransitions:
         previous_queue = (task.get("execution") or {}).get("queue")
         if previous_queue and previous_queue != queue_id:
             self.queues.remove_entry(identity.company, previous_queue, task_id)
-        return {"queued": 1, **result, "queue_watched": False}
+        return {"queued": 1, **result}
 
     def _target_queue(self, identity: Identity, queue_id: str | None, queue_name: str | None) -> str:
         if queue_name:

@@ -36,14 +36,14 @@ UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
 
 
 class TasksBLL:
-    def __init__(self, db: Database, projects, queues, models, events: EventStore):
+    def __init__(self, db: Database, projects, queues, models, events: EventStore, workers=None):
         self.coll = db["tasks"]
         self.projects = projects
         self.queues = queues
         self.models = models
         self.events = events
         self.store = TaskStore(self.coll)
-        self.transitions = TaskTransitions(self.store, projects, queues, models, events)
+        self.transitions = TaskTransitions(self.store, projects, queues, models, events, workers)
         self.contents = TaskContents(self.store)
 
     # -- reading ---------------------------------------------------------------------------------------

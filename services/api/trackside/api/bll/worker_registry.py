@@ -33,7 +33,7 @@ class WorkerRegistry:
 
     # -- keys --------------------------------------------------------------------------------------------
     @staticmethod
-    def _record_key(company: str, worker: str) -> str:
+    def record_key(company: str, worker: str) -> str:
         return f"{PREFIX}:{company}:w:{worker}"
 
     @staticmethod
@@ -54,16 +54,16 @@ class WorkerRegistry:
 
     # -- records -----------------------------------------------------------------------------------------
     def load(self, company: str, worker: str) -> dict | None:
-        data = self.redis.get(self._record_key(company, worker))
+        data = self.redis.get(self.record_key(company, worker))
         return json.loads(data) if data else None
 
     def save(self, company: str, record: dict, previous_queues: Iterable[str] = ()) -> None:
-        """Write ``record`` (its ``id``, ``queues`` and ``timeout`` seconds) and refresh its expiry."""
-        worker, timeout = record["id"], int(record["timeout"])
+        """Write ``record`` (its ``id``, ``queues`` and ``register_timeout`` seconds) and refresh its expiry."""
+        worker, timeout = record["id"], int(record["register_timeout"])
         expires = _now() + timeout
         queues = set(record.get("queues") or [])
         pipe = self.redis.pipeline(transaction=True)
-        pipe.set(self._record_key(company, worker), json.dumps(record), ex=timeout)
+        pipe.set(self.record_key(company, worker), json.dumps(record), ex=timeout)
         pipe.zadd(self._all_key(company), {worker: expires})
         for queue in queues:
             pipe.zadd(self._queue_key(company, queue), {worker: expires})
@@ -75,7 +75,7 @@ class WorkerRegistry:
         """Forget a worker; its runtime properties stay (they outlive agent restarts). False if unknown."""
         record = self.load(company, worker)
         pipe = self.redis.pipeline(transaction=True)
-        pipe.delete(self._record_key(company, worker))
+        pipe.delete(self.record_key(company, worker))
         pipe.zrem(self._all_key(company), worker)
         for queue in (record or {}).get("queues") or []:
             pipe.zrem(self._queue_key(company, queue), worker)
@@ -85,7 +85,7 @@ class WorkerRegistry:
         return self._records(company, self._live_members(self._all_key(company)))
 
     def is_alive(self, company: str, worker: str) -> bool:
-        return bool(self.redis.exists(self._record_key(company, worker)))
+        return bool(self.redis.exists(self.record_key(company, worker)))
 
     def listening_on(self, company: str, queue: str) -> list[str]:
         """Ids of the live workers that listen on ``queue``."""
@@ -99,7 +99,7 @@ class WorkerRegistry:
     def _records(self, company: str, workers: list[str]) -> list[dict]:
         if not workers:
             return []
-        values = self.redis.mget([self._record_key(company, w) for w in workers])
+        values = self.redis.mget([self.record_key(company, w) for w in workers])
         return [json.loads(value) for value in values if value]
 
     # -- runtime properties ------------------------------------------------------------------------------

@@ -337,17 +337,26 @@ def publish_many(call: Call) -> dict:
                                                            **_change(data)))
 
 
-@endpoint("tasks.stop", StatusChangeRequest)
+class StopRequest(StatusChangeRequest):
+    include_pipeline_steps = Bool(load_default=False)
+
+
+@endpoint("tasks.stop", StopRequest)
 def stop(call: Call) -> dict:
     data = call.data
-    return call.app.tasks.transitions.stop(call.identity, data["task"], data["force"], data.get("status_reason"))
+    return call.app.tasks.transitions.stop(call.identity, data["task"], data["force"], data.get("status_reason"),
+                                           data["include_pipeline_steps"])
 
 
-@endpoint("tasks.stop_many", ManyStatusChangeRequest)
+class StopManyRequest(ManyStatusChangeRequest):
+    include_pipeline_steps = Bool(load_default=False)
+
+
+@endpoint("tasks.stop_many", StopManyRequest)
 def stop_many(call: Call) -> dict:
     transitions, data = call.app.tasks.transitions, call.data
     return _many(call, lambda task_id: transitions.stop(call.identity, task_id, data["force"],
-                                                        data.get("status_reason")))
+                                                        data.get("status_reason"), data["include_pipeline_steps"]))
 
 
 class ResetRequest(StatusChangeRequest):
@@ -385,13 +394,22 @@ class EnqueueRequest(StatusChangeRequest):
 @endpoint("tasks.enqueue", EnqueueRequest)
 def enqueue(call: Call) -> dict:
     data = call.data
-    return call.app.tasks.transitions.enqueue(call.identity, data["task"], data.get("queue"), data.get("queue_name"),
-                                              **_change(data))
+    result = call.app.tasks.transitions.enqueue(call.identity, data["task"], data.get("queue"),
+                                                data.get("queue_name"), **_change(data))
+    if data["verify_watched_queue"]:
+        result["queue_watched"] = _queue_watched(call, result)
+    return result
+
+
+def _queue_watched(call: Call, enqueued: dict) -> bool:
+    """Whether a live worker listens on the queue the task went to (asked with verify_watched_queue)."""
+    return call.app.workers.queue_watched(call.identity.company, enqueued["fields"]["execution.queue"])
 
 
 class EnqueueManyRequest(ManyStatusChangeRequest):
     queue = Str()
     queue_name = Str()
+    verify_watched_queue = Bool(load_default=False)
 
 
 @endpoint("tasks.enqueue_many", EnqueueManyRequest)
@@ -403,7 +421,10 @@ def enqueue_many(call: Call) -> dict:
                                      **_change(data))
         return {**result, "queued": bool(result["queued"])}
 
-    return _many(call, enqueue_one)
+    response = _many(call, enqueue_one)
+    if data["verify_watched_queue"] and response["succeeded"]:
+        response["queue_watched"] = _queue_watched(call, response["succeeded"][0])
+    return response
 
 
 class DequeueRequest(StatusChangeRequest):
