@@ -37,6 +37,8 @@ def handle(path: str) -> Response:
         call = Call(endpoint.name, format_version(version), data, identity, services, dict(request.headers),
                     remote_addr=request.remote_addr or "")
         result = endpoint.handler(call)
+        if isinstance(result, Response):  # a file download (events.download_task_log), sent as it is
+            return result
         response = _envelope(meta, 200, 0, "OK", result if result is not None else {})
         for name, value, options in call.cookies:
             response.set_cookie(name, value, **options)

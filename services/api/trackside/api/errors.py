@@ -85,6 +85,7 @@ ExpectedUniqueData = _error(
 )
 
 InvalidWorkerId = _error("InvalidWorkerId", 400, 1001, "invalid worker id")
+InvalidScrollId = _error("InvalidScrollId", 400, 1104, "Invalid scroll id")
 WorkerRegistrationFailed = _error("WorkerRegistrationFailed", 400, 1002, "worker registration failed")
 WorkerStatsNotFound = _error("WorkerStatsNotFound", 400, 1005, "worker stats not found")
 

@@ -16,13 +16,18 @@ from pymongo.errors import BulkWriteError
 from trackside.shared.events.store import (
     LOG, EventFilter, EventStore, Page, SeriesInfo, WriteResult, complete_sort,
 )
-from trackside.shared.storage.mongo import ASCENDING as ASC, DESCENDING as DESC, Collection, Index, ensure_indexes
+from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
 
+# Each index ends with _id, the tie-break of every read's sort, so a sorted page is read in index order
+# (either direction) instead of sorting the task's events in memory.
 EVENTS = Collection("events", (
-    # A task's metric series, by iteration (scalars, plots, debug images).
-    Index((("company", ASC), ("task", ASC), ("type", ASC), ("metric", ASC), ("variant", ASC), ("iter", DESC))),
+    # A task's series one after another, each by iteration (charts, series, plots, debug images).
+    Index((("company", ASC), ("task", ASC), ("type", ASC), ("metric", ASC), ("variant", ASC), ("iter", ASC),
+           ("_id", ASC))),
     # A task's events in time order (the console log) and per-task deletion.
-    Index((("company", ASC), ("task", ASC), ("type", ASC), ("timestamp", DESC))),
+    Index((("company", ASC), ("task", ASC), ("type", ASC), ("timestamp", ASC), ("_id", ASC))),
+    # A task's events by iteration across series (events.get_task_events, the latest iterations).
+    Index((("company", ASC), ("task", ASC), ("type", ASC), ("iter", ASC), ("_id", ASC))),
 ))
 DUPLICATE_KEY = 11000
 WRITE_FAILED = "Error when indexing events batch"

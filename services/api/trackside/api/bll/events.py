@@ -33,7 +33,10 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.shared.events import SCALAR, InvalidEvent, allows_locked, normalise
+from trackside.api.bll.event_histograms import ScalarHistograms
+from trackside.api.bll.event_reads import EventReads
+from trackside.api.bll.event_samples import IterationPages, SampleNavigator
+from trackside.shared.events import IMAGE, PLOT, SCALAR, InvalidEvent, allows_locked, normalise
 from trackside.shared.events.factory import store_from_config
 from trackside.shared.timeutil import utcnow
 
@@ -144,6 +147,11 @@ class EventsBLL:
         # model_event -> the collection its events' "task" ids point into
         self._entities: dict[bool, Collection] = {False: db["tasks"], True: db["models"]}
         self._known = KnownPairs()
+        # Reading (backend-independent, on the store's primitives).
+        self.reads = EventReads(self.store, self._entities)
+        self.histograms = ScalarHistograms(self.reads)
+        self.image_pages, self.plot_pages = IterationPages(self.reads, IMAGE), IterationPages(self.reads, PLOT)
+        self.image_samples, self.plot_samples = SampleNavigator(self.reads, IMAGE), SampleNavigator(self.reads, PLOT)
 
     def setup(self) -> None:
         self.store.setup()
