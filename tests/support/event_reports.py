@@ -83,6 +83,7 @@ def report(client: ApiClient, backend: str) -> Reported:
         *(log_line(task, n) for n in range(LOG_LINES)),
         *(scalar(other, "loss", "train", i, 10.0 + i) for i in range(5)),
         scalar(other, "Summary", "score", SINGLE, 0.7),
+        plot(other, "conf", "matrix", 3),
     ]
     add_batch(client, events)
     add_batch(client, [{**scalar(model, "mloss", "m", i, 1.0 * i), "model_event": True} for i in range(3)])
