@@ -6,6 +6,7 @@ import pytest
 
 from support.client import ApiClient
 from support.suite import ApiServer, start_api, start_elastic, start_mongo, start_redis
+from support.suite import FileServer, start_fileserver
 
 
 @pytest.fixture(scope="session")
@@ -53,6 +54,14 @@ def events_api(request) -> ApiClient:
     client = ApiClient(server.url, server.key, server.secret).login()
     client.backend = request.param
     return client
+
+
+@pytest.fixture(scope="session")
+def fileserver(api_server, tmp_path_factory) -> FileServer:
+    """The file server, checking tokens with the API's secret (it reads the API's configuration folder)."""
+    server = start_fileserver(api_server.config_dir, tmp_path_factory.mktemp("fileserver"))
+    yield server
+    server.process.stop()
 
 
 @pytest.fixture

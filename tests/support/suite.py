@@ -64,6 +64,34 @@ def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None,
     return ApiServer(url, key, secret, config_dir, env, process)
 
 
+@dataclass
+class FileServer:
+    url: str
+    root: Path  # the storage folder
+    config_dir: Path
+    env: dict
+    process: ServerProcess = field(repr=False)
+
+
+def start_fileserver(config_dir: Path, work_dir: Path, extra_env: dict | None = None) -> FileServer:
+    """A file server process reading ``config_dir``; pass an API's (``api_server.config_dir``) so both check
+    tokens with the same secret."""
+    root, port = work_dir / "files", free_port()
+    env = {
+        **os.environ,
+        "CLEARML_CONFIG_DIR": str(config_dir),
+        "CLEARML_UPLOAD_FOLDER": str(root),
+        "CLEARML__FILESERVER__LISTEN__PORT": str(port),
+        **(extra_env or {}),
+    }
+    url = f"http://127.0.0.1:{port}"
+    process = ServerProcess(
+        "fileserver", [sys.executable, "-m", "trackside.fileserver", "--workers", "2", "--threads", "8"],
+        ready=lambda: _answers_ok(url), port=port, log_path=work_dir / "fileserver.log", env=env,
+    ).start(timeout=60)
+    return FileServer(url, root, config_dir, env, process)
+
+
 def redis_env(port: int) -> dict[str, str]:
     return {"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(port)}
 
@@ -83,5 +111,12 @@ def start_mongo(work_dir: Path) -> ServerProcess:
 def _pings(url: str) -> bool:
     try:
         return requests.get(f"{url}/debug.ping", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+def _answers_ok(url: str) -> bool:
+    try:
+        return requests.get(url, timeout=2).status_code == 200
     except requests.RequestException:
         return False

@@ -5,7 +5,7 @@ import argparse
 import os
 import sys
 
-from trackside.api.auth.service import token_secret
+from trackside.shared.auth_tokens import token_secret
 from trackside.shared.config import ConfigError, load_config
 
 

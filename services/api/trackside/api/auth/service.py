@@ -21,23 +21,13 @@ from trackside.api import errors
 from trackside.api.auth import secrets, tokens
 from trackside.api.context import Identity
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
+from trackside.shared.auth_tokens import WEB_COOKIE, token_secret
 from trackside.shared.config import ConfigError
 from trackside.shared.timeutil import utcnow
 
-COOKIE_NAME = "clearml_token_basic"
+COOKIE_NAME = WEB_COOKIE
 CREDENTIALS = "credentials"
 USERS = "users"
-
-
-def token_secret(config: ConfigTree) -> str:
-    """The JWT signing secret; there is no default, so a server never runs with a well-known one."""
-    secret = config.get("secure.auth.token_secret", "")
-    if not secret:
-        raise ConfigError(
-            "secure.conf: auth.token_secret is empty; set it in a CLEARML_CONFIG_DIR folder "
-            "or with CLEARML__SECURE__AUTH__TOKEN_SECRET"
-        )
-    return str(secret)
 
 
 def stable_user_id(company: str, name: str) -> str:

@@ -8,8 +8,8 @@ import jwt
 
 from trackside.api import SERVER_VERSION, errors
 from trackside.api.context import Identity
-
-ALGORITHM = "HS256"
+from trackside.shared import auth_tokens
+from trackside.shared.auth_tokens import ALGORITHM
 
 
 def issue(identity: Identity, secret: str, api_version: str, expiration_sec: int) -> str:
@@ -29,15 +29,11 @@ def issue(identity: Identity, secret: str, api_version: str, expiration_sec: int
 
 
 def identity_from(token: str, secret: str) -> Identity:
+    """Verified by the shared check (the file server uses the same one), as the API's own 401/30 error."""
     try:
-        claims = jwt.decode(token, secret, algorithms=[ALGORITHM], options={"require": ["exp", "identity"]})
-    except jwt.ExpiredSignatureError:
-        raise errors.InvalidToken("invalid token: expired") from None
-    except jwt.PyJWTError as exc:
+        ident = auth_tokens.verify(token, secret)
+    except auth_tokens.InvalidToken as exc:
         raise errors.InvalidToken(f"invalid token: {exc}") from None
-    ident = claims.get("identity")
-    if not isinstance(ident, dict) or not all(isinstance(ident.get(k), str) for k in ("user", "company", "role")):
-        raise errors.InvalidToken("invalid token: malformed identity")
     return Identity(
         user=ident["user"], company=ident["company"], role=ident["role"],
         user_name=ident.get("user_name") or "", company_name=ident.get("company_name") or "",
