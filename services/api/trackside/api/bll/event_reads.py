@@ -241,6 +241,25 @@ class EventReads:
             "last_timestamp": max(scalar_times, default=0),
         }
 
+    def unique_metric_variants(self, company: str, project_ids: Sequence[str] | None,
+                               ids: Sequence[str] | None = None, model_metrics: bool = False) -> list[dict]:
+        """Every metric/variant pair in the ``last_metrics`` of these projects' tasks (or models), with the
+        hashes it is stored under, sorted by names."""
+        query: dict = {"company": company}
+        if project_ids is not None:
+            query["project"] = {"$in": list(project_ids)}
+        if ids:
+            query["_id"] = {"$in": list(ids)}
+        pairs: dict[tuple[str, str], dict] = {}
+        for doc in self.entities[model_metrics].find(query, {"last_metrics": 1}):
+            for metric_hash, variants in (doc.get("last_metrics") or {}).items():
+                for variant_hash, entry in (variants or {}).items() if isinstance(variants, dict) else ():
+                    if isinstance(entry, dict) and "metric" in entry:
+                        pairs.setdefault((entry["metric"], entry.get("variant", "")), {
+                            "metric": entry["metric"], "metric_hash": metric_hash,
+                            "variant": entry.get("variant", ""), "variant_hash": variant_hash})
+        return [pairs[key] for key in sorted(pairs)]
+
     # -- deleting ------------------------------------------------------------------------------------------------
     def delete_for(self, company: str, entity_id: str, model_events: bool, allow_locked: bool) -> int:
         doc = self.require(company, [entity_id], model_events, fields=("status", "ready"))[entity_id]

@@ -147,3 +147,22 @@ def get_user_names(call: Call) -> dict:
     owners = call.app.tasks if call.data["entity"] == "task" else call.app.models
     user_ids = owners.user_ids(company, projects)
     return {"users": call.app.users.names(company, user_ids)}
+
+
+class UniqueMetricsRequest(RequestSchema):
+    project = Str()
+    include_subprojects = Bool(load_default=True)
+    model_metrics = Bool(load_default=False)
+    ids = StrList()
+
+
+@endpoint("projects.get_unique_metric_variants", UniqueMetricsRequest)
+def get_unique_metric_variants(call: Call) -> dict:
+    """Metric/variant pairs of a project's tasks (or models); an unknown project has none."""
+    company, data = call.identity.company, call.data
+    projects = None
+    if data.get("project"):
+        projects = ([data["project"]] if not data["include_subprojects"]
+                    else call.app.projects.subtree_ids(company, data["project"]))
+    return {"metrics": call.app.events.reads.unique_metric_variants(
+        company, projects, data.get("ids"), data["model_metrics"])}
