@@ -1,5 +1,5 @@
-"""`make run` (trackside-run): starts the embedded suite, prints working credentials, keeps them across
-restarts, and stops every child on SIGTERM."""
+"""`make run` (trackside-run): starts the embedded suite (API and file server), prints working credentials,
+keeps them across restarts, and stops every child on SIGTERM."""
 import os
 import re
 import signal
@@ -10,17 +10,21 @@ from pathlib import Path
 
 import psutil
 import pytest
+import requests
 
+from support.client import ApiClient
 from support.clients import client_env, run_client_script
+from support.files import FilesClient
 from trackside.shared.embedded.process import free_port
 
 pytestmark = pytest.mark.slow
 LAUNCHER = str(Path(sys.executable).with_name("trackside-run"))
 
 
-def _start(home: Path, port: int) -> tuple[subprocess.Popen, dict]:
+def _start(home: Path, port: int, files_port: int) -> tuple[subprocess.Popen, dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARML")}
     env["CLEARML__APISERVER__LISTEN__PORT"] = str(port)
+    env["CLEARML__FILESERVER__LISTEN__PORT"] = str(files_port)
     proc = subprocess.Popen([LAUNCHER, "--home", str(home)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     exports, deadline = {}, time.monotonic() + 120
@@ -30,7 +34,8 @@ def _start(home: Path, port: int) -> tuple[subprocess.Popen, dict]:
             exports[match.group(1)] = match.group(2)
         if "Press Ctrl-C" in line or time.monotonic() > deadline:
             break
-    assert {"CLEARML_API_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"} <= exports.keys(), exports
+    assert {"CLEARML_API_HOST", "CLEARML_FILES_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"} \
+        <= exports.keys(), exports
     return proc, exports
 
 
@@ -42,23 +47,38 @@ def _stop(proc: subprocess.Popen) -> list[int]:
 
 
 def test_make_run_serves_a_plain_sdk_script(tmp_path):
-    home, port = tmp_path / "home", free_port()
-    proc, exports = _start(home, port)
+    home, port, files_port = tmp_path / "home", free_port(), free_port()
+    proc, exports = _start(home, port, files_port)
     try:
         assert exports["CLEARML_API_HOST"] == f"http://127.0.0.1:{port}"
+        assert exports["CLEARML_FILES_HOST"] == f"http://127.0.0.1:{files_port}"
         env = client_env(exports["CLEARML_API_HOST"], exports["CLEARML_API_ACCESS_KEY"],
-                         exports["CLEARML_API_SECRET_KEY"], tmp_path / "user-home")
+                         exports["CLEARML_API_SECRET_KEY"], tmp_path / "user-home", exports["CLEARML_FILES_HOST"])
         run = run_client_script("sdk_plain_script.py", [], env)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         assert run.result["status"] == "completed"
+        _check_file_server(exports, home)
     finally:
         leftovers = _stop(proc)
     assert leftovers == [], "children still running after SIGTERM"
     assert (home / "config" / "secure.conf").stat().st_mode & 0o077 == 0  # owner-only secrets
 
-    proc, again = _start(home, port)
+    proc, again = _start(home, port, files_port)
     try:
         assert again["CLEARML_API_ACCESS_KEY"] == exports["CLEARML_API_ACCESS_KEY"]
         assert again["CLEARML_API_SECRET_KEY"] == exports["CLEARML_API_SECRET_KEY"]
     finally:
         assert _stop(proc) == []
+
+
+def _check_file_server(exports: dict, home: Path) -> None:
+    """Up, closed to callers without a token, open to a token from the API's login; files kept in the home."""
+    files_url = exports["CLEARML_FILES_HOST"]
+    assert requests.get(f"{files_url}/", timeout=10).text == "OK"
+    api = ApiClient(exports["CLEARML_API_HOST"], exports["CLEARML_API_ACCESS_KEY"],
+                    exports["CLEARML_API_SECRET_KEY"]).login()
+    assert FilesClient(files_url).upload("first-steps/x.txt", b"x").status_code == 401
+    files = FilesClient(files_url, api.token)
+    assert files.upload("first-steps/x.txt", b"kept").status_code == 200
+    assert files.get("first-steps/x.txt").content == b"kept"
+    assert (home / "files" / "first-steps" / "x.txt").read_bytes() == b"kept"

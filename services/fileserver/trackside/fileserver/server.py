@@ -30,6 +30,6 @@ def main(argv: list[str] | None = None) -> None:
         "--threads", str(args.threads), "--worker-class", "gthread", "--timeout", "120", "--no-control-socket",
         # Clients pool connections; gunicorn's 2 s default closes them under a client that pauses briefly.
         "--keep-alive", "75",
-        "--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(B)s %(M)sms',
+        "--access-logfile", "-", "--access-logformat", '%(h)s "%(r)s" %(s)s %(M)sms',
         "trackside.fileserver.wsgi:app",
     ])

@@ -1,16 +1,17 @@
 """``trackside-run`` (``make run``): the whole suite on one machine with the embedded backing servers.
 
-Starts a MongoDB-wire server and Valkey from PyPI, then the API under gunicorn; prints the URLs and the
-credentials to use with the SDK; Ctrl-C (or SIGTERM) stops everything in reverse order.
+Starts a MongoDB-wire server and Valkey from PyPI, then the API and the file server under gunicorn; prints
+the URLs and the credentials to use with the SDK; Ctrl-C (or SIGTERM) stops everything in reverse order.
 
-State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, logs, and a ``config/`` folder
-holding the generated ``secure.conf`` (token secret and an admin key/secret, created on first start and kept,
-readable by the owner only). That folder is put first in ``CLEARML_CONFIG_DIR``, so an operator's own
-folders still override it.
+State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, the file server's ``files/``
+(unless ``CLEARML_UPLOAD_FOLDER`` names another folder), logs, and a ``config/`` folder holding the generated
+``secure.conf`` (token secret and an admin key/secret, created on first start and kept, readable by the owner
+only). That folder is put first in ``CLEARML_CONFIG_DIR``, so an operator's own folders still override it.
 """
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import secrets
 import signal
@@ -43,9 +44,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trackside-run: configuration error: {exc}", file=sys.stderr)
         return 2
     api_host, api_port = config.get("apiserver.listen.host"), config.get_int("apiserver.listen.port")
-    if port_open(api_host, api_port):
-        print(f"trackside-run: port {api_port} is already in use (is the suite already running?)", file=sys.stderr)
-        return 1
+    files_host, files_port = config.get("fileserver.listen.host"), config.get_int("fileserver.listen.port")
+    for host, port in ((api_host, api_port), (files_host, files_port)):
+        if port_open(host, port):
+            print(f"trackside-run: port {port} is already in use (is the suite already running?)", file=sys.stderr)
+            return 1
+    files_url = f"http://{files_host}:{files_port}"
+    # The API hands out file URLs from hosts.fileserver: the same address the SDK is told to use.
+    env["CLEARML__HOSTS__FILESERVER"] = json.dumps(files_url)
+    env.setdefault("CLEARML_UPLOAD_FOLDER", str(home / "files"))
 
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -62,7 +69,11 @@ def main(argv: list[str] | None = None) -> int:
                             ready=lambda: port_open(api_host, api_port), port=api_port,
                             log_path=logs / "api.log", env=env)
         _start(started, api)
-        _print_banner(f"http://{api_host}:{api_port}", key, secret, home)
+        files = ServerProcess("fileserver", [sys.executable, "-m", "trackside.fileserver"],
+                              ready=lambda: port_open(files_host, files_port), port=files_port,
+                              log_path=logs / "fileserver.log", env=env)
+        _start(started, files)
+        _print_banner(f"http://{api_host}:{api_port}", files_url, key, secret, home)
         while not stop.is_set() and all(p.running() for p in started):
             stop.wait(1.0)
         crashed = [p.name for p in started if not p.running()]
@@ -105,10 +116,11 @@ def ensure_secure_conf(config_dir: Path) -> tuple[str, str]:
     return secure.get("user_key"), secure.get("user_secret")
 
 
-def _print_banner(api_url: str, key: str, secret: str, home: Path) -> None:
+def _print_banner(api_url: str, files_url: str, key: str, secret: str, home: Path) -> None:
     print(
         "\nTrackside is running. Point the clearml SDK and clearml-agent at it with:\n\n"
         f"  export CLEARML_API_HOST={api_url}\n"
+        f"  export CLEARML_FILES_HOST={files_url}\n"
         f"  export CLEARML_API_ACCESS_KEY={key}\n"
         f"  export CLEARML_API_SECRET_KEY={secret}\n\n"
         f"Data and logs: {home}    Press Ctrl-C to stop.\n",
