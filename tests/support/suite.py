@@ -8,14 +8,22 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import redis
 import requests
 
+from trackside.shared.dispatch import acl
 from trackside.shared.embedded.process import ServerProcess, free_port
 from trackside.shared.embedded.servers import (
     HOST, elastic_env, elastic_test_server, mongo_env, mongo_wire_server, valkey_server,
 )
 
 TEST_KEY_NAME = "tests"
+# The test Valkey runs with ACL users and the default user off, as production Redis must: the API and the
+# watchdog use the server user, subscribers the agent user (handed out by dispatch.subscribe), and tests
+# that flush or inspect Redis the admin user (redis_admin).
+REDIS_SERVER_USER = acl.server_user(acl.new_password())
+REDIS_AGENT_USER = acl.agent_user(acl.new_password())
+REDIS_ADMIN_USER = acl.RedisUser("tests-admin", acl.new_password(), acl.ADMIN_RULES)
 
 
 @dataclass
@@ -93,11 +101,25 @@ def start_fileserver(config_dir: Path, work_dir: Path, extra_env: dict | None = 
 
 
 def redis_env(port: int) -> dict[str, str]:
-    return {"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(port)}
+    env = {"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(port)}
+    for role, user in (("APISERVER", REDIS_SERVER_USER), ("WORKERS", REDIS_SERVER_USER), ("AGENTS", REDIS_AGENT_USER)):
+        env[f"CLEARML__HOSTS__REDIS__{role}__USERNAME"] = f'"{user.name}"'
+        env[f"CLEARML__HOSTS__REDIS__{role}__PASSWORD"] = f'"{user.password}"'
+    return env
 
 
-def start_redis(work_dir: Path) -> ServerProcess:
-    return valkey_server(work_dir / "valkey", log_path=work_dir / "valkey.log", persistent=False).start(timeout=30)
+def start_redis(work_dir: Path, port: int | None = None) -> ServerProcess:
+    acl_file = work_dir / "users.acl"
+    acl_file.write_text(acl.acl_file_text([REDIS_SERVER_USER, REDIS_AGENT_USER, REDIS_ADMIN_USER]))
+    acl_file.chmod(0o600)
+    return valkey_server(work_dir / "valkey", port=port, log_path=work_dir / "valkey.log", persistent=False,
+                         acl_file=acl_file).start(timeout=30)
+
+
+def redis_admin(port: int) -> redis.Redis:
+    """A client of the test Valkey on ``port`` with every right (flush, inspect)."""
+    return redis.Redis(host=HOST, port=port, username=REDIS_ADMIN_USER.name, password=REDIS_ADMIN_USER.password,
+                       decode_responses=True)
 
 
 def start_elastic(work_dir: Path) -> ServerProcess:

@@ -8,6 +8,8 @@ from trackside.api.auth.service import AuthService
 from trackside.api.bll.events import EventsBLL
 from trackside.api.bll.models import ModelsBLL
 from trackside.api.bll.projects import ProjectsBLL
+from trackside.api.bll.queue_claims import QueueClaims, reconcile_at_startup
+from trackside.api.bll.queue_metrics import QueueMetricsReader
 from trackside.api.bll.queues import QueuesBLL
 from trackside.api.bll.tasks import TasksBLL
 from trackside.api.bll.users import UsersBLL
@@ -35,11 +37,13 @@ class AppServices:
         self.users = UsersBLL(self.auth_db)
         self.projects = ProjectsBLL(self.backend, config)
         self.models = ModelsBLL(self.backend, self.projects)
-        self.queues = QueuesBLL(self.backend)
+        self.queues = QueuesBLL(self.backend, config)
+        self.queue_metrics = QueueMetricsReader(self.backend, config.get("services.queues.metrics_before_from_date", 3600))
         self.workers = WorkersBLL(self.redis, self.backend, config)
         self.events = EventsBLL(self.backend, config)
         self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store,
                               self.workers)
+        self.claims = QueueClaims(self.queues, self.tasks.transitions, self.workers, config)
 
     def initialize(self) -> None:
         """Idempotent start-up work: indexes, configured users, the default queue."""
@@ -48,3 +52,5 @@ class AppServices:
         self.events.setup()
         self.auth.sync_users()
         self.queues.ensure_default(self.company_id, self.config.get("apiserver.default_queue_name", "default"))
+        self.queues.setup()
+        reconcile_at_startup(self.queues)

