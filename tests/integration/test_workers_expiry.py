@@ -42,7 +42,8 @@ def test_a_silent_worker_disappears_and_a_reporting_one_stays(fast_api):
     fast_api.ok("workers.register", worker=silent, queues=[queue])
     fast_api.ok("workers.register", worker=reporting, queues=[queue])
     fast_api.ok("workers.register", worker=patient, timeout=60)  # a worker may ask for a longer timeout
-    assert fast_api.ok("workers.get_all")["workers"][0]["register_timeout"] in (TIMEOUT_SEC, 60)
+    timeouts = {w["id"]: w["register_timeout"] for w in fast_api.ok("workers.get_all")["workers"]}
+    assert (timeouts[silent], timeouts[patient]) == (TIMEOUT_SEC, 60)
 
     def report():
         fast_api.ok("workers.status_report", worker=reporting, timestamp=int(time.time() * 1000))

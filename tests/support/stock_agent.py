@@ -1,0 +1,73 @@
+"""The stock clearml-agent daemon (from .venv-clients) as a test process: venv mode, no docker, offline.
+
+Each task gets a fresh virtualenv, as on a user's machine. It stays fast and needs no network: the jobs
+are plain Python with no requirements, the pip the venv is seeded with satisfies the agent's pip pin, and
+``PIP_NO_INDEX`` makes any download attempt fail at once instead of reaching out.
+"""
+from __future__ import annotations
+
+import signal
+import subprocess
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import psutil
+
+from support.clients import CLIENTS_PYTHON, client_env
+
+AGENT = CLIENTS_PYTHON.parent / "clearml-agent"
+# The agent polls its queues (and, while a task runs, the task's status for a stop request) this often.
+POLL_SEC = 1
+
+CONFIG = """agent {{
+    package_manager.system_site_packages: true
+    package_manager.pip_version: ">=20"
+    venvs_dir: "{home}/venvs"
+    vcs_cache.enabled: false
+}}
+"""
+
+
+@dataclass
+class StockAgent:
+    home: Path
+    env: dict
+    log_path: Path
+    process: subprocess.Popen = field(repr=False)
+
+    @classmethod
+    def start(cls, api_url: str, key: str, secret: str, home: Path, queue: str = "default") -> "StockAgent":
+        env = client_env(api_url, key, secret, home)
+        env.update({"CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": str(POLL_SEC), "PIP_NO_INDEX": "1"})
+        (home / "clearml.conf").write_text(CONFIG.format(home=home))
+        log_path = home / "agent.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen(
+                [str(AGENT), "daemon", "--queue", queue, "--foreground"], cwd=home, env=env,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            )
+        return cls(home, env, log_path, process)
+
+    def log(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+    def running(self) -> bool:
+        return self.process.poll() is None
+
+    def stop(self, timeout: float = 20) -> None:
+        """SIGINT, as a user's Ctrl-C: the agent unregisters and exits. Whatever it started and left
+        behind (a task child, the job) is killed afterwards."""
+        if not self.running():
+            return
+        descendants = psutil.Process(self.process.pid).children(recursive=True)
+        self.process.send_signal(signal.SIGINT)
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        for child in descendants:
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
