@@ -307,6 +307,14 @@ def test_runtime_properties_expire(api):
         time.sleep(0.2)
 
 
+def test_runtime_properties_of_workers_named_with_colons_stay_apart(api):
+    base = unique("vm")
+    api.ok("workers.set_runtime_properties", worker=base, runtime_properties=[{"key": "0:force", "value": "a"}])
+    api.ok("workers.set_runtime_properties", worker=f"{base}:0", runtime_properties=[{"key": "force", "value": "b"}])
+    assert {k: p["value"] for k, p in properties(api, base).items()} == {"0:force": "a"}
+    assert {k: p["value"] for k, p in properties(api, f"{base}:0").items()} == {"force": "b"}
+
+
 def test_runtime_properties_validation(api):
     api.error("workers.set_runtime_properties", (400, 11), worker="w")
     api.error("workers.set_runtime_properties", (400, 11), runtime_properties=[])

@@ -7,8 +7,9 @@ on its own, with no sweeper. Keys, all under ``trackside:workers:<company>:``:
 - ``w:<worker>``               the record (JSON), TTL = timeout;
 - ``all``                      sorted set of worker ids scored by record expiry: lists workers without SCAN;
 - ``q:<queue>``                sorted set of the workers listening on a queue, scored the same way;
-- ``p:<worker>:<key>``         one runtime property value, TTL = its expiry (none: kept until replaced);
-- ``p:<worker>``               set of the property keys a worker has, pruned of expired ones on read.
+- ``p:<len(worker)>:<worker>:<key>``  one runtime property value, TTL = its expiry (none: kept until
+  replaced); the length keeps worker ids with colons (``vm:0``) apart from the property key;
+- ``pk:<worker>``              set of the property keys a worker has, pruned of expired ones on read.
 
 The sorted sets are indexes only: a member whose record has expired is ignored and pruned on read.
 """
@@ -46,11 +47,11 @@ class WorkerRegistry:
 
     @staticmethod
     def _property_key(company: str, worker: str, key: str) -> str:
-        return f"{PREFIX}:{company}:p:{worker}:{key}"
+        return f"{PREFIX}:{company}:p:{len(worker)}:{worker}:{key}"
 
     @staticmethod
     def _property_index_key(company: str, worker: str) -> str:
-        return f"{PREFIX}:{company}:p:{worker}"
+        return f"{PREFIX}:{company}:pk:{worker}"
 
     # -- records -----------------------------------------------------------------------------------------
     def load(self, company: str, worker: str) -> dict | None:

@@ -128,6 +128,15 @@ class WorkersBLL:
     def get_all(self, company: str, last_seen: int | None, tags: list[str] | None = None,
                 system_tags: list[str] | None = None, worker_pattern: str | None = None) -> list[dict]:
         """The live workers, with their task, queues (name, size, next task) filled in from MongoDB."""
+        return self._with_details(self._matching(company, last_seen, tags, system_tags, worker_pattern))
+
+    def count(self, company: str, last_seen: int | None, tags: list[str] | None = None,
+              system_tags: list[str] | None = None, worker_pattern: str | None = None) -> int:
+        return len(self._matching(company, last_seen, tags, system_tags, worker_pattern))
+
+    def _matching(self, company: str, last_seen: int | None, tags: list[str] | None,
+                  system_tags: list[str] | None, worker_pattern: str | None) -> list[dict]:
+        """The records of the live workers that pass the reference's filters, by worker id."""
         records = self.registry.all_records(company)
         if last_seen:
             oldest = utcnow() - timedelta(seconds=max(1, last_seen))
@@ -136,12 +145,7 @@ class WorkersBLL:
                                                                                            system_tags)]
         if worker_pattern:
             records = [r for r in records if fnmatch.fnmatchcase(r["id"], worker_pattern)]
-        records.sort(key=lambda r: r["id"])
-        return self._with_details(records)
-
-    def count(self, company: str, last_seen: int | None, tags: list[str] | None = None,
-              system_tags: list[str] | None = None, worker_pattern: str | None = None) -> int:
-        return len(self.get_all(company, last_seen, tags, system_tags, worker_pattern))
+        return sorted(records, key=lambda r: r["id"])
 
     def _with_details(self, records: list[dict]) -> list[dict]:
         queue_ids = {q for r in records for q in (r.get("queues") or [])}
