@@ -109,6 +109,7 @@ def redis_env(port: int) -> dict[str, str]:
 
 
 def start_redis(work_dir: Path, port: int | None = None) -> ServerProcess:
+    work_dir.mkdir(parents=True, exist_ok=True)
     acl_file = work_dir / "users.acl"
     acl_file.write_text(acl.acl_file_text([REDIS_SERVER_USER, REDIS_AGENT_USER, REDIS_ADMIN_USER]))
     acl_file.chmod(0o600)

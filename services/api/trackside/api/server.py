@@ -7,6 +7,7 @@ import sys
 
 from trackside.shared.auth_tokens import token_secret
 from trackside.shared.config import ConfigError, load_config
+from trackside.shared.dispatch.acl import check_production_redis
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -20,6 +21,11 @@ def main(argv: list[str] | None = None) -> None:
         token_secret(config)
     except ConfigError as exc:
         print(f"trackside-api: configuration error: {exc}", file=sys.stderr)
+        sys.exit(2)
+    redis_host = config.get_config("hosts.redis.apiserver")
+    refusal = check_production_redis(redis_host.get("host", "127.0.0.1"), int(redis_host.get("port", 6379)))
+    if refusal:  # dispatch credentials would mean nothing on a Redis anyone can use
+        print(f"trackside-api: {refusal}", file=sys.stderr)
         sys.exit(2)
     bind = f"{config.get('apiserver.listen.host')}:{config.get_int('apiserver.listen.port')}"
     os.execvp(sys.executable, [

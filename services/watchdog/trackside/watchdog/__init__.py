@@ -1,5 +1,6 @@
-"""Trackside watchdog: stops in-progress tasks that stopped reporting
-(``services.tasks.non_responsive_tasks_watchdog``).
+"""Trackside watchdog (``trackside-watchdog``): the suite's one background process.
 
-Built in a later stage; this package holds its place in the suite's layout.
+Every ``services.queues.dispatch.reconcile_interval_sec`` it runs the dispatch reconcile (streams and groups
+back after a Redis restart, dead consumers dropped, expired leases returned to their queues, tokens topped
+up), and it keeps queue metrics sampled. One process acts at a time: a Redis lock (``lock.py``).
 """

@@ -9,7 +9,6 @@ from __future__ import annotations
 import random
 import time
 from datetime import datetime
-from typing import Iterator
 
 from pymongo.collection import Collection
 
@@ -113,10 +112,6 @@ class QueueEntries:
             return None
         return int(found[0]["n"]), float(found[0].get("avg") or 0.0)
 
-    def lengths(self) -> Iterator[tuple[str, str, int]]:
-        """``(company, queue id, length)`` of every queue."""
-        for doc in self.coll.aggregate([{"$project": {"company": 1, "n": {"$size": {"$ifNull": ["$entries", []]}}}}]):
-            yield doc["company"], doc["_id"], int(doc["n"])
-
-    def queued_task_ids(self) -> set[str]:
-        return {entry["task"] for q in self.coll.find({}, {"entries.task": 1}) for entry in q.get("entries") or []}
+    def queue_ids(self) -> list[tuple[str, str]]:
+        """``(company, queue id)`` of every queue."""
+        return [(q["company"], q["_id"]) for q in self.coll.find({}, {"company": 1})]

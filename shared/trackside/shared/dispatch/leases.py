@@ -84,6 +84,3 @@ class LeaseStore:
 
     def forget(self, lease_id: str) -> None:
         self.coll.delete_one({"_id": lease_id})
-
-    def leased_task_ids(self) -> set[str]:
-        return {lease["task"] for lease in self.coll.find({}, {"task": 1})}

@@ -85,14 +85,19 @@ class Reconciler:
 
     # -- streams ---------------------------------------------------------------------------------------
     def sync_streams(self, report: PassReport) -> None:
+        """Per queue: group present, dead consumers gone, and undelivered tokens brought to ``min(entries,
+        live consumers)``. Tokens are counted before entries, so a token counted has its entry counted too
+        (the push comes before the token): trimming never drops a token whose entry is still waiting."""
         timeout_ms = int(self.settings.consumer_timeout_sec * 1000)
-        for company, queue_id, length in self.entries.lengths():
+        cap = self.settings.max_tokens_per_queue
+        for company, queue_id in self.entries.queue_ids():
             key = stream_key(company, queue_id)
             if self.tokens.ensure_group(key):
                 report.groups_created += 1
             live = self.tokens.prune_consumers(key, timeout_ms)
-            wanted = min(length, live, self.settings.max_tokens_per_queue)
-            missing = wanted - self.tokens.undelivered(key, wanted) if wanted else 0
-            if missing > 0 and self.tokens.publish(company, queue_id, missing):
-                report.tokens_added += missing
-            self.tokens.trim(key)
+            undelivered = self.tokens.undelivered(key, 2 * cap)
+            length = self.entries.count(company, queue_id) or 0
+            wanted = min(length, live, cap)
+            if len(undelivered) < wanted and self.tokens.publish(company, queue_id, wanted - len(undelivered)):
+                report.tokens_added += wanted - len(undelivered)
+            self.tokens.keep(key, undelivered, wanted)

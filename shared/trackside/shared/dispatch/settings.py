@@ -17,8 +17,6 @@ class DispatchSettings:
     block_ms: int = 5000
     # Tokens the reconcile keeps undelivered per queue at most.
     max_tokens_per_queue: int = 1000
-    # Passes in a row a queued task must be seen in no queue and unleased before it is put back.
-    orphan_grace_passes: int = 2
 
     @classmethod
     def from_config(cls, config: Any) -> "DispatchSettings":

@@ -87,8 +87,10 @@ class Subscriber:
                 tokens = self._wait_for_tokens()
                 if not tokens:
                     continue
-                claimed, last_claim = self._claim([queue for queue, _, _ in tokens]), time.monotonic()
-                self._ack(tokens)
+                try:
+                    claimed, last_claim = self._claim([queue for queue, _, _ in tokens]), time.monotonic()
+                finally:
+                    self._ack(tokens)  # answered or not, a token never stays pending on a live consumer
                 self._backoff = BACKOFF_MIN_SEC
                 if claimed:
                     drain = True

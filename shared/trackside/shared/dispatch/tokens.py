@@ -52,13 +52,13 @@ class TokenStreams:
                 return False
             raise
 
-    def undelivered(self, key: str, limit: int) -> int:
-        """Tokens not yet delivered to any consumer of the group (counted up to ``limit``)."""
+    def undelivered(self, key: str, limit: int) -> list[str]:
+        """Ids of the tokens not yet delivered to any consumer of the group, oldest first (at most ``limit``)."""
         group = self._group_info(key)
-        if group is None:
-            return 0
+        if group is None or limit <= 0:
+            return []
         last = group.get("last-delivered-id") or "0-0"
-        return len(self.redis.xrange(key, min=f"({last}", max="+", count=limit)) if limit > 0 else 0
+        return [token_id for token_id, _ in self.redis.xrange(key, min=f"({last}", max="+", count=limit)]
 
     def prune_consumers(self, key: str, timeout_ms: int) -> int:
         """Delete consumers idle over ``timeout_ms`` (their pending tokens go with them); the live count."""
@@ -70,17 +70,19 @@ class TokenStreams:
                 live += 1
         return live
 
-    def trim(self, key: str) -> None:
-        """Drop tokens that are delivered and acknowledged: everything below the oldest one still pending
-        or not yet delivered."""
-        group = self._group_info(key)
-        if group is None:
-            return
-        floor = _next_id(group.get("last-delivered-id") or "0-0")
-        if int(group.get("pending") or 0):
-            pending = self.redis.xpending(key, self.group)
-            if pending and pending.get("min"):
-                floor = min(floor, pending["min"], key=_id_tuple)
+    def keep(self, key: str, undelivered: list[str], wanted: int) -> None:
+        """Trim the stream to the newest ``wanted`` of its ``undelivered`` tokens: delivered ones have done
+        their job (a consumer still holding one may acknowledge it all the same), and undelivered ones beyond
+        what is wanted would only wake agents for nothing."""
+        if len(undelivered) > wanted:
+            floor = undelivered[len(undelivered) - wanted] if wanted else _next_id(undelivered[-1])
+        elif undelivered:
+            floor = undelivered[0]
+        else:
+            group = self._group_info(key)
+            if group is None:
+                return
+            floor = _next_id(group.get("last-delivered-id") or "0-0")
         self.redis.xtrim(key, minid=floor, approximate=False)
 
     def _group_info(self, key: str) -> dict | None:

@@ -1,0 +1,6 @@
+"""``python -m trackside.watchdog``."""
+import sys
+
+from trackside.watchdog.main import main
+
+sys.exit(main())
