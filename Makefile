@@ -9,7 +9,7 @@ PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e
 	-e services/watchdog -e agent
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-unit bench-storage clean
+.PHONY: setup run test test-unit bench-storage bench-events clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed
 
@@ -37,6 +37,10 @@ test-unit: $(VENV)/.installed
 # The Mongo-wire server comparison behind the embedded-default choice (ARCHITECTURE.md).
 bench-storage: $(VENV)/.installed
 	$(PY) bench/bench_mongo_wire.py
+
+# End-to-end events.add_batch rate against each backend's raw bulk-insert rate (mongo, elastic).
+bench-events: $(VENV)/.installed
+	$(PY) bench/bench_events.py
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) .pytest_cache
