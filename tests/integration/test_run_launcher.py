@@ -58,6 +58,7 @@ def test_make_run_serves_a_plain_sdk_script(tmp_path):
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         assert run.result["status"] == "completed"
         _check_file_server(exports, home)
+        _check_dispatch(proc, exports, home)
     finally:
         leftovers = _stop(proc)
     assert leftovers == [], "children still running after SIGTERM"
@@ -82,3 +83,22 @@ def _check_file_server(exports: dict, home: Path) -> None:
     assert files.upload("first-steps/x.txt", b"kept").status_code == 200
     assert files.get("first-steps/x.txt").content == b"kept"
     assert (home / "files" / "first-steps" / "x.txt").read_bytes() == b"kept"
+
+
+def _check_dispatch(proc: subprocess.Popen, exports: dict, home: Path) -> None:
+    """The watchdog runs; Valkey refuses anyone without credentials; an agent's subscription works."""
+    import redis
+
+    from trackside.shared.dispatch.acl import accepts_anonymous
+
+    children = psutil.Process(proc.pid).children(recursive=True)
+    assert any("trackside.watchdog" in " ".join(c.cmdline()) for c in children)
+    valkey = next(c for c in children if "valkey" in c.name())
+    port = next(conn.laddr.port for conn in valkey.net_connections("tcp") if conn.status == psutil.CONN_LISTEN)
+    assert accepts_anonymous("127.0.0.1", port) is False
+    assert (home / "valkey" / "users.acl").stat().st_mode & 0o077 == 0
+    api = ApiClient(exports["CLEARML_API_HOST"], exports["CLEARML_API_ACCESS_KEY"],
+                    exports["CLEARML_API_SECRET_KEY"]).login()
+    creds = api.ok("dispatch.subscribe", worker="w", queues=[api.ok("queues.get_default")["id"]])["redis"]
+    agent = redis.Redis(host=creds["host"], port=creds["port"], username=creds["username"], password=creds["password"])
+    assert agent.ping()

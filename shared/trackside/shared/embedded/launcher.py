@@ -1,7 +1,8 @@
 """``trackside-run`` (``make run``): the whole suite on one machine with the embedded backing servers.
 
-Starts a MongoDB-wire server and Valkey from PyPI, then the API and the file server under gunicorn; prints
-the URLs and the credentials to use with the SDK; Ctrl-C (or SIGTERM) stops everything in reverse order.
+Starts a MongoDB-wire server and Valkey from PyPI (with ACL users: the default user off), then the API and
+the file server under gunicorn and the watchdog; prints the URLs and the credentials to use with the SDK;
+Ctrl-C (or SIGTERM) stops everything in reverse order.
 
 State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, the file server's ``files/``
 (unless ``CLEARML_UPLOAD_FOLDER`` names another folder), logs, and a ``config/`` folder holding the generated
@@ -22,9 +23,11 @@ from pathlib import Path
 
 from trackside.shared.config import ConfigError, load_config
 from trackside.shared.embedded.process import ServerProcess, port_open
+from trackside.shared.dispatch import acl
 from trackside.shared.embedded.servers import HOST, mongo_env, mongo_wire_server, valkey_server
 
 ADMIN_KEY_NAME = "admin"
+ACL_FILE = "users.acl"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,9 +65,12 @@ def main(argv: list[str] | None = None) -> int:
         signal.signal(sig, lambda *_: stop.set())
     try:
         mongo = _start(started, mongo_wire_server(home / "mongo", log_path=logs / "mongo.log"))
-        redis = _start(started, valkey_server(home / "valkey", log_path=logs / "valkey.log"))
+        redis_users = redis_acl(home / "valkey")
+        redis = _start(started, valkey_server(home / "valkey", log_path=logs / "valkey.log",
+                                              acl_file=home / "valkey" / ACL_FILE))
         env.update(mongo_env(mongo.port))
         env.update({"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(redis.port)})
+        env.update(redis_users)
         api = ServerProcess("api", [sys.executable, "-m", "trackside.api"],
                             ready=lambda: port_open(api_host, api_port), port=api_port,
                             log_path=logs / "api.log", env=env)
@@ -73,6 +79,9 @@ def main(argv: list[str] | None = None) -> int:
                               ready=lambda: port_open(files_host, files_port), port=files_port,
                               log_path=logs / "fileserver.log", env=env)
         _start(started, files)
+        # Dispatch reconcile and queue metrics; it finds the API's configuration in the same environment.
+        _start(started, ServerProcess("watchdog", [sys.executable, "-m", "trackside.watchdog"], ready=lambda: True,
+                                      log_path=logs / "watchdog.log", env=env))
         _print_banner(f"http://{api_host}:{api_port}", files_url, key, secret, home)
         while not stop.is_set() and all(p.running() for p in started):
             stop.wait(1.0)
@@ -95,6 +104,23 @@ def _start(started: list[ServerProcess], process: ServerProcess) -> ServerProces
     process.start(timeout=90)
     started.append(process)
     return process
+
+
+def redis_acl(valkey_dir: Path) -> dict[str, str]:
+    """Valkey's users for this run, with fresh passwords: the default user off, the server user for the
+    API, file server and watchdog, the agent user that dispatch.subscribe hands to agents. The ACL file
+    holds only hashes; the passwords reach the services through their environment (not their command line)."""
+    server, agent = acl.server_user(acl.new_password()), acl.agent_user(acl.new_password())
+    valkey_dir.mkdir(parents=True, exist_ok=True)
+    path = valkey_dir / ACL_FILE
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(acl.acl_file_text([server, agent]))
+    env = {}
+    for role, user in (("APISERVER", server), ("WORKERS", server), ("AGENTS", agent)):
+        env[f"CLEARML__HOSTS__REDIS__{role}__USERNAME"] = json.dumps(user.name)
+        env[f"CLEARML__HOSTS__REDIS__{role}__PASSWORD"] = json.dumps(user.password)
+    return env
 
 
 def ensure_secure_conf(config_dir: Path) -> tuple[str, str]:
