@@ -75,6 +75,7 @@ def test_register_validation(api):
     api.error("workers.register", (400, 12), worker="")
     api.error("workers.register", (400, 12), worker="w", queues="q")
     api.error("workers.register", (400, 12), worker="w", timeout="10")
+    api.error("workers.register", (400, 12), worker="w", timeout=10**12)
     api.error("workers.register", (400, 12), worker="w", tags=[1])
     api.error("workers.unregister", (400, 11))
     api.error("workers.unregister", (400, 12), worker=["w"])
@@ -100,6 +101,7 @@ def test_get_all_filters(api):
 def test_get_all_validation(api):
     api.error("workers.get_all", (400, 12), last_seen="x")
     api.error("workers.get_all", (400, 12), last_seen=-1)
+    api.error("workers.get_all", (400, 12), last_seen=10**20)
     api.error("workers.get_all", (400, 12), tags="t")
     api.error("workers.get_all", (400, 12), worker_pattern=3)
     api.error("workers.get_count", (400, 12), last_seen=[1])
@@ -325,6 +327,8 @@ def test_runtime_properties_validation(api):
               runtime_properties=[{"key": "force", "value": "on", "expiry": -1}])
     api.error("workers.set_runtime_properties", (400, 12), worker="w",
               runtime_properties=[{"key": "force", "value": "on", "expiry": "1h"}])
+    api.error("workers.set_runtime_properties", (400, 12), worker="w",
+              runtime_properties=[{"key": "force", "value": "on", "expiry": 10**12}])
     api.error("workers.set_runtime_properties", (400, 12), worker="w", runtime_properties=[{"key": 5, "value": "on"}])
     api.error("workers.get_runtime_properties", (400, 11))
     api.error("workers.get_runtime_properties", (400, 12), worker=7)

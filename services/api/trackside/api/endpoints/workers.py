@@ -12,6 +12,8 @@ from trackside.api.bll.worker_stats import AGGREGATIONS
 
 # Epoch times: up to the year 9999 in seconds (dates) or milliseconds (report timestamps).
 MAX_EPOCH_SEC = 253_402_300_799
+# Timeouts, expiries and look-back periods, in seconds: about 31 years, within what Redis and dates accept.
+MAX_PERIOD_SEC = 10**9
 STAT_KEYS = (
     "cpu_usage", "cpu_temperature", "memory_used", "memory_free", "gpu_usage", "gpu_temperature", "gpu_fraction",
     "gpu_memory_free", "gpu_memory_used", "network_tx", "network_rx", "disk_free_home", "disk_free_temp",
@@ -34,7 +36,7 @@ class WorkerRequest(RequestSchema):
 
 # -- registration and reports ------------------------------------------------------------------------------
 class RegisterRequest(WorkerRequest):
-    timeout = Int()
+    timeout = Int(validate=validate.Range(max=MAX_PERIOD_SEC))
     queues = StrList()
     tags = StrList()
     system_tags = StrList()
@@ -94,7 +96,7 @@ def status_report(call: Call) -> dict:
 
 # -- listing -----------------------------------------------------------------------------------------------
 class GetAllRequest(RequestSchema):
-    last_seen = Int(load_default=3600, validate=validate.Range(min=0))
+    last_seen = Int(load_default=3600, validate=validate.Range(min=0, max=MAX_PERIOD_SEC))
     tags = StrList()
     system_tags = StrList()
     worker_pattern = Str()
@@ -108,7 +110,7 @@ def get_all(call: Call) -> dict:
 
 
 class GetCountRequest(GetAllRequest):
-    last_seen = Int(load_default=0, validate=validate.Range(min=0))
+    last_seen = Int(load_default=0, validate=validate.Range(min=0, max=MAX_PERIOD_SEC))
 
 
 @endpoint("workers.get_count", GetCountRequest, min_version="2.26")
@@ -172,7 +174,7 @@ class RuntimePropertySchema(RequestSchema):
     key = Str(required=True, validate=validate.Length(min=1, max=256))
     value = Str()
     # Seconds to live; 0 deletes the property; none keeps it until replaced.
-    expiry = Int(validate=validate.Range(min=0))
+    expiry = Int(validate=validate.Range(min=0, max=MAX_PERIOD_SEC))
 
 
 class SetRuntimePropertiesRequest(WorkerRequest):
