@@ -9,7 +9,7 @@ PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e
 	-e services/watchdog -e agent
 PYTEST_ARGS ?=
 
-.PHONY: setup run test test-unit bench-storage bench-events clean
+.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch stress-dispatch clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed
 
@@ -41,6 +41,14 @@ bench-storage: $(VENV)/.installed
 # End-to-end events.add_batch rate against each backend's raw bulk-insert rate (mongo, elastic).
 bench-events: $(VENV)/.installed
 	$(PY) bench/bench_events.py
+
+# Enqueue-to-claim latency of a subscribed agent against the stock agent's 5 s polling, in one run.
+bench-dispatch: $(VENV)/.installed
+	$(PY) bench/bench_dispatch.py
+
+# The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
+stress-dispatch: $(VENV)/.installed
+	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) .pytest_cache
