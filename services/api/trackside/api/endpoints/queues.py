@@ -2,6 +2,7 @@
 claim ``get_next_task`` the stock agent polls (subscribed agents use ``dispatch.*``, endpoints/claims.py)."""
 from __future__ import annotations
 
+import redis
 from marshmallow import fields, validate
 
 from trackside.api.bll.queues import BACK, FRONT
@@ -40,7 +41,11 @@ def get_all(call: Call) -> dict:
 @endpoint("queues.get_all_ex", GetAllQueuesRequest)
 def get_all_ex(call: Call) -> dict:
     company = call.identity.company
-    return {"queues": call.app.queues.get_all_ex(company, call.data, call.app.workers.get_all(company, None))}
+    try:
+        workers = call.app.workers.get_all(company, None)
+    except redis.RedisError:  # the worker registry is down: the queues are still worth showing
+        workers = []
+    return {"queues": call.app.queues.get_all_ex(company, call.data, workers)}
 
 
 @endpoint("queues.get_default", RequestSchema)
