@@ -6,6 +6,7 @@ assertions hold for any backend. See conftest.py for how backends are plugged in
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 
 import pytest
 
@@ -196,6 +197,20 @@ def test_filter_by_iteration_and_time(store, company, mixed):
     check_filter(store, EventFilter(company, [a], timestamp_min=T0 + 4, timestamp_max=T0 + 100),
                  [e for e in mine if T0 + 4 <= e["timestamp"] <= T0 + 100])
     check_filter(store, EventFilter(company, [a], timestamp_max=T0 - 1), [e for e in mine if e["timestamp"] < T0])
+
+
+def test_filter_narrowed_to_one_series_and_one_iteration(store, company, mixed):
+    """The shape that reads one series from an index range: every bound is inclusive."""
+    a, _, events = mixed
+    one = EventFilter(company, [a], types=[SCALAR], metrics={"loss": ["train"]})
+    check_filter(store, replace(one, iter_min=5, iter_max=5), [e for e in events if e["task"] == a and
+                 (e["metric"], e["variant"], e.get("iter")) == ("loss", "train", 5)])
+    check_filter(store, replace(one, iter_max=3), [e for e in events if e["task"] == a and
+                 (e["metric"], e["variant"]) == ("loss", "train") and e["iter"] <= 3])
+    check_filter(store, replace(one, timestamp_max=T0 + 2), [e for e in events if e["task"] == a and
+                 (e["metric"], e["variant"]) == ("loss", "train") and e["timestamp"] <= T0 + 2])
+    found = store.search(replace(one, iter_max=7), [("iter", DESC)], 2).events
+    assert [e["iter"] for e in found] == [7, 6]
 
 
 # -- sorting and paging ----------------------------------------------------------------------------------------

@@ -18,16 +18,16 @@ from trackside.shared.events.store import (
 )
 from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
 
-# Each index ends with _id, the tie-break of every read's sort, so a sorted page is read in index order
-# (either direction) instead of sorting the task's events in memory.
+# Each index starts with every field a read always filters on by equality and ends with _id, the tie-break of
+# every sort, so a page of one task's events of one type is read in index order (either direction).
+_PREFIX = (("company", ASC), ("task", ASC), ("model_event", ASC), ("type", ASC))
 EVENTS = Collection("events", (
     # A task's series one after another, each by iteration (charts, series, plots, debug images).
-    Index((("company", ASC), ("task", ASC), ("type", ASC), ("metric", ASC), ("variant", ASC), ("iter", ASC),
-           ("_id", ASC))),
-    # A task's events in time order (the console log) and per-task deletion.
-    Index((("company", ASC), ("task", ASC), ("type", ASC), ("timestamp", ASC), ("_id", ASC))),
+    Index((*_PREFIX, ("metric", ASC), ("variant", ASC), ("iter", ASC), ("_id", ASC))),
+    # A task's events in time order (the console log); also serves per-task deletion.
+    Index((*_PREFIX, ("timestamp", ASC), ("_id", ASC))),
     # A task's events by iteration across series (events.get_task_events, the latest iterations).
-    Index((("company", ASC), ("task", ASC), ("type", ASC), ("iter", ASC), ("_id", ASC))),
+    Index((*_PREFIX, ("iter", ASC), ("_id", ASC))),
 ))
 DUPLICATE_KEY = 11000
 WRITE_FAILED = "Error when indexing events batch"
@@ -84,16 +84,22 @@ class MongoEventStore(EventStore):
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
                after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:
         sort = complete_sort(sort)
+        if after is not None and len(after) != len(sort):
+            raise ValueError(f"'after' has {len(after)} values for a sort on {len(sort)} fields")
+        if limit <= 0:
+            return Page([], None)
         query = _query(flt)
-        if after is not None:
-            query = {"$and": [query, _after(sort, after)]}
         projection = None
         if fields is not None:
             projection = dict.fromkeys({_stored(name) for name in (*fields, *(name for name, _ in sort))}, 1)
-        if limit <= 0:
-            return Page([], None)
-        docs = list(self.coll.find(query, projection, sort=[(_stored(name), order) for name, order in sort],
-                                   limit=limit))
+        stored_sort = [(_stored(name), order) for name, order in sort]
+        docs: list[dict] = []
+        for branch in [{}] if after is None else _after_branches(sort, after):
+            branch_query = _merged(query, branch)
+            if branch_query is not None:
+                docs += self.coll.find(branch_query, projection, sort=stored_sort, limit=limit - len(docs))
+            if len(docs) >= limit:
+                break
         next_after = tuple(_value(docs[-1], name) for name, _ in sort) if docs else None
         keep = None if fields is None else {"id", *fields}
         return Page([_event(doc, keep) for doc in docs], next_after)
@@ -122,13 +128,24 @@ def _query(flt: EventFilter) -> dict:
         query["task"] = _one_of(flt.tasks)
     if flt.types:
         query["type"] = _one_of(flt.types)
-    if flt.metrics:
+    if flt.metrics and len(flt.metrics) == 1:  # the common case, kept free of $or (see _after_branches)
+        (metric, variants), = flt.metrics.items()
+        query["metric"] = metric
+        if variants:
+            query["variant"] = _one_of(variants)
+    elif flt.metrics:
         query["$or"] = [
             {"metric": metric, **({"variant": _one_of(variants)} if variants else {})}
             for metric, variants in flt.metrics.items()
         ]
     for name, low, high in (("iter", flt.iter_min, flt.iter_max), ("timestamp", flt.timestamp_min, flt.timestamp_max)):
-        bounds = {op: value for op, value in (("$gte", low), ("$lte", high)) if value is not None}
+        bounds = {}
+        if low is not None:
+            bounds["$gte"] = low
+        if high is not None:
+            # Both fields are integers: "< high + 1" is "<= high". secantusdb drops the keys equal to a $lte
+            # bound when more index fields follow (iter 9 is not "<= 9" in (..., iter, _id)).
+            bounds.update({"$lt": high + 1} if isinstance(high, int) else {"$lte": high})
         if bounds:
             query[name] = bounds
     return query
@@ -139,27 +156,47 @@ def _one_of(values: Sequence):
     return values[0] if len(values) == 1 else {"$in": values}
 
 
-def _after(sort: Sequence[tuple[str, int]], after: Sequence) -> dict:
-    """Events strictly after the sort key ``after``: equal on a prefix of the sort, then past it on the next
-    field. A missing field (None) sorts lowest, as MongoDB orders it."""
-    if len(after) != len(sort):
-        raise ValueError(f"'after' has {len(after)} values for a sort on {len(sort)} fields")
+def _after_branches(sort: Sequence[tuple[str, int]], after: Sequence) -> list[dict]:
+    """"Strictly after the sort key ``after``" as conditions without ``$or``, in sort order: the events equal to
+    ``after`` on every field but the last and past it on that one, then those equal on one field fewer and past
+    it on the next, and so on. Each is an equality prefix plus one range, which Mongo-wire servers answer from
+    the index (secantusdb reads the whole collection for any ``$or``). A missing field (None) sorts lowest,
+    as MongoDB orders it."""
     branches = []
-    for position, (name, order) in enumerate(sort):
-        past = _past(_stored(name), order, after[position])
-        if past is not None:
-            equal = {_stored(prev): after[i] for i, (prev, _) in enumerate(sort[:position])}
-            branches.append({"$and": [*({k: v} for k, v in equal.items()), past]} if equal else past)
-    return {"$or": branches} if branches else {"_id": {"$exists": False}}
+    for position in reversed(range(len(sort))):
+        name, order = sort[position]
+        equal = {_stored(prev): {"$eq": after[i]} for i, (prev, _) in enumerate(sort[:position])}
+        for past in _past(order, after[position]):
+            branches.append({**equal, _stored(name): past})
+    return branches
 
 
-def _past(name: str, order: int, value) -> dict | None:
-    """The condition "comes after ``value`` on this field"; None when nothing can."""
+def _past(order: int, value) -> list[dict]:
+    """The conditions, in sort order, for "comes after ``value``" on one field."""
     if value is None:
-        return {name: {"$ne": None}} if order == ASC else None
+        return [{"$ne": None}] if order == ASC else []
     if order == ASC:
-        return {name: {"$gt": value}}
-    return {"$or": [{name: {"$lt": value}}, {name: None}]}
+        return [{"$gt": value}]
+    return [{"$lt": value}, {"$eq": None}]
+
+
+def _merged(query: dict, branch: dict) -> dict | None:
+    """``query`` narrowed by ``branch`` (field -> operators), kept flat; None when they contradict."""
+    merged = dict(query)
+    for name, condition in branch.items():
+        existing = merged.get(name)
+        if existing is None:
+            merged[name] = condition
+            continue
+        if not (isinstance(existing, dict) and all(key.startswith("$") for key in existing)):
+            existing = {"$eq": existing}
+        combined = dict(existing)
+        for op, value in condition.items():
+            if op in combined and combined[op] != value:
+                return None  # only $eq can meet $eq here: two different values
+            combined[op] = value
+        merged[name] = combined
+    return merged
 
 
 def _stored(name: str) -> str:

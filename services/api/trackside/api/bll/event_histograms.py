@@ -3,8 +3,9 @@
 A series with at most ``samples`` points is returned as reported (one point per distinct x). A longer one is
 cut into equal-width buckets over its x range (known beforehand from :meth:`EventStore.series`), at most
 ``samples`` of them, each shown at its start with the average of its values, as the reference's histogram
-aggregation does. The events are streamed in (metric, variant, iteration) order, so one series is in memory at
-a time and only as its buckets: memory is bounded by ``samples``, whatever the task's size.
+aggregation does. The events are read series by series in iteration order, so one series is in memory at
+a time and only as its buckets: memory is bounded by ``samples`` (plus one page of events), whatever the
+task's size.
 
 x is the iteration, the timestamp (epoch ms) or the timestamp as ISO text. Single values
 (``Logger.report_single_value``, reported at iteration -2**31) and events without an iteration are not part
@@ -13,8 +14,7 @@ of any chart.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
-from itertools import groupby
+from dataclasses import dataclass, field, replace
 from typing import Iterable, Mapping
 
 from trackside.api.bll.event_reads import SINGLE_VALUE_ITERATION, EventReads, MetricVariants, iso_time, stream
@@ -22,7 +22,9 @@ from trackside.shared.events import ASC, SCALAR, EventFilter, SeriesInfo
 
 MAX_SAMPLES = 5000
 KEYS = ("iter", "timestamp", "iso_time")
-FIELDS = ["metric", "variant", "iter", "value", "timestamp", "x_axis_label"]
+FIELDS = ["iter", "value", "timestamp", "x_axis_label"]
+# Events read at a time from one series.
+SERIES_PAGE = 20_000
 
 
 def bucket_width(low: int, high: int, count: int, samples: int) -> int:
@@ -104,10 +106,11 @@ class ScalarHistograms:
         if not infos:
             return {}
         charts: dict = {}
-        events = stream(self.store, flt, [("metric", ASC), ("variant", ASC), ("iter", ASC)], fields=FIELDS)
-        for (metric, variant), series in groupby(events, key=lambda e: (e["metric"], e["variant"])):
-            data = chart(series, infos.get((task, metric, variant)), key, samples)
-            charts.setdefault(metric, {})[variant] = {"name": variant, **data}
+        # One series at a time: each read is an index range on (metric, variant, iter).
+        for (_, metric, variant), info in sorted(infos.items()):
+            events = stream(self.store, replace(flt, metrics={metric: [variant]}), [("iter", ASC)], fields=FIELDS,
+                            page_size=SERIES_PAGE)
+            charts.setdefault(metric, {})[variant] = {"name": variant, **chart(events, info, key, samples)}
         return charts
 
 
