@@ -2,6 +2,7 @@
 
 Without Redis the lock cannot be taken; the jobs then run anyway (every write they make is conditional, so
 two watchdogs at once waste work but break nothing), which keeps expired leases returning during an outage.
+The non-responsive task job stops nothing then: it cannot read which tasks live workers run.
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from trackside.shared.dispatch.reconcile import Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
 from trackside.shared.storage import mongo, redis as redis_store
 from trackside.watchdog.lock import RedisLock
+from trackside.watchdog.non_responsive import NonResponsiveTasks, Settings as NonResponsiveSettings
 
 log = logging.getLogger("trackside.watchdog")
 METRICS_JOB_INTERVAL_SEC = 60.0
@@ -34,7 +36,8 @@ METRICS_JOB_INTERVAL_SEC = 60.0
 @dataclass
 class Job:
     name: str
-    interval_sec: float
+    # Seconds until the next run, asked after each run (a job may re-read it from its settings).
+    interval_sec: Callable[[], float]
     run: Callable[[], object]
     due: float = 0.0
 
@@ -56,9 +59,14 @@ def build_jobs(config) -> list[Job]:
         metrics.prune(retention_sec)
         return sampled
 
+    non_responsive = NonResponsiveTasks(db, client, lambda: NonResponsiveSettings.from_config(load_config()))
     return [
-        Job("dispatch reconcile", settings.reconcile_interval_sec, reconciler.run_pass),
-        Job("queue metrics", METRICS_JOB_INTERVAL_SEC, sample_metrics),
+        Job("dispatch reconcile", lambda: settings.reconcile_interval_sec, reconciler.run_pass),
+        Job("queue metrics", lambda: METRICS_JOB_INTERVAL_SEC, sample_metrics),
+        # The first pass waits one interval, as the reference's does: after an outage of the whole server,
+        # clients get to ping (every 30 s) before anything is judged.
+        Job("non-responsive tasks", lambda: non_responsive.settings.watch_interval_sec, non_responsive.run_pass,
+            due=time.monotonic() + non_responsive.settings.watch_interval_sec),
     ]
 
 
@@ -75,8 +83,8 @@ def run(config, stop: threading.Event) -> None:
                 now = time.monotonic()
                 for job in jobs:
                     if now >= job.due:
-                        job.due = now + job.interval_sec
                         _run_job(job)
+                        job.due = now + job.interval_sec()
             nearest = min(job.due for job in jobs) - time.monotonic()
             stop.wait(max(0.05, min(nearest, settings.reconcile_interval_sec)))
     finally:
@@ -99,7 +107,7 @@ def _run_job(job: Job) -> None:
         result = job.run()
         log.debug("%s: %s", job.name, result)
     except Exception:  # noqa: BLE001 - one failed pass must not end the watchdog
-        log.exception("%s failed; retrying in %.0f s", job.name, job.interval_sec)
+        log.exception("%s failed; retrying in %.0f s", job.name, job.interval_sec())
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,7 +21,8 @@ from typing import Iterable
 
 import redis
 
-PREFIX = "trackside:workers"
+from trackside.shared import live_workers
+from trackside.shared.live_workers import PREFIX
 
 
 def _now() -> float:
@@ -35,11 +36,11 @@ class WorkerRegistry:
     # -- keys --------------------------------------------------------------------------------------------
     @staticmethod
     def record_key(company: str, worker: str) -> str:
-        return f"{PREFIX}:{company}:w:{worker}"
+        return live_workers.record_key(company, worker)  # the watchdog reads these too
 
     @staticmethod
     def _all_key(company: str) -> str:
-        return f"{PREFIX}:{company}:all"
+        return live_workers.all_key(company)
 
     @staticmethod
     def _queue_key(company: str, queue: str) -> str:
