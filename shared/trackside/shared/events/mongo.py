@@ -195,8 +195,24 @@ def _merged(query: dict, branch: dict) -> dict | None:
             if op in combined and combined[op] != value:
                 return None  # only $eq can meet $eq here: two different values
             combined[op] = value
+        if _empty(combined):
+            return None
         merged[name] = combined
     return merged
+
+
+def _empty(condition: dict) -> bool:
+    """Whether a field's range conditions leave no value, so the branch need not be asked at all."""
+    if "$eq" in condition and condition["$eq"] is None:
+        return any(op in condition for op in ("$gt", "$gte", "$lt", "$lte", "$in"))
+    values = [v for op, v in condition.items() if op in ("$eq", "$gt", "$gte", "$lt", "$lte")]
+    if len({type(v) for v in values}) > 1 and not all(isinstance(v, (int, float)) for v in values):
+        return False
+    low = max(((v, op == "$gt") for op, v in condition.items() if op in ("$gt", "$gte", "$eq")), default=None)
+    high = min(((v, op != "$lt") for op, v in condition.items() if op in ("$lt", "$lte", "$eq")), default=None)
+    if low is None or high is None:
+        return False
+    return low[0] > high[0] or (low[0] == high[0] and (low[1] or not high[1]))
 
 
 def _stored(name: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from datetime import datetime
 from typing import Iterator, Mapping, Sequence
 
 from pymongo.collection import Collection
@@ -220,25 +221,25 @@ class EventReads:
                 for task, found in values.items()]
 
     def latest_scalar_values(self, company: str, task: str) -> dict:
-        """Each scalar series' latest value (from the task's last_metrics), with the task's progress."""
-        doc = self.require(company, [task], fields=("name", "status", "last_metrics"))[task]
-        scalars = self.series(company, [task], SCALAR)
-        every_type = self.series(company, [task], None)
+        """Each scalar series' latest value, with the task's progress: all kept on the task document by
+        ingestion (``last_metrics``, ``last_iteration``, ``last_update``), so no event is read."""
+        doc = self.require(company, [task], fields=("name", "status", "last_metrics", "last_iteration",
+                                                    "last_update"))[task]
         metrics: dict[str, list[dict]] = {}
         for variants in (doc.get("last_metrics") or {}).values():
-            for entry in (variants or {}).values():
+            for entry in (variants or {}).values() if isinstance(variants, dict) else ():
                 if isinstance(entry, dict) and "value" in entry:
                     metrics.setdefault(entry.get("metric", ""), []).append(
                         {"name": entry.get("variant", ""), "last_value": entry["value"]})
-        scalar_times = [info.max_timestamp for info in scalars.values() if info.max_timestamp is not None]
-        iterations = [info.max_iter for info in every_type.values() if info.max_iter is not None]
+        last_update = doc.get("last_update")
         return {
             "metrics": [{"name": name, "variants": sorted(variants, key=lambda v: v["name"])}
                         for name, variants in sorted(metrics.items())],
-            "last_iter": max(iterations, default=0),
+            "last_iter": doc.get("last_iteration") or 0,
             "name": doc.get("name"),
             "status": doc.get("status"),
-            "last_timestamp": max(scalar_times, default=0),
+            # The reference gives the time the last scalar was written; ingestion raises last_update then.
+            "last_timestamp": int(last_update.timestamp() * 1000) if isinstance(last_update, datetime) else 0,
         }
 
     def unique_metric_variants(self, company: str, project_ids: Sequence[str] | None,
