@@ -4,6 +4,9 @@ task left ``queued`` in no queue goes back to its queue. The stack has a databas
 threshold never touches other modules' tasks."""
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 import time
 from datetime import timedelta
 from pathlib import Path
@@ -15,6 +18,7 @@ from support.dispatch import start_dispatch_stack
 from support.names import unique
 from support.objects import create_queue, get_task
 from support.suite import REDIS_SERVER_USER
+from trackside.shared.config import ConfigError
 from trackside.shared.dispatch.reconcile import PassReport, Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
 from trackside.shared.ids import new_id
@@ -107,7 +111,7 @@ def test_stale_tasks_stop_unless_something_vouches_for_them(stack, api, db):
     assert (stopped["status_reason"], stopped["status_message"]) == (FORCED_STOP, FORCED_STOP)
     assert stopped["last_changed_by"] == "__apiserver__"
     # The pass that stopped the silent task judged the worker's task too (both went stale together).
-    assert f"but worker {worker} reports running it" in watchdog_log(stack)
+    wait_for(lambda: f"but worker {worker} reports running it" in watchdog_log(stack), what="the worker's word")
     for task in (fresh, on_worker, pinged):
         assert get_task(api, task)["status"] == "in_progress", task
 
@@ -154,6 +158,25 @@ def test_nothing_is_stopped_while_the_worker_registry_is_unreadable(scratch):
     scratch["tasks"].delete_one({"_id": task})
 
 
+def test_a_bad_setting_stops_the_start_and_a_bad_edit_keeps_the_last_settings(scratch, server_redis):
+    env = {**os.environ, "CLEARML__SERVICES__TASKS__NON_RESPONSIVE_TASKS_WATCHDOG__THRESHOLD_SEC": '"soon"'}
+    started = subprocess.run([sys.executable, "-m", "trackside.watchdog"], env=env, capture_output=True, text=True,
+                             timeout=60)
+    assert started.returncode == 2
+    assert "non_responsive_tasks_watchdog.threshold_sec must be a number of seconds, not 'soon'" in started.stderr
+    readings = [Settings(threshold_sec=5), ConfigError("a bad edit")]
+
+    def read() -> Settings:
+        reading = readings.pop(0)
+        if isinstance(reading, Exception):
+            raise reading
+        return reading
+
+    job = NonResponsiveTasks(scratch, server_redis, read)
+    job.run_pass()  # reads the bad edit
+    assert job.settings == Settings(threshold_sec=5)
+
+
 # -- orphaned queued tasks ---------------------------------------------------------------------------------------
 def test_an_orphaned_queued_task_goes_back_to_the_tail_and_is_claimable(stack, api, db):
     queue = create_queue(api, unique("orphans"))
@@ -175,7 +198,7 @@ def test_an_orphaned_queued_task_goes_back_to_the_tail_and_is_claimable(stack, a
         return [e["task"] for e in api.ok("queues.get_by_id", queue=queue)["queue"]["entries"]]
 
     wait_for(lambda: entries() == [waiting, orphan], what="the orphan back in its queue")
-    assert f"task {orphan} was queued in no queue" in watchdog_log(stack)
+    wait_for(lambda: f"task {orphan} was queued in no queue" in watchdog_log(stack), what="the re-queue logged")
     assert api.ok("queues.get_next_task", queue=queue)["entry"]["task"] == waiting
     assert api.ok("queues.get_next_task", queue=queue)["entry"]["task"] == orphan
     assert get_task(api, leased)["status"] == "queued" and entries() == []

@@ -114,6 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     argparse.ArgumentParser(prog="trackside-watchdog", description=__doc__.splitlines()[0]).parse_args(argv)
     try:
         config = load_config()
+        NonResponsiveSettings.from_config(config)  # checked once here; a later bad edit keeps the last settings
     except ConfigError as exc:
         print(f"trackside-watchdog: configuration error: {exc}", file=sys.stderr)
         return 2

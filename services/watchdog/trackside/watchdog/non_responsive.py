@@ -23,6 +23,7 @@ from typing import Any, Callable
 import redis
 from pymongo.database import Database
 
+from trackside.shared.config import ConfigError
 from trackside.shared.live_workers import LiveWorkers
 from trackside.shared.timeutil import utcnow
 
@@ -44,12 +45,30 @@ class Settings:
 
     @classmethod
     def from_config(cls, config: Any) -> "Settings":
+        """From the config tree; ConfigError naming the key for a value of the wrong kind."""
         section = config.get(SECTION, None) or {}
-        return cls(
-            enabled=bool(section.get("enabled", cls.enabled)),
-            threshold_sec=max(1.0, float(section.get("threshold_sec", cls.threshold_sec))),
-            watch_interval_sec=max(0.1, float(section.get("watch_interval_sec", cls.watch_interval_sec))),
-        )
+        return cls(enabled=_flag(section, "enabled", cls.enabled),
+                   threshold_sec=_seconds(section, "threshold_sec", cls.threshold_sec, 1.0),
+                   watch_interval_sec=_seconds(section, "watch_interval_sec", cls.watch_interval_sec, 0.1))
+
+
+def _flag(section: Any, key: str, default: bool) -> bool:
+    value = section.get(key, default)
+    if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+        return value.strip().lower() == "true"
+    if not isinstance(value, bool):
+        raise ConfigError(f"{SECTION}.{key} must be true or false, not {value!r}")
+    return value
+
+
+def _seconds(section: Any, key: str, default: float, minimum: float) -> float:
+    value = section.get(key, default)
+    try:
+        if isinstance(value, bool):
+            raise ValueError
+        return max(minimum, float(value))
+    except (TypeError, ValueError):
+        raise ConfigError(f"{SECTION}.{key} must be a number of seconds, not {value!r}") from None
 
 
 @dataclass
