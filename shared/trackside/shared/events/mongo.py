@@ -1,7 +1,9 @@
 """The MongoDB events backend: one ``events`` collection holding every type, written with one bulk_write.
 
-Documents are the normalised events of :mod:`.store` with ``id`` stored as ``_id``. Events with a deterministic
-id are upserted with a replacement, so a re-sent event overwrites its earlier copy; log lines are inserted.
+Documents are the normalised events of :mod:`.store` with ``id`` stored as ``_id``. Every event is first
+inserted (the common case: new events; an insert is far cheaper than an upsert on Mongo-wire servers). An event
+with a deterministic id that already exists fails with a duplicate key and is then replaced, so a re-sent event
+overwrites its earlier copy; log lines always get fresh ids.
 """
 from __future__ import annotations
 
@@ -46,14 +48,15 @@ class MongoEventStore(EventStore):
     def write(self, events: Sequence[dict]) -> WriteResult:
         if not events:
             return WriteResult()
-        ops = [_operation(event) for event in events]
-        created, failed = self._bulk(ops, range(len(ops)))
-        # Two requests upserting the same new id at once: the loser gets a duplicate-key error although the
-        # document now exists. Once more replaces it, as the retry it is.
-        raced = [i for i, (code, _) in failed.items() if code == DUPLICATE_KEY and events[i]["type"] != LOG]
-        if raced:
-            again_created, again_failed = self._bulk([ops[i] for i in raced], raced)
-            for i in raced:
+        docs = [_document(event) for event in events]
+        created, failed = self._bulk([InsertOne(doc) for doc in docs], range(len(docs)))
+        # Resent events (a client's retry) exist already: replace them. An upsert, because a concurrent
+        # delete_for_tasks may have removed the copy in between.
+        resent = [i for i, (code, _) in failed.items() if code == DUPLICATE_KEY and events[i]["type"] != LOG]
+        if resent:
+            replaces = [ReplaceOne({"_id": docs[i]["_id"]}, docs[i], upsert=True) for i in resent]
+            again_created, again_failed = self._bulk(replaces, resent)
+            for i in resent:
                 del failed[i]
             created |= again_created
             failed.update(again_failed)
@@ -233,9 +236,7 @@ def _event(doc: dict, keep: set | None) -> dict:
     return event
 
 
-def _operation(event: dict):
-    doc = {"_id": event["id"], **{key: value for key, value in event.items() if key != "id"}}
-    if event["type"] == LOG:
-        return InsertOne(doc)
-    # The replacement repeats the _id: some Mongo-wire servers do not take it from the filter on upsert.
-    return ReplaceOne({"_id": event["id"]}, doc, upsert=True)
+def _document(event: dict) -> dict:
+    # The replacement of a resent event repeats the _id: some Mongo-wire servers do not take it from the
+    # filter on upsert.
+    return {"_id": event["id"], **{key: value for key, value in event.items() if key != "id"}}
