@@ -86,9 +86,7 @@ class MongoEventStore(EventStore):
     # -- reads ---------------------------------------------------------------------------------------------
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
                after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:
-        sort = complete_sort(sort)
-        if after is not None and len(after) != len(sort):
-            raise ValueError(f"'after' has {len(after)} values for a sort on {len(sort)} fields")
+        sort = complete_sort(sort, after)
         if limit <= 0:
             return Page([], None)
         query = _query(flt)

@@ -88,14 +88,16 @@ SORT_FIELDS = frozenset({"timestamp", "iter", "metric", "variant", "task", "id"}
 ASC, DESC = 1, -1
 
 
-def complete_sort(sort: Sequence[tuple[str, int]]) -> list[tuple[str, int]]:
-    """``sort`` checked and ending with "id", as every backend applies it."""
+def complete_sort(sort: Sequence[tuple[str, int]], after: Sequence | None = None) -> list[tuple[str, int]]:
+    """``sort`` checked and ending with "id", as every backend applies it; ``after`` checked against it."""
     sort = list(sort)
     for name, order in sort:
         if name not in SORT_FIELDS or order not in (ASC, DESC):
             raise ValueError(f"cannot sort events on {name!r} {order!r}")
     if not sort or sort[-1][0] != "id":
         sort.append(("id", sort[-1][1] if sort else ASC))
+    if after is not None and len(after) != len(sort):
+        raise ValueError(f"'after' has {len(after)} values for a sort on {len(sort)} fields")
     return sort
 
 
