@@ -1,0 +1,3 @@
+from trackside.agent.cli import main
+
+raise SystemExit(main())
