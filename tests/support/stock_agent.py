@@ -20,9 +20,10 @@ AGENT = CLIENTS_PYTHON.parent / "clearml-agent"
 POLL_SEC = 1
 
 CONFIG = """agent {{
-    package_manager.system_site_packages: true
+    package_manager.system_site_packages: {system_site_packages}
     package_manager.pip_version: ">=20"
     venvs_dir: "{home}/venvs"
+    venvs_cache.path: "{venvs_cache}"
     vcs_cache.enabled: false
 }}
 """
@@ -36,10 +37,15 @@ class StockAgent:
     process: subprocess.Popen = field(repr=False)
 
     @classmethod
-    def start(cls, api_url: str, key: str, secret: str, home: Path, queue: str = "default") -> "StockAgent":
+    def start(cls, api_url: str, key: str, secret: str, home: Path, queue: str = "default", *,
+              poll_sec: float = POLL_SEC, system_site_packages: bool = True, venvs_cache: bool = True,
+              extra_env: dict | None = None) -> "StockAgent":
+        """``venvs_cache``: the agent's venv cache, on by default in clearml-agent 3.0 (kept in ``home``)."""
         env = client_env(api_url, key, secret, home)
-        env.update({"CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": str(POLL_SEC), "PIP_NO_INDEX": "1"})
-        (home / "clearml.conf").write_text(CONFIG.format(home=home))
+        env.update({"CLEARML_AGENT_QUEUE_POLL_FREQ_SEC": str(poll_sec), "PIP_NO_INDEX": "1", **(extra_env or {})})
+        (home / "clearml.conf").write_text(CONFIG.format(
+            home=home, system_site_packages=str(system_site_packages).lower(),
+            venvs_cache=f"{home}/venvs-cache" if venvs_cache else ""))
         log_path = home / "agent.log"
         with open(log_path, "wb") as log:
             process = subprocess.Popen(
