@@ -8,10 +8,11 @@ PY := $(VENV)/bin/python
 PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e services/webhooks \
 	-e services/watchdog -e agent
 PYTEST_ARGS ?=
+WHEELHOUSE := .trackside/wheelhouse
 
 .PHONY: setup run test test-unit bench-storage bench-events bench-dispatch stress-dispatch clean
 
-setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed
+setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete
 
 $(VENV)/.installed: shared/pyproject.toml services/*/pyproject.toml agent/pyproject.toml requirements/test.txt
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +22,11 @@ $(VENV)/.installed: shared/pyproject.toml services/*/pyproject.toml agent/pyproj
 $(CLIENTS_VENV)/.installed: requirements/clients.txt
 	$(PYTHON) -m venv $(CLIENTS_VENV)
 	$(CLIENTS_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements/clients.txt
+	touch $@
+
+# Wheels for the venvs our agent builds in tests, which install offline (requirements/wheelhouse.txt).
+$(WHEELHOUSE)/.complete: requirements/wheelhouse.txt $(VENV)/.installed
+	$(PY) -m pip download --quiet --disable-pip-version-check --dest $(WHEELHOUSE) -r requirements/wheelhouse.txt
 	touch $@
 
 # Start the suite on the embedded default (no MongoDB, Elasticsearch or Redis to install) and print the
