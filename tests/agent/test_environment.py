@@ -17,6 +17,7 @@ from trackside.agent.execute.environment import EnvironmentBuildError, build_env
 from trackside.agent.execute.environment.venv_cache import VenvCache
 
 CLEARML = "# the SDK, as a task records it\nclearml==2.1.12\n"
+pytestmark = pytest.mark.slow  # real venv builds; the clearml one takes seconds
 
 
 def agent_config(root, **agent):
