@@ -151,6 +151,8 @@ def test_the_askpass_helper_answers_only_for_the_repository_host(tmp_path):
      ("https://github.com/org/repo.git", "u")),
     # ... and left alone otherwise
     ({}, "git@github.com:org/repo.git", ("git@github.com:org/repo.git", "")),
+    ({}, "ssh://git@github.com:22/org/repo.git", ("ssh://git@github.com:22/org/repo.git", "")),
+    ({}, "ssh://git:pw@github.com/org/repo.git", ("ssh://git@github.com/org/repo.git", "")),
     ({"git_user": "u", "git_pass": "p", "git_host": "gitlab.com"}, "git@github.com:org/repo.git",
      ("git@github.com:org/repo.git", "")),
     ({"git_user": "u", "git_pass": "p", "translate_ssh": False}, "git@github.com:org/repo.git",

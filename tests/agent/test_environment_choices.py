@@ -66,6 +66,14 @@ def test_an_unavailable_interpreter_is_named_in_the_error(tmp_path):
     assert "python3.99" in str(error.value) and "ignore_requested_python_version" in str(error.value)
 
 
+def test_a_broken_python_binary_setting_is_named(tmp_path):
+    with pytest.raises(EnvironmentBuildError) as error:
+        build_environment(task_with(), code_at(tmp_path / "code"),
+                          agent_config(tmp_path, python_binary="/nonexistent/python3"), lambda line: None, slot="i")
+    assert error.value.status_reason == "python binary not found"
+    assert "agent.python_binary" in str(error.value) and "/nonexistent/python3" in str(error.value)
+
+
 def test_ignore_requested_python_version_uses_the_agent_interpreter(tmp_path):
     config = agent_config(tmp_path, ignore_requested_python_version=True, venvs_cache={"path": ""})
     environment = build_environment(task_with(binary="python3.99"), code_at(tmp_path / "code"), config,

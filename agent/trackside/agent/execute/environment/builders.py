@@ -61,8 +61,8 @@ def build_pip(task: dict, code: CodeLocation, config: AgentConfig, log: LogLine,
                              requirements={"org_pip": requirements.original, "pip": frozen}, build_seconds=seconds)
 
 
-def build_poetry(task: dict, code: CodeLocation, project: Path, config: AgentConfig, log: LogLine, interpreter: Interpreter,
-                 venv: Path) -> PythonEnvironment:
+def build_poetry(task: dict, code: CodeLocation, project: Path, config: AgentConfig, log: LogLine,
+                 interpreter: Interpreter, venv: Path) -> PythonEnvironment:
     """Poetry installs the repository's lock file, not the task's recorded requirements (as clearml-agent)."""
     started = time.monotonic()
     poetry = poetry_tools.find_poetry()

@@ -69,7 +69,10 @@ def probe(binary: str | Path) -> Interpreter:
 
 def choose(requested: str, configured: str, ignore_requested: bool, log) -> Interpreter:
     """The interpreter for the task; InterpreterNotFound names the binary when it cannot be had."""
-    default = probe(configured) if configured else probe(sys.executable)
+    try:
+        default = probe(configured) if configured else probe(sys.executable)
+    except InterpreterNotFound as exc:
+        raise InterpreterNotFound(f"agent.python_binary: {exc}") from None
     requested = "" if ignore_requested else (requested or "").strip()
     if not requested:
         return default

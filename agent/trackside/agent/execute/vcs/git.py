@@ -72,11 +72,11 @@ class GitSession:
         if self._askpass_dir:
             shutil.rmtree(self._askpass_dir, ignore_errors=True)
 
-    def run(self, *args: str, cwd: Path | None = None, input: str | None = None) -> str:
+    def run(self, *args: str, cwd: Path | None = None) -> str:
         """git's stdout; raises GitError naming the command with git's last lines (secrets masked)."""
         try:
-            result = subprocess.run(["git", *args], cwd=cwd, env=self.env, input=input, capture_output=True,
-                                    text=True, errors="replace", stdin=None if input is not None else subprocess.DEVNULL)
+            result = subprocess.run(["git", *args], cwd=cwd, env=self.env, capture_output=True, text=True,
+                                    errors="replace", stdin=subprocess.DEVNULL)
         except OSError as exc:
             raise GitError(f"git {args[0]}: {exc}") from None
         if result.returncode != 0:

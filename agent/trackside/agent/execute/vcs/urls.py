@@ -49,8 +49,9 @@ def resolve_remote(url: str, config: AgentConfig, log=lambda text: None) -> Remo
     clean = strip_url_credentials(url)
     host = parts.netloc.rsplit("@", 1)[-1]
     scheme = parts.scheme.lower()
-    if scheme == "ssh":
-        return _resolve_ssh(clean, host, parts.path.lstrip("/"), config, log, port_host=parts.hostname or host)
+    if scheme == "ssh":   # the ssh user stays (git@...), a password never does
+        keep_user = url if parts.password is None else url.replace(f":{parts.password}@", "@", 1)
+        return _resolve_ssh(keep_user, host, parts.path.lstrip("/"), config, log, port_host=parts.hostname or host)
     if scheme in ("http", "https"):
         if config.get("agent.force_git_ssh_protocol") and _host_selected(config, clean, parts.hostname or host):
             ssh_url = _https_to_ssh(parts.hostname or host, parts.path, config)
@@ -84,7 +85,8 @@ def _host_selected(config: AgentConfig, url: str, hostname: str) -> bool:
 def _resolve_ssh(url: str, host: str, path: str, config: AgentConfig, log, port_host: str | None = None) -> Remote:
     hostname = (port_host or host).split(":")[0]
     if config.get("agent.force_git_ssh_protocol"):
-        if url.startswith("ssh://") and (config.get("agent.force_git_ssh_port") or config.get("agent.force_git_ssh_user")):
+        forced = config.get("agent.force_git_ssh_port") or config.get("agent.force_git_ssh_user")
+        if url.startswith("ssh://") and forced:
             rewritten = _https_to_ssh(hostname, "/" + path, config)
             if rewritten != url:
                 log(f"Using SSH credentials - replacing ssh url '{url}' with ssh url '{rewritten}'")
