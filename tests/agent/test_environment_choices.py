@@ -227,3 +227,12 @@ def test_force_repo_requirements_txt_prefers_the_file(tmp_path):
                                     slot="f")
     names = {line.split("==")[0] for line in environment.requirements["pip"]}
     assert "idna" in names and "six" not in names
+
+
+def test_an_unusable_venv_cache_never_fails_the_task(tmp_path):
+    (tmp_path / "a-file").write_text("")
+    config = agent_config(tmp_path, venvs_cache={"path": str(tmp_path / "a-file" / "cache")})
+    lines: list[str] = []
+    environment = build_environment(task_with(""), code_at(tmp_path / "code"), config, lines.append, slot="u")
+    assert environment.root == tmp_path / "venvs" / "u" and not environment.cache_hit
+    assert any(line.startswith("venv cache: not used") for line in lines)

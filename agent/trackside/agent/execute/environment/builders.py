@@ -35,10 +35,11 @@ def build_pip(task: dict, code: CodeLocation, config: AgentConfig, log: LogLine,
     if cache and requirements.refers_to_local_files:
         log("venv cache: not used (the requirements refer to local files)")
         cache = None
+    cache = _usable(cache, log)
     material = cache_material(requirements, interpreter, system_site, config, env)
     key = VenvCache.key(material) if cache else ""
     with cache.building(key) if cache else contextlib.nullcontext():
-        hit = cache.restore(key, venv) if cache else None
+        hit = _restore(cache, key, venv, log) if cache else None
         if hit:
             log(f"venv cache: hit {key[:12]}, venv restored in {hit.seconds:.2f} s")
             return PythonEnvironment(python=venv / "bin" / "python", root=venv, env=activation_env(venv),
@@ -53,8 +54,7 @@ def build_pip(task: dict, code: CodeLocation, config: AgentConfig, log: LogLine,
             raise EnvironmentBuildError(f"pip install failed: {exc}", "failed installing requirements") from None
         frozen = pip.freeze()
         if cache:
-            if cache.store(key, venv, frozen, material):
-                log(f"venv cache: stored {key[:12]}")
+            _store(cache, key, venv, frozen, material, log)
     seconds = time.monotonic() - started
     log(f"venv built in {seconds:.1f} s")
     return PythonEnvironment(python=python, root=venv, env=activation_env(venv), manager="pip",
@@ -137,6 +137,34 @@ def cache_material(requirements: Requirements, interpreter: Interpreter, system_
         "environment": {name: urls([env[name]])[0] for name in INDEX_VARIABLES if env.get(name)},
         "cuda_version": config.get("agent.cuda_version") or "",
     }
+
+
+# The cache speeds things up; a problem with it (permissions, a full disk) never fails a task.
+def _usable(cache: VenvCache | None, log: LogLine) -> VenvCache | None:
+    if cache is None:
+        return None
+    try:
+        cache.root.mkdir(parents=True, exist_ok=True)
+        return cache
+    except OSError as exc:
+        log(f"venv cache: not used ({exc})")
+        return None
+
+
+def _restore(cache: VenvCache, key: str, venv: Path, log: LogLine):
+    try:
+        return cache.restore(key, venv)
+    except OSError as exc:
+        log(f"venv cache: restore failed ({exc}), building instead")
+        return None
+
+
+def _store(cache: VenvCache, key: str, venv: Path, frozen: list[str], material: dict, log: LogLine) -> None:
+    try:
+        if cache.store(key, venv, frozen, material):
+            log(f"venv cache: stored {key[:12]}")
+    except OSError as exc:
+        log(f"venv cache: not stored ({exc})")
 
 
 def _create(interpreter: Interpreter, venv: Path, system_site: bool) -> Path:
