@@ -58,12 +58,21 @@ def test_the_requested_interpreter_builds_the_venv(tmp_path, binary):
     assert result.stdout.strip() == f"({sys.version_info[0]}, {sys.version_info[1]}) {tmp_path / 'venvs' / 'i'}"
 
 
-def test_an_unavailable_interpreter_is_named_in_the_error(tmp_path):
+def test_a_missing_minor_version_falls_back_to_the_default_with_a_warning(tmp_path):
+    lines: list[str] = []  # a task created on a laptop with another Python 3 (the SDK records python3.X)
+    environment = build_environment(task_with(binary="python3.99"), code_at(tmp_path / "code"),
+                                    agent_config(tmp_path, venvs_cache={"path": ""}), lines.append, slot="i")
+    assert probe(environment.python).version[:2] == sys.version_info[:2]
+    assert any(line.startswith("WARNING: python3.99 requested by the task is not available here") for line in lines)
+
+
+@pytest.mark.parametrize("binary", ["python4.1", "/nonexistent/bin/python4"])
+def test_an_unavailable_major_version_is_named_in_the_error(tmp_path, binary):
     with pytest.raises(EnvironmentBuildError) as error:
-        build_environment(task_with(binary="python3.99"), code_at(tmp_path / "code"), agent_config(tmp_path),
+        build_environment(task_with(binary=binary), code_at(tmp_path / "code"), agent_config(tmp_path),
                           lambda line: None, slot="i")
     assert error.value.status_reason == "python binary not found"
-    assert "python3.99" in str(error.value) and "ignore_requested_python_version" in str(error.value)
+    assert binary in str(error.value) and "ignore_requested_python_version" in str(error.value)
 
 
 def test_a_broken_python_binary_setting_is_named(tmp_path):
@@ -76,7 +85,7 @@ def test_a_broken_python_binary_setting_is_named(tmp_path):
 
 def test_ignore_requested_python_version_uses_the_agent_interpreter(tmp_path):
     config = agent_config(tmp_path, ignore_requested_python_version=True, venvs_cache={"path": ""})
-    environment = build_environment(task_with(binary="python3.99"), code_at(tmp_path / "code"), config,
+    environment = build_environment(task_with(binary="python4.1"), code_at(tmp_path / "code"), config,
                                     lambda line: None, slot="i")
     assert environment.python == tmp_path / "venvs" / "i" / "bin" / "python"
 

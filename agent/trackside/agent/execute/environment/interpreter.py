@@ -1,6 +1,8 @@
 """Which Python runs the task: ``script.binary`` (``python3.11``, ``/usr/bin/python3``...), else
 ``agent.python_binary``, else the agent's own interpreter. A binary is checked by running it (a pyenv shim
-for a version that is not installed exists on PATH but fails)."""
+for a version that is not installed exists on PATH but fails). A requested version that is missing falls
+back, with a warning, to the default interpreter when the major version matches (clearml-agent does the
+same); otherwise it is an error naming the binary."""
 from __future__ import annotations
 
 import json
@@ -15,7 +17,7 @@ from pathlib import Path
 PROBE = ("import json, platform, sys; print(json.dumps({'version': list(sys.version_info[:3]), "
          "'implementation': sys.implementation.name, 'machine': platform.machine(), "
          "'prefix': sys.base_prefix}))")
-VERSIONED = re.compile(r"^python(?P<major>\d)(?:\.(?P<minor>\d+))?$")
+VERSIONED = re.compile(r"^python(?:(?P<major>\d)(?:\.(?P<minor>\d+))?)?$")
 SHELLS = {"bash", "sh", "zsh"}
 
 
@@ -77,14 +79,20 @@ def choose(requested: str, configured: str, ignore_requested: bool, log) -> Inte
     if not requested:
         return default
     wanted = VERSIONED.match(Path(requested).name)
-    if wanted and os.sep not in requested:
-        major, minor = int(wanted["major"]), wanted["minor"]
+    same_major = bool(wanted) and (wanted["major"] is None or int(wanted["major"]) == default.version[0])
+    if same_major and os.sep not in requested:
         # The default interpreter wins when it is the version asked for ("python3" on a 3.x agent, say).
-        if default.version[0] == major and (minor is None or default.version[1] == int(minor)):
+        if wanted["minor"] is None or default.version[1] == int(wanted["minor"]):
             return default
     try:
         chosen = probe(requested)
     except InterpreterNotFound as exc:
+        # The SDK records the creating machine's version (python3.12 on a laptop): like clearml-agent, run on
+        # the default interpreter of the same major version, saying so; another major version cannot work.
+        if same_major:
+            log(f"WARNING: {requested} requested by the task is not available here ({exc}); using {default.path} "
+                f"(Python {'.'.join(map(str, default.version))}) instead")
+            return default
         raise InterpreterNotFound(f"{requested} requested by the task is not available on this machine ({exc}); "
                                   f"set agent.ignore_requested_python_version to run it with "
                                   f"{default.path} (Python {default.short_version})") from None
