@@ -64,7 +64,8 @@ class MirrorCache:
         """A fresh mirror replaces the old one only once it is complete."""
         partial = path.with_name(f".{path.name}.partial-{os.getpid()}")
         stale = path.with_name(f".{path.name}.stale-{os.getpid()}")
-        for leftover in (partial, stale):
+        # Leftovers of a killed agent: nobody else works on this mirror while the lock is held.
+        for leftover in path.parent.glob(f".{path.name}.*-*"):
             shutil.rmtree(leftover, ignore_errors=True)
         try:
             git.run("clone", "--mirror", "--quiet", git.remote.url, str(partial))
