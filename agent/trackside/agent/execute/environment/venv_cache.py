@@ -32,6 +32,7 @@ from trackside.agent.execute.environment.tree import link_copy, relocate, remove
 
 FORMAT = 1
 GIB = 1 << 30
+LEFTOVER_AGE_S = 6 * 3600   # a staging folder this old belongs to no live build
 
 
 @dataclass(frozen=True)
@@ -133,7 +134,10 @@ class VenvCache:
         return self._free_gb() >= self.free_space_gb
 
     def _evict_beyond(self, limit: int, keep: str) -> None:
-        """Called under the exclusive lock."""
+        """Called under the exclusive lock. Also clears what a killed agent left (old staging folders)."""
+        for leftover in self.root.glob(".*-*"):
+            if leftover.is_dir() and time.time() - leftover.stat().st_mtime > LEFTOVER_AGE_S:
+                shutil.rmtree(leftover, ignore_errors=True)
         entries = [e for e in self.entries() if e.name != keep]
         for entry in entries[:max(0, len(entries) + 1 - limit)]:
             self.log(f"venv cache: evicting {entry.name} (least recently used; max_entries {limit})")
