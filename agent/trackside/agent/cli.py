@@ -86,12 +86,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = verbs.add_parser("list", help="workers and what they are doing")
     listing.add_argument("--json", action="store_true", help="machine-readable output")
 
-    verbs.add_parser("config", help="print the effective configuration, secrets hidden")
+    printout = verbs.add_parser("config", help="print the effective configuration, secrets hidden")
+    printout.add_argument("--json", action="store_true", help="the configuration tree as JSON")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # daemon --detached re-launches itself with them
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:
@@ -109,7 +111,7 @@ def main(argv: list[str] | None = None) -> int:
             from trackside.agent.list_workers import run_list
             return run_list(args, config)
         from trackside.agent.config.printout import print_config
-        return print_config(config)
+        return print_config(config, json_output=args.json)
     except ConfigError as exc:
         print(f"trackside-agent: configuration error: {exc}", file=sys.stderr)
         return 2

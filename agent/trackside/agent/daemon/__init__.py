@@ -1,0 +1,211 @@
+"""``trackside-agent daemon``: serve queues, running each task handed out as an ``execute`` child.
+
+    trackside-agent daemon --queue high low            # strict priority; --order-fairness: round robin
+    trackside-agent daemon --queue services --services-mode 4 --cpu-only
+    trackside-agent daemon --queue gpu --gpus 0,1 -d   # in the background; --stop with the same arguments
+
+The verbs' modules: ``queues`` (names to ids), ``service`` (claim, run, shut down), ``children`` (the
+execute processes), ``detach`` (background runs and PID files), ``report`` (``--status``).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from trackside.agent.api import AgentApi, ApiError
+from trackside.agent.config import AgentConfig
+from trackside.agent.config.env import WORKER_TAGS
+from trackside.agent.daemon import detach
+from trackside.agent.daemon.children import ChildSpec
+from trackside.agent.daemon.queues import Queue, QueueError, resolve_queues
+from trackside.agent.daemon.service import Daemon, DaemonSettings
+from trackside.agent.gpus import GpuSelection, GpuSpecError, select_gpus
+from trackside.agent.machine_stats import MachineStats
+from trackside.agent.status_reporter import StatusReporter
+from trackside.agent.worker_id import configured_worker_id, make_worker_id
+
+log = logging.getLogger("trackside.agent.daemon")
+# Flags of clearml-agent that belong to agent part 2: refused rather than silently ignored.
+NOT_YET = {"docker": "--docker", "dynamic_gpus": "--dynamic-gpus", "uptime": "--uptime", "downtime": "--downtime"}
+
+
+class UsageError(Exception):
+    """A flag combination the daemon cannot serve; exit code 2."""
+
+
+def run_daemon(args, config: AgentConfig) -> int:
+    try:
+        _check_flags(args)
+        gpus = _gpus(args, config)
+        if args.stop is not False:
+            return _stop(args, config)
+        api = AgentApi.from_config(config)
+        if args.status:
+            from trackside.agent.daemon.report import print_status
+            return print_status(api, config, args, _key(args, config))
+        if args.detached and not os.environ.get(detach.PID_FILE_ENV):
+            _queues(api, args)  # a wrong queue is reported here, on the terminal, not in the log file
+            return detach.launch_detached(getattr(args, "argv", None) or sys.argv[1:], _key(args, config))
+        return _serve(api, config, args, gpus)
+    except (UsageError, GpuSpecError, QueueError) as exc:
+        print(f"trackside-agent daemon: {exc}", file=sys.stderr)
+        return 2
+    except (ApiError, OSError) as exc:
+        print(f"trackside-agent daemon: cannot reach the server at {config.api_server}: {exc}", file=sys.stderr)
+        return 1
+
+
+def _check_flags(args) -> None:
+    for attr, flag in NOT_YET.items():
+        value = getattr(args, attr, None)
+        if value not in (None, False):
+            raise UsageError(f"{flag} is not supported yet")
+    if args.services_mode is not None and (args.services_mode == 0 or args.services_mode < -1):
+        raise UsageError("--services-mode N: N must be a positive number of tasks (or -1, or nothing, for no limit)")
+
+
+def _gpus(args, config: AgentConfig) -> GpuSelection:
+    cpu_only = bool(args.cpu_only or (config.get("agent.cpu_only") and not args.gpus))
+    return select_gpus(args.gpus, cpu_only)
+
+
+def _key(args, config: AgentConfig) -> str:
+    cpu_only = bool(args.cpu_only or config.get("agent.cpu_only"))
+    return detach.instance_key(list(args.queues), args.gpus, cpu_only, configured_worker_id(config))
+
+
+def _queues(api: AgentApi, args) -> list[Queue]:
+    return resolve_queues(api.call, list(args.queues), create=args.create_queue)
+
+
+def _stop(args, config: AgentConfig) -> int:
+    if args.stop:  # --stop WORKER_ID...
+        wanted = set(args.stop)
+        found = [r for r in detach.records() if r.worker in wanted]
+        missing = wanted - {r.worker for r in found}
+        for worker in sorted(missing):
+            print(f"trackside-agent: no detached agent with worker id {worker}", file=sys.stderr)
+        code = detach.stop(found, "those worker ids") if found else 1
+        return code or (1 if missing else 0)
+    return detach.stop(detach.records(_key(args, config)), "these arguments")
+
+
+def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection) -> int:
+    queues = _queues(api, args)
+    worker = make_worker_id(config, gpus)
+    capacity = None if args.services_mode == -1 else (args.services_mode or 1)
+    tags = _worker_tags()
+    _warn_if_taken(api, config, worker)
+    _print_table(worker, queues, gpus, capacity)
+
+    spec = ChildSpec(worker=worker, config_file=config.path, env=_child_env(args, gpus), args=_child_args(args),
+                     foreground=args.foreground, log_dir=detach.runtime_dir() / "tasks")
+    interval = float(config.get("agent.status_report_interval_sec") or 30.0)
+    settings = DaemonSettings(worker, queues, capacity, order_fairness=args.order_fairness)
+    stats = MachineStats(gpus.indices())
+
+    def reporter(daemon: Daemon) -> StatusReporter:
+        return StatusReporter(api.call, worker, [q.id for q in queues], daemon.current, stats, interval, tags)
+
+    try:
+        api.call("workers.register", {"worker": worker, "queues": [q.id for q in queues], "tags": tags,
+                                      "timeout": int(max(60.0, 3 * interval))})
+    except ApiError as exc:  # status reports register it too
+        log.warning("workers.register failed: %s", exc)
+    daemon = Daemon(api.call, settings, spec, reporter)
+    pid_file = _claim_pid_file(worker, queues)
+    stop_requested = threading.Event()
+    _install_signal_handlers(stop_requested, daemon)
+    try:
+        daemon.start()
+        log.info("worker %s waiting for tasks on %s", worker, ", ".join(q.name for q in queues))
+        daemon.wait(stop_requested)
+        log.info("stopping: no new tasks%s", "" if not daemon.children else ", ending the running ones")
+        daemon.shutdown()
+    finally:
+        try:
+            api.call("workers.unregister", {"worker": worker})
+        except Exception as exc:  # noqa: BLE001 - it expires after the worker timeout anyway
+            log.warning("workers.unregister failed: %s", exc)
+        stats.close()
+        _release_pid_file(pid_file)
+    log.info("worker %s stopped (%d task(s) launched)", worker, daemon.launched)
+    return 1 if daemon.claimer_failed is not None else 0
+
+
+def _install_signal_handlers(stop_requested: threading.Event, daemon: Daemon) -> None:
+    def on_signal(signum, _frame):
+        if stop_requested.is_set():
+            log.warning("second %s: killing the running tasks now", signal.Signals(signum).name)
+            daemon.kill_children()
+            return
+        stop_requested.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+
+
+def _child_env(args, gpus: GpuSelection) -> dict[str, str]:
+    """GPUs, and git credentials given as flags (passed in the environment: never on a command line)."""
+    env = dict(gpus.env())
+    if args.git_user:
+        env["CLEARML_AGENT_GIT_USER"] = args.git_user
+    if args.git_pass:
+        env["CLEARML_AGENT_GIT_PASS"] = args.git_pass
+    return env
+
+
+def _child_args(args) -> list[str]:
+    return ["--log-level", args.log_level] + ["-O"] * (args.optimization or 0)
+
+
+def _worker_tags() -> list[str]:
+    raw = os.environ.get(WORKER_TAGS) or ""
+    return [tag for tag in raw.replace(",", " ").split() if tag]
+
+
+def _warn_if_taken(api: AgentApi, config: AgentConfig, worker: str) -> None:
+    """A configured id is used as is: say so when another live agent already reports under it."""
+    if not configured_worker_id(config):
+        return
+    try:
+        workers = api.call("workers.get_all", {"last_seen": 60}).get("workers") or []
+    except ApiError:
+        return
+    if any(w.get("id") == worker for w in workers):
+        log.warning("worker id %s is already in use by a live agent; both will report under it "
+                    "(set a different agent.worker_id / CLEARML_WORKER_ID)", worker)
+
+
+def _print_table(worker: str, queues: list[Queue], gpus: GpuSelection, capacity: int | None) -> None:
+    mode = "one task at a time" if capacity == 1 else (f"services mode, up to {capacity} tasks at once"
+                                                       if capacity else "services mode, no task limit")
+    lines = [f"Worker {worker} ({mode}; GPUs: {gpus.tag})", "Queues, highest priority first:"]
+    width = max(len(q.name) for q in queues)
+    lines += [f"  {i}. {q.name:<{width}}  {q.id}" for i, q in enumerate(queues, 1)]
+    print("\n".join(lines), flush=True)
+
+
+def _claim_pid_file(worker: str, queues: list[Queue]) -> Path | None:
+    """The detached child records its worker id in the PID file its launcher reserved (the launcher waits
+    for it); None when not detached."""
+    raw = os.environ.pop(detach.PID_FILE_ENV, None)
+    if not raw:
+        return None
+    path = Path(raw)
+    reserved = detach.PidRecord.read(path)
+    detach.write_record(path, os.getpid(), worker=worker, queues=[q.name for q in queues],
+                        log=reserved.log if reserved else None)
+    return path
+
+
+def _release_pid_file(path: Path | None) -> None:
+    if path is None:
+        return
+    record = detach.PidRecord.read(path)
+    if record is not None and record.pid == os.getpid():
+        path.unlink(missing_ok=True)

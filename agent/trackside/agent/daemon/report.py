@@ -1,0 +1,47 @@
+"""``daemon --status``: the worker(s) these arguments name, their queues, schedule and runtime properties.
+
+The worker ids come from the PID files of detached agents started with the same arguments (a default id
+has a random part, so it cannot be recomputed), else from ``agent.worker_id``. The server says whether
+each is alive and what it runs (``workers.get_all``) and which runtime properties it has
+(``workers.get_runtime_properties``: the ``force`` on/off override that dispatch applies at claim time).
+"""
+from __future__ import annotations
+
+from trackside.agent.api import AgentApi, ApiError
+from trackside.agent.config import AgentConfig
+from trackside.agent.daemon import detach
+from trackside.agent.daemon.queues import resolve_queues
+from trackside.agent.worker_id import configured_worker_id
+
+
+def print_status(api: AgentApi, config: AgentConfig, args, key: str) -> int:
+    queues = resolve_queues(api.call, list(args.queues))
+    running = [record for record in detach.records(key) if record.process() is not None]
+    workers = [record.worker for record in running if record.worker]
+    if not workers and configured_worker_id(config):
+        workers = [configured_worker_id(config)]
+    live = {w["id"]: w for w in api.call("workers.get_all", {"last_seen": 600}).get("workers") or []}
+
+    print("Queues, highest priority first: " + ", ".join(f"{q.name} ({q.id})" for q in queues))
+    print("Schedule: always on (no --uptime/--downtime)")
+    if not workers:
+        print("Worker: none running with these arguments (a default worker id is chosen at start; "
+              "run with -d to have it recorded, or set agent.worker_id)")
+        return 0
+    for worker in workers:
+        record = live.get(worker)
+        task = (record or {}).get("task") or {}
+        state = "not reporting" if record is None else (
+            f"running task {task.get('id')} ({task.get('name')})" if task else "idle")
+        print(f"Worker: {worker} ({state})")
+        try:
+            properties = api.call("workers.get_runtime_properties", {"worker": worker}).get("runtime_properties") or []
+        except ApiError as exc:
+            print(f"  runtime properties: unavailable ({exc})")
+            continue
+        if not properties:
+            print("  runtime properties: none")
+        for prop in properties:
+            expiry = f", expires in {prop['expiry']} s" if prop.get("expiry") else ""
+            print(f"  runtime property {prop['key']} = {prop.get('value')}{expiry}")
+    return 0

@@ -1,0 +1,230 @@
+"""`trackside-agent daemon` against the real API: queues, the worker's registration and reports, the order
+tasks run in, services mode, background runs, and a clean stop. Tasks are literal scripts run by the real
+`execute` child, on the agent's own interpreter (no venv build: CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL)."""
+from __future__ import annotations
+
+import re
+import signal
+import time
+from datetime import datetime
+
+import psutil
+import pytest
+
+from support.names import unique
+from support.objects import create_queue, get_task
+from support.our_agent import AgentDaemon, AgentHome
+
+FINAL = {"completed", "failed", "stopped", "closed", "published"}
+
+
+def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = condition()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+
+
+@pytest.fixture
+def home(tmp_path, api_server) -> AgentHome:
+    import importlib, sys  # TEMPORARY until execute lands
+    extra = {}
+    if not hasattr(importlib.import_module("trackside.agent.execute"), "run_execute"):
+        extra["TRACKSIDE_AGENT_EXECUTE_CMD"] = f"{sys.executable} /tmp/fake_exec.py"
+        extra["FAKE_LOG_DIR"] = str(tmp_path)
+    return AgentHome.create(tmp_path, api_server, {"status_report_interval_sec": 1},
+                            extra_env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1", **extra})
+
+
+@pytest.fixture(autouse=True)
+def _stop_daemons():
+    """Daemons a failed test left running are stopped (they would outlive the session's API)."""
+    yield
+    while STARTED:
+        STARTED.pop().stop()
+
+
+STARTED: list[AgentDaemon] = []
+
+
+def start(home: AgentHome, *args: str, name: str = "daemon") -> tuple[AgentDaemon, str]:
+    """A running daemon and its worker id, once it waits for work."""
+    daemon = home.start_daemon(*args, name=name)
+    STARTED.append(daemon)
+    wait_for(lambda: "waiting for tasks" in daemon.log() or not daemon.running(), what="the daemon to start")
+    assert daemon.running(), daemon.log()
+    return daemon, re.search(r"^Worker (\S+) \(", daemon.log(), re.M).group(1)
+
+
+def script_task(api, name: str, code: str = "print('hi')") -> str:
+    return api.ok("tasks.create", name=name, type="training",
+                  script={"diff": code, "entry_point": "job.py", "working_dir": "."})["id"]
+
+
+def enqueue(api, queue: str, *names: str, code: str = "print('hi')") -> list[str]:
+    tasks = []
+    for name in names:
+        tasks.append(script_task(api, name, code))
+        api.ok("tasks.enqueue", task=tasks[-1], queue=queue)
+    return tasks
+
+
+def finished(api, tasks: list[str], timeout: float = 60.0) -> list[dict]:
+    docs = {}
+
+    def done():
+        for task in tasks:
+            if task not in docs:
+                doc = get_task(api, task)
+                if doc["status"] in FINAL:
+                    docs[task] = doc
+        return len(docs) == len(tasks)
+
+    wait_for(done, timeout, f"tasks {tasks} to finish", interval=0.1)
+    return [docs[task] for task in tasks]
+
+
+def stamp(value: str) -> float:
+    return datetime.fromisoformat(value).timestamp()
+
+
+def live_worker(api, worker: str) -> dict | None:
+    return next((w for w in api.ok("workers.get_all")["workers"] if w["id"] == worker), None)
+
+
+# -- queues ----------------------------------------------------------------------------------------------------
+def test_queue_names_resolve_exactly_then_ignoring_case_and_unknown_queues_are_refused(api, home):
+    queue = create_queue(api, unique("Mixed-Case"))
+    name = api.ok("queues.get_by_id", queue=queue)["queue"]["name"]
+
+    by_case = home.run("daemon", "--queue", name.lower(), "--status", timeout=60)
+    assert by_case.returncode == 0, by_case.stderr
+    assert f"{name} ({queue})" in by_case.stdout
+    assert "always on" in by_case.stdout
+    by_id = home.run("daemon", "--queue", queue, "--status", timeout=60)
+    assert f"{name} ({queue})" in by_id.stdout
+
+    missing = unique("missing")
+    refused = home.run("daemon", "--queue", missing, timeout=60)
+    assert refused.returncode == 2
+    assert f"queue {missing!r} does not exist" in refused.stderr and "--create-queue" in refused.stderr
+    assert not api.ok("queues.get_all", name=f"^{missing}$")["queues"]
+
+
+# -- the worker's life: registered, reporting, running, gone -------------------------------------------------
+def test_a_daemon_registers_a_unique_worker_reports_machine_stats_runs_tasks_and_unregisters(api, home):
+    name = unique("daemon-q")
+    daemon, worker = start(home, "--queue", name, "--create-queue")
+    queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
+    assert re.fullmatch(r"[^:]+:cpu:[0-9a-f]{8}", worker)
+
+    record = wait_for(lambda: live_worker(api, worker), what="the worker in workers.get_all")
+    assert [q["id"] for q in record["queues"]] == [queue]
+    keys = wait_for(lambda: api.send("workers.get_metric_keys", {"worker_ids": [worker]}).body["data"]
+                    .get("categories"), what="machine statistics")
+    metrics = {key for category in keys for key in category["metric_keys"]}
+    assert {"cpu_usage", "memory_used", "memory_free", "disk_free_home", "network_rx", "disk_read"} <= metrics
+    assert not any(metric.startswith("gpu_") for metric in metrics)  # no NVML on this machine
+
+    [task] = enqueue(api, queue, unique("hello"), code="import time; time.sleep(2); print('hello from the task')")
+    running = wait_for(lambda: (live_worker(api, worker) or {}).get("task"), what="the worker to report its task")
+    assert running["id"] == task
+    listed = home.run("list", "--json", timeout=60)
+    assert f'"id": "{task}"' in listed.stdout and worker in listed.stdout
+    [doc] = finished(api, [task])
+    assert doc["status"] == "completed", daemon.log()
+
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(20) == 0, daemon.log()
+    assert live_worker(api, worker) is None
+    assert "stopped (1 task(s) launched)" in daemon.log()
+
+
+def test_sigterm_ends_the_running_task_and_the_daemon_exits_cleanly(api, home):
+    name = unique("term-q")
+    daemon, worker = start(home, "--queue", name, "--create-queue")
+    queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
+    [task] = enqueue(api, queue, unique("long"), code="import time; print('sleeping', flush=True); time.sleep(120)")
+    wait_for(lambda: get_task(api, task)["status"] == "in_progress" and
+             len(psutil.Process(daemon.process.pid).children()) == 1, what="the task to run")
+    child = psutil.Process(daemon.process.pid).children()[0]
+
+    began = time.monotonic()
+    daemon.process.send_signal(signal.SIGTERM)
+    assert daemon.process.wait(40) == 0, daemon.log()
+    assert time.monotonic() - began < 30
+    assert not child.is_running()
+    assert get_task(api, task)["status"] != "in_progress"
+    assert live_worker(api, worker) is None
+
+
+# -- order ---------------------------------------------------------------------------------------------------
+def test_strict_priority_runs_the_first_queue_first_and_order_fairness_takes_turns(api, home):
+    high, low = create_queue(api, unique("high")), create_queue(api, unique("low"))
+    # Enqueued while no agent serves them: low first, high last.
+    lows = enqueue(api, low, "low-1", "low-2")
+    highs = enqueue(api, high, "high-1", "high-2")
+    daemon, _ = start(home, "--queue", high, low)
+    docs = finished(api, lows + highs)
+    daemon.stop()
+    order = [doc["name"] for doc in sorted(docs, key=lambda d: stamp(d["started"]))]
+    assert order == ["high-1", "high-2", "low-1", "low-2"]
+
+    first, second = create_queue(api, unique("a")), create_queue(api, unique("b"))
+    tasks = enqueue(api, first, "a-1", "a-2", "a-3") + enqueue(api, second, "b-1", "b-2")
+    daemon, _ = start(home, "--queue", first, second, "--order-fairness", name="fair")
+    docs = finished(api, tasks)
+    daemon.stop()
+    order = [doc["name"] for doc in sorted(docs, key=lambda d: stamp(d["started"]))]
+    assert order == ["a-1", "b-1", "a-2", "b-2", "a-3"]
+
+
+# -- services mode -------------------------------------------------------------------------------------------
+def test_services_mode_runs_up_to_n_tasks_at_once_and_never_more(api, home):
+    queue = create_queue(api, unique("services"))
+    tasks = enqueue(api, queue, "s-1", "s-2", "s-3", code="import time; time.sleep(3)")
+    daemon, _ = start(home, "--queue", queue, "--services-mode", "2")
+    peak = 0
+
+    def all_done():
+        nonlocal peak
+        statuses = [get_task(api, t)["status"] for t in tasks]
+        peak = max(peak, statuses.count("in_progress"))
+        return all(s in FINAL for s in statuses)
+
+    wait_for(all_done, 60, "the services tasks", interval=0.1)
+    daemon.stop()
+    docs = [get_task(api, t) for t in tasks]
+    assert all(doc["status"] == "completed" for doc in docs), daemon.log()
+    spans = [(stamp(d["started"]), stamp(d["completed"])) for d in docs]
+    overlapping = max(sum(1 for s, e in spans if s <= at < e) for at, _ in spans)
+    assert peak == 2 and overlapping == 2
+
+
+# -- background runs -------------------------------------------------------------------------------------------
+def test_detached_daemon_writes_a_pid_file_and_stop_ends_it(api, home):
+    queue = create_queue(api, unique("detached"))
+    launched = home.run("daemon", "--queue", queue, "-d", timeout=90)
+    assert launched.returncode == 0, launched.stdout + launched.stderr
+    worker = re.search(r"worker (\S+), PID (\d+)", launched.stdout)
+    pid = int(worker.group(2))
+    run_dir = home.path / ".clearml" / "trackside-agent" / "run"
+    [pid_file] = run_dir.glob("*.pid")
+    assert psutil.pid_exists(pid) and live_worker(api, worker.group(1))
+    assert "log:" in launched.stdout
+
+    stopped = home.run("daemon", "--queue", queue, "--stop", timeout=90)
+    assert stopped.returncode == 0, stopped.stdout + stopped.stderr
+    assert not psutil.pid_exists(pid) or psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    assert not pid_file.exists()
+    assert live_worker(api, worker.group(1)) is None
+
+    again = home.run("daemon", "--queue", queue, "-d", timeout=90)
+    worker_id = re.search(r"worker (\S+), PID", again.stdout).group(1)
+    by_id = home.run("daemon", "--stop", worker_id, timeout=90)
+    assert by_id.returncode == 0, by_id.stdout + by_id.stderr
+    assert not list(run_dir.glob("*.pid"))
+    assert home.run("daemon", "--queue", queue, "--stop", timeout=60).returncode == 1  # nothing left to stop
