@@ -38,6 +38,8 @@ class UsageError(Exception):
 
 
 def run_daemon(args, config: AgentConfig) -> int:
+    if not args.debug:
+        logging.getLogger().setLevel("WARNING" if args.log_level == "WARN" else args.log_level)
     try:
         _check_flags(args)
         gpus = _gpus(args, config)
@@ -111,16 +113,17 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection) -> int:
     def reporter(daemon: Daemon) -> StatusReporter:
         return StatusReporter(api.call, worker, [q.id for q in queues], daemon.current, stats, interval, tags)
 
-    try:
-        api.call("workers.register", {"worker": worker, "queues": [q.id for q in queues], "tags": tags,
-                                      "timeout": int(max(60.0, 3 * interval))})
-    except ApiError as exc:  # status reports register it too
-        log.warning("workers.register failed: %s", exc)
     daemon = Daemon(api.call, settings, spec, reporter)
-    pid_file = _claim_pid_file(worker, queues)
     stop_requested = threading.Event()
     _install_signal_handlers(stop_requested, daemon)
+    pid_file = None
     try:
+        try:
+            api.call("workers.register", {"worker": worker, "queues": [q.id for q in queues], "tags": tags,
+                                          "timeout": int(max(60.0, 3 * interval))})
+        except ApiError as exc:  # status reports register it too
+            log.warning("workers.register failed: %s", exc)
+        pid_file = _claim_pid_file(worker, queues)
         daemon.start()
         log.info("worker %s waiting for tasks on %s", worker, ", ".join(q.name for q in queues))
         daemon.wait(stop_requested)

@@ -17,6 +17,7 @@ daemon exits at once instead of waiting out the block (``block_ms``, 5 s).
 from __future__ import annotations
 
 import logging
+import queue
 import threading
 import time
 from dataclasses import dataclass
@@ -58,7 +59,8 @@ class Daemon:
                                      order_fairness=settings.order_fairness)
         self.reporter = reporter_factory(self)
         self._claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
-        self._reapers: list[threading.Thread] = []
+        self._ended: "queue.Queue[tuple[Child, int] | None]" = queue.Queue()
+        self._reaper = threading.Thread(target=self._reap_loop, name="reaper", daemon=True)
         self.claimer_failed: BaseException | None = None
         self.launched = 0
 
@@ -71,6 +73,7 @@ class Daemon:
     # -- life cycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
         self.reporter.start()
+        self._reaper.start()
         self._claimer.start()
 
     def wait(self, stop_requested: threading.Event) -> None:
@@ -91,10 +94,10 @@ class Daemon:
                             CLAIM_IN_FLIGHT_TIMEOUT_SEC)
             running = list(self.children)
         self._stop_children(running)
-        with self._lock:
-            reapers = list(self._reapers)
-        for reaper in reapers:  # each checks that its task was ended (_fail_if_abandoned)
-            reaper.join(15)
+        with self._lock:  # every child has ended: wait for their waiters to hand them to the reaper
+            self._lock.wait_for(lambda: not self.children, 5)
+        self._ended.put(None)
+        self._reaper.join(15)  # it checks that each ended child ended its task (_fail_if_abandoned)
         self.reporter.stop()
 
     # -- claiming --------------------------------------------------------------------------------------------
@@ -175,10 +178,7 @@ class Daemon:
         log.info("task %s from queue %s: running as PID %d%s", claimed.task, queue_name, child.pid,
                  f" (output: {child.log_path})" if child.log_path else "")
         self.reporter.report_now()
-        reaper = threading.Thread(target=self._reap, args=(child,), name=f"child-{child.pid}", daemon=True)
-        with self._lock:
-            self._reapers.append(reaper)
-        reaper.start()
+        threading.Thread(target=self._wait_child, args=(child,), name=f"child-{child.pid}", daemon=True).start()
 
     def _give_back(self, claimed: ClaimedTask) -> None:
         try:
@@ -210,19 +210,25 @@ class Daemon:
                         task_id, how)
             self._fail_task(task_id, f"agent execute process ended ({how}) without ending the task")
 
-    def _reap(self, child: Child) -> None:
+    def _wait_child(self, child: Child) -> None:
+        """One per child: frees its slot the moment it exits; the reaper does the rest (API calls, from one
+        thread and one HTTP session however many children come and go)."""
         code = child.wait()
-        seconds = time.monotonic() - child.started
-        log.info("task %s: %s (exit code %d) after %.1f s", child.task, EXIT_MEANING.get(code, "ended"), code, seconds)
-        self._fail_if_abandoned(child.task, code)
+        self._ended.put((child, code))
         with self._lock:
             if child in self.children:
                 self.children.remove(child)
-            if threading.current_thread() in self._reapers:
-                self._reapers.remove(threading.current_thread())
             self._lock.notify_all()
-        prune_logs(self.spec.log_dir)
-        self.reporter.report_now()
+
+    def _reap_loop(self) -> None:
+        while (item := self._ended.get()) is not None:
+            child, code = item
+            seconds = time.monotonic() - child.started
+            log.info("task %s: %s (exit code %d) after %.1f s", child.task, EXIT_MEANING.get(code, "ended"), code,
+                     seconds)
+            self._fail_if_abandoned(child.task, code)
+            prune_logs(self.spec.log_dir)
+            self.reporter.report_now()
 
     # -- stopping the children -------------------------------------------------------------------------------
     def kill_children(self) -> None:
