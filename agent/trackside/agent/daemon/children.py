@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+import psutil
+
 # A test hook: the command to run instead of execute (the task id is appended). Temporary, until execute lands.
 EXECUTE_CMD_ENV = "TRACKSIDE_AGENT_EXECUTE_CMD"
 EXIT_MEANING = {0: "completed", 1: "failed", 2: "stopped", 3: "agent error"}
@@ -67,7 +69,16 @@ class Child:
         self._signal(signal.SIGTERM)
 
     def kill(self) -> None:
-        """The whole process group: the task's own processes too, if the child could not end them."""
+        """The child and every process under it (the task's own, even in sessions of their own)."""
+        try:
+            tree = psutil.Process(self.process.pid).children(recursive=True)
+        except psutil.Error:
+            tree = []
+        for process in tree:
+            try:
+                process.kill()
+            except psutil.Error:
+                pass
         try:
             os.killpg(self.process.pid, signal.SIGKILL)
         except (ProcessLookupError, PermissionError):
