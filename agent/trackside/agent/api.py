@@ -29,6 +29,10 @@ class AgentApi:
 
     __call__ = call
 
+    def call_batch(self, endpoint: str, items: list[dict]) -> Any:
+        """A JSON-lines batch endpoint (``events.add_batch``)."""
+        return self._session().call_batch(endpoint, items)
+
     def close(self) -> None:
         with self._lock:
             for session in self._sessions:

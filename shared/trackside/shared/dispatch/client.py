@@ -43,6 +43,19 @@ class ApiSession:
 
     __call__ = call
 
+    def call_batch(self, endpoint: str, items: list[dict]) -> Any:
+        """A JSON-lines batch endpoint (``events.add_batch``): one item per line."""
+        body = "\n".join(json.dumps(item) for item in items)
+        if self._token is None:
+            self._login()
+        try:
+            return self._request(endpoint, body, f"Bearer {self._token}")
+        except ApiError as exc:
+            if exc.code != 401:
+                raise
+        self._login()
+        return self._request(endpoint, body, f"Bearer {self._token}")
+
     def close(self) -> None:
         if self._conn is not None:
             self._conn.close()
@@ -51,8 +64,8 @@ class ApiSession:
     def _login(self) -> None:
         self._token = self._request("auth.login", {}, f"Basic {self._basic}")["token"]
 
-    def _request(self, endpoint: str, data: dict, authorization: str) -> Any:
-        body = json.dumps(data).encode()
+    def _request(self, endpoint: str, data: dict | str, authorization: str) -> Any:
+        body = (data if isinstance(data, str) else json.dumps(data)).encode()
         headers = {"Content-Type": "application/json", "Authorization": authorization}
         for attempt in (1, 2):  # a pooled connection the server closed is retried once on a fresh one
             conn = self._connection()
