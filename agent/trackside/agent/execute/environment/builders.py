@@ -55,6 +55,11 @@ def build_pip(task: dict, code: CodeLocation, config: AgentConfig, log: LogLine,
         frozen = pip.freeze()
         if cache:
             _store(cache, key, venv, frozen, material, log)
+            # After this run the task's requirements are the frozen list (tasks.set_requirements), and so are
+            # its clones': file the same venv under that key too (hardlinks), so the next run hits.
+            pinned = {**material, "requirements": Requirements("\n".join(frozen), "frozen", frozen).normalised()}
+            if pinned != material:
+                _store(cache, VenvCache.key(pinned), venv, frozen, pinned, log)
     seconds = time.monotonic() - started
     log(f"venv built in {seconds:.1f} s")
     return PythonEnvironment(python=python, root=venv, env=activation_env(venv), manager="pip",
