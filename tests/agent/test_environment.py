@@ -200,6 +200,7 @@ def test_pip_version_moves_pip_only_when_needed(tmp_path):
 def test_least_recently_used_entries_go_beyond_max_entries(tmp_path):
     config = agent_config(tmp_path, venvs_cache={"max_entries": 2})
     code = literal_code(tmp_path)
+    # Pinned requirements: a venv is then filed under one key only (not also under its frozen list).
 
     def build(pip):
         return build_environment(task_with(pip), code, config, lambda line: None, slot="e")
@@ -207,11 +208,11 @@ def test_least_recently_used_entries_go_beyond_max_entries(tmp_path):
     cache = VenvCache(tmp_path / "venvs-cache", 2, 0, print)
     build("")
     first = cache.entries()[0].name
-    build("six\n")
+    build("six==1.17.0\n")
     assert build("").cache_hit                 # the first entry is now the most recently used
-    build("idna\n")                            # a third entry evicts the least recently used: "six"
+    build("idna==3.20\n")                            # a third entry evicts the least recently used: "six"
     assert len(cache.entries()) == 2 and first in {e.name for e in cache.entries()}
-    assert not build("six\n").cache_hit
+    assert not build("six==1.17.0\n").cache_hit
 
 
 def test_concurrent_builders_of_one_key_build_it_once(tmp_path):

@@ -126,11 +126,16 @@ def tiny_poetry_project(root):
     return code_at(root, repository=True)
 
 
-@pytest.mark.parametrize("how", ["config", "environment"])
+@pytest.mark.parametrize("how", ["config", "environment", "lock file"])
 def test_poetry_installs_the_repository_project(tmp_path, monkeypatch, how):
     code = tiny_poetry_project(tmp_path / "repo")
     monkeypatch.setenv("POETRY_CACHE_DIR", str(tmp_path / "poetry-cache"))
-    if how == "environment":
+    if how == "lock file":  # type pip, but the repository pins its environment with poetry
+        locked = subprocess.run([str(builders.poetry_tools.find_poetry()), "lock"], cwd=code.root,
+                                capture_output=True, text=True)
+        assert locked.returncode == 0 and (code.root / "poetry.lock").is_file(), locked.stderr
+        config = agent_config(tmp_path)
+    elif how == "environment":
         monkeypatch.setenv("CLEARML_AGENT_FORCE_POETRY", "1")
         config = agent_config(tmp_path)
     else:

@@ -46,7 +46,7 @@ def build_environment(task: dict, code: CodeLocation, config: AgentConfig, log: 
     kind = config.get("agent.package_manager.type")
     if kind == "conda":
         result = builders.build_conda(task, code, config, log, interpreter, venv)
-    elif kind == "poetry" or _flag(env_names.FORCE_POETRY):
+    elif kind == "poetry" or _flag(env_names.FORCE_POETRY) or _has_poetry_lock(code):
         project = poetry.poetry_project(code, config)
         if project is not None:
             result = builders.build_poetry(task, code, project, config, log, interpreter, venv)
@@ -59,6 +59,11 @@ def build_environment(task: dict, code: CodeLocation, config: AgentConfig, log: 
         result = builders.build_pip(task, code, config, log, interpreter, venv)
     result.shell = shell
     return result
+
+
+def _has_poetry_lock(code: CodeLocation) -> bool:
+    """A repository that pins its environment with poetry is installed with poetry, whatever the type says."""
+    return code.is_repository and any((folder / "poetry.lock").is_file() for folder in {code.root, code.cwd})
 
 
 def _flag(name: str) -> bool:
