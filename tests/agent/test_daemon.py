@@ -30,13 +30,8 @@ def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval
 
 @pytest.fixture
 def home(tmp_path, api_server) -> AgentHome:
-    import importlib, sys  # TEMPORARY until execute lands
-    extra = {}
-    if not hasattr(importlib.import_module("trackside.agent.execute"), "run_execute"):
-        extra["TRACKSIDE_AGENT_EXECUTE_CMD"] = f"{sys.executable} /tmp/fake_exec.py"
-        extra["FAKE_LOG_DIR"] = str(tmp_path)
     return AgentHome.create(tmp_path, api_server, {"status_report_interval_sec": 1},
-                            extra_env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1", **extra})
+                            extra_env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"})
 
 
 @pytest.fixture(autouse=True)
@@ -153,16 +148,18 @@ def test_sigterm_ends_the_running_task_and_the_daemon_exits_cleanly(api, home):
     daemon, worker = start(home, "--queue", name, "--create-queue")
     queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
     [task] = enqueue(api, queue, unique("long"), code="import time; print('sleeping', flush=True); time.sleep(120)")
-    wait_for(lambda: get_task(api, task)["status"] == "in_progress" and
-             len(psutil.Process(daemon.process.pid).children()) == 1, what="the task to run")
-    child = psutil.Process(daemon.process.pid).children()[0]
+    # The execute child and, under it, the task's own process.
+    tree = wait_for(lambda: [p for p in psutil.Process(daemon.process.pid).children(recursive=True)
+                             if "job.py" in " ".join(p.cmdline())] and
+                    psutil.Process(daemon.process.pid).children(recursive=True), what="the task's process")
 
     began = time.monotonic()
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(40) == 0, daemon.log()
     assert time.monotonic() - began < 30
-    assert not child.is_running()
-    assert get_task(api, task)["status"] != "in_progress"
+    assert not [p for p in tree if p.is_running() and p.status() != psutil.STATUS_ZOMBIE]
+    doc = get_task(api, task)
+    assert (doc["status"], doc["status_reason"]) == ("stopped", "the agent running the task was stopped")
     assert live_worker(api, worker) is None
 
 

@@ -10,7 +10,6 @@ Exit codes (the contract with ``execute``): 0 completed, 1 failed, 2 stopped or 
 from __future__ import annotations
 
 import os
-import shlex
 import signal
 import subprocess
 import sys
@@ -21,8 +20,6 @@ from typing import IO
 
 import psutil
 
-# A test hook: the command to run instead of execute (the task id is appended). Temporary, until execute lands.
-EXECUTE_CMD_ENV = "TRACKSIDE_AGENT_EXECUTE_CMD"
 EXIT_MEANING = {0: "completed", 1: "failed", 2: "stopped", 3: "agent error"}
 
 
@@ -37,9 +34,6 @@ class ChildSpec:
     log_dir: Path | None = None           # per-task output files when not in the foreground
 
     def command(self, task_id: str) -> list[str]:
-        override = os.environ.get(EXECUTE_CMD_ENV)
-        if override:  # tests only (see EXECUTE_CMD_ENV)
-            return [*shlex.split(override), task_id]
         config = ["--config-file", str(self.config_file)] if self.config_file else []
         return [sys.executable, "-m", "trackside.agent", *config, "execute", "--id", task_id, "--full-monitoring",
                 *self.args]

@@ -170,7 +170,7 @@ class Daemon:
             child = spawn(self.spec, claimed.task, claimed.queue)
         except OSError as exc:
             log.error("task %s: could not launch the execute process: %s", claimed.task, exc)
-            self._fail_task(claimed.task, f"agent could not launch the task: {exc}")
+            self._end_task(claimed.task, "failed", f"agent could not launch the task: {exc}")
             return
         with self._lock:
             self.children.append(child)
@@ -188,12 +188,12 @@ class Daemon:
             log.warning("task %s: could not give it back (%s); it returns to its queue when its claim expires",
                         claimed.task, exc)
 
-    def _fail_task(self, task_id: str, reason: str) -> None:
+    def _end_task(self, task_id: str, status: str, reason: str) -> None:
         try:
-            self.call("tasks.failed", {"task": task_id, "force": True, "status_reason": reason,
-                                       "status_message": f"Changed by trackside-agent {self.settings.worker}"})
+            self.call(f"tasks.{status}", {"task": task_id, "force": True, "status_reason": reason,
+                                          "status_message": f"Changed by trackside-agent {self.settings.worker}"})
         except Exception as exc:  # noqa: BLE001
-            log.error("task %s: could not mark it failed: %s", task_id, exc)
+            log.error("task %s: could not mark it %s: %s", task_id, status, exc)
 
     def _fail_if_abandoned(self, task_id: str, code: int) -> None:
         """A child that died without ending its task (killed, crashed on start) would leave it in_progress
@@ -204,11 +204,15 @@ class Daemon:
         except Exception as exc:  # noqa: BLE001
             log.warning("task %s: could not read its status after its process ended: %s", task_id, exc)
             return
-        if tasks and tasks[0].get("status") == "in_progress":
-            how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
-            log.warning("task %s: its execute process ended (%s) without ending the task; marking it failed",
-                        task_id, how)
-            self._fail_task(task_id, f"agent execute process ended ({how}) without ending the task")
+        if not tasks or tasks[0].get("status") != "in_progress":
+            return
+        how = f"killed by signal {-code}" if code < 0 else f"exit code {code}"
+        if self._stopping:  # stopped before its handlers were up: end it as execute ends a task on SIGTERM
+            self._end_task(task_id, "stopped", "the agent running the task was stopped")
+            return
+        log.warning("task %s: its execute process ended (%s) without ending the task; marking it failed",
+                    task_id, how)
+        self._end_task(task_id, "failed", f"agent execute process ended ({how}) without ending the task")
 
     def _wait_child(self, child: Child) -> None:
         """One per child: frees its slot the moment it exits; the reaper does the rest (API calls, from one
