@@ -10,7 +10,7 @@ PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e
 PYTEST_ARGS ?=
 WHEELHOUSE := .trackside/wheelhouse
 
-.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch stress-dispatch clean
+.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent stress-dispatch clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete
 
@@ -51,6 +51,10 @@ bench-events: $(VENV)/.installed
 # Enqueue-to-claim latency of a subscribed agent against the stock agent's 5 s polling, in one run.
 bench-dispatch: $(VENV)/.installed
 	$(PY) bench/bench_dispatch.py
+
+# Enqueue-to-task-start latency with a warm venv cache: our daemon against the stock clearml-agent, in one run.
+bench-agent: setup
+	$(PY) bench/bench_agent.py
 
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
