@@ -68,6 +68,14 @@ class AgentHome:
     def execute(self, task_id: str, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         return self.run("execute", "--id", task_id, *args, timeout=timeout)
 
+    def start_execute(self, task_id: str, *args: str, name: str = "execute") -> "AgentDaemon":
+        """A running `trackside-agent execute`, for tests that act on it while it runs (stop, signal)."""
+        log_path = self.path / f"{name}.log"
+        with open(log_path, "wb") as log:
+            process = subprocess.Popen([str(AGENT_BIN), "execute", "--id", task_id, *args], cwd=self.path,
+                                       env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        return AgentDaemon(log_path, process)
+
     def start_daemon(self, *args: str, name: str = "daemon") -> "AgentDaemon":
         log_path = self.path / f"{name}.log"
         with open(log_path, "wb") as log:

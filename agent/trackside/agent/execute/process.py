@@ -1,91 +1,161 @@
-"""The task's process: started in a session of its own so that its whole tree can be ended, output merged
-into one pipe read line by line."""
+"""The task's process tree: started in a session of its own (so it can be ended whole, and a Ctrl-C at the
+agent's terminal reaches the agent only), stdout and stderr merged into one pipe.
+
+Ending it (``kill_tree``): SIGTERM to the session's process group and to every process of the tree, so the
+SDK inside can flush; SIGKILL to whatever is left after ``grace`` seconds. The tree is: the task's process,
+its descendants, every process still in its session (descendants whose parent already exited), and, with
+``adopt_orphans``, the orphans this agent adopted as a child subreaper (a grandchild that started a session
+of its own and whose parent exited is re-parented to us instead of to init, so it cannot escape).
+"""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import subprocess
+import sys
+import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterable
+from typing import Callable
 
 import psutil
 
-GRACE_SEC = 10.0  # SIGTERM first, so the SDK inside can flush; then SIGKILL
+GRACE_SEC = 10.0          # SIGTERM first, so the SDK inside can flush its reports; then SIGKILL
+_PR_SET_CHILD_SUBREAPER = 36
+
+
+def become_subreaper() -> bool:
+    """Orphans of our descendants are re-parented to this process (Linux), so none escapes ``kill_tree``.
+    Only for the ``execute`` process itself: a test runner calling this would adopt unrelated processes."""
+    if not sys.platform.startswith("linux"):
+        return False
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0
+    except (OSError, AttributeError):
+        return False
 
 
 class TaskProcess:
-    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str]):
-        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                                     stdin=subprocess.DEVNULL, start_new_session=True)
-        self.pid = self.proc.pid
+    def __init__(self, argv: list[str], cwd: Path, env: dict[str, str], adopt_orphans: bool = False,
+                 on_exit: Callable[[], None] | None = None):
+        self.proc = subprocess.Popen(argv, cwd=cwd, env=env, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
+                                     stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
+        self.pid = self.proc.pid          # also its session and process group id
+        self.adopt_orphans = adopt_orphans
+        self.exited = threading.Event()
+        self._on_exit = on_exit
+        threading.Thread(target=self._watch_exit, name="task-exit", daemon=True).start()
 
-    def lines(self) -> Iterable[str]:
-        """Output lines as they come; a carriage-return progress bar yields its latest state per line."""
-        buffer = b""
-        while True:
-            chunk = self.proc.stdout.read1(65536) if hasattr(self.proc.stdout, "read1") else self.proc.stdout.read(4096)
-            if not chunk:
-                break
-            buffer += chunk
-            *complete, buffer = buffer.split(b"\n")
-            for raw in complete:
-                yield _last_frame(raw)
-        if buffer:
-            yield _last_frame(buffer)
+    @property
+    def output_fd(self) -> int:
+        return self.proc.stdout.fileno()
 
-    def wait(self) -> int:
-        return self.proc.wait()
+    @property
+    def returncode(self) -> int | None:
+        return self.proc.returncode
 
-    def kill_tree(self, grace: float = GRACE_SEC, on_note: Callable[[str], None] | None = None) -> None:
-        """End every process of the task: the group and any descendant that left it."""
-        members = self._members()
-        for signum, wait in ((signal.SIGTERM, grace), (signal.SIGKILL, 5.0)):
-            self._signal_all(members, signum)
-            gone, alive = psutil.wait_procs(members, timeout=wait)
-            members = alive
-            if not members:
-                break
-        if members and on_note:
-            on_note(f"{len(members)} process(es) of the task survived SIGKILL")
-
-    def _members(self) -> list[psutil.Process]:
-        members = []
+    def close_output(self) -> None:
         try:
-            root = psutil.Process(self.pid)
-            members = [root, *root.children(recursive=True)]
-        except psutil.NoSuchProcess:
+            self.proc.stdout.close()
+        except OSError:
             pass
-        seen = {p.pid for p in members}
-        for proc in psutil.process_iter(["pid"]):
+
+    def _watch_exit(self) -> None:
+        self.proc.wait()
+        self.exited.set()
+        if self._on_exit is not None:
+            self._on_exit()
+
+    # -- ending the tree -------------------------------------------------------------------------------------
+    def kill_tree(self, grace: float = GRACE_SEC) -> list[int]:
+        """End every process of the task; the pids that survived even SIGKILL (none, normally)."""
+        members = self.members()
+        self._signal_all(members, signal.SIGTERM)
+        _, alive = psutil.wait_procs(members, timeout=grace)
+        self._wait_root(max(0.0, grace if alive else 0.5))
+        for _ in range(3):   # SIGKILL what is left, and anything forked meanwhile
+            leftovers = [p for p in self.members() if _alive(p)]
+            if not leftovers and self.proc.poll() is not None:
+                return []
+            self._signal_all(leftovers, signal.SIGKILL)
+            psutil.wait_procs(leftovers, timeout=5.0)
+            self._wait_root(5.0)
+        return [p.pid for p in self.members() if _alive(p)]
+
+    def members(self) -> list[psutil.Process]:
+        """Every process of the task's tree except its root (the root is waited for through Popen, whose exit
+        status psutil would otherwise reap and lose)."""
+        found: dict[int, psutil.Process] = {}
+        try:
+            for child in psutil.Process(self.pid).children(recursive=True):
+                found[child.pid] = child
+        except psutil.Error:
+            pass
+        for proc in psutil.process_iter():
             try:
-                if proc.pid not in seen and os.getpgid(proc.pid) == self.pid:
-                    members.append(proc)
-            except (ProcessLookupError, PermissionError, psutil.Error):
+                if proc.pid != self.pid and proc.pid not in found and os.getsid(proc.pid) == self.pid:
+                    found[proc.pid] = proc
+            except (OSError, psutil.Error):
                 continue
-        return members
+        if self.adopt_orphans:
+            try:
+                for child in psutil.Process().children(recursive=True):
+                    if child.pid != self.pid:
+                        found.setdefault(child.pid, child)
+            except psutil.Error:
+                pass
+        return list(found.values())
 
     def _signal_all(self, members: list[psutil.Process], signum: int) -> None:
         try:
             os.killpg(self.pid, signum)
         except (ProcessLookupError, PermissionError):
             pass
+        if self.proc.poll() is None:
+            try:
+                self.proc.send_signal(signum)
+            except ProcessLookupError:
+                pass
         for proc in members:
             try:
                 proc.send_signal(signum)
             except psutil.Error:
                 pass
 
+    def _wait_root(self, timeout: float) -> None:
+        try:
+            self.proc.wait(timeout)
+        except subprocess.TimeoutExpired:
+            pass
 
-def _last_frame(raw: bytes) -> str:
-    text = raw.decode("utf-8", errors="replace").rstrip("\r")
-    return text.rsplit("\r", 1)[-1]
 
-
-def wait_gone(pids: list[int], timeout: float) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if not any(psutil.pid_exists(pid) for pid in pids):
-            return True
+def end_own_children(grace: float = 5.0) -> None:
+    """SIGTERM, then SIGKILL, to every descendant of this process: the tools (git, pip) of a preparation
+    interrupted by a stop request or a signal. Only for the ``execute`` process (see ``become_subreaper``).
+    They are not reaped here: the code that started them waits for them and reads their exit status."""
+    try:
+        children = psutil.Process().children(recursive=True)
+    except psutil.Error:
+        return
+    for child in children:
+        try:
+            child.terminate()
+        except psutil.Error:
+            pass
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline and any(_alive(c) for c in children):
         time.sleep(0.05)
-    return False
+    for child in children:
+        if _alive(child):
+            try:
+                child.kill()
+            except psutil.Error:
+                pass
+
+
+def _alive(proc: psutil.Process) -> bool:
+    try:
+        return proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return False

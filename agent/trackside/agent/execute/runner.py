@@ -1,39 +1,53 @@
-"""One task, start to end, as clearml-agent's ``execute`` does it (wire protocol 4.4-4.7):
+"""One task, start to end, as clearml-agent's ``execute`` runs it (wire protocol 4.4-4.7):
 
-    status in_progress -> code on disk -> environment -> requirements recorded -> the task's process runs,
-    its output streamed as log events, pings sent, stop requests watched -> completed / failed / stopped
+    in_progress -> code on disk -> environment -> requirements recorded -> the task's process runs, its
+    output streamed as log events, pings sent, stop requests watched -> completed / failed / stopped
 
-Bare ``execute`` dequeues the task and reports as its own short-lived worker (``<name>:<pid>``); with
-``--full-monitoring`` (our daemon's children) the daemon already started the task through its lease and
-reports the worker, so the child does neither. Everything that leaves the machine passes the Redactor.
+A bare ``execute`` dequeues the task and reports as a short-lived worker of its own (``<name>:<pid>``); with
+``--full-monitoring`` (our daemon's children) the daemon already started the task through its claim and
+reports the worker, so the child does neither. Everything that leaves the machine passes the Redactor, and
+nothing we write back to the task carries a credential.
+
+Exit codes (the contract with the daemon): 0 the task completed, 1 it failed, 2 it was stopped (tasks.stop,
+another status given to it, or this process got SIGTERM/SIGINT), 3 the agent could not run it.
+
+SIGTERM/SIGINT (the daemon stopping, Ctrl-C): the task's whole process tree is ended and the task marked
+*stopped* ("the agent running the task was stopped") -- not failed: nothing is wrong with the task, it was
+interrupted from outside like a user abort (clearml-agent also marks a task it is interrupted in stopped),
+and a stopped task is re-enqueued as it is. A second signal SIGKILLs the tree at once.
 """
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import sys
 import threading
-import time
 from pathlib import Path
 from typing import TextIO
 
 from trackside.agent.api import AgentApi, ApiError
 from trackside.agent.config import AgentConfig
-from trackside.agent.execute.code import CodeError, prepare_code
+from trackside.agent.execute import launch
+from trackside.agent.execute.code import CodeError, CodeLocation, prepare_code
 from trackside.agent.execute.environment import EnvironmentBuildError, PythonEnvironment, build_environment
-from trackside.agent.execute.log_stream import LogStream
-from trackside.agent.execute.process import TaskProcess
+from trackside.agent.execute.heartbeat import Heartbeat, worker_report
+from trackside.agent.execute.log_stream import Console, LineSplitter, LogStream, OutputPump
+from trackside.agent.execute.process import GRACE_SEC, TaskProcess, become_subreaper, end_own_children
 from trackside.agent.execute.slots import Slot
-from trackside.agent.execute.stop_watch import StopWatch
-from trackside.agent.redact import Redactor, is_secret_name, url_credentials
+from trackside.agent.execute.stop_watch import StopReason, StopWatch
+from trackside.agent.redact import Redactor, is_secret_name, looks_like_secret_value, strip_text_url_credentials, \
+    url_credentials
 
-# The child's exit codes: the contract with the daemon.
 EXIT_COMPLETED, EXIT_FAILED, EXIT_STOPPED, EXIT_AGENT_ERROR = 0, 1, 2, 3
-QUEUE_ENV = "TRACKSIDE_AGENT_QUEUE"
-# Variables of the agent's own that the task's process must not inherit.
-AGENT_ONLY_ENV = ("CLEARML_CONFIG_FILE", "TRAINS_CONFIG_FILE", "CLEARML_AGENT_GIT_USER", "CLEARML_AGENT_GIT_PASS",
-                  "TRAINS_AGENT_GIT_USER", "TRAINS_AGENT_GIT_PASS", QUEUE_ENV)
+AGENT_STOPPED_REASON = "the agent running the task was stopped"   # the daemon uses the same words
+LEFTOVER_GRACE_SEC = 5.0      # processes the task left behind when it exited (clearml-agent kills them too)
+
+
+class Interrupted(BaseException):
+    """SIGTERM/SIGINT while the code or the environment is being prepared (not an ``Exception``: the
+    preparation's own error handling must not swallow it)."""
 
 
 class TaskRunner:
@@ -43,249 +57,338 @@ class TaskRunner:
                  optimization: int = 0, out: TextIO = sys.stdout):
         self.config, self.api, self.task_id = config, api, task_id
         self.full_monitoring, self.clone, self.require_queue = full_monitoring, clone, require_queue
-        self.standalone, self.monitoring, self.log_level, self.optimization = standalone, monitoring, log_level, optimization
-        self.out = out
-        self.log_file = open(log_file, "a", encoding="utf-8") if log_file else None
+        self.standalone, self.monitoring, self.log_level = standalone, monitoring, log_level
+        self.optimization, self.out, self.log_file_path = optimization, out, log_file
         self.worker = self._worker_id()
-        self.redact = Redactor([config.secret_key, config.get("agent.git_pass")])
-        self.redact.add_environment(dict(os.environ))
-        self.redact.add_environment(config.get("agent.environment") or {})
-        self.logs: LogStream | None = None
+        self.redact = self._seeded_redactor()
+        self.console = Console(self.redact, out)
+        self.stream: LogStream | None = None
         self.process: TaskProcess | None = None
-        self.terminated = threading.Event()  # SIGTERM/SIGINT to this execute (the daemon is stopping)
+        self.watch: StopWatch | None = None
+        self.stop_reason: StopReason | None = None
+        self.signal: int | None = None
+        self._preparing = False
+        self._wake = threading.Event()
 
     # -- the whole run -------------------------------------------------------------------------------------
     def run(self) -> int:
+        self._install_signal_handlers()
+        adopting = become_subreaper()
+        log_file = open(self.log_file_path, "a", encoding="utf-8") if self.log_file_path else None
+        self.console.log_file = log_file
+        heartbeat = slot = None
+        owned = self.full_monitoring   # the task is ours to end: the daemon started it for us
         try:
             task = self._load_task()
+            if task is None:
+                return EXIT_AGENT_ERROR
+            self._seed_from_task(task)
+            if self.monitoring:
+                self.stream = LogStream(self.api.call_batch, self.task_id, self.worker,
+                                        float(self.config.get("agent.log_flush_interval_sec")),
+                                        on_problem=lambda text: self.say(text)).start()
+                self.console.stream = self.stream
+            queue = os.environ.get(launch.QUEUE_ENV)
+            if self.full_monitoring and queue:
+                self.note(f"task {self.task_id} pulled from {queue} by worker {self.worker}")
+            self._mark_started()
+            owned = True
+            heartbeat = Heartbeat(self.api.call, self.task_id, float(self.config.get("agent.task_ping_interval_sec")),
+                                  None if self.full_monitoring else self.worker,
+                                  float(self.config.get("agent.status_report_interval_sec"))).start()
+            if self.monitoring:
+                self.watch = StopWatch(self.api.call, self.task_id, float(self.config.get("agent.stop_poll_interval_sec")),
+                                       self._on_stop, self.console.line,
+                                       float(self.config.get("agent.abort_callback_max_timeout"))).start()
+            slot = Slot(Path(self.config.get("agent.venvs_dir")))
+            return self._run(task, slot, adopting)
+        except Interrupted:
+            if not owned:
+                self.say(f"interrupted before task {self.task_id} started; it is left as it was")
+                return EXIT_STOPPED
+            return self._end_interrupted()
         except ApiError as exc:
-            self.say(f"cannot run task {self.task_id}: {exc.message or exc}")
-            return EXIT_AGENT_ERROR
-        if task is None:
-            return EXIT_AGENT_ERROR
-        self.redact.add(*url_credentials((task.get("script") or {}).get("repository") or ""))
-        self.redact.add_environment(self._task_environment(task))
-        self.logs = LogStream(self.api.call_batch, self.task_id, self.worker, self.redact,
-                              flush_sec=float(self.config.get("agent.log_flush_interval_sec")), enabled=self.monitoring)
-        slot = Slot(Path(self.config.get("agent.venvs_dir")))
-        self._install_signal_handlers()
-        try:
-            return self._run(task, slot)
+            if not owned:
+                self.say(f"cannot run task {self.task_id}: {exc}")
+                return EXIT_AGENT_ERROR
+            return self._end_agent_error(exc)
         except Exception as exc:  # noqa: BLE001 - an agent bug must still end the task, with the reason
-            self.log(f"agent error: {type(exc).__name__}: {exc}", "error")
-            self._set_status("failed", f"agent error: {type(exc).__name__}")
-            return EXIT_AGENT_ERROR
+            if not owned:
+                self.say(f"cannot run task {self.task_id}: {type(exc).__name__}: {exc}")
+                return EXIT_AGENT_ERROR
+            return self._end_agent_error(exc)
         finally:
-            self.logs.close()
-            slot.release()
-            if not self.full_monitoring:
-                self._report_worker(None)
-                self._quietly("workers.unregister", {"worker": self.worker, "queues": []})
-            if self.log_file:
-                self.log_file.close()
+            self._preparing = False
+            if self.process is not None and self.process.returncode is None:
+                self.process.kill_tree(1.0)
+            for part in (heartbeat, self.watch):
+                if part is not None:
+                    part.close()
+            if self.stream is not None:
+                self.stream.close()
+            if slot is not None:
+                slot.release()
+            if owned and not self.full_monitoring:
+                self._quietly("workers.status_report", worker_report(self.worker, None))
+                self._quietly("workers.unregister", {"worker": self.worker})
+            if log_file is not None:
+                log_file.close()
 
-    def _run(self, task: dict, slot: Slot) -> int:
-        queue = os.environ.get(QUEUE_ENV)
-        if self.full_monitoring and queue:
-            self.log(f"task {self.task_id} pulled from {queue} by worker {self.worker}")
-        self._mark_started()
-        script = task.get("script") or {}
-        workdir = Path(self.config.get("agent.venvs_dir")) / f"code-{slot.name}"
+    def _run(self, task: dict, slot: Slot, adopting: bool) -> int:
+        self._preparing = True
         try:
-            code = prepare_code(script, workdir, self.config, self.log)
-            if self.terminated.is_set():
-                return self._stopped_by_agent()
-            env = build_environment(task, code, self.config, self.log, slot=slot.name, standalone=self.standalone)
+            self._raise_if_ending()
+            workdir = Path(self.config.get("agent.venvs_dir")) / f"code-{slot.name}"
+            code = prepare_code(task.get("script") or {}, workdir, self.config, self.note)
+            self._raise_if_ending()
+            env = build_environment(task, code, self.config, self.note, slot=slot.name, standalone=self.standalone)
+            self._raise_if_ending()
         except (CodeError, EnvironmentBuildError) as exc:
-            self.log(str(exc), "error")
+            if self.stop_reason or self.signal:   # the tools were ended by the stop: not a failure of the task
+                return self._end_stopped() if self.stop_reason else self._end_interrupted()
+            self.note(str(exc), "ERROR")
             self._set_status("failed", exc.status_reason)
             return EXIT_FAILED
-        if self.terminated.is_set():
-            return self._stopped_by_agent()
-        if env.requirements:
-            self._quietly("tasks.set_requirements", {"task": self.task_id, "requirements": env.requirements})
-        self._call_started("worker starting task execution")
-        return self._run_process(task, code, env)
-
-    def _run_process(self, task: dict, code, env: PythonEnvironment) -> int:
-        argv = [env.shell, code.entry_point] if env.shell else \
-            [str(env.python), "-u", *(["-" + "O" * self.optimization] if self.optimization else []), code.entry_point]
-        self.log(f"running: {' '.join(argv)} (in {code.cwd})")
-        self.process = TaskProcess(argv, code.cwd, self._process_env(task, env))
-        watch = None
-        if self.monitoring:
-            watch = StopWatch(self.api.call, self.task_id, float(self.config.get("agent.stop_poll_interval_sec")),
-                              self._on_stop_request).start()
-        pinger = _Pinger(self.api, self.task_id, float(self.config.get("agent.task_ping_interval_sec")))
-        if self.monitoring:
-            pinger.start()
-        try:
-            for line in self.process.lines():
-                self._echo(line)
-                if self.logs:
-                    self.logs.write(line)
-            code_ = self.process.wait()
+        except _StopRequested:
+            return self._end_stopped()
         finally:
-            pinger.close()
-            if watch:
-                watch.close()
-        if watch and watch.reason:
-            if watch.ended_as is None:
-                self.log("User aborted: stopping task", "error")
-                self._set_status("stopped", "task was stopped by tasks.stop")
-            return EXIT_STOPPED
-        if self.terminated.is_set():
-            return self._stopped_by_agent()
+            self._preparing = False
+        if self.signal:
+            return self._end_interrupted()
+        if env.requirements:
+            self._store_requirements(env.requirements)
+        self._call_started("worker starting task execution")
+        return self._run_process(task, code, env, adopting)
+
+    def _run_process(self, task: dict, code: CodeLocation, env: PythonEnvironment, adopting: bool) -> int:
+        argv = launch.task_command(code, env, self.optimization)
+        task_env = launch.task_own_environment(task) if self.config.get("agent.enable_task_env") else {}
+        process_env = launch.task_environment(config=self.config, env=env, code=code, task_id=self.task_id,
+                                              worker=self.worker, log_level=self.log_level, task_env=task_env)
+        self.note("Environment setup completed successfully")
+        self.note(f"Running task id [{self.task_id}]:")
+        # Its own event: the moment the task's process starts (what "time to start" is measured to).
+        self.note(f"running: {shlex.join(argv)} (in {code.cwd})", new_event=True)
+        flush_sec = float(self.config.get("agent.log_flush_interval_sec"))
+        self.process = TaskProcess(argv, code.cwd, process_env, adopt_orphans=adopting, on_exit=self._wake.set)
+        splitter = LineSplitter(self.redact.split_safe, bool(self.config.get("agent.suppress_carriage_return")))
+        pump = OutputPump(self.process.output_fd, splitter, self.console.line, partial_after=flush_sec).start()
+        while not (self.process.exited.is_set() or self.stop_reason or self.signal):
+            self._wake.wait(5.0)
+            self._wake.clear()
+        if self.process.exited.is_set() and not (self.watch and self.watch.waiting_for_callback):
+            leftovers = self.process.members()
+            if leftovers:
+                self.note(f"ending {len(leftovers)} process(es) the task left running", "WARNING")
+                self.process.kill_tree(LEFTOVER_GRACE_SEC)
+        else:
+            self.process.kill_tree(GRACE_SEC)
+        if not pump.join(10.0):
+            self.note("a process that left the task's session still holds its output; not waiting for it",
+                      "WARNING")
+        if self.signal:
+            return self._end_interrupted()
+        if self.stop_reason or (self.watch and self.watch.waiting_for_callback):
+            return self._end_stopped()
+        code_ = self.process.returncode
         if code_ == 0:
+            self.note("Process completed successfully")
             self._set_status("completed", "worker execution done")
             return EXIT_COMPLETED
+        self.note(f"Process failed, exit code {code_}")
         self._set_status("failed", f"worker execution exit code {code_}")
         return EXIT_FAILED
 
-    # -- steps -----------------------------------------------------------------------------------------------
-    def _load_task(self) -> dict | None:
-        task = self.api.call("tasks.get_by_id", {"task": self.task_id})["task"]
-        if self.clone:
-            clone = self.api.call("tasks.clone", {"task": self.task_id})["id"]
-            self.say(f"cloned task {self.task_id} as {clone}: running the clone")
-            self.task_id = clone
-            task = self.api.call("tasks.get_by_id", {"task": clone})["task"]
-        if self.require_queue and task.get("status") != "queued":
-            self.say(f"task {self.task_id} is {task.get('status')}, not queued (--require-queue)")
-            return None
-        return task
+    # -- how it ends -------------------------------------------------------------------------------------------
+    def _end_stopped(self) -> int:
+        reason = self.stop_reason
+        if reason is None or reason.by_user:
+            status = self._current_status()
+            if status == "failed":
+                self.note("Process aborted by user - Task status was Failed")
+                return EXIT_FAILED
+            self.note("Process aborted by user")
+            if status == "in_progress":
+                self._set_status("stopped", "task was stopped by tasks.stop")
+            return EXIT_STOPPED
+        if reason.name == "reset":
+            self.note("Task was reset unexpectedly")
+        elif reason.name == "not_found":
+            self.note("Task not found")
+        else:
+            self.note(f"Task status changed unexpectedly (status: {reason.status}), terminating task process.")
+        return EXIT_FAILED if reason.status == "failed" else EXIT_STOPPED
 
-    def _mark_started(self) -> None:
-        if not self.full_monitoring:
-            try:
-                dequeued = self.api.call("tasks.dequeue", {"task": self.task_id, "new_status": "in_progress"})
-                if dequeued.get("updated"):
-                    self._call_started("starting execution soon")
-            except ApiError:
-                pass  # not queued: a bare execute of a created or stopped task
-        self._call_started("worker started execution")
-        if not self.full_monitoring:
-            self._report_worker(self.task_id)
-
-    def _call_started(self, reason: str) -> None:
-        self.api.call("tasks.started", {"task": self.task_id, "force": True, "status_reason": reason,
-                                         "status_message": f"Changed by trackside-agent {self.worker}"})
-
-    def _set_status(self, status: str, reason: str) -> None:
-        """completed / failed / stopped, unless someone else already ended the task."""
-        data = {"task": self.task_id, "force": status == "failed", "status_reason": self.redact(reason),
-                "status_message": f"Changed by trackside-agent {self.worker}"}
-        try:
-            self.api.call(f"tasks.{status}", data)
-        except ApiError as exc:
-            self.say(f"could not mark the task {status}: {exc.message}")
-
-    def _stopped_by_agent(self) -> int:
-        self.log("the agent running this task was stopped: stopping the task", "warning")
-        self._set_status("stopped", "the agent running the task was stopped")
+    def _end_interrupted(self) -> int:
+        name = signal.Signals(self.signal).name if self.signal else "a signal"
+        self.note(f"agent stopped ({name}): the task's processes were ended", "WARNING")
+        if self._current_status() == "in_progress":
+            self._set_status("stopped", AGENT_STOPPED_REASON)
         return EXIT_STOPPED
 
-    def _on_stop_request(self, reason: str) -> None:
-        if self.process is not None:
-            self.process.kill_tree(on_note=lambda note: self.log(note, "warning"))
+    def _end_agent_error(self, exc: BaseException) -> int:
+        self.note(f"agent error: {type(exc).__name__}: {exc}", "ERROR")
+        if self.process is not None and self.process.returncode is None:
+            self.process.kill_tree(GRACE_SEC)
+        self._set_status("failed", f"agent error: {type(exc).__name__}", force=True)
+        return EXIT_AGENT_ERROR
+
+    # -- stop requests and signals ---------------------------------------------------------------------------
+    def _on_stop(self, reason: StopReason) -> None:
+        """From the stop watch's thread: say so, wake the main thread; a preparation is cut short."""
+        label = "Task failed" if reason.name == "exception" else "User aborted"
+        self.console.line(f"{label}: stopping task ({reason.code}) {reason.name}", "ERROR")
+        self.stop_reason = reason
+        self._wake.set()
+        if self._preparing:
+            end_own_children()
+
+    def _raise_if_ending(self) -> None:
+        if self.signal:
+            raise Interrupted()
+        if self.stop_reason:
+            raise _StopRequested()
 
     def _install_signal_handlers(self) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
 
         def handler(signum, frame):
-            self.terminated.set()
-            if self.process is not None:
-                threading.Thread(target=self.process.kill_tree, daemon=True).start()
+            if self.signal is not None:   # a second signal: no more grace
+                if self.process is not None:
+                    try:
+                        os.killpg(self.process.pid, signal.SIGKILL)
+                    except OSError:
+                        pass
+                return
+            self.signal = signum
+            self._wake.set()
+            if self._preparing:
+                raise Interrupted()
 
         signal.signal(signal.SIGTERM, handler)
         signal.signal(signal.SIGINT, handler)
 
-    # -- the task's process environment ---------------------------------------------------------------------
-    def _process_env(self, task: dict, env: PythonEnvironment) -> dict[str, str]:
-        result = {k: v for k, v in os.environ.items() if k not in AGENT_ONLY_ENV}
-        result.update(env.env)
-        if self.config.get("agent.apply_environment"):
-            result.update({str(k): str(v) for k, v in (self.config.get("agent.environment") or {}).items()})
-        result.update(self._task_environment(task))
-        result.update({
-            "CLEARML_TASK_ID": self.task_id, "TRAINS_TASK_ID": self.task_id,
-            "CLEARML_LOG_LEVEL": self.log_level, "CLEARML_LOG_TASK_TO_BACKEND": "0",  # the agent sends stdout
-            "CLEARML_WORKER_ID": self.worker,
-            "CLEARML_API_HOST": self.config.api_server, "CLEARML_WEB_HOST": self.config.web_server or "",
-            "CLEARML_FILES_HOST": self.config.files_server or "",
-            "CLEARML_API_ACCESS_KEY": self.config.access_key, "CLEARML_API_SECRET_KEY": self.config.secret_key,
-            "PYTHONUNBUFFERED": "1", "PYTHONIOENCODING": "utf-8",
-        })
-        return result
+    # -- steps -----------------------------------------------------------------------------------------------
+    def _load_task(self) -> dict | None:
+        task = self.api.call("tasks.get_by_id", {"task": self.task_id})["task"]
+        if self.clone:
+            self.say(f"Cloning task id={self.task_id}")
+            clone = self.api.call("tasks.clone", {"task": self.task_id,
+                                                  "new_task_name": f"Clone of {task.get('name', '')}"})["id"]
+            self.say(f"Task cloned, new task id={clone}")
+            self.task_id = clone
+            task = self.api.call("tasks.get_by_id", {"task": clone})["task"]
+        elif self.require_queue and not self.full_monitoring and task.get("status") != "queued":
+            self.say(f"Execution required enqueued task, but task id={self.task_id} is not queued "
+                     f"(it is {task.get('status')})")
+            return None
+        return task
 
-    def _task_environment(self, task: dict) -> dict[str, str]:
-        """``agent.enable_task_env``: the task's ``Environment`` hyperparameters become variables."""
-        if not self.config.get("agent.enable_task_env"):
-            return {}
-        section = (task.get("hyperparams") or {}).get("Environment") or {}
-        return {str(p.get("name", k)): str(p.get("value", "")) for k, p in section.items() if isinstance(p, dict)}
+    def _mark_started(self) -> None:
+        if not self.full_monitoring and not self.clone:
+            try:   # out of its queue, if it is in one (clearml-agent does this for any bare execute)
+                dequeued = self.api.call("tasks.dequeue", {"task": self.task_id, "new_status": "in_progress"})
+                if dequeued.get("updated"):
+                    self._call_started("starting execution soon", message="")
+            except ApiError:
+                pass
+        self._call_started("worker started execution")
+        if not self.full_monitoring:
+            self._quietly("workers.status_report", worker_report(self.worker, self.task_id))
+
+    def _call_started(self, reason: str, message: str | None = None) -> None:
+        self.api.call("tasks.started", {"task": self.task_id, "force": True, "status_reason": reason,
+                                         "status_message": self._change_message() if message is None else message})
+
+    def _store_requirements(self, requirements: dict) -> None:
+        """``tasks.set_requirements``: frozen lines can hold ``git+https://user:token@`` URLs; never stored."""
+        clean = {key: self._clean(value) for key, value in requirements.items()}
+        self._quietly("tasks.set_requirements", {"task": self.task_id, "requirements": clean})
+
+    def _clean(self, value):
+        if isinstance(value, str):
+            return self.redact(strip_text_url_credentials(value))
+        if isinstance(value, list):
+            return [self._clean(v) for v in value]
+        return value
+
+    def _set_status(self, status: str, reason: str, force: bool = False) -> None:
+        """The task's final status, once its console log is all on the server (readers of a finished task
+        see its whole log)."""
+        self._flush_logs()
+        data = {"task": self.task_id, "force": force, "status_reason": self.redact(reason),
+                "status_message": self._change_message()}
+        try:
+            self.api.call(f"tasks.{status}", data)
+        except (ApiError, OSError) as exc:
+            self.say(f"could not mark task {self.task_id} {status}: {exc}")
+
+    def _flush_logs(self) -> None:
+        if self.stream is not None:
+            self.console.stream = None   # later lines (there are few) are shown here only
+            self.stream.close()
+            self.stream = None
+
+    def _current_status(self) -> str | None:
+        try:
+            tasks = self.api.call("tasks.get_all", {"id": [self.task_id], "only_fields": ["status"],
+                                                    "search_hidden": True}).get("tasks") or []
+        except (ApiError, OSError):
+            return "in_progress"   # unknown: try to end it as if it still ran
+        return tasks[0].get("status") if tasks else None
+
+    def _change_message(self) -> str:
+        return f"Changed by trackside-agent {self.worker}"
+
+    # -- secrets ---------------------------------------------------------------------------------------------
+    def _seeded_redactor(self) -> Redactor:
+        redact = Redactor([self.config.secret_key, self.config.get("agent.git_pass") or ""])
+        redact.add(*_secret_leaves(self.config.values))
+        redact.add_environment(dict(os.environ))
+        redact.add_environment(launch.configured_environment(self.config))
+        return redact
+
+    def _seed_from_task(self, task: dict) -> None:
+        user, password = url_credentials((task.get("script") or {}).get("repository") or "")
+        self.redact.add(password or user)   # https://TOKEN@host: the user part is the token
+        self.redact.add_environment(launch.task_own_environment(task))
 
     # -- output ----------------------------------------------------------------------------------------------
-    def log(self, text: str, level: str = "info") -> None:
+    def note(self, text: str, level: str = "INFO", new_event: bool = False) -> None:
         """An agent line: on this terminal and in the task's console log."""
-        for line in str(text).splitlines() or [""]:
-            self._echo(line)
-            if self.logs:
-                self.logs.write(line, level)
+        self.console.note(text, level, new_event)
 
     def say(self, text: str) -> None:
-        self._echo(f"trackside-agent: {text}")
-
-    def _echo(self, line: str) -> None:
-        safe = self.redact(line)
-        print(safe, file=self.out, flush=True)
-        if self.log_file:
-            self.log_file.write(safe + "\n")
-            self.log_file.flush()
-
-    # -- the worker a bare execute reports as ----------------------------------------------------------------
-    def _worker_id(self) -> str:
-        configured = os.environ.get("CLEARML_WORKER_ID") or self.config.get("agent.worker_id")
-        if configured:
-            return configured
-        name = self.config.get("agent.worker_name") or socket.gethostname()
-        return f"{name}:{os.getpid()}"
-
-    def _report_worker(self, task: str | None) -> None:
-        data = {"worker": self.worker, "timestamp": int(time.time() * 1000), "is_daemon": False}
-        if task:
-            data["task"] = task
-        self._quietly("workers.status_report", data)
+        """A line for this terminal only (nothing to do with the task's log)."""
+        try:
+            print(self.redact(f"trackside-agent: {text}"), file=self.out, flush=True)
+        except (OSError, ValueError):
+            pass
 
     def _quietly(self, endpoint: str, data: dict) -> None:
         try:
             self.api.call(endpoint, data)
         except (ApiError, OSError) as exc:
-            self.say(f"{endpoint}: {getattr(exc, 'message', exc)}")
+            self.say(f"{endpoint}: {exc}")
+
+    def _worker_id(self) -> str:
+        configured = (self.config.get("agent.worker_id") or "").strip()
+        if configured:
+            return configured
+        name = (self.config.get("agent.worker_name") or "").strip() or socket.gethostname()
+        return f"{name}:{os.getpid()}"
 
 
-class _Pinger:
-    """``tasks.ping`` soon after launch, then every ``interval``: the watchdog's sign of life."""
+class _StopRequested(Exception):
+    """A stop request seen while the task was being prepared."""
 
-    FIRST_SEC = 5.0
 
-    def __init__(self, api: AgentApi, task: str, interval: float):
-        self.api, self.task, self.interval = api, task, max(1.0, interval)
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="pinger", daemon=True)
-
-    def start(self) -> None:
-        self._thread.start()
-
-    def close(self) -> None:
-        self._done.set()
-
-    def _run(self) -> None:
-        wait = self.FIRST_SEC
-        while not self._done.wait(wait):
-            try:
-                self.api.call("tasks.ping", {"task": self.task})
-            except Exception:  # noqa: BLE001 - next time
-                pass
-            wait = self.interval
+def _secret_leaves(tree, name: str = "") -> list[str]:
+    """String values in the configuration whose key names a secret (``secret_key``, ``git_pass``,
+    ``sdk.aws.s3.secret``...)."""
+    if isinstance(tree, dict):
+        return [v for key, value in tree.items() for v in _secret_leaves(value, str(key))]
+    if isinstance(tree, str) and is_secret_name(name) and looks_like_secret_value(tree):
+        return [tree]
+    return []
