@@ -166,15 +166,18 @@ def test_sigterm_ends_the_running_task_and_the_daemon_exits_cleanly(api, home):
 # -- order ---------------------------------------------------------------------------------------------------
 def test_strict_priority_runs_the_first_queue_first_and_order_fairness_takes_turns(api, home):
     high, low = create_queue(api, unique("high")), create_queue(api, unique("low"))
-    # Enqueued while no agent serves them: low first, high last.
+    daemon, _ = start(home, "--queue", high, low)
+    [busy] = enqueue(api, low, "busy", code="import time; time.sleep(1.5)")
+    wait_for(lambda: get_task(api, busy)["status"] == "in_progress", what="the first task to run")
+    # Enqueued while the agent is busy: low first, high last.
     lows = enqueue(api, low, "low-1", "low-2")
     highs = enqueue(api, high, "high-1", "high-2")
-    daemon, _ = start(home, "--queue", high, low)
-    docs = finished(api, lows + highs)
+    docs = finished(api, [busy] + lows + highs)
     daemon.stop()
     order = [doc["name"] for doc in sorted(docs, key=lambda d: stamp(d["started"]))]
-    assert order == ["high-1", "high-2", "low-1", "low-2"]
+    assert order == ["busy", "high-1", "high-2", "low-1", "low-2"]
 
+    # Enqueued while no agent serves them.
     first, second = create_queue(api, unique("a")), create_queue(api, unique("b"))
     tasks = enqueue(api, first, "a-1", "a-2", "a-3") + enqueue(api, second, "b-1", "b-2")
     daemon, _ = start(home, "--queue", first, second, "--order-fairness", name="fair")
