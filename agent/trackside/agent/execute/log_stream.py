@@ -38,8 +38,8 @@ class LineSplitter:
     """Bytes of output -> text lines, the way a terminal shows them.
 
     ``\\r`` (progress bars): with ``suppress_cr`` a line is its last frame, and a line still being redrawn
-    is shown frame by frame when ``flush_partial`` is called (at most once per frame); without it every
-    ``\\r`` ends a line. A partial line (a prompt, ``print(end="")``) is shown by ``flush_partial`` up to
+    shows its current frame when ``flush_partial`` is called (once per new frame); without it every ``\\r``
+    ends a line. A partial line (a prompt, ``print(end="")``) is shown by ``flush_partial`` up to
     where ``split_safe`` allows (never inside what may be a secret), the rest when it is finished. Lines are
     cut at ``max_line`` characters so memory stays bounded whatever the task writes.
     """
@@ -51,6 +51,7 @@ class LineSplitter:
         self._decoder = codecs.getincrementaldecoder("utf-8")(errors="replace")
         self._buf = ""          # the unfinished line (since the last part of it was shown)
         self._shown = False     # part of the unfinished line was shown already
+        self._frame = ""        # the progress frame of the unfinished line shown last
 
     def feed(self, data: bytes) -> list[str]:
         return self._text(self._decoder.decode(data))
@@ -59,7 +60,7 @@ class LineSplitter:
         lines = self._text(self._decoder.decode(b"", final=True))
         if self._buf:
             lines += self._end_line(self._buf)
-        self._buf, self._shown = "", False
+        self._buf, self._shown, self._frame = "", False, ""
         return lines
 
     def flush_partial(self) -> list[str]:
@@ -68,10 +69,14 @@ class LineSplitter:
             return []
         if "\r" in self._buf:
             *frames, current = self._buf.split("\r")
-            frame = next((f for f in reversed(frames) if f), "")
-            self._buf = current
-            self._shown = True
-            return [frame] if frame else []
+            # The frame being drawn, as clearml-agent shows it, unless it may end inside a secret.
+            frame = current if current and not self.split_safe(current)[1] else \
+                next((f for f in reversed(frames) if f), "")
+            self._buf = "\r" + current      # the frames before it are gone for good
+            if not frame or frame == self._frame:
+                return []
+            self._frame, self._shown = frame, True
+            return [frame]
         head, self._buf = self.split_safe(self._buf)
         if not head:
             return []
@@ -85,7 +90,7 @@ class LineSplitter:
         *complete, self._buf = (self._buf + text).split("\n")
         for raw in complete:
             lines += self._end_line(raw)
-            self._shown = False
+            self._shown, self._frame = False, ""
         if len(self._buf) > self.max_line:
             lines += self._cut_long()
         return lines
@@ -95,7 +100,7 @@ class LineSplitter:
         if "\r" in raw:
             frames = raw.split("\r")
             line = frames[-1] if frames[-1] or len(frames) < 2 else frames[-2]
-        if self._shown and not line:
+        if self._shown and (not line or line == self._frame):
             return []          # its frames or its beginning were shown already
         return self._chunks(line)
 
