@@ -117,7 +117,7 @@ def test_queue_names_resolve_exactly_then_ignoring_case_and_unknown_queues_are_r
 # -- the worker's life: registered, reporting, running, gone -------------------------------------------------
 def test_a_daemon_registers_a_unique_worker_reports_machine_stats_runs_tasks_and_unregisters(api, home):
     name = unique("daemon-q")
-    daemon, worker = start(home, "--queue", name, "--create-queue")
+    daemon, worker = start(home, "--queue", name, "--create-queue", "--foreground")
     queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
     assert re.fullmatch(r"[^:]+:cpu:[0-9a-f]{8}", worker)
 
@@ -136,6 +136,7 @@ def test_a_daemon_registers_a_unique_worker_reports_machine_stats_runs_tasks_and
     assert f'"id": "{task}"' in listed.stdout and worker in listed.stdout
     [doc] = finished(api, [task])
     assert doc["status"] == "completed", daemon.log()
+    assert "hello from the task" in daemon.log()  # --foreground: the children's output on the daemon's
 
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(20) == 0, daemon.log()
@@ -207,6 +208,8 @@ def test_services_mode_runs_up_to_n_tasks_at_once_and_never_more(api, home):
     spans = [(stamp(d["started"]), stamp(d["completed"])) for d in docs]
     overlapping = max(sum(1 for s, e in spans if s <= at < e) for at, _ in spans)
     assert peak == 2 and overlapping == 2
+    outputs = home.path / ".clearml" / "trackside-agent" / "tasks"  # not --foreground: a file per task
+    assert sorted(p.name for p in outputs.iterdir()) == sorted(f"task-{t}.log" for t in tasks)
 
 
 # -- background runs -------------------------------------------------------------------------------------------
