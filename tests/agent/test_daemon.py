@@ -136,7 +136,7 @@ def test_a_daemon_registers_a_unique_worker_reports_machine_stats_runs_tasks_and
     assert f'"id": "{task}"' in listed.stdout and worker in listed.stdout
     [doc] = finished(api, [task])
     assert doc["status"] == "completed", daemon.log()
-    assert "hello from the task" in daemon.log()  # --foreground: the children's output on the daemon's
+    assert "hello from the task" in daemon.log()  # --foreground: the children write to the daemon's output
 
     daemon.process.send_signal(signal.SIGTERM)
     assert daemon.process.wait(20) == 0, daemon.log()
