@@ -133,13 +133,13 @@ def test_a_missing_repository_fails_with_the_reason(api, home, tmp_path):
     assert "no-such-repo" in console(api, task)
 
 
-def test_disable_monitoring_sends_no_log_but_writes_the_log_file(api, home, tmp_path):
-    task = script_task(api, "print('quiet run')\n")
+def test_disable_monitoring_sends_no_log_but_writes_the_log_file_and_gpus_reach_the_task(api, home, tmp_path):
+    task = script_task(api, "import os\nprint('quiet run on', os.environ['CUDA_VISIBLE_DEVICES'])\n")
     log_file = tmp_path / "task.log"
-    result = home.execute(task, "--disable-monitoring", "--log-file", str(log_file))
+    result = home.execute(task, "--disable-monitoring", "--log-file", str(log_file), "--gpus", "1-2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert get_task(api, task)["status"] == "completed"
-    assert "quiet run" in log_file.read_text()
+    assert "quiet run on 1,2" in log_file.read_text()
     assert log_events(api, task) == []
 
 
@@ -262,3 +262,17 @@ def test_no_secret_reaches_logs_or_stored_fields(api, tmp_path, api_server):
     for secret in (TOKEN, api_server.secret, "hunter2-db-password"):
         at = everything.find(secret)
         assert at < 0, everything[max(0, at - 300):at + 50]
+
+
+def test_sigterm_while_the_environment_is_built_stops_the_task_and_its_tools(api, tmp_path, api_server):
+    home = AgentHome.create(tmp_path, api_server, {"log_flush_interval_sec": 0.2})   # a real venv build
+    task = script_task(api, "print('never runs')\n")
+    execute = home.start_execute(task)
+    wait_for(lambda: "requirements from" in execute.log(), what="the environment build")
+    tools = psutil.Process(execute.process.pid).children(recursive=True)
+    execute.process.send_signal(signal.SIGTERM)
+    assert execute.process.wait(30) == 2, execute.log()
+    stored = get_task(api, task)
+    assert (stored["status"], stored["status_reason"]) == ("stopped", "the agent running the task was stopped")
+    assert not [p for p in tools if alive(p.pid)]
+    assert "never runs" not in console(api, task)

@@ -221,7 +221,7 @@ class TaskRunner:
 
     def _end_interrupted(self) -> int:
         name = signal.Signals(self.signal).name if self.signal else "a signal"
-        self.note(f"agent stopped ({name}): the task's processes were ended", "WARNING")
+        self.note(f"agent stopped ({name}): stopping the task", "WARNING")
         if self._current_status() == "in_progress":
             self._set_status("stopped", AGENT_STOPPED_REASON)
         return EXIT_STOPPED
