@@ -43,21 +43,25 @@ def run_daemon(args, config: AgentConfig) -> int:
     try:
         _check_flags(args)
         gpus = _gpus(args, config)
+        key = _key(args, config, gpus)
         if args.stop is not False:
-            return _stop(args, config)
+            return _stop(args, key)
         api = AgentApi.from_config(config)
         if args.status:
             from trackside.agent.daemon.report import print_status
-            return print_status(api, config, args, _key(args, config))
+            return print_status(api, config, args, key)
         if args.detached and not os.environ.get(detach.PID_FILE_ENV):
             _queues(api, args)  # a wrong queue is reported here, on the terminal, not in the log file
-            return detach.launch_detached(getattr(args, "argv", None) or sys.argv[1:], _key(args, config))
+            return detach.launch_detached(getattr(args, "argv", None) or sys.argv[1:], key)
         return _serve(api, config, args, gpus)
     except (UsageError, GpuSpecError, QueueError) as exc:
         print(f"trackside-agent daemon: {exc}", file=sys.stderr)
         return 2
-    except (ApiError, OSError) as exc:
-        print(f"trackside-agent daemon: cannot reach the server at {config.api_server}: {exc}", file=sys.stderr)
+    except ApiError as exc:
+        print(f"trackside-agent daemon: the server at {config.api_server} refused: {exc}", file=sys.stderr)
+        return 1
+    except OSError as exc:
+        print(f"trackside-agent daemon: {exc} (server {config.api_server})", file=sys.stderr)
         return 1
 
 
@@ -70,21 +74,26 @@ def _check_flags(args) -> None:
         raise UsageError("--services-mode N: N must be a positive number of tasks (or -1, or nothing, for no limit)")
 
 
+def _warn_ignored_settings(config: AgentConfig) -> None:
+    for key in ("agent.uptime", "agent.downtime"):
+        if config.get(key):
+            log.warning("%s is not supported yet (agent part 2): the worker is always on", key)
+
+
 def _gpus(args, config: AgentConfig) -> GpuSelection:
     cpu_only = bool(args.cpu_only or (config.get("agent.cpu_only") and not args.gpus))
     return select_gpus(args.gpus, cpu_only)
 
 
-def _key(args, config: AgentConfig) -> str:
-    cpu_only = bool(args.cpu_only or config.get("agent.cpu_only"))
-    return detach.instance_key(list(args.queues), args.gpus, cpu_only, configured_worker_id(config))
+def _key(args, config: AgentConfig, gpus: GpuSelection) -> str:
+    return detach.instance_key(list(args.queues), args.gpus, gpus.cpu_only, configured_worker_id(config))
 
 
 def _queues(api: AgentApi, args) -> list[Queue]:
     return resolve_queues(api.call, list(args.queues), create=args.create_queue)
 
 
-def _stop(args, config: AgentConfig) -> int:
+def _stop(args, key: str) -> int:
     if args.stop:  # --stop WORKER_ID...
         wanted = set(args.stop)
         found = [r for r in detach.records() if r.worker in wanted]
@@ -93,10 +102,11 @@ def _stop(args, config: AgentConfig) -> int:
             print(f"trackside-agent: no detached agent with worker id {worker}", file=sys.stderr)
         code = detach.stop(found, "those worker ids") if found else 1
         return code or (1 if missing else 0)
-    return detach.stop(detach.records(_key(args, config)), "these arguments")
+    return detach.stop(detach.records(key), "these arguments")
 
 
 def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection) -> int:
+    _warn_ignored_settings(config)
     queues = _queues(api, args)
     worker = make_worker_id(config, gpus)
     capacity = None if args.services_mode == -1 else (args.services_mode or 1)

@@ -7,8 +7,9 @@ agents run with the same arguments (as clearml-agent's numbered workers). A PID 
 ``{pid, create_time, worker, queues, log}``: the process creation time guards against a recycled PID, and
 ``--stop`` also checks the command line before it signals anything, so only our own agent is ever stopped.
 
-The parent reserves the slot (exclusive create), starts the child in a new session with its output in the
-log file, and waits until the child has registered (it rewrites the record with its worker id) or exits.
+The parent reserves the slot (exclusive create, naming itself and the log file), starts the child in a new
+session with its output in the log file, and waits until the child has registered (it replaces the record
+with its own: PID and worker id) or exits.
 """
 from __future__ import annotations
 
@@ -103,7 +104,8 @@ def records(key: str | None = None) -> list[PidRecord]:
 
 
 def reserve_slot(key: str) -> tuple[Path, int]:
-    """The lowest free slot's PID file, created exclusively (a stale one, whose process is gone, is reused)."""
+    """The lowest free slot's PID file, created exclusively (a stale one, whose process is gone, is reused).
+    It names the launcher until the child replaces it with its own record."""
     folder = run_dir()
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     for slot in range(10_000):
@@ -120,7 +122,8 @@ def reserve_slot(key: str) -> tuple[Path, int]:
                 path.unlink(missing_ok=True)
                 continue
             with os.fdopen(fd, "w") as file:
-                json.dump({"pid": os.getpid(), "create_time": psutil.Process().create_time()}, file)
+                json.dump({"pid": os.getpid(), "create_time": psutil.Process().create_time(),
+                           "log": str(log_dir() / f"daemon-{key}.{slot}.log")}, file)
             return path, slot
     raise RuntimeError(f"no free slot for {key} in {folder}")
 
@@ -134,15 +137,13 @@ def _mtime(path: Path) -> float:
 
 def launch_detached(argv: list[str], key: str) -> int:
     """Start ``trackside-agent <argv>`` in the background; print its PID and log; 0 once it has registered."""
-    pid_file, slot = reserve_slot(key)
-    logs = log_dir()
-    logs.mkdir(parents=True, exist_ok=True, mode=0o700)
-    log_path = logs / f"daemon-{key}.{slot}.log"
+    pid_file, _ = reserve_slot(key)
+    log_path = Path(PidRecord.read(pid_file).log)
+    log_path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     env = {**os.environ, PID_FILE_ENV: str(pid_file), "PYTHONUNBUFFERED": "1"}
     with open(log_path, "ab") as log:
         child = subprocess.Popen([sys.executable, "-m", "trackside.agent", *argv], env=env, stdin=subprocess.DEVNULL,
                                  stdout=log, stderr=subprocess.STDOUT, start_new_session=True, close_fds=True)
-    write_record(pid_file, child.pid, log=str(log_path))
     deadline = time.monotonic() + READY_TIMEOUT_SEC
     while time.monotonic() < deadline:
         code = child.poll()
@@ -153,11 +154,14 @@ def launch_detached(argv: list[str], key: str) -> int:
             print(_tail(log_path), file=sys.stderr)
             return code or 1
         record = PidRecord.read(pid_file)
-        if record is not None and record.worker:
+        if record is not None and record.pid == child.pid and record.worker:
             print(f"trackside-agent daemon running in the background: worker {record.worker}, PID {child.pid}")
             print(f"log: {log_path}")
             return 0
         time.sleep(0.1)
+    record = PidRecord.read(pid_file)
+    if record is None or record.pid == os.getpid():  # still starting: --stop must find the child, not us
+        write_record(pid_file, child.pid, log=str(log_path))
     print(f"trackside-agent daemon started in the background (PID {child.pid}), not registered yet; log: {log_path}")
     return 0
 
