@@ -109,13 +109,12 @@ def main(argv: list[str] | None = None) -> int:
         server = start_api(mongo.port, work / "api", redis_port=redis_server.port)
         servers.append(server.process)
         api = ApiClient(server.url, server.key, server.secret).login()
-        for queue in ("bench-trackside", "bench-stock"):
-            api.ok("queues.create", name=queue)
+        queue_ids = {name: api.ok("queues.create", name=name)["id"] for name in ("bench-trackside", "bench-stock")}
 
         ours_home = AgentHome.create(work / "trackside", server)
         ours = ours_home.start_daemon("--queue", "bench-trackside")
         agents.append(ours)
-        trackside = measure("trackside", api, work, "bench-trackside", runs)
+        trackside = measure("trackside", api, work, queue_ids["bench-trackside"], runs)
         ours.stop()
 
         stock_home = work / "stock"
@@ -124,7 +123,7 @@ def main(argv: list[str] | None = None) -> int:
                                  poll_sec=STOCK_POLL_SEC, system_site_packages=False, venvs_cache=True,
                                  extra_env={"PIP_FIND_LINKS": str(WHEELHOUSE)})
         agents.append(stock)
-        stock_figures = measure("stock", api, work, "bench-stock", runs)
+        stock_figures = measure("stock", api, work, queue_ids["bench-stock"], runs)
         stock.stop()
     finally:
         for agent in agents:
