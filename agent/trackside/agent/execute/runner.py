@@ -298,8 +298,9 @@ class TaskRunner:
             self._quietly("workers.status_report", worker_report(self.worker, self.task_id))
 
     def _call_started(self, reason: str, message: str | None = None) -> None:
-        self.api.call("tasks.started", {"task": self.task_id, "force": True, "status_reason": reason,
-                                         "status_message": self._change_message() if message is None else message})
+        self.api.call("tasks.started", {
+            "task": self.task_id, "force": True, "status_reason": self.redact(reason),
+            "status_message": self._change_message() if message is None else self.redact(message)})
 
     def _store_requirements(self, requirements: dict) -> None:
         """``tasks.set_requirements``: frozen lines can hold ``git+https://user:token@`` URLs; never stored."""
@@ -339,7 +340,7 @@ class TaskRunner:
         return tasks[0].get("status") if tasks else None
 
     def _change_message(self) -> str:
-        return f"Changed by trackside-agent {self.worker}"
+        return self.redact(f"Changed by trackside-agent {self.worker}")
 
     # -- secrets ---------------------------------------------------------------------------------------------
     def _seeded_redactor(self) -> Redactor:
