@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
+from support.processes import stop_process
 
 REPO = Path(__file__).resolve().parents[2]
 AGENT_BIN = Path(sys.executable).parent / "trackside-agent"
@@ -97,17 +97,4 @@ class AgentDaemon:
 
     def stop(self, timeout: float = 20) -> None:
         """SIGTERM (what a service manager sends); anything it left behind is killed afterwards."""
-        if not self.running():
-            return
-        descendants = psutil.Process(self.process.pid).children(recursive=True)
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for child in descendants:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+        stop_process(self.process, signal.SIGTERM, timeout)

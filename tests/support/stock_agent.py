@@ -11,9 +11,8 @@ import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import psutil
-
 from support.clients import CLIENTS_PYTHON, client_env
+from support.processes import stop_process
 
 AGENT = CLIENTS_PYTHON.parent / "clearml-agent"
 # The agent polls its queues (and, while a task runs, the task's status for a stop request) this often.
@@ -63,17 +62,4 @@ class StockAgent:
     def stop(self, timeout: float = 20) -> None:
         """SIGINT, as a user's Ctrl-C: the agent unregisters and exits. Whatever it started and left
         behind (a task child, the job) is killed afterwards."""
-        if not self.running():
-            return
-        descendants = psutil.Process(self.process.pid).children(recursive=True)
-        self.process.send_signal(signal.SIGINT)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
-        for child in descendants:
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+        stop_process(self.process, signal.SIGINT, timeout)
