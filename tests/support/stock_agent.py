@@ -60,6 +60,7 @@ class StockAgent:
         return self.process.poll() is None
 
     def stop(self, timeout: float = 20) -> None:
-        """SIGINT, as a user's Ctrl-C: the agent unregisters and exits. Whatever it started and left
-        behind (a task child, the job) is killed afterwards."""
-        stop_process(self.process, signal.SIGINT, timeout)
+        """SIGINT, as a user's Ctrl-C: the agent unregisters and exits. Its poll loop can swallow one
+        (a broad except around a call), so it is sent again every 3 s. Whatever it started and left behind
+        (a task child, the job) is killed afterwards."""
+        stop_process(self.process, signal.SIGINT, timeout, resend_every=3.0)
