@@ -50,7 +50,8 @@ class LeaseLost(Exception):
 class Subscriber:
     def __init__(self, call: ApiCall, worker: str, queues: Sequence[str], *, order_fairness: bool = False,
                  schedule_active: Callable[[], bool] | None = None, consumer: str | None = None,
-                 idle_claim_sec: float = IDLE_CLAIM_SEC):
+                 idle_claim_sec: float = IDLE_CLAIM_SEC,
+                 queue_filter: Callable[[list[str]], list[str]] | None = None):
         if not queues:
             raise ValueError("subscribe to at least one queue")
         self.call = call
@@ -58,11 +59,15 @@ class Subscriber:
         self.queues = list(queues)
         self.order_fairness = order_fairness
         self.schedule_active = schedule_active or (lambda: True)
+        # The queues this worker can take from right now, in priority order (dynamic GPUs: only the queues
+        # whose GPU count is free); an empty list makes a claim a no-op.
+        self.queue_filter = queue_filter or (lambda queues: queues)
         # Unique per process, so two agents that share a worker name never share a consumer.
         self.consumer = consumer or f"{worker}:{uuid.uuid4().hex[:8]}"
         self.idle_claim_sec = idle_claim_sec
         self._order = list(self.queues)
         self._stopping = threading.Event()
+        self._wake = threading.Event()
         self._redis: redis.Redis | None = None
         self._streams: dict[str, str] = {}  # stream key -> queue id
         self._group = "agents"
@@ -78,7 +83,8 @@ class Subscriber:
                 if self._redis is None:
                     self._connect()
                     drain = True
-                if drain or time.monotonic() - last_claim > self.idle_claim_sec:
+                if drain or self._wake.is_set() or time.monotonic() - last_claim > self.idle_claim_sec:
+                    self._wake.clear()
                     claimed, last_claim = self._claim([]), time.monotonic()
                     if claimed:
                         yield claimed
@@ -122,6 +128,12 @@ class Subscriber:
     def release(self, claimed: ClaimedTask) -> None:
         """Give a claimed task back (to the head of its queue) without running it."""
         self.call("dispatch.release", {"task": claimed.task, "lease": claimed.lease})
+
+    def wake(self) -> None:
+        """Claim again before the next block: what this worker may take has changed (GPUs freed, the
+        schedule opened, a force flag set) and tokens answered earlier will not come back. A blocked wait
+        sees it within ``block_ms``."""
+        self._wake.set()
 
     def stop(self) -> None:
         """Make ``claims()`` return; a blocked wait ends within ``block_ms``."""
@@ -179,8 +191,11 @@ class Subscriber:
 
     # -- claims ----------------------------------------------------------------------------------------
     def _claim(self, token_queues: list[str]) -> ClaimedTask | None:
+        queues = self.queue_filter(list(self._order))
+        if not queues:
+            return None
         reply = self.call("dispatch.claim", {
-            "worker": self.worker, "queues": self._order, "schedule_active": bool(self.schedule_active()),
+            "worker": self.worker, "queues": queues, "schedule_active": bool(self.schedule_active()),
             "tokens": [queue for queue in token_queues if queue],
         })
         entry = (reply or {}).get("entry")
