@@ -144,6 +144,25 @@ def test_a_subscriber_drains_what_was_queued_before_it_came(stack, api):
         worker.stop()
 
 
+def test_a_queue_filter_holds_back_a_queue_until_wake(stack, api):
+    """What dynamic GPUs and schedules rely on: a queue the worker cannot serve now is not claimed from, and
+    ``wake()`` claims it the moment it can, although its token was answered long ago."""
+    open_queue, held_queue = create_queue(api, unique("open")), create_queue(api, unique("held"))
+    allowed = {open_queue}
+    worker = SubscriberThread(stack, unique("agent"), [held_queue, open_queue],
+                              queue_filter=lambda queues: [q for q in queues if q in allowed])
+    try:
+        [held] = enqueue(api, held_queue)
+        [ready] = enqueue(api, open_queue)
+        assert worker.next(timeout=5).task == ready
+        assert worker.nothing_within(0.5)
+        allowed.add(held_queue)
+        worker.subscriber.wake()
+        assert worker.next(timeout=5).task == held  # within one block_ms (1 s here), not the 60 s idle claim
+    finally:
+        worker.stop()
+
+
 def test_strict_priority_across_queues(api):
     high, low = create_queue(api, unique("high")), create_queue(api, unique("low"))
     low_tasks = enqueue(api, low, 2)
