@@ -61,6 +61,7 @@ class StockAgent:
 
     def stop(self, timeout: float = 20) -> None:
         """SIGINT, as a user's Ctrl-C: the agent unregisters and exits. Its poll loop can swallow one
-        (a broad except around a call), so it is sent again every 3 s. Whatever it started and left behind
-        (a task child, the job) is killed afterwards."""
-        stop_process(self.process, signal.SIGINT, timeout, resend_every=3.0)
+        (a broad except around a call), so it is sent again, but only after 10 s: a second Ctrl-C that
+        lands while the agent is still unregistering (slow under load) aborts the unregister call itself.
+        Whatever it started and left behind (a task child, the job) is killed afterwards."""
+        stop_process(self.process, signal.SIGINT, timeout, resend_every=10.0)
