@@ -1,0 +1,85 @@
+"""Working-hours specs (``--uptime`` / ``--downtime``): every form of clearml-agent's "<hours> <days>" syntax,
+evaluated against a fixed clock. 2026-11-23 is a Monday."""
+from __future__ import annotations
+
+from datetime import datetime
+
+import pytest
+
+from trackside.agent.schedule import Schedule, ScheduleError, from_settings
+
+MON, TUE, WED, THU, FRI, SAT, SUN = (23, 24, 25, 26, 27, 28, 29)  # days of November 2026
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2026, 11, day, hour, minute)
+
+
+UP = [
+    # spec, moments on, moments off
+    ("17-20 TUE", [at(TUE, 17), at(TUE, 19, 59)], [at(TUE, 16, 59), at(TUE, 20), at(MON, 18), at(WED, 18)]),
+    ("09-13 TUE", [at(TUE, 9), at(TUE, 12, 30)], [at(TUE, 13), at(TUE, 8)]),
+    ("9-12,14-18 MON-FRI", [at(MON, 9), at(FRI, 17)], [at(MON, 12), at(WED, 13), at(SAT, 10), at(SUN, 15)]),
+    ("20 SAT", [at(SAT, 20), at(SAT, 23, 59)], [at(SAT, 19), at(SUN, 0)]),        # a single hour: to midnight
+    ("22-2 FRI", [at(FRI, 22), at(FRI, 23), at(SAT, 0), at(SAT, 1, 59)], [at(SAT, 2), at(FRI, 21), at(FRI, 1)]),
+    ("22-24 FRI 0-2 SAT", [at(FRI, 23), at(SAT, 1)], [at(SAT, 2), at(FRI, 21)]),  # the same, as two spans
+    ("18-0 SUN", [at(SUN, 18), at(SUN, 23)], [at(MON, 0), at(SUN, 17)]),         # an end of 0 is midnight
+    ("22-6 SUN", [at(SUN, 23), at(MON, 5)], [at(MON, 6)]),                       # into the next week
+    ("8-10 SAT,SUN", [at(SAT, 8), at(SUN, 9)], [at(MON, 9), at(FRI, 9)]),
+    ("0-24 FRI-MON", [at(FRI, 0), at(SAT, 12), at(SUN, 12), at(MON, 23)], [at(TUE, 12), at(THU, 23)]),  # wraps
+    ("0-24 SUN-SAT", [at(d, h) for d in (MON, WED, SUN) for h in (0, 12, 23)], []),
+    ("17-20 tue", [at(TUE, 18)], [at(MON, 18)]),                                 # day names in any case
+]
+
+
+@pytest.mark.parametrize("spec,on,off", UP, ids=[case[0] for case in UP])
+def test_uptime_is_on_exactly_in_the_listed_hours(spec, on, off):
+    schedule = Schedule.parse([spec], uptime=True)
+    assert [m for m in on if not schedule.is_active(m)] == []
+    assert [m for m in off if schedule.is_active(m)] == []
+
+
+@pytest.mark.parametrize("spec,on,off", UP, ids=[case[0] for case in UP])
+def test_downtime_is_the_complement(spec, on, off):
+    schedule = Schedule.parse([spec], uptime=False)
+    assert not any(schedule.is_active(m) for m in on)
+    assert all(schedule.is_active(m) for m in off)
+
+
+def test_several_specs_add_up_whether_given_as_one_string_or_many():
+    many = Schedule.parse(["17-20 TUE", "10-12 SAT"], uptime=True)
+    words = Schedule.parse(["17-20", "TUE", "10-12", "SAT"], uptime=True)   # --uptime 17-20 TUE 10-12 SAT
+    assert many.on_hours == words.on_hours
+    assert many.is_active(at(TUE, 18)) and many.is_active(at(SAT, 11)) and not many.is_active(at(SAT, 13))
+    assert many.specs == ("17-20 TUE", "10-12 SAT")
+
+
+def test_next_change_is_the_hour_the_state_flips():
+    schedule = Schedule.parse(["17-20 TUE"], uptime=True)
+    assert schedule.next_change(at(TUE, 15, 42)) == at(TUE, 17)
+    assert schedule.next_change(at(TUE, 18, 5)) == at(TUE, 20)
+    assert schedule.next_change(at(WED, 1)) == datetime(2026, 12, 1, 17)  # next Tuesday
+    assert Schedule.parse(["0-24 SUN-SAT"], uptime=True).next_change(at(MON, 3)) is None
+
+
+@pytest.mark.parametrize("spec,complaint", [
+    ("17-20", "pairs"),
+    ("17-20 TUESDAY", "'TUESDAY'"),
+    ("25 MON", "out of range"),
+    ("17-20 MON-XYZ", "'MON-XYZ'"),
+    ("a-b MON", "'a-b'"),
+    ("5-5 MON", "empty span"),
+    ("17-20 TUE extra", "pairs"),
+    ("", "empty schedule"),
+])
+def test_bad_specs_are_refused_naming_the_bad_part(spec, complaint):
+    with pytest.raises(ScheduleError, match=complaint):
+        Schedule.parse([spec], uptime=True)
+
+
+def test_only_one_of_uptime_and_downtime():
+    with pytest.raises(ScheduleError, match="only one"):
+        from_settings(["17-20 TUE"], ["9-10 MON"])
+    assert from_settings(None, None) is None
+    assert from_settings([], ["9-10 MON"]).is_uptime is False
+    assert from_settings(["9-10 MON"], None).describe() == "uptime: 9-10 MON"
