@@ -163,6 +163,20 @@ def test_a_queue_filter_holds_back_a_queue_until_wake(stack, api):
         worker.stop()
 
 
+def test_a_worker_out_of_hours_takes_work_once_forced_on(stack, api):
+    queue = create_queue(api, unique("hours"))
+    name = unique("agent")
+    worker = SubscriberThread(stack, name, [queue], schedule_active=lambda: False)
+    try:
+        api.ok("workers.register", worker=name, queues=[queue])
+        [task] = enqueue(api, queue)
+        assert worker.nothing_within(1.0)
+        api.ok("workers.set_runtime_properties", worker=name, runtime_properties=[{"key": "force", "value": "on"}])
+        assert worker.next(timeout=5).task == task  # the property nudges the queue: no restart, no polling
+    finally:
+        worker.stop()
+
+
 def test_strict_priority_across_queues(api):
     high, low = create_queue(api, unique("high")), create_queue(api, unique("low"))
     low_tasks = enqueue(api, low, 2)

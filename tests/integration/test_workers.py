@@ -364,3 +364,34 @@ def test_enqueue_reports_whether_a_live_worker_listens(api):
 def test_requires_a_token(anon, endpoint):
     reply = anon.send(endpoint, {"worker": "w", "timestamp": 1})
     assert reply.code == (401, 20) and reply.data == {}
+
+
+def test_get_all_shows_the_schedule_state_the_claim_gate_gives(api):
+    """``schedule_state``: the agent publishes ``schedule`` (active/idle by its working hours); the server
+    combines it with the ``force`` property and the queues' ``force_workers`` tags, as claims are gated."""
+    first, second = create_queue(api, unique("sq")), create_queue(api, unique("sq"))
+    worker = unique("sched-worker")
+    api.ok("workers.register", worker=worker, queues=[first, second])
+
+    def state() -> str:
+        return workers_by_id(api)[worker]["schedule_state"]
+
+    def prop(key: str, value: str | None) -> None:
+        entry = {"key": key, "value": value} if value is not None else {"key": key, "expiry": 0}
+        api.ok("workers.set_runtime_properties", worker=worker, runtime_properties=[entry])
+
+    assert state() == "active"                   # no working hours published: always on
+    prop("schedule", "idle")
+    assert state() == "idle_by_schedule"
+    prop("force", "on")
+    assert state() == "forced_on"
+    prop("force", "off")
+    assert state() == "forced_off"
+    api.ok("queues.update", queue=first, tags=["force_workers:on"])
+    assert state() == "forced_on"                # a queue tag wins over the property
+    prop("force", None)
+    prop("schedule", "active")
+    assert state() == "active"
+    api.ok("queues.update", queue=first, tags=["force_workers:off"])
+    api.ok("queues.update", queue=second, tags=["force_workers:off"])
+    assert state() == "forced_off"

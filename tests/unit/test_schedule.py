@@ -83,3 +83,26 @@ def test_only_one_of_uptime_and_downtime():
     assert from_settings(None, None) is None
     assert from_settings([], ["9-10 MON"]).is_uptime is False
     assert from_settings(["9-10 MON"], None).describe() == "uptime: 9-10 MON"
+
+
+def test_the_daemon_watcher_wakes_the_subscriber_when_the_hours_change():
+    """An injected clock one second before the schedule opens: the watcher sleeps until then (no polling),
+    publishes the new state and wakes the subscriber once."""
+    from datetime import timedelta
+    import threading
+    import time
+
+    from trackside.agent.daemon.working_hours import WorkingHours
+
+    start_real, start_fake = time.monotonic(), at(TUE, 16, 59) + timedelta(seconds=59)
+    calls, woke = [], threading.Event()
+    hours = WorkingHours(Schedule.parse(["17-20 TUE"], uptime=True), lambda endpoint, data: calls.append(data),
+                         "w1", clock=lambda: start_fake + timedelta(seconds=time.monotonic() - start_real))
+    assert not hours.active()
+    hours.start(on_change=woke.set)
+    try:
+        assert woke.wait(5) and hours.active()
+    finally:
+        hours.stop()
+    values = [data["runtime_properties"][0].get("value") for data in calls]
+    assert values == ["idle", "active", None]  # published at start, at the change, deleted at stop

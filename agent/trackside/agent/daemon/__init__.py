@@ -23,14 +23,16 @@ from trackside.agent.daemon import detach
 from trackside.agent.daemon.children import ChildSpec
 from trackside.agent.daemon.queues import Queue, QueueError, resolve_queues
 from trackside.agent.daemon.service import Daemon, DaemonSettings
+from trackside.agent.daemon.working_hours import WorkingHours
 from trackside.agent.gpus import GpuSelection, GpuSpecError, select_gpus
 from trackside.agent.machine_stats import MachineStats
+from trackside.agent.schedule import Schedule, ScheduleError, from_settings
 from trackside.agent.status_reporter import StatusReporter
 from trackside.agent.worker_id import configured_worker_id, make_worker_id
 
 log = logging.getLogger("trackside.agent.daemon")
 # Flags of clearml-agent that belong to agent part 2: refused rather than silently ignored.
-NOT_YET = {"docker": "--docker", "dynamic_gpus": "--dynamic-gpus", "uptime": "--uptime", "downtime": "--downtime"}
+NOT_YET = {"docker": "--docker", "dynamic_gpus": "--dynamic-gpus"}
 
 
 class UsageError(Exception):
@@ -42,6 +44,7 @@ def run_daemon(args, config: AgentConfig) -> int:
         logging.getLogger().setLevel("WARNING" if args.log_level == "WARN" else args.log_level)
     try:
         _check_flags(args)
+        schedule = working_hours(args, config)
         gpus = _gpus(args, config)
         key = _key(args, config, gpus)
         if args.stop is not False:
@@ -49,12 +52,12 @@ def run_daemon(args, config: AgentConfig) -> int:
         api = AgentApi.from_config(config)
         if args.status:
             from trackside.agent.daemon.report import print_status
-            return print_status(api, config, args, key)
+            return print_status(api, config, args, key, schedule)
         if args.detached and not os.environ.get(detach.PID_FILE_ENV):
             _queues(api, args)  # a wrong queue is reported here, on the terminal, not in the log file
             return detach.launch_detached(getattr(args, "argv", None) or sys.argv[1:], key)
-        return _serve(api, config, args, gpus)
-    except (UsageError, GpuSpecError, QueueError) as exc:
+        return _serve(api, config, args, gpus, schedule)
+    except (UsageError, GpuSpecError, QueueError, ScheduleError) as exc:
         print(f"trackside-agent daemon: {exc}", file=sys.stderr)
         return 2
     except ApiError as exc:
@@ -74,10 +77,11 @@ def _check_flags(args) -> None:
         raise UsageError("--services-mode N: N must be a positive number of tasks (or -1, or nothing, for no limit)")
 
 
-def _warn_ignored_settings(config: AgentConfig) -> None:
-    for key in ("agent.uptime", "agent.downtime"):
-        if config.get(key):
-            log.warning("%s is not supported yet (agent part 2): the worker is always on", key)
+def working_hours(args, config: AgentConfig) -> Schedule | None:
+    """The flags win over ``agent.uptime`` / ``agent.downtime`` (the pair that is set, as a whole)."""
+    if args.uptime or args.downtime:
+        return from_settings(args.uptime, args.downtime)
+    return from_settings(config.get("agent.uptime"), config.get("agent.downtime"))
 
 
 def _gpus(args, config: AgentConfig) -> GpuSelection:
@@ -105,8 +109,7 @@ def _stop(args, key: str) -> int:
     return detach.stop(detach.records(key), "these arguments")
 
 
-def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection) -> int:
-    _warn_ignored_settings(config)
+def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedule: Schedule | None) -> int:
     queues = _queues(api, args)
     worker = make_worker_id(config, gpus)
     capacity = None if args.services_mode == -1 else (args.services_mode or 1)
@@ -117,7 +120,9 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection) -> int:
     spec = ChildSpec(worker=worker, config_file=config.path, env=_child_env(args, gpus), args=_child_args(args),
                      foreground=args.foreground, log_dir=detach.runtime_dir() / "tasks")
     interval = float(config.get("agent.status_report_interval_sec") or 30.0)
-    settings = DaemonSettings(worker, queues, capacity, order_fairness=args.order_fairness)
+    hours = WorkingHours(schedule, api.call, worker) if schedule else None
+    settings = DaemonSettings(worker, queues, capacity, order_fairness=args.order_fairness,
+                              schedule_active=hours.active if hours else None)
     stats = MachineStats(gpus.indices())
 
     def reporter(daemon: Daemon) -> StatusReporter:
@@ -135,11 +140,15 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection) -> int:
             log.warning("workers.register failed: %s", exc)
         pid_file = _claim_pid_file(worker, queues)
         daemon.start()
+        if hours:
+            hours.start(on_change=daemon.subscriber.wake)
         log.info("worker %s waiting for tasks on %s", worker, ", ".join(q.name for q in queues))
         daemon.wait(stop_requested)
         log.info("stopping: no new tasks%s", "" if not daemon.children else ", ending the running ones")
         daemon.shutdown()
     finally:
+        if hours:
+            hours.stop()
         try:
             api.call("workers.unregister", {"worker": worker})
         except Exception as exc:  # noqa: BLE001 - it expires after the worker timeout anyway

@@ -7,14 +7,17 @@ each is alive and what it runs (``workers.get_all``) and which runtime propertie
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from trackside.agent.api import AgentApi, ApiError
 from trackside.agent.config import AgentConfig
 from trackside.agent.daemon import detach
 from trackside.agent.daemon.queues import resolve_queues
+from trackside.agent.schedule import Schedule
 from trackside.agent.worker_id import configured_worker_id
 
 
-def print_status(api: AgentApi, config: AgentConfig, args, key: str) -> int:
+def print_status(api: AgentApi, config: AgentConfig, args, key: str, schedule: Schedule | None = None) -> int:
     queues = resolve_queues(api.call, list(args.queues))
     running = [record for record in detach.records(key) if record.process() is not None]
     workers = [record.worker for record in running if record.worker]
@@ -23,7 +26,18 @@ def print_status(api: AgentApi, config: AgentConfig, args, key: str) -> int:
     live = {w["id"]: w for w in api.call("workers.get_all", {"last_seen": 600}).get("workers") or []}
 
     print("Queues, highest priority first: " + ", ".join(f"{q.name} ({q.id})" for q in queues))
-    print("Schedule: always on (no --uptime/--downtime)")
+    if schedule is None:
+        print("Schedule: always on (no --uptime/--downtime)")
+    else:
+        now = datetime.now()
+        change = schedule.next_change(now)
+        until = f" until {change:%a %H:%M}" if change else ""
+        print(f"Schedule: {schedule.describe()}; {'on' if schedule.is_active(now) else 'off'} now{until}")
+    tagged = api.call("queues.get_all", {"id": [q.id for q in queues], "only_fields": ["name", "tags"]}).get("queues")
+    forcing = [f"{q.get('name')}: {tag}" for q in tagged or [] for tag in q.get("tags") or []
+               if tag.startswith("force_workers:")]
+    if forcing:
+        print("Queue tags that override the schedule: " + ", ".join(forcing))
     if not workers:
         print("Worker: none running with these arguments (a default worker id is chosen at start; "
               "run with -d to have it recorded, or set agent.worker_id)")

@@ -44,6 +44,7 @@ class DaemonSettings:
     queues: list[Queue]
     capacity: int | None           # None: no limit
     order_fairness: bool = False
+    schedule_active: Callable[[], bool] | None = None   # working hours; None: always on
 
 
 class Daemon:
@@ -56,7 +57,8 @@ class Daemon:
         self._stopping = False
         self._claim_busy = False
         self.subscriber = Subscriber(self._claim_call, settings.worker, [q.id for q in settings.queues],
-                                     order_fairness=settings.order_fairness)
+                                     order_fairness=settings.order_fairness,
+                                     schedule_active=settings.schedule_active)
         self.reporter = reporter_factory(self)
         self._claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
         self._ended: "queue.Queue[tuple[Child, int] | None]" = queue.Queue()

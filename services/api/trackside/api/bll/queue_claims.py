@@ -88,7 +88,7 @@ class QueueClaims:
                 continue
             taken = self._take(company, queue_id, worker)
             if taken:
-                self._hand_on(company, [q for q in dict.fromkeys(token_queues) if q != queue_id and q in queues])
+                self.nudge(company, [q for q in dict.fromkeys(token_queues) if q != queue_id and q in queues])
                 entry, lease = taken
                 return {"entry": _entry(entry), "queue": queue_id,
                         "lease": {"id": lease["_id"], "expires": isoformat(lease["expires"])}}
@@ -141,8 +141,10 @@ class QueueClaims:
             self.tasks.update_one({"_id": task_id, "company": company, "status": STOPPED}, {"$set": {"status": QUEUED}})
         return True
 
-    def _hand_on(self, company: str, queue_ids: list[str]) -> None:
-        """Tokens this claim consumed for queues it did not take from go to another subscriber."""
+    def nudge(self, company: str, queue_ids: list[str]) -> None:
+        """A token on each of these queues that has a task waiting: for tokens a claim consumed without
+        taking from their queue, and when a gate opens (a ``force`` property or a ``force_workers`` tag), so
+        that subscribed workers look again at once instead of at the next reconcile."""
         for queue_id in queue_ids:
             if self.entries.head(company, queue_id) is not None and self.queues.tokens is not None:
                 self.queues.tokens.publish(company, queue_id)

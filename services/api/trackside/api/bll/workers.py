@@ -16,6 +16,7 @@ from pymongo.database import Database
 from pyhocon import ConfigTree
 
 from trackside.api import errors
+from trackside.api.bll.queue_claims import TAG_OFF, eligible
 from trackside.api.bll.worker_registry import WorkerRegistry
 from trackside.api.bll.worker_stats import WorkerStats
 from trackside.api.context import Identity
@@ -150,7 +151,8 @@ class WorkersBLL:
     def _with_details(self, records: list[dict]) -> list[dict]:
         queue_ids = {q for r in records for q in (r.get("queues") or [])}
         queues = {q["_id"]: q for q in self.queues.find({"_id": {"$in": list(queue_ids)}},
-                                                          {"name": 1, "display_name": 1, "entries.task": 1})}
+                                                          {"name": 1, "display_name": 1, "entries.task": 1,
+                                                           "tags": 1})}
         task_ids = {r["task"]["id"] for r in records if r.get("task")}
         task_ids |= {q["entries"][0]["task"] for q in queues.values() if q.get("entries")}
         tasks = {t["_id"]: t for t in self.tasks.find({"_id": {"$in": list(task_ids)}},
@@ -172,6 +174,8 @@ class WorkersBLL:
             worker = {k: v for k, v in record.items() if k not in ("queue", "queues")}
             worker["queues"] = [queue_entry(q) for q in record.get("queues") or []]
             worker["queue"] = next((q for q in worker["queues"] if q["id"] == record.get("queue")), None)
+            worker["schedule_state"] = self._schedule_state(
+                record, [(queues.get(q) or {}).get("tags") or [] for q in record.get("queues") or []])
             if record.get("task"):
                 task = tasks.get(record["task"]["id"]) or {}
                 started = task.get("started")
@@ -183,12 +187,34 @@ class WorkersBLL:
             workers.append(worker)
         return workers
 
+    def _schedule_state(self, record: dict, queue_tags: list[list[str]]) -> str:
+        """``active``, ``idle_by_schedule``, ``forced_on`` or ``forced_off``: what the claim gate
+        (:func:`queue_claims.eligible`) makes of the worker's queue tags, its ``force`` property and the
+        ``schedule`` property its agent publishes (``active`` / ``idle``; absent: no working hours)."""
+        try:
+            properties = self.get_runtime_properties((record.get("company") or {}).get("id"), record["id"])
+        except redis.RedisError:
+            properties = {}
+        force = (properties.get("force") or "").lower() or None
+        in_hours = properties.get("schedule") != "idle"
+        takes = any(eligible(tags, force, in_hours) for tags in queue_tags or [[]])
+        if takes:
+            return "active" if in_hours and force != "on" else "forced_on"
+        return "idle_by_schedule" if not in_hours and force != "off" and not _all_off(queue_tags) else "forced_off"
+
     # -- runtime properties ---------------------------------------------------------------------------------
+    def queues_of(self, company: str, worker: str) -> list[str]:
+        return list((self.registry.load(company, worker) or {}).get("queues") or [])
+
     def set_runtime_properties(self, company: str, worker: str, properties: list[dict]) -> None:
         self.registry.set_properties(company, worker, properties)
 
     def runtime_properties(self, company: str, worker: str) -> list[dict]:
         return self.registry.get_properties(company, worker)
+
+
+def _all_off(queue_tags: list[list[str]]) -> bool:
+    return bool(queue_tags) and all(TAG_OFF in tags for tags in queue_tags)
 
 
 def _tags_match(have: list[str] | None, wanted: list[str] | None) -> bool:

@@ -79,7 +79,10 @@ class UpdateQueueRequest(QueueRequest):
 
 @endpoint("queues.update", UpdateQueueRequest)
 def update(call: Call) -> dict:
-    return call.app.queues.update(call.identity.company, call.data["queue"], call.data)
+    result = call.app.queues.update(call.identity.company, call.data["queue"], call.data)
+    if "tags" in result["fields"]:  # a force_workers tag may have opened the claim gate: look again now
+        call.app.claims.nudge(call.identity.company, [call.data["queue"]])
+    return result
 
 
 class DeleteQueueRequest(QueueRequest):

@@ -188,7 +188,10 @@ def set_runtime_properties(call: Call) -> dict:
     if missing:
         raise errors.MissingRequiredFields(f"runtime properties without a value: {missing}",
                                            fields=["runtime_properties.value"])
-    call.app.workers.set_runtime_properties(call.identity.company, call.data["worker"], properties)
+    company, worker = call.identity.company, call.data["worker"]
+    call.app.workers.set_runtime_properties(company, worker, properties)
+    if any(p["key"] == "force" for p in properties):  # the claim gate may have opened: look again now
+        call.app.claims.nudge(company, call.app.workers.queues_of(company, worker))
     return {}
 
 
