@@ -64,7 +64,8 @@ def build_parser() -> argparse.ArgumentParser:
     daemon.add_argument("--services-mode", nargs="?", const=-1, type=int, default=None, metavar="N",
                         help="launch tasks without waiting for them, at most N at once (no limit without N)")
     daemon.add_argument("--child-report-tags", nargs="+", default=None, help="tags the task workers report")
-    daemon.add_argument("--dynamic-gpus", action="store_true", help="GPUs per queue: --queue q=2 (agent part 2)")
+    daemon.add_argument("--dynamic-gpus", action="store_true",
+                        help="share --gpus between tasks: --queue quad=4 dual=2 opportunistic=1-4 (GPUs per task)")
     daemon.add_argument("--uptime", nargs="*", default=None, help='working hours, "<hours> <days>", e.g. "9-18 MON-FRI" (the rest is off)')
     daemon.add_argument("--downtime", nargs="*", default=None, help='off hours, "<hours> <days>", e.g. "22-6 SUN-SAT" (the rest is on)')
     daemon.add_argument("--status", action="store_true", help="print the worker's schedule and queues")

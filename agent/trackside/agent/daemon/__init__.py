@@ -24,7 +24,8 @@ from trackside.agent.daemon.children import ChildSpec
 from trackside.agent.daemon.queues import Queue, QueueError, resolve_queues
 from trackside.agent.daemon.service import Daemon, DaemonSettings
 from trackside.agent.daemon.working_hours import WorkingHours
-from trackside.agent.gpus import GpuSelection, GpuSpecError, select_gpus
+from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, parse_queue_specs
+from trackside.agent.gpus import GpuSelection, GpuSpecError, detect_gpu_count, select_gpus
 from trackside.agent.machine_stats import MachineStats
 from trackside.agent.schedule import Schedule, ScheduleError, from_settings
 from trackside.agent.status_reporter import StatusReporter
@@ -32,7 +33,7 @@ from trackside.agent.worker_id import configured_worker_id, make_worker_id
 
 log = logging.getLogger("trackside.agent.daemon")
 # Flags of clearml-agent that belong to agent part 2: refused rather than silently ignored.
-NOT_YET = {"docker": "--docker", "dynamic_gpus": "--dynamic-gpus"}
+NOT_YET = {"docker": "--docker"}
 
 
 class UsageError(Exception):
@@ -46,6 +47,7 @@ def run_daemon(args, config: AgentConfig) -> int:
         _check_flags(args)
         schedule = working_hours(args, config)
         gpus = _gpus(args, config)
+        shared_gpus = dynamic_gpus(args, gpus)
         key = _key(args, config, gpus)
         if args.stop is not False:
             return _stop(args, key)
@@ -56,8 +58,8 @@ def run_daemon(args, config: AgentConfig) -> int:
         if args.detached and not os.environ.get(detach.PID_FILE_ENV):
             _queues(api, args)  # a wrong queue is reported here, on the terminal, not in the log file
             return detach.launch_detached(getattr(args, "argv", None) or sys.argv[1:], key)
-        return _serve(api, config, args, gpus, schedule)
-    except (UsageError, GpuSpecError, QueueError, ScheduleError) as exc:
+        return _serve(api, config, args, gpus, schedule, shared_gpus)
+    except (UsageError, GpuSpecError, GpuAllocationError, QueueError, ScheduleError) as exc:
         print(f"trackside-agent daemon: {exc}", file=sys.stderr)
         return 2
     except ApiError as exc:
@@ -84,6 +86,18 @@ def working_hours(args, config: AgentConfig) -> Schedule | None:
     return from_settings(config.get("agent.uptime"), config.get("agent.downtime"))
 
 
+def dynamic_gpus(args, gpus: GpuSelection) -> tuple[GpuPool, list[QueueGpus]] | None:
+    """``--dynamic-gpus``: the pool of GPUs to share and what each queue's tasks take from it."""
+    if not args.dynamic_gpus:
+        return None
+    if gpus.cpu_only:
+        raise GpuAllocationError("--dynamic-gpus and --cpu-only exclude each other")
+    if not args.gpus:
+        raise GpuAllocationError("--dynamic-gpus needs the GPUs to share: --gpus 0-3 or --gpus 0,1,2,3")
+    devices = gpus.devices if gpus.devices is not None else tuple(str(i) for i in range(detect_gpu_count()))
+    return GpuPool(list(devices)), parse_queue_specs(list(args.queues), len(devices))
+
+
 def _gpus(args, config: AgentConfig) -> GpuSelection:
     cpu_only = bool(args.cpu_only or (config.get("agent.cpu_only") and not args.gpus))
     return select_gpus(args.gpus, cpu_only)
@@ -94,7 +108,10 @@ def _key(args, config: AgentConfig, gpus: GpuSelection) -> str:
 
 
 def _queues(api: AgentApi, args) -> list[Queue]:
-    return resolve_queues(api.call, list(args.queues), create=args.create_queue)
+    names = list(args.queues)
+    if args.dynamic_gpus:  # "dual=2" names the queue "dual"
+        names = [name.rpartition("=")[0] or name for name in names]
+    return resolve_queues(api.call, names, create=args.create_queue)
 
 
 def _stop(args, key: str) -> int:
@@ -109,20 +126,29 @@ def _stop(args, key: str) -> int:
     return detach.stop(detach.records(key), "these arguments")
 
 
-def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedule: Schedule | None) -> int:
+def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedule: Schedule | None,
+           shared_gpus: tuple[GpuPool, list[QueueGpus]] | None) -> int:
     queues = _queues(api, args)
     worker = make_worker_id(config, gpus)
-    capacity = None if args.services_mode == -1 else (args.services_mode or 1)
+    # Dynamic GPUs: as many tasks at once as the GPUs allow, unless --services-mode N caps them too.
+    unlimited = args.services_mode == -1 or (shared_gpus is not None and args.services_mode is None)
+    capacity = None if unlimited else (args.services_mode or 1)
+    pool, queue_gpus = None, {}
+    if shared_gpus is not None:
+        pool, specs = shared_gpus
+        if len(specs) != len(queues):
+            raise UsageError("--dynamic-gpus: each queue may be listed once")
+        queue_gpus = {queue.id: spec for queue, spec in zip(queues, specs)}
     tags = _worker_tags()
     _warn_if_taken(api, config, worker)
-    _print_table(worker, queues, gpus, capacity)
+    _print_table(worker, queues, gpus, capacity, queue_gpus)
 
     spec = ChildSpec(worker=worker, config_file=config.path, env=_child_env(args, gpus), args=_child_args(args),
                      foreground=args.foreground, log_dir=detach.runtime_dir() / "tasks")
     interval = float(config.get("agent.status_report_interval_sec") or 30.0)
     hours = WorkingHours(schedule, api.call, worker) if schedule else None
     settings = DaemonSettings(worker, queues, capacity, order_fairness=args.order_fairness,
-                              schedule_active=hours.active if hours else None)
+                              schedule_active=hours.active if hours else None, gpu_pool=pool, queue_gpus=queue_gpus)
     stats = MachineStats(gpus.indices())
 
     def reporter(daemon: Daemon) -> StatusReporter:
@@ -203,12 +229,20 @@ def _warn_if_taken(api: AgentApi, config: AgentConfig, worker: str) -> None:
                     "(set a different agent.worker_id / CLEARML_WORKER_ID)", worker)
 
 
-def _print_table(worker: str, queues: list[Queue], gpus: GpuSelection, capacity: int | None) -> None:
-    mode = "one task at a time" if capacity == 1 else (f"services mode, up to {capacity} tasks at once"
-                                                       if capacity else "services mode, no task limit")
+def _print_table(worker: str, queues: list[Queue], gpus: GpuSelection, capacity: int | None,
+                 queue_gpus: dict[str, QueueGpus]) -> None:
+    if queue_gpus:
+        mode = "dynamic GPUs" + (f", up to {capacity} tasks at once" if capacity else "")
+    else:
+        mode = "one task at a time" if capacity == 1 else (f"services mode, up to {capacity} tasks at once"
+                                                           if capacity else "services mode, no task limit")
     lines = [f"Worker {worker} ({mode}; GPUs: {gpus.tag})", "Queues, highest priority first:"]
     width = max(len(q.name) for q in queues)
-    lines += [f"  {i}. {q.name:<{width}}  {q.id}" for i, q in enumerate(queues, 1)]
+
+    def needs(queue: Queue) -> str:
+        spec = queue_gpus.get(queue.id)
+        return "" if spec is None else f"  {spec.min}{'' if spec.max == spec.min else f'-{spec.max}'} GPU(s)"
+    lines += [f"  {i}. {q.name:<{width}}  {q.id}{needs(q)}" for i, q in enumerate(queues, 1)]
     print("\n".join(lines), flush=True)
 
 

@@ -47,6 +47,7 @@ class Child:
     log_path: Path | None
     started: float
     _log: IO | None = field(default=None, repr=False)
+    gpus: tuple[str, ...] = ()            # dynamic GPUs: the ones this task holds until it ends
 
     @property
     def pid(self) -> int:
@@ -86,8 +87,10 @@ class Child:
                 pass
 
 
-def spawn(spec: ChildSpec, task_id: str, queue_id: str) -> Child:
-    env = {**os.environ, **spec.env, "CLEARML_WORKER_ID": spec.worker, "TRACKSIDE_AGENT_QUEUE": queue_id}
+def spawn(spec: ChildSpec, task_id: str, queue_id: str, extra_env: dict[str, str] | None = None) -> Child:
+    """``extra_env`` overrides the shared environment for this task alone (its dynamic GPUs)."""
+    env = {**os.environ, **spec.env, **(extra_env or {}), "CLEARML_WORKER_ID": spec.worker,
+           "TRACKSIDE_AGENT_QUEUE": queue_id}
     log_path, log = None, None
     if not spec.foreground and spec.log_dir is not None:
         spec.log_dir.mkdir(parents=True, exist_ok=True)

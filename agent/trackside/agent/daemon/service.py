@@ -20,11 +20,12 @@ import logging
 import queue
 import threading
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Callable
 
 from trackside.agent.daemon.children import EXIT_MEANING, Child, ChildSpec, prune_logs, spawn
 from trackside.agent.daemon.queues import Queue
+from trackside.agent.gpu_allocation import GpuPool, QueueGpus, visible_devices_env
 from trackside.agent.status_reporter import StatusReporter
 from trackside.shared.dispatch.subscriber import ClaimedTask, LeaseLost, Subscriber
 
@@ -45,6 +46,8 @@ class DaemonSettings:
     capacity: int | None           # None: no limit
     order_fairness: bool = False
     schedule_active: Callable[[], bool] | None = None   # working hours; None: always on
+    gpu_pool: GpuPool | None = None                      # --dynamic-gpus: the GPUs tasks take and give back
+    queue_gpus: dict[str, QueueGpus] = field(default_factory=dict)  # queue id -> GPUs a task takes
 
 
 class Daemon:
@@ -58,7 +61,8 @@ class Daemon:
         self._claim_busy = False
         self.subscriber = Subscriber(self._claim_call, settings.worker, [q.id for q in settings.queues],
                                      order_fairness=settings.order_fairness,
-                                     schedule_active=settings.schedule_active)
+                                     schedule_active=settings.schedule_active,
+                                     queue_filter=self._queues_that_fit if settings.gpu_pool else None)
         self.reporter = reporter_factory(self)
         self._claimer = threading.Thread(target=self._claim_loop, name="claimer", daemon=True)
         self._ended: "queue.Queue[tuple[Child, int] | None]" = queue.Queue()
@@ -144,11 +148,35 @@ class Daemon:
             self._claim_done()  # a claim lost inside the subscriber (a failed XACK) must not hold up shutdown
 
     def _wait_for_slot(self) -> bool:
-        """True when a task may be claimed; False once stopping."""
+        """True when a task may be claimed (a slot free and, with dynamic GPUs, some queue's minimum of GPUs
+        free); False once stopping."""
         capacity = self.settings.capacity
         with self._lock:
-            self._lock.wait_for(lambda: self._stopping or capacity is None or len(self.children) < capacity)
+            self._lock.wait_for(lambda: self._stopping or (
+                (capacity is None or len(self.children) < capacity) and self._some_queue_fits()))
             return not self._stopping
+
+    # -- dynamic GPUs ----------------------------------------------------------------------------------------
+    def _some_queue_fits(self) -> bool:
+        return self.settings.gpu_pool is None or bool(self._queues_that_fit(list(self.settings.queue_gpus)))
+
+    def _queues_that_fit(self, queue_ids: list[str]) -> list[str]:
+        pool, needs = self.settings.gpu_pool, self.settings.queue_gpus
+        return [q for q in queue_ids if q in needs and pool.fits(needs[q].min)]
+
+    def _take_gpus(self, claimed: ClaimedTask) -> tuple[str, ...] | None:
+        """The GPUs for a claimed task; () without dynamic GPUs, None when they are no longer free."""
+        if self.settings.gpu_pool is None:
+            return ()
+        need = self.settings.queue_gpus[claimed.queue]
+        return self.settings.gpu_pool.allocate(need.min, need.max)
+
+    def _return_gpus(self, gpus: tuple[str, ...]) -> None:
+        if gpus and self.settings.gpu_pool is not None:
+            self.settings.gpu_pool.release(gpus)
+            with self._lock:
+                self._lock.notify_all()
+            self.subscriber.wake()  # tasks that waited for these GPUs were answered "nothing" earlier
 
     def _launch(self, claimed: ClaimedTask) -> None:
         queue_name = self.queue_names.get(claimed.queue, claimed.queue)
@@ -157,28 +185,44 @@ class Daemon:
         if stopping:
             self._give_back(claimed)
             return
+        gpus = self._take_gpus(claimed)
+        if gpus is None:
+            log.info("task %s: its GPUs were taken meanwhile; giving it back", claimed.task)
+            self._give_back(claimed)
+            return
+        try:
+            self._start_and_spawn(claimed, queue_name, gpus)
+        except BaseException:
+            self._return_gpus(gpus)
+            raise
+
+    def _start_and_spawn(self, claimed: ClaimedTask, queue_name: str, gpus: tuple[str, ...]) -> None:
         try:
             self.subscriber.start(claimed, status_reason=f"pulled from {queue_name} by worker {self.settings.worker}",
                                   status_message="launch by agent")
         except LeaseLost:
             log.warning("task %s: its claim expired before it could start (it is back in its queue); skipped",
                         claimed.task)
+            self._return_gpus(gpus)
             return
         except Exception as exc:  # noqa: BLE001 - the API failed: hand the task back if we still can
             log.error("task %s: could not start it: %s", claimed.task, exc)
             self._give_back(claimed)
+            self._return_gpus(gpus)
             return
         try:
-            child = spawn(self.spec, claimed.task, claimed.queue)
+            child = spawn(self.spec, claimed.task, claimed.queue, visible_devices_env(gpus) if gpus else None)
         except OSError as exc:
             log.error("task %s: could not launch the execute process: %s", claimed.task, exc)
             self._end_task(claimed.task, "failed", f"agent could not launch the task: {exc}")
+            self._return_gpus(gpus)
             return
+        child.gpus = gpus
         with self._lock:
             self.children.append(child)
         self.launched += 1
-        log.info("task %s from queue %s: running as PID %d%s", claimed.task, queue_name, child.pid,
-                 f" (output: {child.log_path})" if child.log_path else "")
+        log.info("task %s from queue %s: running as PID %d%s%s", claimed.task, queue_name, child.pid,
+                 f" on GPUs {','.join(gpus)}" if gpus else "", f" (output: {child.log_path})" if child.log_path else "")
         self.reporter.report_now()
         threading.Thread(target=self._wait_child, args=(child,), name=f"child-{child.pid}", daemon=True).start()
 
@@ -220,6 +264,7 @@ class Daemon:
         """One per child: frees its slot the moment it exits; the reaper does the rest (API calls, from one
         thread and one HTTP session however many children come and go)."""
         code = child.wait()
+        self._return_gpus(child.gpus)
         self._ended.put((child, code))
         with self._lock:
             if child in self.children:
