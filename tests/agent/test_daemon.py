@@ -108,7 +108,7 @@ def test_queue_names_resolve_exactly_then_ignoring_case_and_unknown_queues_are_r
     assert f"queue {missing!r} does not exist" in refused.stderr and "--create-queue" in refused.stderr
     assert not api.ok("queues.get_all", name=f"^{missing}$")["queues"]
 
-    for flags, message in [(["--docker"], "--docker is not supported yet"), (["--services-mode", "0"], "--services-mode"),
+    for flags, message in [(["--services-mode", "0"], "--services-mode"),
                            (["--gpus", "1-0"], "goes backwards")]:
         result = home.run("daemon", "--queue", queue, *flags, timeout=60)
         assert result.returncode == 2 and message in result.stderr, (flags, result.stderr)

@@ -44,7 +44,7 @@ class DockerEngine:
         self.process = ServerProcess(
             "dockerd",
             ["dockerd", "--bridge=none", "--iptables=false", "--ip6tables=false",
-             "--data-root", str(root / "data"), "--exec-root", str(self.root / "exec"),
+             "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
              "--pidfile", str(self.root / "dockerd.pid"), "-H", self.base_url],
             ready=self._answers, log_path=root / "dockerd.log",
         )

@@ -29,7 +29,7 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--gpus", help="GPUs to use: 0 / 0,1 / 0-3 / all (sets CUDA_VISIBLE_DEVICES)")
     parser.add_argument("--cpu-only", action="store_true", help="no GPU for the tasks")
     parser.add_argument("--docker", nargs="*", default=False, metavar="IMAGE_AND_ARGS",
-                        help="run tasks in a container (agent part 2)")
+                        help="run each task in a container: the task's image, else IMAGE, else agent.default_docker")
     parser.add_argument("-O", dest="optimization", action="count", default=0, help="python -O for the task")
 
 
@@ -82,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("--full-monitoring", action="store_true", help="set by the daemon for its children")
     execute.add_argument("--require-queue", action="store_true", help="fail unless the task is queued")
     execute.add_argument("--standalone-mode", action="store_true", help="install nothing: use the environment as is")
+    execute.add_argument("--log-to-stdout", action="store_true", help=argparse.SUPPRESS)  # the agent in a container
     _common(execute)
 
     listing = verbs.add_parser("list", help="workers and what they are doing")

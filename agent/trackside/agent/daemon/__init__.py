@@ -32,8 +32,6 @@ from trackside.agent.status_reporter import StatusReporter
 from trackside.agent.worker_id import configured_worker_id, make_worker_id
 
 log = logging.getLogger("trackside.agent.daemon")
-# Flags of clearml-agent that belong to agent part 2: refused rather than silently ignored.
-NOT_YET = {"docker": "--docker"}
 
 
 class UsageError(Exception):
@@ -71,10 +69,6 @@ def run_daemon(args, config: AgentConfig) -> int:
 
 
 def _check_flags(args) -> None:
-    for attr, flag in NOT_YET.items():
-        value = getattr(args, attr, None)
-        if value not in (None, False):
-            raise UsageError(f"{flag} is not supported yet")
     if args.services_mode is not None and (args.services_mode == 0 or args.services_mode < -1):
         raise UsageError("--services-mode N: N must be a positive number of tasks (or -1, or nothing, for no limit)")
 
@@ -208,7 +202,9 @@ def _child_env(args, gpus: GpuSelection) -> dict[str, str]:
 
 
 def _child_args(args) -> list[str]:
-    return ["--log-level", args.log_level] + ["-O"] * (args.optimization or 0)
+    """``--docker [IMAGE ARGS]``: each child runs its task in a container (the task's image first)."""
+    docker = [] if args.docker is False else ["--docker", *args.docker]
+    return ["--log-level", args.log_level] + ["-O"] * (args.optimization or 0) + docker
 
 
 def _worker_tags() -> list[str]:

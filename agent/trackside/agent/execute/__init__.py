@@ -25,9 +25,6 @@ def run_execute(args, config: AgentConfig) -> int:
         config.set("agent.git_user", args.git_user)
     if args.git_pass:
         config.set("agent.git_pass", args.git_pass)
-    if args.docker is not False:
-        print("trackside-agent: --docker arrives with docker mode (agent part 2)", file=sys.stderr)
-        return 2
     if args.gpus or args.cpu_only:   # the task's process inherits them (the daemon sets them for its children)
         try:
             os.environ.update(select_gpus(args.gpus, args.cpu_only).env())
@@ -39,6 +36,7 @@ def run_execute(args, config: AgentConfig) -> int:
         return TaskRunner(config, api, args.task_id, full_monitoring=args.full_monitoring, clone=args.clone,
                           require_queue=args.require_queue, standalone=args.standalone_mode,
                           monitoring=not args.disable_monitoring, log_file=args.log_file, log_level=args.log_level,
-                          optimization=args.optimization).run()
+                          optimization=args.optimization, docker=None if args.docker is False else list(args.docker),
+                          stream_logs=not args.log_to_stdout).run()
     finally:
         api.close()

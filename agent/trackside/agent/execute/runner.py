@@ -18,6 +18,7 @@ and a stopped task is re-enqueued as it is. A second signal SIGKILLs the tree at
 """
 from __future__ import annotations
 
+import json
 import os
 import shlex
 import signal
@@ -29,6 +30,7 @@ from typing import TextIO
 
 from trackside.agent.api import AgentApi, ApiError
 from trackside.agent.config import AgentConfig
+from trackside.agent.docker.agent_install import RESULT_ENV
 from trackside.agent.execute import launch
 from trackside.agent.execute.code import CodeError, CodeLocation, prepare_code
 from trackside.agent.execute.environment import EnvironmentBuildError, PythonEnvironment, build_environment
@@ -42,7 +44,8 @@ from trackside.agent.redact import Redactor, is_secret_name, looks_like_secret_v
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_STOPPED, EXIT_AGENT_ERROR = 0, 1, 2, 3
 AGENT_STOPPED_REASON = "the agent running the task was stopped"   # the daemon uses the same words
-LEFTOVER_GRACE_SEC = 5.0      # processes the task left behind when it exited (clearml-agent kills them too)
+LEFTOVER_GRACE_SEC = 5.0
+FINAL_EXIT = {"completed": EXIT_COMPLETED, "failed": EXIT_FAILED, "stopped": EXIT_STOPPED}      # processes the task left behind when it exited (clearml-agent kills them too)
 
 
 class Interrupted(BaseException):
@@ -54,11 +57,15 @@ class TaskRunner:
     def __init__(self, config: AgentConfig, api: AgentApi, task_id: str, *, full_monitoring: bool = False,
                  clone: bool = False, require_queue: bool = False, standalone: bool = False,
                  monitoring: bool = True, log_file: str | None = None, log_level: str = "INFO",
-                 optimization: int = 0, out: TextIO = sys.stdout):
+                 optimization: int = 0, out: TextIO = sys.stdout, docker: list[str] | None = None,
+                 stream_logs: bool = True):
         self.config, self.api, self.task_id = config, api, task_id
         self.full_monitoring, self.clone, self.require_queue = full_monitoring, clone, require_queue
         self.standalone, self.monitoring, self.log_level = standalone, monitoring, log_level
         self.optimization, self.out, self.log_file_path = optimization, out, log_file
+        # docker: run the task in a container (``--docker [IMAGE ARGS]``); stream_logs=False: the agent in a
+        # container, whose output the agent outside sends as the task's log.
+        self.docker, self.stream_logs = docker, stream_logs
         self.worker = self._worker_id()
         self.redact = self._seeded_redactor()
         self.console = Console(self.redact, out)
@@ -83,7 +90,7 @@ class TaskRunner:
             if task is None:
                 return EXIT_AGENT_ERROR
             self._seed_from_task(task)
-            if self.monitoring:
+            if self.monitoring and self.stream_logs:
                 self.stream = LogStream(self.api.call_batch, self.task_id, self.worker,
                                         float(self.config.get("agent.log_flush_interval_sec")),
                                         on_problem=lambda text: self.say(text)).start()
@@ -100,6 +107,8 @@ class TaskRunner:
                 self.watch = StopWatch(self.api.call, self.task_id, float(self.config.get("agent.stop_poll_interval_sec")),
                                        self._on_stop, self.console.line,
                                        float(self.config.get("agent.abort_callback_max_timeout"))).start()
+            if self.docker is not None:
+                return self._run_in_container(task)
             slot = Slot(Path(self.config.get("agent.venvs_dir")))
             return self._run(task, slot, adopting)
         except Interrupted:
@@ -197,6 +206,40 @@ class TaskRunner:
             return EXIT_COMPLETED
         self.note(f"Process failed, exit code {code_}")
         self._set_status("failed", f"worker execution exit code {code_}")
+        return EXIT_FAILED
+
+    def _run_in_container(self, task: dict) -> int:
+        from trackside.agent.docker.launch import ContainerLaunch, LAUNCH_ERRORS, BOOTSTRAP_FAILED
+        inner = ["execute", "--id", self.task_id, "--full-monitoring", "--log-to-stdout",
+                 "--log-level", self.log_level] + ["-O"] * self.optimization
+        launch = ContainerLaunch(self.config, task, self.worker, self.docker, inner, self.console.line, self.note)
+        result = None
+        try:
+            try:
+                launch.start(on_exit=self._wake.set)
+            except LAUNCH_ERRORS as exc:
+                self.note(str(exc), "ERROR")
+                self._set_status("failed", f"docker: {exc}")
+                return EXIT_FAILED
+            while not (launch.exited or self.stop_reason or self.signal):
+                self._wake.wait(5.0)
+                self._wake.clear()
+            if not launch.exited:   # the agent inside ends the task's processes on SIGTERM
+                launch.stop(GRACE_SEC + 5)
+        finally:
+            result = launch.finish()
+        if self.signal:
+            return self._end_interrupted()
+        if self.stop_reason:
+            return self._end_stopped()
+        if result and result.get("status") in FINAL_EXIT:   # what the agent inside decided
+            self._set_status(result["status"], result.get("reason") or "", bool(result.get("force")))
+            return FINAL_EXIT[result["status"]]
+        code = launch.exit_code
+        reason = ("the container could not start the agent (see the task log)" if code == BOOTSTRAP_FAILED
+                  else f"docker container exit code {code}")
+        self.note(f"Process failed: {reason}")
+        self._set_status("failed", reason)
         return EXIT_FAILED
 
     # -- how it ends -------------------------------------------------------------------------------------------
@@ -318,12 +361,22 @@ class TaskRunner:
         """The task's final status, once its console log is all on the server (readers of a finished task
         see its whole log)."""
         self._flush_logs()
+        if not self.stream_logs and os.environ.get(RESULT_ENV):   # in a container: the agent outside sets it
+            self._write_result(status, reason, force)
+            return
         data = {"task": self.task_id, "force": force, "status_reason": self.redact(reason),
                 "status_message": self._change_message()}
         try:
             self.api.call(f"tasks.{status}", data)
         except (ApiError, OSError) as exc:
             self.say(f"could not mark task {self.task_id} {status}: {exc}")
+
+    def _write_result(self, status: str, reason: str, force: bool) -> None:
+        try:
+            with open(os.environ[RESULT_ENV], "w", encoding="utf-8") as out:
+                json.dump({"status": status, "reason": self.redact(reason), "force": force}, out)
+        except OSError as exc:
+            self.say(f"could not hand the task's end ({status}) to the agent outside: {exc}")
 
     def _flush_logs(self) -> None:
         if self.stream is not None:

@@ -1,0 +1,100 @@
+"""One task container through the Docker Engine API (docker-py): pull, create, start, follow its output,
+wait, stop, remove. The engine is the one ``DOCKER_HOST`` names, as for the docker CLI."""
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import docker
+import docker.errors
+
+from trackside.agent.docker.spec import ContainerSpec
+
+
+class ContainerError(RuntimeError):
+    """The container could not be made or started; the message says why (a missing image, a refused
+    argument, an unreachable engine)."""
+
+
+def engine() -> docker.DockerClient:
+    try:
+        client = docker.from_env(timeout=120)
+        client.ping()
+        return client
+    except docker.errors.DockerException as exc:
+        raise ContainerError(f"cannot reach the Docker Engine (DOCKER_HOST or /var/run/docker.sock): {exc}") from None
+
+
+class TaskContainer:
+    def __init__(self, client: docker.DockerClient, spec: ContainerSpec):
+        self.client, self.spec = client, spec
+        self.container = None
+        self.exit_code: int | None = None
+        self.exited = threading.Event()
+
+    def start(self, force_pull: bool, say: Callable[[str], None]) -> None:
+        self._ensure_image(force_pull, say)
+        try:
+            self.container = self.client.containers.create(**self.spec.create_kwargs())
+            self.container.start()
+        except docker.errors.DockerException as exc:
+            raise ContainerError(f"docker could not start the container: {_explain(exc)}") from None
+
+    def follow(self, feed: Callable[[bytes], None], on_exit: Callable[[], None]) -> threading.Thread:
+        """Stream the container's output (stdout and stderr, as the task sees them) into ``feed`` from a
+        thread; when it ends, record the exit code and call ``on_exit``."""
+        def run():
+            try:
+                for chunk in self.container.logs(stream=True, follow=True):
+                    feed(chunk)
+            except docker.errors.DockerException:
+                pass  # removed under us (a stop): the exit code below still tells
+            try:
+                self.exit_code = int(self.container.wait(timeout=60).get("StatusCode", -1))
+            except Exception:  # noqa: BLE001 - gone or unreachable
+                self.exit_code = -1
+            self.exited.set()
+            on_exit()
+        thread = threading.Thread(target=run, name="container-output", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self, grace_sec: float) -> None:
+        """SIGTERM to the agent in the container (it ends the task's processes), then SIGKILL."""
+        if self.container is None:
+            return
+        try:
+            self.container.stop(timeout=int(max(1, grace_sec)))
+        except docker.errors.DockerException:
+            pass
+
+    def remove(self) -> None:
+        if self.container is None:
+            return
+        try:
+            self.container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+        except docker.errors.DockerException:
+            pass
+
+    def _ensure_image(self, force_pull: bool, say: Callable[[str], None]) -> None:
+        image = self.spec.image
+        if not force_pull:
+            try:
+                self.client.images.get(image)
+                return
+            except docker.errors.ImageNotFound:
+                pass
+            except docker.errors.DockerException as exc:
+                raise ContainerError(f"docker could not look up image {image}: {_explain(exc)}") from None
+        say(f"pulling image {image}")
+        try:
+            self.client.images.pull(image)
+        except docker.errors.DockerException as exc:
+            raise ContainerError(f"could not pull image {image}: {_explain(exc)}") from None
+
+
+def _explain(exc: docker.errors.DockerException) -> str:
+    explanation = getattr(exc, "explanation", None)
+    return str(explanation or exc).strip()

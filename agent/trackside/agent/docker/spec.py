@@ -1,0 +1,159 @@
+"""Which container a task runs in: image, arguments, setup script, mounts, environment, name and labels.
+
+Precedence, as clearml-agent: the task's ``container`` section (or its legacy ``execution.docker_cmd``),
+unless ``agent.disable_task_docker_override``; else the daemon's ``--docker IMAGE ARGS``; else
+``agent.default_docker``. ``agent.extra_docker_arguments`` always apply, before the task's own.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from trackside.agent.config import AgentConfig
+from trackside.agent.docker import agent_install
+from trackside.agent.docker.arguments import DockerArgumentError, device_request, parse_arguments, split_arguments
+from trackside.agent.docker.mounts import IN_CONTAINER, Mount, cache_mounts, host_path, ssh_environment
+
+DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
+TASK_LABEL, WORKER_LABEL = "trackside.task", "trackside.worker"
+# The agent's own folders inside the container, as the stock agent lays them out.
+VENVS_DIR_IN_CONTAINER = "/root/.clearml/venvs-builds"
+FIND_LINKS_IN_CONTAINER = "/trackside/find-links"
+# Variables a task container inherits from the agent (the pip source and how verbose it is).
+PASSED_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
+              "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL", "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL")
+
+
+@dataclass
+class ContainerSpec:
+    image: str
+    command: list[str]
+    options: dict                                   # docker-py create() keywords from the arguments
+    mounts: list[Mount] = field(default_factory=list)
+    environment: dict[str, str] = field(default_factory=dict)
+    labels: dict[str, str] = field(default_factory=dict)
+    name: str | None = None
+
+    def create_kwargs(self) -> dict:
+        options = dict(self.options)
+        volumes = [m.volume() for m in self.mounts] + options.pop("volumes", [])
+        # An init process as PID 1 (docker's tini) passes SIGTERM on: a shell as PID 1 ignores it, and a stop
+        # during the setup script would wait out the whole grace period.
+        options.setdefault("init", True)
+        return {**options, "image": self.image, "command": self.command, "name": options.get("name", self.name),
+                "environment": {**self.environment, **options.get("environment", {})},
+                "labels": {**options.get("labels", {}), **self.labels}, "volumes": volumes, "detach": True}
+
+
+def task_image(task: dict, config: AgentConfig, flag: list[str] | None) -> tuple[str, list[str]]:
+    """``(image, arguments)`` for the task."""
+    if not config.get("agent.disable_task_docker_override"):
+        container = task.get("container") or {}
+        if (container.get("image") or "").strip():
+            return container["image"].strip(), split_arguments([container.get("arguments") or ""])
+        legacy = split_arguments([(task.get("execution") or {}).get("docker_cmd") or ""])
+        if legacy:
+            return legacy[0], legacy[1:]
+    if flag:
+        return flag[0], split_arguments(flag[1:])
+    default = config.get("agent.default_docker.image") or ""
+    if not default:
+        raise DockerArgumentError("no image: the task names none and agent.default_docker.image is empty")
+    return default, split_arguments(config.get("agent.default_docker.arguments") or [])
+
+
+def setup_script(task: dict, config: AgentConfig) -> list[str]:
+    """The task's ``container.setup_shell_script``, then ``agent.extra_docker_shell_script``."""
+    own = ((task.get("container") or {}).get("setup_shell_script") or "").splitlines()
+    return [line for line in own + list(config.get("agent.extra_docker_shell_script") or []) if line.strip()]
+
+
+def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner_command: list[str], worker: str,
+               task_dir: Path, wheels: Path, agent_venvs: Path, environ: dict[str, str]) -> ContainerSpec:
+    image, task_arguments = task_image(task, config, flag)
+    forbidden = config.get("agent.forbidden_docker_args") or []
+    options = parse_arguments(list(config.get("agent.extra_docker_arguments") or []) + task_arguments, forbidden)
+    mounts = cache_mounts(config, environ) + [
+        Mount(host_path(str(wheels), environ), agent_install.WHEELS_IN_CONTAINER, read_only=True),
+        Mount(host_path(str(agent_venvs), environ), agent_install.VENVS_IN_CONTAINER),
+        Mount(host_path(str(task_dir), environ), agent_install.TASK_DIR_IN_CONTAINER),
+    ]
+    environment = {"PYTHONUNBUFFERED": "1", "CLEARML_WORKER_ID": worker,
+                   agent_install.RESULT_ENV: agent_install.RESULT_IN_CONTAINER, **ssh_environment(mounts)}
+    environment.update({name: environ[name] for name in PASSED_ENV if environ.get(name) is not None})
+    find_links = _find_links(environ)
+    for i, folder in enumerate(find_links):
+        mounts.append(Mount(host_path(folder, environ), f"{FIND_LINKS_IN_CONTAINER}/{i}", read_only=True))
+    if find_links:
+        environment["PIP_FIND_LINKS"] = " ".join(f"{FIND_LINKS_IN_CONTAINER}/{i}" for i in range(len(find_links)))
+    if environ.get("TRACKSIDE_AGENT_QUEUE"):
+        environment["TRACKSIDE_AGENT_QUEUE"] = environ["TRACKSIDE_AGENT_QUEUE"]
+    _gpus(options, environment, environ)
+    labels = {TASK_LABEL: task["id"], WORKER_LABEL: worker}
+    labels.update(dict(label.partition("=")[::2] for label in config.get("agent.extra_docker_labels") or []))
+    script = agent_install.bootstrap_script(setup_script(task, config), inner_command)
+    return ContainerSpec(image, ["bash", "-c", script], options, mounts, environment, labels,
+                         container_name(config, task["id"], worker))
+
+
+def container_name(config: AgentConfig, task_id: str, worker: str) -> str:
+    """``agent.docker_container_name_format`` with ``{task_id}``, ``{worker_id}``, ``{rand_string}`` and
+    ``agent.docker_container_name_format_fields``; characters docker refuses become ``-``."""
+    template = config.get("agent.docker_container_name_format") or DEFAULT_NAME_FORMAT
+    fields = {"task_id": task_id, "worker_id": worker, "rand_string": secrets.token_hex(16)}
+    fields.update({k: str(v) for k, v in (config.get("agent.docker_container_name_format_fields") or {}).items()})
+    try:
+        name = template.format(**fields)
+    except (KeyError, IndexError, ValueError) as exc:
+        raise DockerArgumentError(f"agent.docker_container_name_format {template!r}: {exc}") from None
+    name = re.sub(r"[^a-zA-Z0-9_.-]", "-", name).lstrip("_.-")
+    return name[:128] or f"trackside-{task_id}"
+
+
+def inner_config(config: AgentConfig) -> str:
+    """The configuration the agent in the container reads: this agent's, with its folders where the
+    container has them. Written 0600 in the task's own folder; it holds the credentials, which therefore
+    never appear in the container's environment (``docker inspect``) or command line."""
+    agent = json.loads(json.dumps(config.values.get("agent") or {}))
+    agent["venvs_dir"] = VENVS_DIR_IN_CONTAINER
+    agent["python_binary"] = ""    # the image's python, not this machine's path
+    for key, target in IN_CONTAINER.items():
+        *sections, leaf = key.split(".")[1:]
+        node = agent
+        for section in sections:
+            node = node.setdefault(section, {})
+        if node.get(leaf):           # a cache that is off stays off
+            node[leaf] = target
+    api = json.loads(json.dumps(config.values.get("api") or {}))
+    return json.dumps({"api": _without_unset(api), "agent": _without_unset(agent)}, indent=1)
+
+
+def _without_unset(tree):
+    """Unset values (None) are left out, so the agent inside fills its own defaults for them."""
+    if isinstance(tree, dict):
+        return {key: _without_unset(value) for key, value in tree.items() if value is not None}
+    return tree
+
+
+def _find_links(environ: dict[str, str]) -> list[str]:
+    raw = environ.get("PIP_FIND_LINKS") or ""
+    return [part for part in raw.split() if os.path.isdir(part)]
+
+
+def _gpus(options: dict, environment: dict[str, str], environ: dict[str, str]) -> None:
+    """The GPUs this task may use become a device request (the daemon's ``--gpus`` / dynamic GPUs); with
+    ``--cpu-only`` it gets none. Arguments that ask for GPUs themselves win."""
+    if "device_requests" in options:
+        return
+    visible = environ.get("CUDA_VISIBLE_DEVICES")
+    if visible is None:
+        return
+    devices = [d.strip() for d in visible.split(",") if d.strip()]
+    if devices:
+        options["device_requests"] = [device_request(devices)]
+    else:
+        environment["NVIDIA_VISIBLE_DEVICES"] = "none"

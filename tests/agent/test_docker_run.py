@@ -1,0 +1,132 @@
+"""Docker mode against a real dockerd: `trackside-agent execute --docker` runs the task in a container of
+its `container.image`, with its setup script, the agent's caches mounted and the container's output as the
+task's log; a stop request stops and removes the container; a failing container fails the task; and no
+secret reaches the container's environment, labels or name. Every container uses host networking."""
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from support.names import unique
+from support.objects import get_task
+from support.our_agent import AgentHome
+from trackside.agent.docker.spec import TASK_LABEL
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+
+
+@pytest.fixture(scope="module")
+def home(tmp_path_factory, api_server, docker_engine) -> AgentHome:
+    """One agent home for the module: the agent's wheels and its venv in the image are built once."""
+    return AgentHome.create(tmp_path_factory.mktemp("docker-agent"), api_server,
+                            {"extra_docker_arguments": ["--network", "host"]}, extra_env=docker_engine.env())
+
+
+def docker_task(api, image: str, code: str, setup: str = "", name: str = "in-docker") -> str:
+    return api.ok("tasks.create", name=unique(name), type="training",
+                  script={"diff": code, "entry_point": "job.py", "working_dir": "."},
+                  container={"image": image, "setup_shell_script": setup})["id"]
+
+
+def log_text(api, task: str) -> str:
+    events = api.ok("events.get_task_log", task=task, batch_size=1000)["events"]
+    return "\n".join(e.get("msg", "") for e in sorted(events, key=lambda e: e.get("timestamp", 0)))
+
+
+def containers_of(docker_engine, task: str) -> list:
+    return docker_engine.client().containers.list(all=True, filters={"label": f"{TASK_LABEL}={task}"})
+
+
+def test_a_task_runs_in_its_image_with_its_setup_script_and_the_caches_mounted(api, home, docker_engine,
+                                                                              test_image):
+    code = ("import os, sys; print('python', sys.version_info[:2], 'in', open('/etc/debian_version').read().strip());"
+            "print('marker', open('/tmp/setup-marker').read().strip())")
+    task = docker_task(api, test_image, code, setup="echo from-setup > /tmp/setup-marker\necho SETUP_SCRIPT_RAN")
+    result = home.execute(task, "--docker", timeout=600)
+    doc = get_task(api, task)
+    log = log_text(api, task)
+    assert doc["status"] == "completed", (result.stdout[-3000:], result.stderr[-3000:], log[-3000:])
+    assert result.returncode == 0
+    assert "SETUP_SCRIPT_RAN" in log and "marker from-setup" in log
+    assert "12." in log   # /etc/debian_version of bookworm: the task ran in the image, not on this machine
+    assert log.count("SETUP_SCRIPT_RAN") == 1  # one copy of each line: the agent inside logs to stdout only
+    assert any((home.path / "venvs-cache").iterdir())     # the venv cache is the machine's, mounted
+    assert containers_of(docker_engine, task) == []       # removed once done
+    assert not list((home.path / "docker-tasks").glob(f"{task}-*"))  # the credentials file is gone
+
+
+def test_a_stop_request_stops_and_removes_the_container(api, home, docker_engine, test_image):
+    task = docker_task(api, test_image, "import time\nprint('TASK' + '_RUNNING', flush=True)\ntime.sleep(300)")
+    run = home.start_execute(task, "--docker", name="docker-stop")
+    try:
+        deadline = time.monotonic() + 300
+        while "TASK_RUNNING" not in log_text(api, task) and time.monotonic() < deadline:
+            assert run.running(), run.log()[-3000:]
+            time.sleep(0.5)
+        [container] = containers_of(docker_engine, task)
+        env = container.attrs["Config"]["Env"]
+        secret = home.config_file.read_text()
+        secret_key = json.loads(secret.split("api ", 1)[1].split("\nagent ")[0])["credentials"]["secret_key"]
+        assert not any(secret_key in item for item in env)
+        assert secret_key not in json.dumps(container.attrs["Config"]["Labels"]) + container.name
+        assert container.attrs["HostConfig"]["NetworkMode"] == "host"
+        api.ok("tasks.stop", task=task)
+        run.process.wait(120)
+    finally:
+        run.stop()
+    assert get_task(api, task)["status"] == "stopped"
+    assert run.process.returncode == 2
+    assert containers_of(docker_engine, task) == []
+    assert secret_key not in log_text(api, task)
+
+
+def test_a_failing_container_fails_the_task_with_a_reason(api, home, test_image):
+    failing_setup = docker_task(api, test_image, "print('never')", setup="echo broken setup; exit 7")
+    home.execute(failing_setup, "--docker", timeout=300)
+    doc = get_task(api, failing_setup)
+    assert doc["status"] == "failed" and doc["status_reason"] == "docker container exit code 7"
+    assert "broken setup" in log_text(api, failing_setup)
+
+    missing = docker_task(api, "trackside-test/no-such-image:1", "print('never')")
+    home.execute(missing, "--docker", timeout=300)
+    doc = get_task(api, missing)
+    assert doc["status"] == "failed" and "no-such-image" in doc["status_reason"]
+
+    crashing = docker_task(api, test_image, "raise SystemExit(3)")
+    home.execute(crashing, "--docker", timeout=300)
+    doc = get_task(api, crashing)
+    assert doc["status"] == "failed" and doc["status_reason"] == "worker execution exit code 3"
+
+
+def test_the_daemon_in_docker_services_mode_runs_each_task_in_its_own_container_two_at_once(
+        api, home, docker_engine, test_image):
+    name = unique("docker-services")
+    daemon = home.start_daemon("--queue", name, "--create-queue", "--docker", test_image, "--services-mode", "2",
+                               name="docker-daemon")
+    try:
+        deadline = time.monotonic() + 60
+        while "waiting for tasks" not in daemon.log() and time.monotonic() < deadline:
+            assert daemon.running(), daemon.log()
+            time.sleep(0.2)
+        queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
+        # No container section: the daemon's --docker image is the default.
+        tasks = [api.ok("tasks.create", name=unique("svc"), type="training",
+                        script={"diff": "import time; print('SERVICE_UP', flush=True); time.sleep(6)",
+                                "entry_point": "job.py", "working_dir": "."})["id"] for _ in range(2)]
+        for task in tasks:
+            api.ok("tasks.enqueue", task=task, queue=queue)
+        most = 0
+        while time.monotonic() < deadline + 240:
+            running = [c for t in tasks for c in containers_of(docker_engine, t) if c.status == "running"]
+            most = max(most, len(running))
+            if all(get_task(api, t)["status"] in ("completed", "failed", "stopped") for t in tasks):
+                break
+            time.sleep(0.5)
+        assert [get_task(api, t)["status"] for t in tasks] == ["completed", "completed"], daemon.log()[-4000:]
+        assert most == 2
+        assert all("SERVICE_UP" in log_text(api, t) for t in tasks), [log_text(api, t)[-3000:] for t in tasks]
+        assert all(containers_of(docker_engine, t) == [] for t in tasks)
+    finally:
+        daemon.stop()

@@ -1,0 +1,88 @@
+"""Docker mode's pure parts: CLI arguments to docker-py keywords, which image a task gets, container names,
+host-path translation and the configuration the agent in the container reads (no engine needed)."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trackside.agent.config.loader import AgentConfig, load_config
+from trackside.agent.docker.arguments import DockerArgumentError, parse_arguments
+from trackside.agent.docker.mounts import host_path
+from trackside.agent.docker.spec import container_name, inner_config, setup_script, task_image
+
+
+@pytest.fixture
+def config(tmp_path) -> AgentConfig:
+    (tmp_path / "clearml.conf").write_text(
+        'api { api_server: "http://127.0.0.1:8008", credentials { access_key: "K", secret_key: "S3CRET" } }\n'
+        'agent { extra_docker_shell_script: ["echo agent-setup"], venvs_dir: "/home/me/.clearml/venvs-builds",'
+        ' venvs_cache.path: "/home/me/cache" }\n')
+    return load_config(tmp_path / "clearml.conf", environ={})
+
+
+def test_docker_cli_arguments_become_docker_py_keywords():
+    kwargs = parse_arguments(["--network host", "-e A=1", "--env=B=two", "-v /data:/data:ro", "--ipc=host",
+                              "--shm-size", "8g", "--privileged", "-l team=ml", "--gpus device=0,1",
+                              "--ulimit", "nofile=1024:2048", "--cpus", "1.5", "--rm"])
+    assert kwargs["network_mode"] == "host" and kwargs["ipc_mode"] == "host" and kwargs["shm_size"] == "8g"
+    assert kwargs["environment"] == {"A": "1", "B": "two"} and kwargs["labels"] == {"team": "ml"}
+    assert kwargs["volumes"] == ["/data:/data:ro"] and kwargs["privileged"] is True
+    assert kwargs["device_requests"][0]["DeviceIDs"] == ["0", "1"]
+    assert kwargs["ulimits"][0]["Soft"] == 1024 and kwargs["ulimits"][0]["Hard"] == 2048
+    assert kwargs["nano_cpus"] == 1_500_000_000
+
+
+@pytest.mark.parametrize("args,complaint", [
+    (["--publish 80:80"], "'--publish' is not supported"),
+    (["--network"], "needs a value"),
+    (["--entrypoint /bin/sh"], "not allowed"),
+    (["--gpus", "some"], "expected all, a count or device="),
+    (["-e", "=x"], "expected NAME=VALUE"),
+])
+def test_unsupported_or_malformed_arguments_are_refused_by_name(args, complaint):
+    with pytest.raises(DockerArgumentError, match=complaint):
+        parse_arguments(args, forbidden=["entrypoint"])
+
+
+def test_the_task_image_wins_then_the_flag_then_the_default(config):
+    task = {"container": {"image": "task/img:1", "arguments": "--ipc host"}}
+    assert task_image(task, config, ["flag/img", "--shm-size", "1g"]) == ("task/img:1", ["--ipc", "host"])
+    legacy = {"execution": {"docker_cmd": "legacy/img -e X=1"}}
+    assert task_image(legacy, config, None) == ("legacy/img", ["-e", "X=1"])
+    assert task_image({}, config, ["flag/img", "--shm-size 1g"]) == ("flag/img", ["--shm-size", "1g"])
+    assert task_image({}, config, None)[0] == config.get("agent.default_docker.image")
+    config.set("agent.disable_task_docker_override", True)
+    assert task_image(task, config, ["flag/img"])[0] == "flag/img"
+
+
+def test_setup_script_is_the_task_s_then_the_agent_s(config):
+    task = {"container": {"setup_shell_script": "apt-get update\n\necho task-setup"}}
+    assert setup_script(task, config) == ["apt-get update", "echo task-setup", "echo agent-setup"]
+
+
+def test_container_names_follow_the_format_and_stay_valid(config):
+    assert container_name(config, "abc", "host:gpu0:1234").startswith("trackside-abc-")
+    config.set("agent.docker_container_name_format", "clearml-id-{task_id}-{worker_id}")
+    assert container_name(config, "abc", "host:gpu0") == "clearml-id-abc-host-gpu0"
+    config.set("agent.docker_container_name_format", "x-{nope}")
+    with pytest.raises(DockerArgumentError, match="nope"):
+        container_name(config, "abc", "w")
+
+
+def test_host_mount_translation_rewrites_only_paths_under_the_agent_s_folder():
+    environ = {"CLEARML_AGENT_DOCKER_HOST_MOUNT": "/mnt/host/clearml:/root/.clearml"}
+    assert host_path("/root/.clearml/venvs-cache", environ) == "/mnt/host/clearml/venvs-cache"
+    assert host_path("/root/.clearml", environ) == "/mnt/host/clearml"
+    assert host_path("/root/.clearmlx/a", environ) == "/root/.clearmlx/a"
+    assert host_path("/tmp/x", {}) == "/tmp/x"
+    with pytest.raises(ValueError, match="CLEARML_AGENT_DOCKER_HOST_MOUNT"):
+        host_path("/x", {"CLEARML_AGENT_DOCKER_HOST_MOUNT": "nocolon"})
+
+
+def test_the_inner_configuration_moves_the_folders_into_the_container_and_keeps_the_credentials(config):
+    inner = json.loads(inner_config(config))
+    assert inner["api"]["credentials"]["secret_key"] == "S3CRET"
+    assert inner["agent"]["venvs_dir"] == "/root/.clearml/venvs-builds"
+    assert inner["agent"]["venvs_cache"]["path"] == "/root/.clearml/venvs-cache"
+    assert "force_git_ssh_port" not in inner["agent"]   # unset values are left to the inner defaults
