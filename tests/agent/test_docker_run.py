@@ -5,13 +5,14 @@ secret reaches the container's environment, labels or name. Every container uses
 from __future__ import annotations
 
 import json
+import subprocess
 import time
 
 import pytest
 
 from support.names import unique
 from support.objects import get_task
-from support.our_agent import AgentHome
+from support.our_agent import AGENT_BIN, AgentHome
 from trackside.agent.docker.spec import TASK_LABEL
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -130,3 +131,24 @@ def test_the_daemon_in_docker_services_mode_runs_each_task_in_its_own_container_
         assert all(containers_of(docker_engine, t) == [] for t in tasks)
     finally:
         daemon.stop()
+
+
+def test_a_service_with_a_restart_policy_resumes_as_the_same_task(api, home, test_image, tmp_path):
+    """``CLEARML_AGENT_SERVICES_DOCKER_RESTART=on-failure:2;container.image=<image>``: the container that
+    failed is started again by the engine, and the same task runs again to completion."""
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    code = ("import os; n = len(os.listdir('/data')); open(f'/data/run{n}', 'w').close();"
+            "print('RUN', n + 1, flush=True); raise SystemExit(0 if n else 1)")
+    task = api.ok("tasks.create", name=unique("service"), type="training",
+                  script={"diff": code, "entry_point": "job.py", "working_dir": "."},
+                  container={"image": test_image, "arguments": f"-v {runs}:/data"})["id"]
+    env = {**home.env, "CLEARML_AGENT_SERVICES_DOCKER_RESTART": f"on-failure:2;container.image={test_image}"}
+    result = subprocess.run([str(AGENT_BIN), "execute", "--id", task, "--docker"], cwd=home.path, env=env,
+                            capture_output=True, text=True, timeout=600)
+    doc = get_task(api, task)
+    assert doc["status"] == "completed", (result.stdout[-3000:], log_text(api, task)[-3000:])
+    assert sorted(p.name for p in runs.iterdir()) == ["run0", "run1"]
+    # Known gap: the engine's log stream of a restarting container does not carry the later runs' output,
+    # so only the first run's lines are in the task log for now.
+    assert "RUN 1" in log_text(api, task)

@@ -86,3 +86,19 @@ def test_the_inner_configuration_moves_the_folders_into_the_container_and_keeps_
     assert inner["agent"]["venvs_dir"] == "/root/.clearml/venvs-builds"
     assert inner["agent"]["venvs_cache"]["path"] == "/root/.clearml/venvs-cache"
     assert "force_git_ssh_port" not in inner["agent"]   # unset values are left to the inner defaults
+
+
+def test_restart_policies_apply_to_the_selected_tasks_only():
+    from trackside.agent.docker.restart import RestartPolicyError, restart_policy
+    task = {"container": {"image": "svc:1"}, "hyperparams": {"General": {"port": {"value": "80"}}}, "priority": 2}
+    assert restart_policy("unless-stopped", task) == {"Name": "unless-stopped", "MaximumRetryCount": 0}
+    assert restart_policy("on-failure:3", task) == {"Name": "on-failure", "MaximumRetryCount": 3}
+    assert restart_policy("always;container.image=svc:1", task)["Name"] == "always"
+    assert restart_policy("always;container.image=other", task) is None
+    assert restart_policy("always;hyperparams.General.port", task)["Name"] == "always"
+    assert restart_policy("always;hyperparams.General.missing", task) is None
+    assert restart_policy("always;priority=2", task)["Name"] == "always"      # compared as a number
+    assert restart_policy("no", task) is None and restart_policy("", task) is None
+    for bad in ("sometimes", "always:3", "on-failure:x"):
+        with pytest.raises(RestartPolicyError, match="CLEARML_AGENT_SERVICES_DOCKER_RESTART"):
+            restart_policy(bad, task)

@@ -198,6 +198,8 @@ def _child_env(args, gpus: GpuSelection) -> dict[str, str]:
         env["CLEARML_AGENT_GIT_USER"] = args.git_user
     if args.git_pass:
         env["CLEARML_AGENT_GIT_PASS"] = args.git_pass
+    if args.child_report_tags:   # the tags the tasks' own workers report (docker services)
+        env[WORKER_TAGS] = " ".join(args.child_report_tags)
     return env
 
 

@@ -3,6 +3,7 @@ wait, stop, remove. The engine is the one ``DOCKER_HOST`` names, as for the dock
 from __future__ import annotations
 
 import threading
+import time
 from typing import Callable
 
 import docker
@@ -31,6 +32,7 @@ class TaskContainer:
         self.container = None
         self.exit_code: int | None = None
         self.exited = threading.Event()
+        self._restarts = 0
 
     def start(self, force_pull: bool, say: Callable[[str], None]) -> None:
         self._ensure_image(force_pull, say)
@@ -44,20 +46,40 @@ class TaskContainer:
         """Stream the container's output (stdout and stderr, as the task sees them) into ``feed`` from a
         thread; when it ends, record the exit code and call ``on_exit``."""
         def run():
-            try:
-                for chunk in self.container.logs(stream=True, follow=True):
-                    feed(chunk)
-            except docker.errors.DockerException:
-                pass  # removed under us (a stop): the exit code below still tells
-            try:
-                self.exit_code = int(self.container.wait(timeout=60).get("StatusCode", -1))
-            except Exception:  # noqa: BLE001 - gone or unreachable
-                self.exit_code = -1
+            since = None
+            while True:
+                try:
+                    for chunk in self.container.logs(stream=True, follow=True, since=since):
+                        feed(chunk)
+                except docker.errors.DockerException:
+                    pass  # removed under us (a stop): the exit code below still tells
+                try:
+                    self.exit_code = int(self.container.wait(timeout=60).get("StatusCode", -1))
+                except Exception:  # noqa: BLE001 - gone or unreachable
+                    self.exit_code = -1
+                ended = time.time()
+                if not self._restarted():
+                    break
+                since = ended   # the next run's output only, however fast the engine restarted it
             self.exited.set()
             on_exit()
         thread = threading.Thread(target=run, name="container-output", daemon=True)
         thread.start()
         return thread
+
+    def _restarted(self) -> bool:
+        """With a restart policy the engine starts the container again: keep following it."""
+        if not self.spec.options.get("restart_policy"):
+            return False
+        time.sleep(1.0)
+        try:
+            self.container.reload()
+        except docker.errors.DockerException:
+            return False
+        restarts = int(self.container.attrs.get("RestartCount") or 0)
+        again = restarts > self._restarts or self.container.status in ("restarting", "running")
+        self._restarts = restarts   # a quick run may have ended again already: its output is still to read
+        return again
 
     def stop(self, grace_sec: float) -> None:
         """SIGTERM to the agent in the container (it ends the task's processes), then SIGKILL."""

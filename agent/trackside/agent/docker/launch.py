@@ -81,6 +81,10 @@ class ContainerLaunch:
         return result
 
     @property
+    def restartable(self) -> bool:
+        return bool(self.container and self.container.spec.options.get("restart_policy"))
+
+    @property
     def exited(self) -> bool:
         return bool(self.container and self.container.exited.is_set())
 

@@ -17,6 +17,7 @@ from trackside.agent.config import AgentConfig
 from trackside.agent.docker import agent_install
 from trackside.agent.docker.arguments import DockerArgumentError, device_request, parse_arguments, split_arguments
 from trackside.agent.docker.mounts import IN_CONTAINER, Mount, cache_mounts, host_path, ssh_environment
+from trackside.agent.docker.restart import ENV as RESTART_ENV, restart_policy
 
 DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
 TASK_LABEL, WORKER_LABEL = "trackside.task", "trackside.worker"
@@ -82,8 +83,14 @@ def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner
         Mount(host_path(str(agent_venvs), environ), agent_install.VENVS_IN_CONTAINER),
         Mount(host_path(str(task_dir), environ), agent_install.TASK_DIR_IN_CONTAINER),
     ]
-    environment = {"PYTHONUNBUFFERED": "1", "CLEARML_WORKER_ID": worker,
-                   agent_install.RESULT_ENV: agent_install.RESULT_IN_CONTAINER, **ssh_environment(mounts)}
+    environment = {"PYTHONUNBUFFERED": "1", "CLEARML_WORKER_ID": worker, **ssh_environment(mounts)}
+    policy = restart_policy(environ.get(RESTART_ENV), task)
+    if policy:
+        options["restart_policy"] = policy   # the agent inside ends the task itself (see restart.py)
+    else:
+        environment[agent_install.RESULT_ENV] = agent_install.RESULT_IN_CONTAINER
+    if environ.get("CLEARML_WORKER_TAGS"):
+        environment["CLEARML_WORKER_TAGS"] = environ["CLEARML_WORKER_TAGS"]
     environment.update({name: environ[name] for name in PASSED_ENV if environ.get(name) is not None})
     find_links = _find_links(environ)
     for i, folder in enumerate(find_links):

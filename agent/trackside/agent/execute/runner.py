@@ -75,6 +75,7 @@ class TaskRunner:
         self.stop_reason: StopReason | None = None
         self.signal: int | None = None
         self._preparing = False
+        self._restartable = False   # docker restart policy: the task may fail and run again in its container
         self._wake = threading.Event()
 
     # -- the whole run -------------------------------------------------------------------------------------
@@ -106,7 +107,8 @@ class TaskRunner:
             if self.monitoring:
                 self.watch = StopWatch(self.api.call, self.task_id, float(self.config.get("agent.stop_poll_interval_sec")),
                                        self._on_stop, self.console.line,
-                                       float(self.config.get("agent.abort_callback_max_timeout"))).start()
+                                       float(self.config.get("agent.abort_callback_max_timeout")),
+                                       ignore=lambda reason: self._restartable and not reason.by_user).start()
             if self.docker is not None:
                 return self._run_in_container(task)
             slot = Slot(Path(self.config.get("agent.venvs_dir")))
@@ -217,6 +219,7 @@ class TaskRunner:
         try:
             try:
                 launch.start(on_exit=self._wake.set)
+                self._restartable = launch.restartable
             except LAUNCH_ERRORS as exc:
                 self.note(str(exc), "ERROR")
                 self._set_status("failed", f"docker: {exc}")
@@ -235,6 +238,9 @@ class TaskRunner:
         if result and result.get("status") in FINAL_EXIT:   # what the agent inside decided
             self._set_status(result["status"], result.get("reason") or "", bool(result.get("force")))
             return FINAL_EXIT[result["status"]]
+        status = self._current_status()
+        if status in FINAL_EXIT:   # a restartable service: the agent inside ended the task itself
+            return FINAL_EXIT[status]
         code = launch.exit_code
         reason = ("the container could not start the agent (see the task log)" if code == BOOTSTRAP_FAILED
                   else f"docker container exit code {code}")

@@ -41,9 +41,10 @@ class StopWatch:
 
     def __init__(self, call: Callable[[str, dict], dict], task: str, interval: float,
                  on_stop: Callable[[StopReason], None], log: Callable[[str, str], None],
-                 callback_max_sec: float = 1800.0):
+                 callback_max_sec: float = 1800.0, ignore: Callable[[StopReason], bool] = lambda reason: False):
         self.call, self.task, self.interval = call, task, max(0.1, float(interval))
         self.on_stop, self.log, self.callback_max_sec = on_stop, log, float(callback_max_sec)
+        self.ignore = ignore   # reasons to keep watching through (a restartable service failing between runs)
         self.reason: StopReason | None = None
         self._created_looks = 0
         self._callback_since: float | None = None
@@ -68,7 +69,7 @@ class StopWatch:
     def _run(self) -> None:
         while not self._done.wait(self.interval):
             reason = self.check()
-            if reason is not None:
+            if reason is not None and not self.ignore(reason):
                 self.reason = reason
                 self.on_stop(reason)
                 return
