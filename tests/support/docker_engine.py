@@ -70,6 +70,7 @@ class DockerEngine:
         except docker.errors.DockerException:
             pass
         self.process.stop(timeout=30)
+        _unmount_under(self.root)   # dockerd leaves its network namespace (and, if killed, overlays) mounted
         shutil.rmtree(self.root, ignore_errors=True)
 
     def _answers(self) -> bool:
@@ -91,6 +92,13 @@ class DockerEngine:
         repository, tag = TEST_IMAGE.split(":")
         client.api.import_image_from_file(str(rootfs_tarball()), repository=repository, tag=tag)
         return TEST_IMAGE
+
+
+def _unmount_under(root: Path) -> None:
+    with open("/proc/self/mounts") as mounts:
+        points = [line.split()[1] for line in mounts]
+    for point in sorted((p for p in points if p.startswith(f"{root}/")), reverse=True):
+        subprocess.run(["umount", "-l", point], check=False, capture_output=True)
 
 
 def rootfs_tarball() -> Path:
