@@ -43,9 +43,7 @@ def agent_wheels(cache_root: Path) -> Path:
     """A folder holding wheels of this agent and its shared library."""
     given = os.environ.get(WHEELS_ENV)
     if given:
-        if not any(Path(given).glob("trackside_agent-*.whl")):
-            raise AgentInstallError(f"{WHEELS_ENV}={given}: no trackside_agent wheel there")
-        return Path(given)
+        return _copy_of(Path(given), cache_root)
     sources = [_source_folder(name) for name in DISTRIBUTIONS]
     folder = cache_root / f"{_version()}-{_fingerprint(sources)}"
     if (folder / ".complete").exists():
@@ -63,6 +61,22 @@ def agent_wheels(cache_root: Path) -> Path:
             if done.returncode:
                 raise AgentInstallError(f"building the wheel of {source} failed: {done.stderr.strip()[-2000:]}")
     (folder / ".complete").touch()
+    return folder
+
+
+def _copy_of(given: Path, cache_root: Path) -> Path:
+    """The given wheels, copied under the cache folder: that folder is the one a containerized agent shares
+    with the host (``CLEARML_AGENT_DOCKER_HOST_MOUNT``), so the task containers can mount it."""
+    wheels = sorted(given.glob("trackside_*.whl"))
+    if not any(w.name.startswith("trackside_agent-") for w in wheels):
+        raise AgentInstallError(f"{WHEELS_ENV}={given}: no trackside_agent wheel there")
+    digest = hashlib.sha256(b"".join(w.name.encode() + w.read_bytes() for w in wheels)).hexdigest()[:12]
+    folder = cache_root / f"{_version()}-{digest}"
+    if not (folder / ".complete").exists():
+        folder.mkdir(parents=True, exist_ok=True)
+        for wheel in wheels:
+            shutil.copy2(wheel, folder / wheel.name)
+        (folder / ".complete").touch()
     return folder
 
 
