@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--config-file", help="clearml.conf to use (default: CLEARML_CONFIG_FILE or ~/clearml.conf)")
     parser.add_argument("--debug", action="store_true", help="debug logging")
     parser.add_argument("--version", action="version", version=f"trackside-agent {agent_version()}")
-    verbs = parser.add_subparsers(dest="verb", metavar="{init,daemon,execute,list,config}")
+    verbs = parser.add_subparsers(dest="verb", metavar="{init,daemon,execute,build,list,config}")
     verbs.required = True
 
     init = verbs.add_parser("init", help="write ~/clearml.conf with an agent section (interactive wizard)")
@@ -83,6 +83,17 @@ def build_parser() -> argparse.ArgumentParser:
     execute.add_argument("--require-queue", action="store_true", help="fail unless the task is queued")
     execute.add_argument("--standalone-mode", action="store_true", help="install nothing: use the environment as is")
     execute.add_argument("--log-to-stdout", action="store_true", help=argparse.SUPPRESS)  # the agent in a container
+    execute.add_argument("--prepare-only", action="store_true", help=argparse.SUPPRESS)   # `build`, in the image
+
+    build = verbs.add_parser("build", help="build a docker image with a task's environment (and entry point)")
+    build.add_argument("--id", dest="task_id", required=True, help="the task whose environment to build")
+    build.add_argument("--docker", nargs="*", default=[], metavar="IMAGE_AND_ARGS",
+                       help="base image (default: the task's container.image, else agent.default_docker)")
+    build.add_argument("--target", required=True, help="the image to create, NAME[:TAG]")
+    build.add_argument("--entry-point", choices=["reuse_task", "clone_task"], default=None,
+                       help="make the image run the task (reuse_task) or a clone of it (clone_task) when started")
+    build.add_argument("--log-level", default="INFO", type=str.upper,
+                       choices=["DEBUG", "INFO", "WARN", "WARNING", "ERROR", "CRITICAL"])
     _common(execute)
 
     listing = verbs.add_parser("list", help="workers and what they are doing")
@@ -109,6 +120,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.verb == "execute":
             from trackside.agent.execute import run_execute
             return run_execute(args, config)
+        if args.verb == "build":
+            from trackside.agent.docker.build import run_build
+            return run_build(args, config)
         if args.verb == "list":
             from trackside.agent.list_workers import run_list
             return run_list(args, config)

@@ -32,9 +32,11 @@ __all__ = ["BOOTSTRAP_FAILED", "LAUNCH_ERRORS", "ContainerLaunch"]
 
 class ContainerLaunch:
     def __init__(self, config: AgentConfig, task: dict, worker: str, flag: list[str] | None,
-                 inner_command: list[str], line: Callable[[str], None], say: Callable[[str], None]):
+                 inner_command: list[str], line: Callable[[str], None], say: Callable[[str], None],
+                 share_agent_venv: bool = True):
         self.config, self.task, self.worker, self.flag = config, task, worker, flag
         self.inner_command, self.line, self.say = inner_command, line, say
+        self.share_agent_venv = share_agent_venv   # False: the agent is installed into the container itself
         self.home = Path(config.get("agent.venvs_dir")).parent      # ~/.clearml: a host mount when containerized
         self.container: TaskContainer | None = None
         self.task_dir: Path | None = None
@@ -50,7 +52,8 @@ class ContainerLaunch:
         self.task_dir = self._task_folder()
         spec = build_spec(self.task, self.config, flag=self.flag, inner_command=self.inner_command,
                           worker=self.worker, task_dir=self.task_dir, wheels=wheels,
-                          agent_venvs=self.home / "trackside-agent-venvs", environ=dict(os.environ))
+                          agent_venvs=self.home / "trackside-agent-venvs" if self.share_agent_venv else None,
+                          environ=dict(os.environ))
         self.say(f"running task {self.task['id']} in container {spec.name} from image {spec.image}")
         self.container = TaskContainer(engine(), spec)
         self.container.start(bool(self.config.get("agent.docker_force_pull")), self.say)

@@ -74,15 +74,18 @@ def setup_script(task: dict, config: AgentConfig) -> list[str]:
 
 
 def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner_command: list[str], worker: str,
-               task_dir: Path, wheels: Path, agent_venvs: Path, environ: dict[str, str]) -> ContainerSpec:
+               task_dir: Path, wheels: Path, agent_venvs: Path | None, environ: dict[str, str]) -> ContainerSpec:
+    """``agent_venvs``: the host folder that keeps the agent's venv per interpreter; None installs the agent
+    into the container itself (``build``: it must be in the image)."""
     image, task_arguments = task_image(task, config, flag)
     forbidden = config.get("agent.forbidden_docker_args") or []
     options = parse_arguments(list(config.get("agent.extra_docker_arguments") or []) + task_arguments, forbidden)
     mounts = cache_mounts(config, environ) + [
         Mount(host_path(str(wheels), environ), agent_install.WHEELS_IN_CONTAINER, read_only=True),
-        Mount(host_path(str(agent_venvs), environ), agent_install.VENVS_IN_CONTAINER),
         Mount(host_path(str(task_dir), environ), agent_install.TASK_DIR_IN_CONTAINER),
     ]
+    if agent_venvs is not None:
+        mounts.append(Mount(host_path(str(agent_venvs), environ), agent_install.VENVS_IN_CONTAINER))
     environment = {"PYTHONUNBUFFERED": "1", "CLEARML_WORKER_ID": worker, **ssh_environment(mounts)}
     policy = restart_policy(environ.get(RESTART_ENV), task)
     if policy:

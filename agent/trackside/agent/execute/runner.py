@@ -58,7 +58,7 @@ class TaskRunner:
                  clone: bool = False, require_queue: bool = False, standalone: bool = False,
                  monitoring: bool = True, log_file: str | None = None, log_level: str = "INFO",
                  optimization: int = 0, out: TextIO = sys.stdout, docker: list[str] | None = None,
-                 stream_logs: bool = True):
+                 stream_logs: bool = True, prepare_only: bool = False):
         self.config, self.api, self.task_id = config, api, task_id
         self.full_monitoring, self.clone, self.require_queue = full_monitoring, clone, require_queue
         self.standalone, self.monitoring, self.log_level = standalone, monitoring, log_level
@@ -66,6 +66,7 @@ class TaskRunner:
         # docker: run the task in a container (``--docker [IMAGE ARGS]``); stream_logs=False: the agent in a
         # container, whose output the agent outside sends as the task's log.
         self.docker, self.stream_logs = docker, stream_logs
+        self.prepare_only = prepare_only   # `build`: code and environment only; the task is not touched
         self.worker = self._worker_id()
         self.redact = self._seeded_redactor()
         self.console = Console(self.redact, out)
@@ -91,6 +92,8 @@ class TaskRunner:
             if task is None:
                 return EXIT_AGENT_ERROR
             self._seed_from_task(task)
+            if self.prepare_only:
+                return self._prepare_only(task)
             if self.monitoring and self.stream_logs:
                 self.stream = LogStream(self.api.call_batch, self.task_id, self.worker,
                                         float(self.config.get("agent.log_flush_interval_sec")),
@@ -209,6 +212,22 @@ class TaskRunner:
         self.note(f"Process failed, exit code {code_}")
         self._set_status("failed", f"worker execution exit code {code_}")
         return EXIT_FAILED
+
+    def _prepare_only(self, task: dict) -> int:
+        """The task's code and environment, in ``venvs_dir`` slot 0 of a fresh machine (an image being built),
+        and nothing sent to the server."""
+        slot = Slot(Path(self.config.get("agent.venvs_dir")))
+        try:
+            workdir = Path(self.config.get("agent.venvs_dir")) / f"code-{slot.name}"
+            code = prepare_code(task.get("script") or {}, workdir, self.config, self.say)
+            env = build_environment(task, code, self.config, self.say, slot=slot.name, standalone=self.standalone)
+        except (CodeError, EnvironmentBuildError) as exc:
+            self.say(str(exc))
+            return EXIT_FAILED
+        finally:
+            slot.release()
+        self.say(f"environment ready: {env.python}")
+        return EXIT_COMPLETED
 
     def _run_in_container(self, task: dict) -> int:
         from trackside.agent.docker.launch import ContainerLaunch, LAUNCH_ERRORS, BOOTSTRAP_FAILED
