@@ -46,10 +46,16 @@ class TaskContainer:
         """Stream the container's output (stdout and stderr, as the task sees them) into ``feed`` from a
         thread; when it ends, record the exit code and call ``on_exit``."""
         def run():
-            since = None
+            delivered = 0   # bytes fed so far: a restarted container's log holds every run, read from the start
             while True:
+                skip = delivered
                 try:
-                    for chunk in self.container.logs(stream=True, follow=True, since=since):
+                    for chunk in self.container.logs(stream=True, follow=True):
+                        if skip >= len(chunk):
+                            skip -= len(chunk)
+                            continue
+                        chunk, skip = chunk[skip:], 0
+                        delivered += len(chunk)
                         feed(chunk)
                 except docker.errors.DockerException:
                     pass  # removed under us (a stop): the exit code below still tells
@@ -57,10 +63,8 @@ class TaskContainer:
                     self.exit_code = int(self.container.wait(timeout=60).get("StatusCode", -1))
                 except Exception:  # noqa: BLE001 - gone or unreachable
                     self.exit_code = -1
-                ended = time.time()
                 if not self._restarted():
                     break
-                since = ended   # the next run's output only, however fast the engine restarted it
             self.exited.set()
             on_exit()
         thread = threading.Thread(target=run, name="container-output", daemon=True)
