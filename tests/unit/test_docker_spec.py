@@ -102,3 +102,24 @@ def test_restart_policies_apply_to_the_selected_tasks_only():
     for bad in ("sometimes", "always:3", "on-failure:x"):
         with pytest.raises(RestartPolicyError, match="CLEARML_AGENT_SERVICES_DOCKER_RESTART"):
             restart_policy(bad, task)
+
+
+def test_caches_and_ssh_are_mounted_where_the_stock_agent_puts_them(config, tmp_path):
+    from trackside.agent.docker.mounts import cache_mounts, ssh_environment
+    home = tmp_path / "home"
+    (home / ".ssh").mkdir(parents=True)
+    for key in ("agent.docker_pip_cache", "agent.docker_apt_cache", "agent.vcs_cache.path",
+                "agent.venvs_cache.path", "agent.pip_download_cache.path"):
+        config.set(key, str(tmp_path / key.split(".")[-2 if key.endswith(".path") else -1]))
+    mounts = {m.target: m for m in cache_mounts(config, {"HOME": str(home)})}
+    assert set(mounts) == {"/root/.cache/pip", "/var/cache/apt/archives", "/root/.clearml/vcs-cache",
+                           "/root/.clearml/venvs-cache", "/root/.clearml/pip-download-cache", "/root/.ssh"}
+    assert mounts["/root/.ssh"].read_only and mounts["/root/.ssh"].source == str(home / ".ssh")
+    assert all((tmp_path / name).is_dir() for name in ("docker_pip_cache", "vcs_cache"))   # made if missing
+    sock = tmp_path / "agent.sock"
+    sock.touch()
+    with_agent = cache_mounts(config, {"HOME": str(home), "SSH_AUTH_SOCK": str(sock)})
+    assert "/root/.ssh" not in {m.target for m in with_agent}       # the socket, not the keys
+    assert ssh_environment(with_agent) == {"SSH_AUTH_SOCK": "/run/ssh-agent.sock"}
+    config.set("agent.disable_ssh_mount", True)
+    assert not any("ssh" in m.target for m in cache_mounts(config, {"HOME": str(home)}))
