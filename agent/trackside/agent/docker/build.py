@@ -56,8 +56,10 @@ def run_build(args, config: AgentConfig) -> int:
             return 1
         container = launch.container.container
         container.put_archive("/root", _config_archive())
+        container.reload()
+        base = launch.container.client.images.get(launch.container.spec.image).attrs.get("Config") or {}
         container.commit(repository=repository or args.target, tag=tag or None,
-                         conf=_image_config(args.task_id, args.entry_point),
+                         conf=_image_config(args.task_id, args.entry_point, base, container.attrs["Config"]),
                          message=f"trackside-agent build of task {args.task_id}")
     finally:
         launch.finish()
@@ -66,11 +68,25 @@ def run_build(args, config: AgentConfig) -> int:
     return 0
 
 
-def _image_config(task_id: str, entry_point: str | None) -> dict:
-    """The committed image's configuration: a clean environment (none of the build's mounts or variables)
-    and, with an entry point, the task's run on the prepared venv."""
-    config = {"Env": [f"PATH={PATH}", "PYTHONUNBUFFERED=1"], "WorkingDir": "/root", "Cmd": ["bash"],
-              "Entrypoint": None, "Labels": {"trackside.built-from-task": task_id}}
+def _image_config(task_id: str, entry_point: str | None, base: dict, built: dict) -> dict:
+    """The committed image's configuration: the base image's, and with an entry point the task's run on the
+    prepared venv. The engine merges the build container's own settings into a commit (each variable and
+    label the commit does not name is kept), so every one the base image lacks is named here, empty: none
+    of the build's values (an index URL with a token, its mounts' paths, its worker id) stays in the image.
+    pip and the agent read an empty variable as unset."""
+    base_env = [item for item in base.get("Env") or [] if not item.startswith("PYTHONUNBUFFERED=")]
+    env = base_env + ["PYTHONUNBUFFERED=1"]
+    if not any(item.startswith("PATH=") for item in env):
+        env.append(f"PATH={PATH}")
+    named = {item.partition("=")[0] for item in env}
+    env += [f"{key}=" for key in (item.partition("=")[0] for item in built.get("Env") or []) if key not in named]
+    base_labels = base.get("Labels") or {}
+    labels = {key: "" for key in built.get("Labels") or {} if key not in base_labels}
+    labels.update({**base_labels, "trackside.built-from-task": task_id})
+    # Neither an entry point nor a command would inherit the build's bootstrap script as the command.
+    default_cmd = base.get("Cmd") or (None if base.get("Entrypoint") else ["bash"])
+    config = {"Env": env, "Labels": labels, "WorkingDir": base.get("WorkingDir") or "/root",
+              "Entrypoint": base.get("Entrypoint"), "Cmd": default_cmd}
     if entry_point:
         clone = " --clone" if entry_point == "clone_task" else ""
         command = (f"exec {VENVS_IN_CONTAINER}/*/bin/python -m trackside.agent --config-file {IMAGE_CONFIG} "
