@@ -270,38 +270,3 @@ def test_out_of_hours_the_daemon_takes_nothing_until_forced_on(api, home):
     [doc] = finished(api, [task], timeout=30)
     assert doc["status"] == "completed", daemon.log()
 
-
-# -- dynamic GPUs --------------------------------------------------------------------------------------------
-GPU_JOB = ("import os, time; print('GPUS=' + os.environ['CUDA_VISIBLE_DEVICES'] + "
-           "' NVIDIA=' + os.environ['NVIDIA_VISIBLE_DEVICES']); time.sleep({sleep})")
-
-
-def test_dynamic_gpus_give_each_task_its_own_gpus_and_wait_until_enough_are_free(api, home):
-    """``--dynamic-gpus --gpus 0-3 --queue quad=4 dual=2`` (the GPUs are only names to hand out, so this
-    runs without any): two dual tasks run at once on disjoint GPUs, the quad task waits until all four are
-    back, and it starts the moment they are."""
-    quad, dual = unique("quad"), unique("dual")
-    bad = home.run("daemon", "--dynamic-gpus", "--gpus", "0-3", "--queue", f"{quad}=5", timeout=60)
-    assert bad.returncode == 2 and "needs 5 GPUs but --gpus gives this agent 4" in bad.stderr
-    daemon, worker = start(home, "--dynamic-gpus", "--gpus", "0-3", "--queue", f"{quad}=4", f"{dual}=2",
-                           "--create-queue")
-    assert "dynamic GPUs" in daemon.log() and "4 GPU(s)" in daemon.log()
-    queues = {q["name"]: q["id"] for q in api.ok("queues.get_all", name=f"^({quad}|{dual})$")["queues"]}
-    pair = enqueue(api, queues[dual], unique("d1"), unique("d2"), code=GPU_JOB.format(sleep=3))
-    wait_for(lambda: all(get_task(api, t)["status"] == "in_progress" for t in pair), what="both dual tasks")
-    [big] = enqueue(api, queues[quad], unique("q"), code=GPU_JOB.format(sleep=0))
-    time.sleep(1)
-    assert get_task(api, big)["status"] == "queued"   # only after both duals give their GPUs back
-
-    docs = finished(api, pair + [big])
-    assert [d["status"] for d in docs] == ["completed"] * 3, daemon.log()
-    seen = [re.search(r"GPUS=(\S*) NVIDIA=(\S*)", log_text(api, t)).groups() for t in pair + [big]]
-    assert all(cuda == nvidia for cuda, nvidia in seen)
-    assert sorted(seen[0][0].split(",") + seen[1][0].split(",")) == ["0", "1", "2", "3"]
-    assert seen[2][0] == "0,1,2,3"
-    assert stamp(docs[2]["started"]) >= max(stamp(d["completed"]) for d in docs[:2]) - 0.5
-
-
-def log_text(api, task: str) -> str:
-    events = api.ok("events.get_task_log", task=task, batch_size=500)["events"]
-    return "\n".join(e.get("msg", "") for e in events)

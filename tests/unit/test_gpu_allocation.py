@@ -6,8 +6,9 @@ import threading
 
 import pytest
 
-from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, parse_queue_specs, \
-    visible_devices_env
+from trackside.agent.daemon.task_workers import TaskWorker, TaskWorkerReports, gpu_share
+from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, daemon_tag, parse_queue_specs, \
+    task_worker_id, visible_devices_env
 
 
 def test_the_documented_example_parses_in_priority_order():
@@ -90,3 +91,75 @@ def test_an_empty_pool_is_refused_and_the_env_names_the_devices():
     with pytest.raises(GpuAllocationError, match="--gpus"):
         GpuPool([])
     assert visible_devices_env(("2", "3")) == {"CUDA_VISIBLE_DEVICES": "2,3", "NVIDIA_VISIBLE_DEVICES": "2,3"}
+
+
+# -- what the daemon claims from, and the workers its tasks report as -------------------------------------
+def _daemon(pool: GpuPool, needs: dict[str, QueueGpus]):
+    """A Daemon wired as ``--dynamic-gpus`` wires it (no server: only its claim filter is used)."""
+    from trackside.agent.daemon.children import ChildSpec
+    from trackside.agent.daemon.queues import Queue
+    from trackside.agent.daemon.service import Daemon, DaemonSettings
+
+    queues = [Queue(queue_id, queue_id) for queue_id in needs]
+    settings = DaemonSettings("box:dgpu0,1,2,3:0a1b2c3d", queues, None, gpu_pool=pool, queue_gpus=needs)
+    return Daemon(lambda *_: {}, settings, ChildSpec("w", None, {}), lambda daemon: None)
+
+
+@pytest.mark.parametrize("taken,offered", [
+    (0, ["quad", "dual", "opportunistic"]),   # priority order kept
+    (1, ["dual", "opportunistic"]),
+    (2, ["dual", "opportunistic"]),
+    (3, ["opportunistic"]),
+    (4, []),                                  # nothing fits: no claim at all
+])
+def test_the_subscriber_is_offered_only_the_queues_whose_minimum_is_free(taken, offered):
+    pool = GpuPool(["0", "1", "2", "3"])
+    needs = {"quad": QueueGpus("quad", 4, 4), "dual": QueueGpus("dual", 2, 2),
+             "opportunistic": QueueGpus("opportunistic", 1, 4)}
+    daemon = _daemon(pool, needs)
+    if taken:
+        pool.allocate(taken, taken)
+    assert daemon.subscriber.queue_filter(["quad", "dual", "opportunistic"]) == offered
+
+
+def test_tasks_report_as_workers_named_after_their_gpus():
+    assert daemon_tag(["0", "1", "2", "3"]) == "dgpu0,1,2,3"
+    assert task_worker_id("box:dgpu0,1,2,3:0a1b2c3d", ("2", "3")) == "box:gpu2,3:0a1b2c3d"
+    assert task_worker_id("box:dgpu0,1", ("1",)) == "box:gpu1"           # clearml-agent's own form
+    assert task_worker_id("my-worker", ("0",)) == "my-worker:gpu0"       # a configured id without a GPU part
+    pool = GpuPool(["1", "3", "GPU-aa11", "5"])
+    assert pool.stats_slots(("3", "5")) == (1, 2) and pool.stats_slots(("GPU-aa11",)) == ()
+
+
+def test_a_task_worker_reports_its_own_gpus_and_is_unregistered_when_its_task_ends():
+    calls: list[tuple[str, dict]] = []
+    running = [TaskWorker("box:gpu0,1:x", "t1", "dual", (0, 1)), TaskWorker("box:gpu2,3:x", "t2", "dual", (2, 3))]
+    reports = TaskWorkerReports(lambda: list(running))
+    stats = {"cpu_usage": [5.0], "memory_used": 10.0, "gpu_usage": [10.0, 11.0, 12.0, 13.0],
+             "gpu_temperature": [40.0, 41.0, 42.0, 43.0]}
+
+    reports.send(lambda endpoint, data: calls.append((endpoint, data)), stats)
+    assert [(e, d["worker"], d["task"], d["queue"]) for e, d in calls] == [
+        ("workers.status_report", "box:gpu0,1:x", "t1", "dual"), ("workers.status_report", "box:gpu2,3:x", "t2", "dual")]
+    assert calls[1][1]["machine_stats"] == {"cpu_usage": [5.0], "memory_used": 10.0, "gpu_usage": [12.0, 13.0],
+                                            "gpu_temperature": [42.0, 43.0]}
+    assert calls[1][1]["is_daemon"] is False
+
+    calls.clear()
+    running.pop(0)                                    # t1 ended
+    reports.send(lambda endpoint, data: calls.append((endpoint, data)), None)
+    assert [(e, d["worker"]) for e, d in calls] == [("workers.unregister", "box:gpu0,1:x"),
+                                                    ("workers.status_report", "box:gpu2,3:x")]
+    assert calls[1][1]["machine_stats"] is None       # no statistics this time: none sent
+
+    calls.clear()
+    reports.retire_all(lambda endpoint, data: calls.append((endpoint, data)))
+    assert calls == [("workers.unregister", {"worker": "box:gpu2,3:x"})]
+
+
+def test_gpu_share_keeps_the_machine_figures_and_drops_gpu_lists_it_cannot_cut():
+    stats = {"cpu_usage": [1.0], "gpu_usage": [1.0, 2.0]}
+    assert gpu_share(stats, (1,)) == {"cpu_usage": [1.0], "gpu_usage": [2.0]}
+    assert gpu_share(stats, (3,)) == {"cpu_usage": [1.0]}     # the sensors went (NVML lost)
+    assert gpu_share(stats, ()) == {"cpu_usage": [1.0]}       # UUID-named GPUs: no per-task figures
+    assert gpu_share(None, (0,)) is None

@@ -83,6 +83,31 @@ class GpuPool:
             self._free = sorted(self._free + returned, key=order.__getitem__)
 
 
+    def stats_slots(self, gpus: tuple[str, ...]) -> tuple[int, ...]:
+        """Where ``gpus`` are in the daemon's machine statistics, which list the pool's index-named devices in
+        order (``MachineStats(GpuSelection.indices())``); UUID-named devices have no place there."""
+        indexed = [device for device in self.devices if device.isdigit()]
+        return tuple(indexed.index(g) for g in gpus if g in indexed)
+
+
+def daemon_tag(devices: list[str]) -> str:
+    """The GPU part of a dynamic-GPU daemon's worker id: ``dgpu0,1,2,3`` (clearml-agent's ``d`` for dynamic)."""
+    return "dgpu" + ",".join(devices)
+
+
+def task_worker_id(daemon_worker: str, gpus: tuple[str, ...]) -> str:
+    """The worker a task on dynamic GPUs reports as: the daemon's id with its GPU part naming the task's GPUs,
+    as clearml-agent names them (``box:dgpu0,1,2,3:3f9a2c7e`` -> ``box:gpu2,3:3f9a2c7e``). The GPUs of two
+    running tasks never overlap, so neither do their ids. A configured id without a ``dgpu`` part gets
+    ``:gpu2,3`` appended."""
+    tag = "gpu" + ",".join(gpus)
+    parts = daemon_worker.split(":")
+    for i, part in enumerate(parts):
+        if part.startswith("dgpu"):
+            return ":".join(parts[:i] + [tag] + parts[i + 1:])
+    return f"{daemon_worker}:{tag}"
+
+
 def visible_devices_env(gpus: tuple[str, ...]) -> dict[str, str]:
     joined = ",".join(gpus)
     return {"CUDA_VISIBLE_DEVICES": joined, "NVIDIA_VISIBLE_DEVICES": joined}

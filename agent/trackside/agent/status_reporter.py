@@ -3,25 +3,32 @@
 
 A report also keeps the worker alive in the server's registry (its record expires after the worker timeout),
 so it is sent from its own thread, never behind a running task. ``current`` is asked for what runs now:
-``(task id, queue id)`` or ``(None, None)``.
+``(task id, queue id)`` or ``(None, None)``. ``task_workers`` (dynamic GPUs) reports each running task as a
+worker of its own after the daemon's report (``daemon/task_workers.py``).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import Callable
+from typing import TYPE_CHECKING, Callable
 
 from trackside.agent.machine_stats import MachineStats
 
+if TYPE_CHECKING:
+    from trackside.agent.daemon.task_workers import TaskWorkerReports
+
 log = logging.getLogger(__name__)
+_SAMPLE = object()  # build(): take a sample of the machine's statistics
 
 
 class StatusReporter:
     def __init__(self, call: Callable[[str, dict], object], worker: str, queues: list[str],
                  current: Callable[[], tuple[str | None, str | None]], stats: MachineStats | None,
-                 interval_sec: float = 30.0, tags: list[str] | None = None):
+                 interval_sec: float = 30.0, tags: list[str] | None = None,
+                 task_workers: "TaskWorkerReports | None" = None):
         self.call, self.worker, self.queues, self.current = call, worker, list(queues), current
+        self.task_workers = task_workers
         self.stats, self.interval, self.tags = stats, max(1.0, float(interval_sec)), list(tags or [])
         self._wake, self._stop = threading.Event(), threading.Event()
         self._thread = threading.Thread(target=self._run, name="status-reporter", daemon=True)
@@ -39,11 +46,13 @@ class StatusReporter:
         self._stop.set()
         self._wake.set()
         self._thread.join(timeout)
+        if self.task_workers is not None and not self._thread.is_alive():
+            self.task_workers.retire_all(self.call)
 
-    def build(self) -> dict:
+    def build(self, stats: dict | None | object = _SAMPLE) -> dict:
         task, queue = self.current()
         report = {"worker": self.worker, "timestamp": int(time.time() * 1000), "is_daemon": True,
-                  "queues": self.queues, "machine_stats": self._machine_stats()}
+                  "queues": self.queues, "machine_stats": self._machine_stats() if stats is _SAMPLE else stats}
         if task:
             report.update(task=task, queue=queue)
         if self.tags:
@@ -51,8 +60,14 @@ class StatusReporter:
         return report
 
     def send(self) -> None:
+        stats = self._machine_stats()
+        self._send_own(stats)
+        if self.task_workers is not None:
+            self.task_workers.send(self.call, stats)
+
+    def _send_own(self, stats: dict | None) -> None:
         try:
-            self.call("workers.status_report", self.build())
+            self.call("workers.status_report", self.build(stats))
         except Exception as exc:  # noqa: BLE001 - the server is down or slow: say so once, keep trying
             if not self._failing:
                 log.warning("status report failed: %s (retrying every %.0f s)", exc, self.interval)

@@ -30,5 +30,6 @@ def worker_name(config: AgentConfig) -> str:
     return (config.get("agent.worker_name") or "").strip() or socket.gethostname()
 
 
-def make_worker_id(config: AgentConfig, gpus: GpuSelection) -> str:
-    return configured_worker_id(config) or f"{worker_name(config)}:{gpus.tag}:{secrets.token_hex(4)}"
+def make_worker_id(config: AgentConfig, gpus: GpuSelection, tag: str | None = None) -> str:
+    """``tag`` replaces the GPU tag (``dgpu0,1,2,3`` for a daemon sharing its GPUs: ``gpu_allocation.py``)."""
+    return configured_worker_id(config) or f"{worker_name(config)}:{tag or gpus.tag}:{secrets.token_hex(4)}"

@@ -24,7 +24,8 @@ from trackside.agent.daemon.children import ChildSpec
 from trackside.agent.daemon.queues import Queue, QueueError, resolve_queues
 from trackside.agent.daemon.service import Daemon, DaemonSettings
 from trackside.agent.daemon.working_hours import WorkingHours
-from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, parse_queue_specs
+from trackside.agent.daemon.task_workers import TaskWorkerReports
+from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, daemon_tag, parse_queue_specs
 from trackside.agent.gpus import GpuSelection, GpuSpecError, detect_gpu_count, select_gpus
 from trackside.agent.machine_stats import MachineStats
 from trackside.agent.schedule import Schedule, ScheduleError, from_settings
@@ -123,7 +124,7 @@ def _stop(args, key: str) -> int:
 def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedule: Schedule | None,
            shared_gpus: tuple[GpuPool, list[QueueGpus]] | None) -> int:
     queues = _queues(api, args)
-    worker = make_worker_id(config, gpus)
+    worker = make_worker_id(config, gpus, daemon_tag(shared_gpus[0].devices) if shared_gpus else None)
     # Dynamic GPUs: as many tasks at once as the GPUs allow, unless --services-mode N caps them too.
     unlimited = args.services_mode == -1 or (shared_gpus is not None and args.services_mode is None)
     capacity = None if unlimited else (args.services_mode or 1)
@@ -146,7 +147,8 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedul
     stats = MachineStats(gpus.indices())
 
     def reporter(daemon: Daemon) -> StatusReporter:
-        return StatusReporter(api.call, worker, [q.id for q in queues], daemon.current, stats, interval, tags)
+        return StatusReporter(api.call, worker, [q.id for q in queues], daemon.current, stats, interval, tags,
+                              TaskWorkerReports(daemon.task_workers) if shared_gpus else None)
 
     daemon = Daemon(api.call, settings, spec, reporter)
     stop_requested = threading.Event()

@@ -48,6 +48,7 @@ class Child:
     started: float
     _log: IO | None = field(default=None, repr=False)
     gpus: tuple[str, ...] = ()            # dynamic GPUs: the ones this task holds until it ends
+    worker: str = ""                      # dynamic GPUs: the worker it reports as ("": the daemon's)
 
     @property
     def pid(self) -> int:
@@ -87,9 +88,11 @@ class Child:
                 pass
 
 
-def spawn(spec: ChildSpec, task_id: str, queue_id: str, extra_env: dict[str, str] | None = None) -> Child:
-    """``extra_env`` overrides the shared environment for this task alone (its dynamic GPUs)."""
-    env = {**os.environ, **spec.env, **(extra_env or {}), "CLEARML_WORKER_ID": spec.worker,
+def spawn(spec: ChildSpec, task_id: str, queue_id: str, extra_env: dict[str, str] | None = None,
+          worker: str = "") -> Child:
+    """``extra_env`` overrides the shared environment and ``worker`` the worker id for this task alone (its
+    dynamic GPUs and the worker named after them)."""
+    env = {**os.environ, **spec.env, **(extra_env or {}), "CLEARML_WORKER_ID": worker or spec.worker,
            "TRACKSIDE_AGENT_QUEUE": queue_id}
     log_path, log = None, None
     if not spec.foreground and spec.log_dir is not None:
@@ -106,7 +109,7 @@ def spawn(spec: ChildSpec, task_id: str, queue_id: str, extra_env: dict[str, str
         if log is not None:
             log.close()
         raise
-    return Child(task_id, queue_id, process, log_path, time.monotonic(), log)
+    return Child(task_id, queue_id, process, log_path, time.monotonic(), log, worker=worker)
 
 
 def prune_logs(log_dir: Path | None, keep: int = 200) -> None:

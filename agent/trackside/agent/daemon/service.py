@@ -25,7 +25,8 @@ from typing import Callable
 
 from trackside.agent.daemon.children import EXIT_MEANING, Child, ChildSpec, prune_logs, spawn
 from trackside.agent.daemon.queues import Queue
-from trackside.agent.gpu_allocation import GpuPool, QueueGpus, visible_devices_env
+from trackside.agent.daemon.task_workers import TaskWorker
+from trackside.agent.gpu_allocation import GpuPool, QueueGpus, task_worker_id, visible_devices_env
 from trackside.agent.status_reporter import StatusReporter
 from trackside.shared.dispatch.subscriber import ClaimedTask, LeaseLost, Subscriber
 
@@ -73,8 +74,14 @@ class Daemon:
     # -- what runs now (for the status reporter) -----------------------------------------------------------
     def current(self) -> tuple[str | None, str | None]:
         with self._lock:
-            first = self.children[0] if self.children else None
+            first = next((child for child in self.children if not child.worker), None)
         return (first.task, first.queue) if first else (None, None)
+
+    def task_workers(self) -> list[TaskWorker]:
+        """Dynamic GPUs: the running tasks that report as workers of their own."""
+        with self._lock:
+            running = [child for child in self.children if child.worker]
+        return [TaskWorker(c.worker, c.task, c.queue, self.settings.gpu_pool.stats_slots(c.gpus)) for c in running]
 
     # -- life cycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -211,7 +218,8 @@ class Daemon:
             self._return_gpus(gpus)
             return
         try:
-            child = spawn(self.spec, claimed.task, claimed.queue, visible_devices_env(gpus) if gpus else None)
+            child = spawn(self.spec, claimed.task, claimed.queue, visible_devices_env(gpus) if gpus else None,
+                          task_worker_id(self.settings.worker, gpus) if gpus else "")
         except OSError as exc:
             log.error("task %s: could not launch the execute process: %s", claimed.task, exc)
             self._end_task(claimed.task, "failed", f"agent could not launch the task: {exc}")
