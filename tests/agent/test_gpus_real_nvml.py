@@ -12,6 +12,7 @@ import pytest
 from trackside.agent.gpu_allocation import GpuPool, visible_devices_env
 from trackside.agent.gpus import detect_gpu_count, select_gpus
 from trackside.agent.machine_stats import MachineStats
+from trackside.agent.task_workers import gpu_share
 
 GPU_COUNT = detect_gpu_count()
 pytestmark = pytest.mark.skipif(GPU_COUNT == 0, reason="no NVIDIA driver (NVML) on this machine")
@@ -37,6 +38,20 @@ def test_statistics_report_usage_memory_and_temperature_for_each_selected_gpu():
         assert len(everything.sample()["gpu_usage"]) == GPU_COUNT
     finally:
         everything.close()
+
+
+def test_a_task_worker_reports_the_figures_of_its_own_gpu():
+    """What a dynamic-GPU task's worker sends: the daemon's sample cut down to the task's GPUs."""
+    pool = GpuPool([str(i) for i in range(GPU_COUNT)])
+    stats = MachineStats([int(d) for d in pool.devices])
+    try:
+        sample = stats.sample()
+    finally:
+        stats.close()
+    last = str(GPU_COUNT - 1)
+    share = gpu_share(sample, pool.stats_slots((last,)))
+    assert share["gpu_usage"] == [sample["gpu_usage"][-1]] and share["gpu_memory_used"] == [sample["gpu_memory_used"][-1]]
+    assert share["cpu_usage"] == sample["cpu_usage"]
 
 
 def test_a_task_sees_exactly_the_gpus_it_was_allocated():

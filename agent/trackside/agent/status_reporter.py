@@ -4,19 +4,17 @@
 A report also keeps the worker alive in the server's registry (its record expires after the worker timeout),
 so it is sent from its own thread, never behind a running task. ``current`` is asked for what runs now:
 ``(task id, queue id)`` or ``(None, None)``. ``task_workers`` (dynamic GPUs) reports each running task as a
-worker of its own after the daemon's report (``daemon/task_workers.py``).
+worker of its own after the daemon's report (``task_workers.py``).
 """
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING, Callable
+from typing import Callable
 
 from trackside.agent.machine_stats import MachineStats
-
-if TYPE_CHECKING:
-    from trackside.agent.daemon.task_workers import TaskWorkerReports
+from trackside.agent.task_workers import TaskWorkerReports
 
 log = logging.getLogger(__name__)
 _SAMPLE = object()  # build(): take a sample of the machine's statistics
@@ -26,7 +24,7 @@ class StatusReporter:
     def __init__(self, call: Callable[[str, dict], object], worker: str, queues: list[str],
                  current: Callable[[], tuple[str | None, str | None]], stats: MachineStats | None,
                  interval_sec: float = 30.0, tags: list[str] | None = None,
-                 task_workers: "TaskWorkerReports | None" = None):
+                 task_workers: TaskWorkerReports | None = None):
         self.call, self.worker, self.queues, self.current = call, worker, list(queues), current
         self.task_workers = task_workers
         self.stats, self.interval, self.tags = stats, max(1.0, float(interval_sec)), list(tags or [])

@@ -24,12 +24,12 @@ from trackside.agent.daemon.children import ChildSpec
 from trackside.agent.daemon.queues import Queue, QueueError, resolve_queues
 from trackside.agent.daemon.service import Daemon, DaemonSettings
 from trackside.agent.daemon.working_hours import WorkingHours
-from trackside.agent.daemon.task_workers import TaskWorkerReports
 from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, daemon_tag, parse_queue_specs
 from trackside.agent.gpus import GpuSelection, GpuSpecError, detect_gpu_count, select_gpus
 from trackside.agent.machine_stats import MachineStats
 from trackside.agent.schedule import Schedule, ScheduleError, from_settings
 from trackside.agent.status_reporter import StatusReporter
+from trackside.agent.task_workers import TaskWorkerReports
 from trackside.agent.worker_id import configured_worker_id, make_worker_id
 
 log = logging.getLogger("trackside.agent.daemon")

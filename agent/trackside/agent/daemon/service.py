@@ -25,9 +25,9 @@ from typing import Callable
 
 from trackside.agent.daemon.children import EXIT_MEANING, Child, ChildSpec, prune_logs, spawn
 from trackside.agent.daemon.queues import Queue
-from trackside.agent.daemon.task_workers import TaskWorker
 from trackside.agent.gpu_allocation import GpuPool, QueueGpus, task_worker_id, visible_devices_env
 from trackside.agent.status_reporter import StatusReporter
+from trackside.agent.task_workers import TaskWorker
 from trackside.shared.dispatch.subscriber import ClaimedTask, LeaseLost, Subscriber
 
 log = logging.getLogger("trackside.agent.daemon")
