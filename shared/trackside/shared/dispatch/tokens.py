@@ -41,6 +41,13 @@ class TokenStreams:
             log.warning("dispatch: no token for queue %s (%s); the reconcile will add it", queue, exc)
             return False
 
+    def consumers(self, company: str, queue: str) -> int:
+        """How many consumers the queue's group has (0 when Redis or the stream is unavailable)."""
+        try:
+            return len(self.redis.xinfo_consumers(stream_key(company, queue), self.group))
+        except redis.RedisError:
+            return 0
+
     # -- the reconcile's side --------------------------------------------------------------------------
     def ensure_group(self, key: str) -> bool:
         """Create the stream and its group if missing (from id 0: tokens added meanwhile count). True if created."""

@@ -143,11 +143,23 @@ class QueueClaims:
 
     def nudge(self, company: str, queue_ids: list[str]) -> None:
         """A token on each of these queues that has a task waiting: for tokens a claim consumed without
-        taking from their queue, and when a gate opens (a ``force`` property or a ``force_workers`` tag), so
-        that subscribed workers look again at once instead of at the next reconcile."""
+        taking from their queue."""
         for queue_id in queue_ids:
             if self.entries.head(company, queue_id) is not None and self.queues.tokens is not None:
                 self.queues.tokens.publish(company, queue_id)
+
+    def gate_changed(self, company: str, queue_ids: list[str]) -> None:
+        """A claim gate may have opened (a worker's ``force`` property, a queue's ``force_workers`` tag): one
+        token per subscriber of each queue with a task waiting. One token would wake whichever idle subscriber
+        Redis picks, and a gated one takes nothing and hands nothing on, so the worker the gate opened for
+        could wait for the reconcile; this way every idle subscriber looks once, now."""
+        tokens = self.queues.tokens
+        if tokens is None:
+            return
+        for queue_id in queue_ids:
+            if self.entries.head(company, queue_id) is not None:
+                count = min(tokens.consumers(company, queue_id), self.settings.max_tokens_per_queue)
+                tokens.publish(company, queue_id, max(count, 1))
 
     def _force_property(self, company: str, worker: str) -> str | None:
         try:

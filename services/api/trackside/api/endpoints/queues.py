@@ -81,7 +81,7 @@ class UpdateQueueRequest(QueueRequest):
 def update(call: Call) -> dict:
     result = call.app.queues.update(call.identity.company, call.data["queue"], call.data)
     if "tags" in result["fields"]:  # a force_workers tag may have opened the claim gate: look again now
-        call.app.claims.nudge(call.identity.company, [call.data["queue"]])
+        call.app.claims.gate_changed(call.identity.company, [call.data["queue"]])
     return result
 
 

@@ -191,7 +191,7 @@ def set_runtime_properties(call: Call) -> dict:
     company, worker = call.identity.company, call.data["worker"]
     call.app.workers.set_runtime_properties(company, worker, properties)
     if any(p["key"] == "force" for p in properties):  # the claim gate may have opened: look again now
-        call.app.claims.nudge(company, call.app.workers.queues_of(company, worker))
+        call.app.claims.gate_changed(company, call.app.workers.queues_of(company, worker))
     return {}
 
 
