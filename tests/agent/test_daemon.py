@@ -241,32 +241,3 @@ def test_detached_daemon_writes_a_pid_file_and_stop_ends_it(api, home):
     assert by_id.returncode == 0, by_id.stdout + by_id.stderr
     assert not list(run_dir.glob("*.pid"))
     assert home.run("daemon", "--queue", queue, "--stop", timeout=60).returncode == 1  # nothing left to stop
-
-
-# -- working hours -------------------------------------------------------------------------------------------
-def test_out_of_hours_the_daemon_takes_nothing_until_forced_on(api, home):
-    """A downtime covering the next two hours: the queued task waits, ``workers.get_all`` says why, and the
-    ``force`` runtime property (what the UI sets) starts it at once, without restarting the agent."""
-    hour = datetime.now().hour
-    downtime = f"{hour}-{(hour + 2) % 24} SUN-SAT"  # over midnight when started at 22 or 23
-    name = unique("hours-q")
-    refused = home.run("daemon", "--queue", name, "--uptime", "9-17 MON", "--downtime", downtime, timeout=60)
-    assert refused.returncode == 2 and "only one of them" in refused.stderr
-    bad = home.run("daemon", "--queue", name, "--downtime", "25 MON", timeout=60)
-    assert bad.returncode == 2 and "out of range" in bad.stderr
-
-    daemon, worker = start(home, "--queue", name, "--create-queue", "--downtime", downtime)
-    queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
-    status = home.run("daemon", "--queue", name, "--downtime", downtime, "--status", timeout=60)
-    assert f"Schedule: downtime: {downtime}; off now" in status.stdout, status.stdout
-    wait_for(lambda: (live_worker(api, worker) or {}).get("schedule_state") == "idle_by_schedule",
-             what="the worker to show it is off by schedule")
-    [task] = enqueue(api, queue, unique("waits"))
-    time.sleep(2)
-    assert get_task(api, task)["status"] == "queued"
-
-    api.ok("workers.set_runtime_properties", worker=worker, runtime_properties=[{"key": "force", "value": "on"}])
-    assert live_worker(api, worker)["schedule_state"] == "forced_on"
-    [doc] = finished(api, [task], timeout=30)
-    assert doc["status"] == "completed", daemon.log()
-

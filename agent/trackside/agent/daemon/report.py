@@ -16,6 +16,14 @@ from trackside.agent.daemon.queues import resolve_queues
 from trackside.agent.schedule import Schedule
 from trackside.agent.worker_id import configured_worker_id
 
+# ``schedule_state`` in ``workers.get_all``: what the server's claim gate makes of the worker right now.
+SCHEDULE_STATES = {
+    "active": "takes tasks",
+    "idle_by_schedule": "takes no tasks: outside its working hours",
+    "forced_on": "takes tasks: forced on (runtime property force or queue tag force_workers:on)",
+    "forced_off": "takes no tasks: forced off (runtime property force or queue tag force_workers:off)",
+}
+
 
 def print_status(api: AgentApi, config: AgentConfig, args, key: str, schedule: Schedule | None = None) -> int:
     queues = resolve_queues(api.call, list(args.queues))
@@ -47,7 +55,8 @@ def print_status(api: AgentApi, config: AgentConfig, args, key: str, schedule: S
         task = (record or {}).get("task") or {}
         state = "not reporting" if record is None else (
             f"running task {task.get('id')} ({task.get('name')})" if task else "idle")
-        print(f"Worker: {worker} ({state})")
+        hours = SCHEDULE_STATES.get((record or {}).get("schedule_state"))
+        print(f"Worker: {worker} ({state}{'; ' + hours if hours else ''})")
         try:
             properties = api.call("workers.get_runtime_properties", {"worker": worker}).get("runtime_properties") or []
         except ApiError as exc:
