@@ -32,6 +32,42 @@ UP = [
 ]
 
 
+# Every example of clearml-agent's "Scheduling Working Hours" page, with the meaning it gives.
+DOCUMENTED = [
+    # 8 PM to 11 PM on Sundays
+    (["20-23 SUN"], [at(SUN, 20), at(SUN, 22, 59)], [at(SUN, 19, 59), at(SUN, 23), at(MON, 21), at(SAT, 21)]),
+    # 8 PM to 11 PM on Sundays and Tuesdays
+    (["20-23 SUN,TUE"], [at(SUN, 21), at(TUE, 21)], [at(MON, 21), at(WED, 21), at(TUE, 23)]),
+    # 8 PM to 11 PM on Sundays, Mondays and Tuesdays (SUN-TUE crosses the end of datetime's Monday-first week)
+    (["20-23 SUN-TUE"], [at(SUN, 20), at(MON, 22), at(TUE, 21)], [at(WED, 21), at(SAT, 21), at(MON, 19)]),
+    # a single hour: 8 PM to midnight on Sundays
+    (["20 SUN"], [at(SUN, 20), at(SUN, 23, 59)], [at(SUN, 19, 59), at(MON, 0), at(SAT, 20)]),
+    # 8 PM to midnight and midnight to 8 AM on Sundays (the span from hour 0 counts: the reference skips it)
+    (["20-00,00-08 SUN"], [at(SUN, 0), at(SUN, 7, 59), at(SUN, 20), at(SUN, 23)],
+     [at(SUN, 8), at(SUN, 19), at(MON, 0), at(SAT, 23)]),
+    # 8 PM on Sundays to 8 AM on Mondays: over midnight as two specs
+    (["20-00 SUN", "00-08 MON"], [at(SUN, 20), at(SUN, 23, 59), at(MON, 0), at(MON, 7, 59)],
+     [at(SUN, 19), at(MON, 8), at(MON, 20)]),
+    # the configuration file's example: agent.uptime: ["17-20 SUN-TUE", "13-22 WED"]
+    (["17-20 SUN-TUE", "13-22 WED"], [at(SUN, 17), at(MON, 19), at(TUE, 18), at(WED, 13), at(WED, 21, 59)],
+     [at(SUN, 20), at(WED, 22), at(WED, 12), at(THU, 18), at(SAT, 18)]),
+]
+
+
+@pytest.mark.parametrize("specs,on,off", DOCUMENTED, ids=[" + ".join(case[0]) for case in DOCUMENTED])
+def test_every_documented_example_means_what_the_documentation_says(specs, on, off):
+    uptime, downtime = Schedule.parse(specs, uptime=True), Schedule.parse(specs, uptime=False)
+    assert [m for m in on if not uptime.is_active(m)] == []
+    assert [m for m in off if uptime.is_active(m)] == []
+    assert not any(downtime.is_active(m) for m in on) and all(downtime.is_active(m) for m in off)
+
+
+def test_the_midnight_span_is_the_same_as_one_spec_or_two():
+    """"22-2 FRI" (one span past midnight) is "22-24 FRI" plus "0-2 SAT"; Sunday's runs into Monday."""
+    assert Schedule.parse(["22-2 FRI"], uptime=True).on_hours == Schedule.parse(["22-24 FRI", "0-2 SAT"], uptime=True).on_hours
+    assert Schedule.parse(["20-8 SUN"], uptime=True).on_hours == Schedule.parse(["20-00 SUN", "00-08 MON"], uptime=True).on_hours
+
+
 @pytest.mark.parametrize("spec,on,off", UP, ids=[case[0] for case in UP])
 def test_uptime_is_on_exactly_in_the_listed_hours(spec, on, off):
     schedule = Schedule.parse([spec], uptime=True)
@@ -71,6 +107,13 @@ def test_next_change_is_the_hour_the_state_flips():
     ("5-5 MON", "empty span"),
     ("17-20 TUE extra", "pairs"),
     ("", "empty schedule"),
+    ("20-23 SUN-", "'SUN-'"),
+    ("20-23 SUN,,TUE", "days ''"),
+    ("20-23 MON-TUE-WED", "'MON-TUE-WED'"),
+    ("24 MON", "out of range"),
+    ("9-12, MON", "hours ''"),
+    ("-5 MON", "'-5'"),
+    ("9-12 MON 25-26 TUE", "'25-26 TUE'"),  # several specs: the message names the bad one
 ])
 def test_bad_specs_are_refused_naming_the_bad_part(spec, complaint):
     with pytest.raises(ScheduleError, match=complaint):
