@@ -1,11 +1,10 @@
-"""`trackside-agent build`: the image it commits carries nothing of the build (the engine merges the build
-container's variables and labels into a commit), and with `--entry-point clone_task` starting the image runs
-a clone of the task on the prepared venv, the original left as it was. (`reuse_task`:
-tests/agent/test_docker_run.py.)"""
+"""`trackside-agent build`: an image with the task's environment whose entry point runs the task (`reuse_task`)
+or a clone of it (`clone_task`, the same command with `--clone`: what that does is tested with `execute`);
+it carries nothing of the build (the engine merges the build container's variables and labels into a
+commit) and no credentials."""
 from __future__ import annotations
 
 import json
-import re
 
 import pytest
 
@@ -39,20 +38,22 @@ def test_the_image_keeps_the_base_settings_and_empties_the_build_ones():
 
 @pytest.mark.docker
 @pytest.mark.slow
-def test_a_clone_task_image_runs_a_clone_of_the_task(api, api_server, docker_engine, test_image,
-                                                        tmp_path_factory):
+def test_build_makes_an_image_that_runs_the_task(api, api_server, docker_engine, test_image, tmp_path_factory):
+    """`build --target NAME --entry-point reuse_task`: the image holds the task's environment; started with
+    the server's address and credentials in its environment (none are in the image), it runs the task."""
     home = AgentHome.create(tmp_path_factory.mktemp("docker-build"), api_server,
                             {"extra_docker_arguments": ["--network", "host"]},
                             # passed to the build container (pip ignores it offline); it must not reach the image
                             extra_env={**docker_engine.env(),
                                        "PIP_EXTRA_INDEX_URL": f"http://u:{BUILD_TOKEN}@127.0.0.1:9/simple"})
-    task = api.ok("tasks.create", name=unique("to-clone"), type="training",
-                  script={"diff": "print('CLONE RUNS')", "entry_point": "job.py", "working_dir": "."},
-                  container={"image": test_image})["id"]
-    target = f"trackside-test/built-clone:{task[:8]}"
-    built = home.run("build", "--id", task, "--docker", "--target", target, "--entry-point", "clone_task",
+    task = api.ok("tasks.create", name=unique("to-build"), type="training",
+                  script={"diff": "import sys; print('BUILT IMAGE RUNS', sys.prefix)", "entry_point": "job.py",
+                          "working_dir": "."}, container={"image": test_image})["id"]
+    target = f"trackside-test/built:{task[:8]}"
+    built = home.run("build", "--id", task, "--docker", "--target", target, "--entry-point", "reuse_task",
                      timeout=600)
     assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
+    assert get_task(api, task)["status"] == "created"   # building does not touch the task
     client = docker_engine.client()
     config = json.dumps(client.images.get(target).attrs["Config"])
     assert BUILD_TOKEN not in config and api_server.secret not in config and "build:" not in config
@@ -60,10 +61,9 @@ def test_a_clone_task_image_runs_a_clone_of_the_task(api, api_server, docker_eng
     output = client.containers.run(target, network_mode="host", remove=True, environment={
         "CLEARML_API_HOST": api_server.url, "CLEARML_API_ACCESS_KEY": api_server.key,
         "CLEARML_API_SECRET_KEY": api_server.secret}).decode()
-    clone = re.search(r"new task id=(\w+)", output)
-    assert clone, output[-3000:]
-    assert get_task(api, clone[1])["status"] == "completed", output[-3000:]
-    assert get_task(api, task)["status"] == "created"
-    events = api.ok("events.get_task_log", task=clone[1], batch_size=500)["events"]
-    assert any("CLONE RUNS" in e.get("msg", "") for e in events)
+    assert get_task(api, task)["status"] == "completed", output[-3000:]
+    events = api.ok("events.get_task_log", task=task, batch_size=500)["events"]
+    log = "\n".join(e.get("msg", "") for e in events)
+    assert "BUILT IMAGE RUNS /root/.clearml/venvs-builds/0" in log
+    assert "no venv (standalone mode" in log   # the venv made at build time, used as is
     client.images.remove(target)

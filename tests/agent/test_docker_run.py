@@ -151,24 +151,3 @@ def test_a_service_with_a_restart_policy_resumes_as_the_same_task(api, home, tes
     assert sorted(p.name for p in runs.iterdir()) == ["run0", "run1"]
     log = log_text(api, task)
     assert log.count("RUN 1") == 1 and log.count("RUN 2") == 1   # both runs' output, each line once
-
-
-def test_build_makes_an_image_that_runs_the_task(api, api_server, home, docker_engine, test_image):
-    """`build --target NAME --entry-point reuse_task`: the image holds the task's environment; started with
-    the server's address and credentials in its environment (none are in the image), it runs the task."""
-    task = docker_task(api, test_image, "import sys; print('BUILT IMAGE RUNS', sys.prefix)", name="to-build")
-    target = f"trackside-test/built:{task[:8]}"
-    built = home.run("build", "--id", task, "--docker", "--target", target, "--entry-point", "reuse_task",
-                     timeout=600)
-    assert built.returncode == 0, built.stdout[-3000:] + built.stderr[-3000:]
-    assert get_task(api, task)["status"] == "created"   # building does not touch the task
-    client = docker_engine.client()
-    image = client.images.get(target)
-    assert api_server.secret not in json.dumps(image.attrs["Config"])
-    output = client.containers.run(target, network_mode="host", remove=True, environment={
-        "CLEARML_API_HOST": api_server.url, "CLEARML_API_ACCESS_KEY": api_server.key,
-        "CLEARML_API_SECRET_KEY": api_server.secret}).decode()
-    assert get_task(api, task)["status"] == "completed", output[-3000:]
-    log = log_text(api, task)
-    assert "BUILT IMAGE RUNS /root/.clearml/venvs-builds/0" in log
-    assert "no venv (standalone mode" in log   # the venv made at build time, used as is
