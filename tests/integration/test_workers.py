@@ -312,9 +312,9 @@ def test_runtime_properties_expire(api):
 def test_runtime_properties_of_workers_named_with_colons_stay_apart(api):
     base = unique("vm")
     api.ok("workers.set_runtime_properties", worker=base, runtime_properties=[{"key": "0:force", "value": "a"}])
-    api.ok("workers.set_runtime_properties", worker=f"{base}:0", runtime_properties=[{"key": "force", "value": "b"}])
+    api.ok("workers.set_runtime_properties", worker=f"{base}:0", runtime_properties=[{"key": "force", "value": "off"}])
     assert {k: p["value"] for k, p in properties(api, base).items()} == {"0:force": "a"}
-    assert {k: p["value"] for k, p in properties(api, f"{base}:0").items()} == {"force": "b"}
+    assert {k: p["value"] for k, p in properties(api, f"{base}:0").items()} == {"force": "off"}
 
 
 def test_runtime_properties_validation(api):
@@ -330,6 +330,7 @@ def test_runtime_properties_validation(api):
     api.error("workers.set_runtime_properties", (400, 12), worker="w",
               runtime_properties=[{"key": "force", "value": "on", "expiry": 10**12}])
     api.error("workers.set_runtime_properties", (400, 12), worker="w", runtime_properties=[{"key": 5, "value": "on"}])
+    api.error("workers.set_runtime_properties", (400, 12), worker="w", runtime_properties=[{"key": "force", "value": 1}])
     api.error("workers.get_runtime_properties", (400, 11))
     api.error("workers.get_runtime_properties", (400, 12), worker=7)
     # A refused request writes nothing, even its valid properties.
@@ -364,6 +365,18 @@ def test_enqueue_reports_whether_a_live_worker_listens(api):
 def test_requires_a_token(anon, endpoint):
     reply = anon.send(endpoint, {"worker": "w", "timestamp": 1})
     assert reply.code == (401, 20) and reply.data == {}
+
+
+def test_an_unknown_force_value_is_refused_and_nothing_is_written(api):
+    worker = unique("force-worker")
+    reply = api.error("workers.set_runtime_properties", (400, 12), worker=worker, runtime_properties=[
+        {"key": "note", "value": "kept?"}, {"key": "force", "value": "maybe"}])
+    assert "'maybe'" in reply.meta["result_msg"]
+    assert api.ok("workers.get_runtime_properties", worker=worker) == {"runtime_properties": []}
+    api.ok("workers.set_runtime_properties", worker=worker, runtime_properties=[{"key": "force", "value": "ON"}])
+    api.ok("workers.set_runtime_properties", worker=worker, runtime_properties=[{"key": "force", "value": "",
+                                                                                  "expiry": 0}])  # a deletion
+    assert api.ok("workers.get_runtime_properties", worker=worker) == {"runtime_properties": []}
 
 
 def test_get_all_shows_the_schedule_state_the_claim_gate_gives(api):

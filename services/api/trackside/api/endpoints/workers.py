@@ -188,6 +188,12 @@ def set_runtime_properties(call: Call) -> dict:
     if missing:
         raise errors.MissingRequiredFields(f"runtime properties without a value: {missing}",
                                            fields=["runtime_properties.value"])
+    # ``force`` overrides the worker's working hours at every claim: a typo must not silently do nothing.
+    bad = [p["value"] for p in properties if p["key"] == "force" and p.get("expiry") != 0
+           and p["value"].lower() not in ("on", "off")]
+    if bad:
+        raise errors.ValidationError(f"runtime property force must be 'on' or 'off', not {bad[0]!r}",
+                                     field="runtime_properties.value")
     company, worker = call.identity.company, call.data["worker"]
     call.app.workers.set_runtime_properties(company, worker, properties)
     if any(p["key"] == "force" for p in properties):  # the claim gate may have opened: look again now
