@@ -143,4 +143,4 @@ def test_the_agent_unregisters_on_exit(agent, api):
     deadline = time.monotonic() + 5
     while listening_workers(api, queue) and time.monotonic() < deadline:
         time.sleep(0.2)
-    assert listening_workers(api, queue) == []
+    assert listening_workers(api, queue) == [], (agent.process.returncode, agent.log()[-1500:])

@@ -60,6 +60,20 @@ def test_register_lists_the_worker_with_its_queues(api):
     assert api.ok("workers.unregister", worker=worker) == {}
 
 
+def test_a_report_crossing_the_unregister_does_not_bring_the_worker_back(api):
+    """An agent's monitor thread can post a last status report just after its main thread unregistered
+    (seen with clearml-agent under load): the worker stays gone until it registers again."""
+    queue = create_queue(api, unique("gone-q"))
+    worker = unique("vm")
+    api.ok("workers.register", worker=worker, queues=[queue])
+    api.ok("workers.unregister", worker=worker)
+    assert api.ok("workers.status_report", worker=worker, timestamp=now_ms(), queues=[queue]) == {}
+    assert worker not in workers_by_id(api)
+    api.ok("workers.register", worker=worker, queues=[queue])   # an agent starting again under that id
+    api.ok("workers.status_report", worker=worker, timestamp=now_ms(), queues=[queue])
+    assert worker in workers_by_id(api)
+
+
 def test_register_refuses_unknown_queues_and_bad_timeouts_without_registering(api):
     worker = unique("vm")
     reply = api.error("workers.register", (400, 701), worker=worker, queues=["f" * 32])

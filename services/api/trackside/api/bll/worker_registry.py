@@ -9,7 +9,9 @@ on its own, with no sweeper. Keys, all under ``trackside:workers:<company>:``:
 - ``q:<queue>``                sorted set of the workers listening on a queue, scored the same way;
 - ``p:<len(worker)>:<worker>:<key>``  one runtime property value, TTL = its expiry (none: kept until
   replaced); the length keeps worker ids with colons (``vm:0``) apart from the property key;
-- ``pk:<worker>``              set of the property keys a worker has, pruned of expired ones on read.
+- ``pk:<worker>``              set of the property keys a worker has, pruned of expired ones on read;
+- ``gone:<worker>``            set by ``unregister`` for a few seconds: a report after it does not register
+  the worker again (only ``register`` does).
 
 The sorted sets are indexes only: a member whose record has expired is ignored and pruned on read.
 """
@@ -23,6 +25,9 @@ import redis
 
 from trackside.shared import live_workers
 from trackside.shared.live_workers import PREFIX
+
+# How long an unregistered worker's late status reports are ignored rather than registering it again.
+UNREGISTERED_GRACE_SEC = 10
 
 
 def _now() -> float:
@@ -74,14 +79,28 @@ class WorkerRegistry:
         pipe.execute()
 
     def delete(self, company: str, worker: str) -> bool:
-        """Forget a worker; its runtime properties stay (they outlive agent restarts). False if unknown."""
+        """Forget a worker; its runtime properties stay (they outlive agent restarts). False if unknown.
+        It is remembered as gone for ``UNREGISTERED_GRACE_SEC``: see ``recently_unregistered``."""
         record = self.load(company, worker)
         pipe = self.redis.pipeline(transaction=True)
         pipe.delete(self.record_key(company, worker))
+        pipe.set(self._gone_key(company, worker), "1", ex=UNREGISTERED_GRACE_SEC)
         pipe.zrem(self._all_key(company), worker)
         for queue in (record or {}).get("queues") or []:
             pipe.zrem(self._queue_key(company, queue), worker)
         return bool(pipe.execute()[0])
+
+    def recently_unregistered(self, company: str, worker: str) -> bool:
+        """An agent's monitor thread can post one last status report just after its main thread
+        unregistered; that report must not bring the worker back for a whole timeout."""
+        return bool(self.redis.exists(self._gone_key(company, worker)))
+
+    def forget_unregistered(self, company: str, worker: str) -> None:
+        self.redis.delete(self._gone_key(company, worker))
+
+    @staticmethod
+    def _gone_key(company: str, worker: str) -> str:
+        return f"{PREFIX}:{company}:gone:{worker}"
 
     def all_records(self, company: str) -> list[dict]:
         return self._records(company, self._live_members(self._all_key(company)))

@@ -65,6 +65,7 @@ class WorkersBLL:
         previous = self.registry.load(identity.company, worker)
         record = self._new_record(identity, worker, ip, timeout, queues, tags, system_tags)
         self.registry.save(identity.company, record, (previous or {}).get("queues") or [])
+        self.registry.forget_unregistered(identity.company, worker)
 
     def unregister(self, company: str, worker: str) -> None:
         self.registry.delete(company, worker)
@@ -75,6 +76,8 @@ class WorkersBLL:
         current_task = self._stamp_task(company, worker, report.get("task")) if report.get("task") else None
         record = self.registry.load(company, worker)
         previous_queues = (record or {}).get("queues") or []
+        if record is None and self.registry.recently_unregistered(company, worker):
+            return  # a report that crossed the worker's unregister on its way out
         if record is None:
             record = self._new_record(identity, worker, ip, self.default_timeout, [], None, None)
         now = isoformat(utcnow())
