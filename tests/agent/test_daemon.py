@@ -226,7 +226,7 @@ def test_detached_daemon_writes_a_pid_file_and_stop_ends_it(api, home):
     api.ok("workers.set_runtime_properties", worker=worker.group(1),
            runtime_properties=[{"key": "force", "value": "off", "expiry": 600}])
     status = home.run("daemon", "--queue", queue, "--status", timeout=60)
-    assert f"Worker: {worker.group(1)} (idle)" in status.stdout, status.stdout + status.stderr
+    assert f"Worker: {worker.group(1)} (idle; takes no tasks: forced off" in status.stdout, status.stdout + status.stderr
     assert "runtime property force = off, expires in" in status.stdout
 
     stopped = home.run("daemon", "--queue", queue, "--stop", timeout=90)
