@@ -6,88 +6,20 @@ from __future__ import annotations
 import re
 import signal
 import time
-from datetime import datetime
 
 import psutil
 import pytest
 
+from support.daemons import FINAL, enqueue, finished, live_worker, stamp, start, wait_for
 from support.names import unique
 from support.objects import create_queue, get_task
-from support.our_agent import AgentDaemon, AgentHome
-
-FINAL = {"completed", "failed", "stopped", "closed", "published"}
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+from support.our_agent import AgentHome
 
 
 @pytest.fixture
 def home(tmp_path, api_server) -> AgentHome:
     return AgentHome.create(tmp_path, api_server, {"status_report_interval_sec": 1},
                             extra_env={"CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL": "1"})
-
-
-@pytest.fixture(autouse=True)
-def _stop_daemons():
-    """Daemons a failed test left running are stopped (they would outlive the session's API)."""
-    yield
-    while STARTED:
-        STARTED.pop().stop()
-
-
-STARTED: list[AgentDaemon] = []
-
-
-def start(home: AgentHome, *args: str, name: str = "daemon") -> tuple[AgentDaemon, str]:
-    """A running daemon and its worker id, once it waits for work."""
-    daemon = home.start_daemon(*args, name=name)
-    STARTED.append(daemon)
-    wait_for(lambda: "waiting for tasks" in daemon.log() or not daemon.running(), what="the daemon to start")
-    assert daemon.running(), daemon.log()
-    return daemon, re.search(r"^Worker (\S+) \(", daemon.log(), re.M).group(1)
-
-
-def script_task(api, name: str, code: str = "print('hi')") -> str:
-    return api.ok("tasks.create", name=name, type="training",
-                  script={"diff": code, "entry_point": "job.py", "working_dir": "."})["id"]
-
-
-def enqueue(api, queue: str, *names: str, code: str = "print('hi')") -> list[str]:
-    tasks = []
-    for name in names:
-        tasks.append(script_task(api, name, code))
-        api.ok("tasks.enqueue", task=tasks[-1], queue=queue)
-    return tasks
-
-
-def finished(api, tasks: list[str], timeout: float = 60.0) -> list[dict]:
-    docs = {}
-
-    def done():
-        for task in tasks:
-            if task not in docs:
-                doc = get_task(api, task)
-                if doc["status"] in FINAL:
-                    docs[task] = doc
-        return len(docs) == len(tasks)
-
-    wait_for(done, timeout, f"tasks {tasks} to finish", interval=0.1)
-    return [docs[task] for task in tasks]
-
-
-def stamp(value: str) -> float:
-    return datetime.fromisoformat(value).timestamp()
-
-
-def live_worker(api, worker: str) -> dict | None:
-    return next((w for w in api.ok("workers.get_all")["workers"] if w["id"] == worker), None)
 
 
 # -- queues ----------------------------------------------------------------------------------------------------
@@ -190,18 +122,27 @@ def test_strict_priority_runs_the_first_queue_first_and_order_fairness_takes_tur
 
 # -- services mode -------------------------------------------------------------------------------------------
 def test_services_mode_runs_up_to_n_tasks_at_once_and_never_more(api, home):
+    """Each running service reports as a worker of its own, ``<daemon>:service:<task>``, with the
+    ``--child-report-tags``, as clearml-agent's children do; the daemon itself reports without them."""
     queue = create_queue(api, unique("services"))
     tasks = enqueue(api, queue, "s-1", "s-2", "s-3", code="import time; time.sleep(3)")
-    daemon, _ = start(home, "--queue", queue, "--services-mode", "2")
-    peak = 0
+    daemon, worker = start(home, "--queue", queue, "--services-mode", "2", "--child-report-tags", "svc", "nightly")
+    peak, service_workers = 0, {}
 
     def all_done():
         nonlocal peak
         statuses = [get_task(api, t)["status"] for t in tasks]
         peak = max(peak, statuses.count("in_progress"))
+        for w in api.ok("workers.get_all")["workers"]:
+            if w["id"].startswith(f"{worker}:service:"):
+                service_workers[w["id"]] = (w.get("task") or {}).get("id"), w.get("tags")
         return all(s in FINAL for s in statuses)
 
     wait_for(all_done, 60, "the services tasks", interval=0.1)
+    assert service_workers == {f"{worker}:service:{t}": (t, ["svc", "nightly"]) for t in tasks}, service_workers
+    assert not live_worker(api, worker).get("tags")
+    wait_for(lambda: not [w for w in api.ok("workers.get_all")["workers"] if w["id"].startswith(f"{worker}:service:")],
+             10, "the services' workers to go")
     daemon.stop()
     docs = [get_task(api, t) for t in tasks]
     assert all(doc["status"] == "completed" for doc in docs), daemon.log()

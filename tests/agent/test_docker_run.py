@@ -14,6 +14,7 @@ from support.names import unique
 from support.objects import get_task
 from support.our_agent import AGENT_BIN, AgentHome
 from trackside.agent.docker.spec import TASK_LABEL
+from trackside.shared.embedded.process import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
@@ -90,7 +91,8 @@ def test_a_failing_container_fails_the_task_with_a_reason(api, home, test_image)
     assert doc["status"] == "failed" and doc["status_reason"] == "docker container exit code 7"
     assert "broken setup" in log_text(api, failing_setup)
 
-    missing = docker_task(api, "trackside-test/no-such-image:1", "print('never')")
+    # A registry on a closed loopback port: the engine's pull attempt never leaves this machine.
+    missing = docker_task(api, f"127.0.0.1:{free_port()}/trackside-test/no-such-image:1", "print('never')")
     home.execute(missing, "--docker", timeout=300)
     doc = get_task(api, missing)
     assert doc["status"] == "failed" and "no-such-image" in doc["status_reason"]

@@ -9,10 +9,10 @@ from datetime import datetime
 
 import pytest
 
+from support.daemons import enqueue, finished, live_worker, start, wait_for
 from support.names import unique
 from support.objects import get_task
 from support.our_agent import AgentHome
-from test_daemon import enqueue, finished, live_worker, start, wait_for
 
 # Long enough for a claim to have happened had the gate been open (the daemon claims within milliseconds).
 NOT_TAKEN_SEC = 2.0

@@ -4,12 +4,10 @@ the body."""
 from __future__ import annotations
 
 import hashlib
-import os
 import threading
 import time
 
 import psutil
-import pytest
 
 from support.client import ApiClient
 from support.files import FilesClient

@@ -8,7 +8,7 @@ import pytest
 
 from trackside.agent.gpu_allocation import GpuAllocationError, GpuPool, QueueGpus, daemon_tag, parse_queue_specs, \
     task_worker_id, visible_devices_env
-from trackside.agent.task_workers import TaskWorker, TaskWorkerReports, gpu_share
+from trackside.agent.task_workers import TaskWorker, TaskWorkerReports, gpu_share, service_worker_id
 
 
 def test_the_documented_example_parses_in_priority_order():
@@ -157,6 +157,18 @@ def test_a_task_worker_reports_its_own_gpus_and_is_unregistered_when_its_task_en
     calls.clear()
     reports.retire_all(lambda endpoint, data: calls.append((endpoint, data)))
     assert calls == [("workers.unregister", {"worker": "box:gpu2,3:x"})]
+
+
+def test_a_service_reports_as_its_own_worker_with_the_child_tags_and_no_gpu_lists():
+    calls: list[tuple[str, dict]] = []
+    worker = service_worker_id("box:cpu:0a1b2c3d", "t9")
+    assert worker == "box:cpu:0a1b2c3d:service:t9"
+    reports = TaskWorkerReports(lambda: [TaskWorker(worker, "t9", "services", (), ("svc", "nightly"))])
+    reports.send(lambda endpoint, data: calls.append((endpoint, data)), {"cpu_usage": [5.0], "gpu_usage": [1.0]})
+    [(endpoint, report)] = calls
+    assert (endpoint, report["worker"], report["task"], report["tags"]) == (
+        "workers.status_report", worker, "t9", ["svc", "nightly"])
+    assert report["machine_stats"] == {"cpu_usage": [5.0]}
 
 
 def test_gpu_share_keeps_the_machine_figures_and_drops_gpu_lists_it_cannot_cut():

@@ -1,7 +1,9 @@
-"""Dynamic GPUs: each running task reports as a worker of its own, named after its GPUs, as clearml-agent's
-do: ``box:dgpu0,1,2,3:3f9a2c7e`` is the daemon serving the queues, ``box:gpu2,3:3f9a2c7e`` one task running
-on GPUs 2 and 3. So the workers list shows every running task with its GPUs and their load, and
-``tasks.stop`` finds each task's worker alive (the graceful stop request) however many tasks run at once.
+"""Tasks that report as workers of their own, as clearml-agent's do:
+- dynamic GPUs: named after the task's GPUs: ``box:dgpu0,1,2,3:3f9a2c7e`` is the daemon serving the queues,
+  ``box:gpu2,3:3f9a2c7e`` one task running on GPUs 2 and 3, with those GPUs' load;
+- services mode: ``box:cpu:3f9a2c7e:service:<task id>``, with the ``--child-report-tags``.
+So the workers list shows every running task, and ``tasks.stop`` finds each task's worker alive (the
+graceful stop request) however many tasks run at once.
 
 The reports go out from the status reporter's thread, right after the daemon's own: a task's last report can
 never arrive after its worker was unregistered.
@@ -23,6 +25,11 @@ class TaskWorker:
     task: str
     queue: str
     gpu_slots: tuple[int, ...] = ()   # where its GPUs are in the daemon's statistics (the gpu_* lists)
+    tags: tuple[str, ...] = ()
+
+
+def service_worker_id(daemon_worker: str, task: str) -> str:
+    return f"{daemon_worker}:service:{task}"
 
 
 class TaskWorkerReports:
@@ -37,6 +44,8 @@ class TaskWorkerReports:
         for tw in now:
             report = {"worker": tw.worker, "timestamp": int(time.time() * 1000), "is_daemon": False, "task": tw.task,
                       "queue": tw.queue, "machine_stats": gpu_share(stats, tw.gpu_slots)}
+            if tw.tags:
+                report["tags"] = list(tw.tags)
             try:
                 call("workers.status_report", report)
             except Exception as exc:  # noqa: BLE001 - the daemon's own report already said the server fails

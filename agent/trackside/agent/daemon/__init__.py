@@ -134,7 +134,11 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedul
         if len(specs) != len(queues):
             raise UsageError("--dynamic-gpus: each queue may be listed once")
         queue_gpus = {queue.id: spec for queue, spec in zip(queues, specs)}
-    tags = _worker_tags()
+    # As clearml-agent: in services mode each task reports as a worker of its own, with the child tags; without
+    # it the daemon is the one worker and reports them itself.
+    service_workers = args.services_mode is not None and shared_gpus is None
+    child_tags = tuple(args.child_report_tags or config.get("agent.child_report_tags") or ())
+    tags = _worker_tags() if service_workers or not child_tags else list(child_tags)
     _warn_if_taken(api, config, worker)
     _print_table(worker, queues, gpus, capacity, queue_gpus)
 
@@ -143,12 +147,13 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedul
     interval = float(config.get("agent.status_report_interval_sec") or 30.0)
     hours = WorkingHours(schedule, api.call, worker) if schedule else None
     settings = DaemonSettings(worker, queues, capacity, order_fairness=args.order_fairness,
-                              schedule_active=hours.active if hours else None, gpu_pool=pool, queue_gpus=queue_gpus)
+                              schedule_active=hours.active if hours else None, gpu_pool=pool, queue_gpus=queue_gpus,
+                              service_workers=service_workers, child_tags=child_tags)
     stats = MachineStats(gpus.indices())
 
     def reporter(daemon: Daemon) -> StatusReporter:
         return StatusReporter(api.call, worker, [q.id for q in queues], daemon.current, stats, interval, tags,
-                              TaskWorkerReports(daemon.task_workers) if shared_gpus else None)
+                              TaskWorkerReports(daemon.task_workers) if shared_gpus or service_workers else None)
 
     daemon = Daemon(api.call, settings, spec, reporter)
     stop_requested = threading.Event()

@@ -27,7 +27,7 @@ from trackside.agent.daemon.children import EXIT_MEANING, Child, ChildSpec, prun
 from trackside.agent.daemon.queues import Queue
 from trackside.agent.gpu_allocation import GpuPool, QueueGpus, task_worker_id, visible_devices_env
 from trackside.agent.status_reporter import StatusReporter
-from trackside.agent.task_workers import TaskWorker
+from trackside.agent.task_workers import TaskWorker, service_worker_id
 from trackside.shared.dispatch.subscriber import ClaimedTask, LeaseLost, Subscriber
 
 log = logging.getLogger("trackside.agent.daemon")
@@ -49,6 +49,9 @@ class DaemonSettings:
     schedule_active: Callable[[], bool] | None = None   # working hours; None: always on
     gpu_pool: GpuPool | None = None                      # --dynamic-gpus: the GPUs tasks take and give back
     queue_gpus: dict[str, QueueGpus] = field(default_factory=dict)  # queue id -> GPUs a task takes
+    # --services-mode (without dynamic GPUs): each task reports as a worker of its own, with these tags
+    service_workers: bool = False
+    child_tags: tuple[str, ...] = ()
 
 
 class Daemon:
@@ -78,10 +81,12 @@ class Daemon:
         return (first.task, first.queue) if first else (None, None)
 
     def task_workers(self) -> list[TaskWorker]:
-        """Dynamic GPUs: the running tasks that report as workers of their own."""
+        """The running tasks that report as workers of their own (dynamic GPUs, services mode)."""
         with self._lock:
             running = [child for child in self.children if child.worker]
-        return [TaskWorker(c.worker, c.task, c.queue, self.settings.gpu_pool.stats_slots(c.gpus)) for c in running]
+        pool = self.settings.gpu_pool
+        return [TaskWorker(c.worker, c.task, c.queue, pool.stats_slots(c.gpus) if pool and c.gpus else (),
+                           self.settings.child_tags) for c in running]
 
     # -- life cycle ------------------------------------------------------------------------------------------
     def start(self) -> None:
@@ -219,7 +224,7 @@ class Daemon:
             return
         try:
             child = spawn(self.spec, claimed.task, claimed.queue, visible_devices_env(gpus) if gpus else None,
-                          task_worker_id(self.settings.worker, gpus) if gpus else "")
+                          self._task_worker(claimed.task, gpus))
         except OSError as exc:
             log.error("task %s: could not launch the execute process: %s", claimed.task, exc)
             self._end_task(claimed.task, "failed", f"agent could not launch the task: {exc}")
@@ -233,6 +238,12 @@ class Daemon:
                  f" on GPUs {','.join(gpus)}" if gpus else "", f" (output: {child.log_path})" if child.log_path else "")
         self.reporter.report_now()
         threading.Thread(target=self._wait_child, args=(child,), name=f"child-{child.pid}", daemon=True).start()
+
+    def _task_worker(self, task: str, gpus: tuple[str, ...]) -> str:
+        """The worker a task reports as; "" for the daemon's own."""
+        if gpus:
+            return task_worker_id(self.settings.worker, gpus)
+        return service_worker_id(self.settings.worker, task) if self.settings.service_workers else ""
 
     def _give_back(self, claimed: ClaimedTask) -> None:
         try:

@@ -118,7 +118,19 @@ class TaskContainer:
         try:
             self.client.images.pull(image)
         except docker.errors.DockerException as exc:
+            # agent.docker_force_pull asks for the newest copy; a registry that is down for a moment should
+            # not fail a task whose image is already here, so the local copy runs and the log says so.
+            if force_pull and self._have(image):
+                say(f"could not pull image {image} ({_explain(exc)}): running the local copy")
+                return
             raise ContainerError(f"could not pull image {image}: {_explain(exc)}") from None
+
+    def _have(self, image: str) -> bool:
+        try:
+            self.client.images.get(image)
+            return True
+        except docker.errors.DockerException:
+            return False
 
 
 def _explain(exc: docker.errors.DockerException) -> str:

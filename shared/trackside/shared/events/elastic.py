@@ -25,7 +25,7 @@ from typing import Any, Iterable, Sequence
 from elasticsearch import Elasticsearch
 from elasticsearch.helpers import streaming_bulk
 from elasticsearch_dsl import (
-    A, Boolean, ComposableIndexTemplate, Date, Float, Index, Keyword, Long, Mapping, Q, Search, Text,
+    A, Boolean, Date, Float, Index, Keyword, Long, Mapping, Q, Search, Text,
 )
 
 from trackside.shared.events.store import (
