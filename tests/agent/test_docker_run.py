@@ -21,9 +21,14 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow]
 
 @pytest.fixture(scope="module")
 def home(tmp_path_factory, api_server, docker_engine) -> AgentHome:
-    """One agent home for the module: the agent's wheels and its venv in the image are built once."""
-    return AgentHome.create(tmp_path_factory.mktemp("docker-agent"), api_server,
+    """One agent home for the module: the agent's wheels and its venv in the image are built once. Its
+    clearml.conf has sections beyond api and agent, which the task in the container must see too."""
+    home = AgentHome.create(tmp_path_factory.mktemp("docker-agent"), api_server,
                             {"extra_docker_arguments": ["--network", "host"]}, extra_env=docker_engine.env())
+    with open(home.config_file, "a") as conf:
+        conf.write('sdk { development { default_output_uri: "file:///tmp/from-conf" } }\n'
+                   'environment { FROM_CONF: "conf-env" }\n')
+    return home
 
 
 def docker_task(api, image: str, code: str, setup: str = "", name: str = "in-docker") -> str:
@@ -43,8 +48,12 @@ def containers_of(docker_engine, task: str) -> list:
 
 def test_a_task_runs_in_its_image_with_its_setup_script_and_the_caches_mounted(api, home, docker_engine,
                                                                               test_image):
-    code = ("import os, sys; print('python', sys.version_info[:2], 'in', open('/etc/debian_version').read().strip());"
-            "print('marker', open('/tmp/setup-marker').read().strip())")
+    code = ("import json, os, sys; print('python', sys.version_info[:2], 'in', open('/etc/debian_version').read().strip());"
+            "print('marker', open('/tmp/setup-marker').read().strip());"
+            "conf = json.load(open(os.environ['CLEARML_CONFIG_FILE']));"
+            "print('output uri', conf['sdk']['development']['default_output_uri'], 'env', os.environ.get('FROM_CONF'));"
+            "cache = conf['sdk']['storage']['cache']['default_base_dir'];"
+            "open(os.path.join(cache, 'from-the-task'), 'w').write('cached')")
     task = docker_task(api, test_image, code, setup="echo from-setup > /tmp/setup-marker\necho SETUP_SCRIPT_RAN")
     result = home.execute(task, "--docker", timeout=600)
     doc = get_task(api, task)
@@ -55,6 +64,8 @@ def test_a_task_runs_in_its_image_with_its_setup_script_and_the_caches_mounted(a
     assert "12." in log   # /etc/debian_version of bookworm: the task ran in the image, not on this machine
     assert log.count("SETUP_SCRIPT_RAN") == 1  # one copy of each line: the agent inside logs to stdout only
     assert any((home.path / "venvs-cache").iterdir())     # the venv cache is the machine's, mounted
+    assert "output uri file:///tmp/from-conf env conf-env" in log   # clearml.conf's sdk and environment
+    assert (home.path / ".clearml" / "cache" / "from-the-task").read_text() == "cached"  # the SDK's cache
     assert containers_of(docker_engine, task) == []       # removed once done
     assert not list((home.path / "docker-tasks").glob(f"{task}-*"))  # the credentials file is gone
 

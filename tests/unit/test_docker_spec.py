@@ -17,7 +17,9 @@ def config(tmp_path) -> AgentConfig:
     (tmp_path / "clearml.conf").write_text(
         'api { api_server: "http://127.0.0.1:8008", credentials { access_key: "K", secret_key: "S3CRET" } }\n'
         'agent { extra_docker_shell_script: ["echo agent-setup"], venvs_dir: "/home/me/.clearml/venvs-builds",'
-        ' venvs_cache.path: "/home/me/cache" }\n')
+        ' venvs_cache.path: "/home/me/cache" }\n'
+        'sdk { aws { s3 { key: "AK", secret: "S3-SECRET" } } }\n'
+        'environment { FROM_CONF: "1" }\n')
     return load_config(tmp_path / "clearml.conf", environ={})
 
 
@@ -86,6 +88,11 @@ def test_the_inner_configuration_moves_the_folders_into_the_container_and_keeps_
     assert inner["agent"]["venvs_dir"] == "/root/.clearml/venvs-builds"
     assert inner["agent"]["venvs_cache"]["path"] == "/root/.clearml/venvs-cache"
     assert "force_git_ssh_port" not in inner["agent"]   # unset values are left to the inner defaults
+    # Every other section goes in too (the task's SDK reads its storage credentials there), and the SDK's
+    # cache is the mounted one.
+    assert inner["sdk"]["aws"]["s3"]["secret"] == "S3-SECRET"
+    assert inner["sdk"]["storage"]["cache"]["default_base_dir"] == "/clearml_agent_cache"
+    assert inner["environment"] == {"FROM_CONF": "1"}
 
 
 def test_restart_policies_apply_to_the_selected_tasks_only():
@@ -113,8 +120,17 @@ def test_caches_and_ssh_are_mounted_where_the_stock_agent_puts_them(config, tmp_
         config.set(key, str(tmp_path / key.split(".")[-2 if key.endswith(".path") else -1]))
     mounts = {m.target: m for m in cache_mounts(config, {"HOME": str(home)})}
     assert set(mounts) == {"/root/.cache/pip", "/var/cache/apt/archives", "/root/.clearml/vcs-cache",
-                           "/root/.clearml/venvs-cache", "/root/.clearml/pip-download-cache", "/root/.ssh"}
+                           "/root/.clearml/venvs-cache", "/root/.clearml/pip-download-cache", "/root/.ssh",
+                           "/clearml_agent_cache"}
     assert mounts["/root/.ssh"].read_only and mounts["/root/.ssh"].source == str(home / ".ssh")
+    # The SDK's cache: its default under the agent's HOME unless clearml.conf names one.
+    assert mounts["/clearml_agent_cache"].source == str(home / ".clearml" / "cache")
+    config.set("sdk.storage.cache.default_base_dir", "~/sdk-cache")
+    config.set("agent.docker_internal_mounts", {"sdk_cache": "/cache", "pip_cache": "/pip", "ssh_ro_folder": "/keys"})
+    moved = {m.target: m.source for m in cache_mounts(config, {"HOME": str(home)})}
+    assert moved["/cache"] == str(home / "sdk-cache") and moved["/pip"] == str(tmp_path / "docker_pip_cache")
+    assert "/keys" in moved and "/root/.ssh" not in moved and "/clearml_agent_cache" not in moved
+    config.set("agent.docker_internal_mounts", {})
     assert all((tmp_path / name).is_dir() for name in ("docker_pip_cache", "vcs_cache"))   # made if missing
     sock = tmp_path / "agent.sock"
     sock.touch()

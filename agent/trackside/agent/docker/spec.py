@@ -16,7 +16,7 @@ from pathlib import Path
 from trackside.agent.config import AgentConfig
 from trackside.agent.docker import agent_install
 from trackside.agent.docker.arguments import DockerArgumentError, device_request, parse_arguments, split_arguments
-from trackside.agent.docker.mounts import IN_CONTAINER, Mount, cache_mounts, host_path, ssh_environment
+from trackside.agent.docker.mounts import SDK_CACHE, Mount, cache_mounts, host_path, in_container, ssh_environment
 from trackside.agent.docker.restart import ENV as RESTART_ENV, restart_policy
 
 DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
@@ -125,21 +125,22 @@ def container_name(config: AgentConfig, task_id: str, worker: str) -> str:
 
 
 def inner_config(config: AgentConfig) -> str:
-    """The configuration the agent in the container reads: this agent's, with its folders where the
+    """The configuration the agent in the container reads, and the task's SDK with it: this agent's whole
+    ``clearml.conf`` (``sdk`` storage credentials, ``environment``, ``files``...), with its folders where the
     container has them. Written 0600 in the task's own folder; it holds the credentials, which therefore
     never appear in the container's environment (``docker inspect``) or command line."""
-    agent = json.loads(json.dumps(config.values.get("agent") or {}))
+    values = json.loads(json.dumps(config.values, default=str))
+    agent = values.setdefault("agent", {})
     agent["venvs_dir"] = VENVS_DIR_IN_CONTAINER
     agent["python_binary"] = ""    # the image's python, not this machine's path
-    for key, target in IN_CONTAINER.items():
-        *sections, leaf = key.split(".")[1:]
-        node = agent
+    for key, target in in_container(config).items():
+        *sections, leaf = key.split(".")
+        node = values
         for section in sections:
             node = node.setdefault(section, {})
-        if node.get(leaf):           # a cache that is off stays off
+        if node.get(leaf) or key == SDK_CACHE:   # a cache that is off stays off; the SDK's is always mounted
             node[leaf] = target
-    api = json.loads(json.dumps(config.values.get("api") or {}))
-    return json.dumps({"api": _without_unset(api), "agent": _without_unset(agent)}, indent=1)
+    return json.dumps(_without_unset(values), indent=1)
 
 
 def _without_unset(tree):
