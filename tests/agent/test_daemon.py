@@ -10,10 +10,11 @@ import time
 import psutil
 import pytest
 
-from support.daemons import FINAL, enqueue, finished, live_worker, stamp, start, wait_for
+from support.daemons import FINAL, enqueue, finished, live_worker, stamp, start
 from support.names import unique
 from support.objects import create_queue, get_task
 from support.our_agent import AgentHome
+from support.waiting import wait_for
 
 
 @pytest.fixture

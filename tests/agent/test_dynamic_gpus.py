@@ -9,10 +9,11 @@ import time
 
 import pytest
 
-from support.daemons import enqueue, finished, live_worker, stamp, wait_for
+from support.daemons import enqueue, finished, live_worker, stamp
 from support.names import unique
 from support.objects import get_task
 from support.our_agent import AgentDaemon, AgentHome
+from support.waiting import wait_for
 
 GPU_JOB = ("import os, time; print('GPUS=' + os.environ['CUDA_VISIBLE_DEVICES'] + "
            "' NVIDIA=' + os.environ['NVIDIA_VISIBLE_DEVICES'], flush=True); time.sleep({sleep})")

@@ -15,6 +15,7 @@ import pytest
 from support.names import unique
 from support.objects import create_queue, get_task
 from support.our_agent import AgentHome
+from support.waiting import wait_for
 
 TOKEN = "ghp_SECRETTOKEN0123456789abcdef"
 
@@ -36,16 +37,6 @@ def log_events(api, task_id: str) -> list[dict]:
 
 def console(api, task_id: str) -> str:
     return "\n".join(e.get("msg") or "" for e in log_events(api, task_id))
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 def alive(pid: int) -> bool:

@@ -9,10 +9,11 @@ from datetime import datetime
 
 import pytest
 
-from support.daemons import enqueue, finished, live_worker, start, wait_for
+from support.daemons import enqueue, finished, live_worker, start
 from support.names import unique
 from support.objects import get_task
 from support.our_agent import AgentHome
+from support.waiting import wait_for
 
 # Long enough for a claim to have happened had the gate been open (the daemon claims within milliseconds).
 NOT_TAKEN_SEC = 2.0

@@ -11,6 +11,7 @@ from support.client import ApiClient
 from support.dispatch import SubscriberThread, start_dispatch_stack
 from support.names import unique
 from support.objects import create_queue, get_task
+from support.waiting import wait_for
 from trackside.shared.dispatch.client import ApiError
 from trackside.shared.dispatch.keys import stream_key
 from trackside.shared.dispatch.subscriber import LeaseLost
@@ -48,16 +49,6 @@ def enqueue(api, queue: str, count: int = 1) -> list[str]:
 
 def claim(api, queues: list[str], worker: str = "w", **extra) -> dict:
     return api.ok("dispatch.claim", worker=worker, queues=queues, **extra)
-
-
-def wait_until(check, timeout: float = 10.0, interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError("condition not met in time")
 
 
 # -- subscribing ---------------------------------------------------------------------------------------------
@@ -275,7 +266,7 @@ def test_an_unstarted_claim_goes_back_to_the_head_after_its_lease(api):
     assert lost["entry"]["task"] == first
     assert api.ok("queues.peek_task", queue=queue)["task"] == second
     # lease 2 s + reconcile every 0.5 s (the watchdog): back at the head, ahead of the second task.
-    wait_until(lambda: api.ok("queues.peek_task", queue=queue)["task"] == first, timeout=8)
+    wait_for(lambda: api.ok("queues.peek_task", queue=queue)["task"] == first, timeout=8)
     api.error("dispatch.start", (400, 121), task=first, lease=lost["lease"]["id"])
     again = claim(api, [queue], worker="healthy")
     assert again["entry"]["task"] == first
@@ -321,7 +312,7 @@ def test_the_rest_claim_of_the_stock_agent_is_leased_too(api):
     [task] = enqueue(api, queue)
     assert api.ok("queues.get_next_task", queue=queue)["entry"]["task"] == task
     # The stock agent died before tasks.started: the task comes back.
-    wait_until(lambda: api.ok("queues.peek_task", queue=queue)["task"] == task, timeout=8)
+    wait_for(lambda: api.ok("queues.peek_task", queue=queue)["task"] == task, timeout=8)
     assert api.ok("queues.get_next_task", queue=queue)["entry"]["task"] == task
     api.ok("tasks.started", task=task, force=True)
     time.sleep(3.0)

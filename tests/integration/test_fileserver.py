@@ -18,6 +18,7 @@ import requests
 from support.client import ApiClient
 from support.files import FilesClient
 from support.names import unique
+from support.waiting import wait_for
 from trackside.shared.config import load_config
 
 STAGING = ".trackside-uploads"
@@ -57,13 +58,6 @@ def snapshot(*folders: Path) -> dict[str, bytes]:
                 path = Path(dirpath, name)
                 found[str(path)] = path.read_bytes() if not path.is_symlink() else b"<link>"
     return found
-
-
-def wait_for(condition, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        time.sleep(0.02)
 
 
 def raw_request(url: str, method: str, raw_path: str, token: str | None = None) -> tuple[int, bytes]:

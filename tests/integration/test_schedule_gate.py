@@ -13,6 +13,7 @@ import pytest
 from support.names import unique
 from support.objects import create_queue
 from support.suite import redis_admin
+from support.waiting import wait_for
 from trackside.shared.dispatch.client import ApiSession
 from trackside.shared.dispatch.keys import GROUP, stream_key
 from trackside.shared.dispatch.subscriber import ClaimedTask, Subscriber
@@ -50,7 +51,7 @@ def gated(api_server, redis_server, api):
     admin = redis_admin(redis_server.port)
     try:
         key = stream_key(company, queue_id)
-        wait_until(lambda: admin.exists(key) and len(admin.xinfo_consumers(key, GROUP)) == GATED_WORKERS)
+        wait_for(lambda: admin.exists(key) and len(admin.xinfo_consumers(key, GROUP)) == GATED_WORKERS)
         task = api.ok("tasks.create", name=unique("waits"), type="training")["id"]
         api.ok("tasks.enqueue", task=task, queue=queue_id)
         time.sleep(0.5)  # the enqueue's token reached some gated worker, which took nothing
@@ -62,15 +63,6 @@ def gated(api_server, redis_server, api):
         for worker in workers:
             worker.join()
         admin.close()
-
-
-def wait_until(check, timeout: float = 10.0):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.05)
-    raise AssertionError("condition not met in time")
 
 
 def test_forcing_one_worker_on_wakes_that_worker(api, gated):

@@ -18,6 +18,7 @@ from support.dispatch import start_dispatch_stack
 from support.names import unique
 from support.objects import create_queue, get_task
 from support.suite import REDIS_SERVER_USER
+from support.waiting import wait_for
 from trackside.shared.config import ConfigError
 from trackside.shared.dispatch.reconcile import PassReport, Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
@@ -72,16 +73,6 @@ def server_redis(stack):
 
 def watchdog_log(stack) -> str:
     return (stack.work_dir / "watchdog.log").read_text(errors="replace")
-
-
-def wait_for(predicate, timeout: float = 10.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def running_task(api) -> str:

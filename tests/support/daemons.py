@@ -4,23 +4,13 @@ its test by the autouse fixture in tests/agent/conftest.py, also when the test f
 from __future__ import annotations
 
 import re
-import time
 from datetime import datetime
 
 from support.objects import get_task
 from support.our_agent import AgentDaemon, AgentHome
+from support.waiting import wait_for
 
 FINAL = {"completed", "failed", "stopped", "closed", "published"}
-
-
-def wait_for(condition, timeout: float = 30.0, what: str = "condition", interval: float = 0.05):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(interval)
-    raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
 STARTED: list[AgentDaemon] = []
