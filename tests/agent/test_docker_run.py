@@ -31,10 +31,10 @@ def home(tmp_path_factory, api_server, docker_engine) -> AgentHome:
     return home
 
 
-def docker_task(api, image: str, code: str, setup: str = "", name: str = "in-docker") -> str:
+def docker_task(api, image: str, code: str, setup: str = "", name: str = "in-docker", arguments: str = "") -> str:
     return api.ok("tasks.create", name=unique(name), type="training",
                   script={"diff": code, "entry_point": "job.py", "working_dir": "."},
-                  container={"image": image, "setup_shell_script": setup})["id"]
+                  container={"image": image, "setup_shell_script": setup, "arguments": arguments})["id"]
 
 
 def log_text(api, task: str) -> str:
@@ -53,8 +53,11 @@ def test_a_task_runs_in_its_image_with_its_setup_script_and_the_caches_mounted(a
             "conf = json.load(open(os.environ['CLEARML_CONFIG_FILE']));"
             "print('output uri', conf['sdk']['development']['default_output_uri'], 'env', os.environ.get('FROM_CONF'));"
             "cache = conf['sdk']['storage']['cache']['default_base_dir'];"
-            "open(os.path.join(cache, 'from-the-task'), 'w').write('cached')")
-    task = docker_task(api, test_image, code, setup="echo from-setup > /tmp/setup-marker\necho SETUP_SCRIPT_RAN")
+            "open(os.path.join(cache, 'from-the-task'), 'w').write('cached');"
+            "print('token is', os.environ['HF_TOKEN'])")
+    # A secret the task's own docker arguments pass: the task sees it, its log never shows it.
+    task = docker_task(api, test_image, code, setup="echo from-setup > /tmp/setup-marker\necho SETUP_SCRIPT_RAN",
+                       arguments="-e HF_TOKEN=hf_Zq81secretvalue")
     result = home.execute(task, "--docker", timeout=600)
     doc = get_task(api, task)
     log = log_text(api, task)
@@ -66,6 +69,7 @@ def test_a_task_runs_in_its_image_with_its_setup_script_and_the_caches_mounted(a
     assert any((home.path / "venvs-cache").iterdir())     # the venv cache is the machine's, mounted
     assert "output uri file:///tmp/from-conf env conf-env" in log   # clearml.conf's sdk and environment
     assert (home.path / ".clearml" / "cache" / "from-the-task").read_text() == "cached"  # the SDK's cache
+    assert "token is " in log and "hf_Zq81secretvalue" not in log + result.stdout + result.stderr
     assert containers_of(docker_engine, task) == []       # removed once done
     assert not list((home.path / "docker-tasks").glob(f"{task}-*"))  # the credentials file is gone
 
