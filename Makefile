@@ -10,7 +10,7 @@ PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e
 PYTEST_ARGS ?=
 WHEELHOUSE := .trackside/wheelhouse
 
-.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent stress-dispatch clean
+.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker stress-dispatch clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete
 
@@ -55,6 +55,11 @@ bench-dispatch: $(VENV)/.installed
 # Enqueue-to-task-start latency with a warm venv cache: our daemon against the stock clearml-agent, in one run.
 bench-agent: setup
 	$(PY) bench/bench_agent.py
+
+# What a container costs: enqueue-to-task-start of our daemon with --docker against venv mode, in one run
+# (needs dockerd and debootstrap: apt-get install docker.io debootstrap).
+bench-docker: setup
+	$(PY) bench/bench_docker.py
 
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed

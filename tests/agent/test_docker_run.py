@@ -67,6 +67,9 @@ def test_a_task_runs_in_its_image_with_its_setup_script_and_the_caches_mounted(a
     assert "12." in log   # /etc/debian_version of bookworm: the task ran in the image, not on this machine
     assert log.count("SETUP_SCRIPT_RAN") == 1  # one copy of each line: the agent inside logs to stdout only
     assert any((home.path / "venvs-cache").iterdir())     # the venv cache is the machine's, mounted
+    # The container built its venv in a slot inside the cache's mount (restores hardlink), emptied at the end.
+    assert (home.path / "venvs-cache" / ".docker_builds").is_dir()
+    assert not [p for p in (home.path / "venvs-cache" / ".docker_builds").iterdir() if not p.name.endswith(".lock")]
     assert "output uri file:///tmp/from-conf env conf-env" in log   # clearml.conf's sdk and environment
     assert (home.path / ".clearml" / "cache" / "from-the-task").read_text() == "cached"  # the SDK's cache
     assert "token is " in log and "hf_Zq81secretvalue" not in log + result.stdout + result.stderr

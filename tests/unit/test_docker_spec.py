@@ -3,6 +3,7 @@ host-path translation and the configuration the agent in the container reads (no
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -139,3 +140,15 @@ def test_caches_and_ssh_are_mounted_where_the_stock_agent_puts_them(config, tmp_
     assert ssh_environment(with_agent) == {"SSH_AUTH_SOCK": "/run/ssh-agent.sock"}
     config.set("agent.disable_ssh_mount", True)
     assert not any("ssh" in m.target for m in cache_mounts(config, {"HOME": str(home)}))
+
+
+def test_the_agent_venv_in_a_container_is_kept_per_wheels_folder(tmp_path):
+    """A changed agent of the same version (new wheels folder) gets a venv of its own, never the old one."""
+    from trackside.agent.docker.agent_install import bootstrap_script
+    old = bootstrap_script([], ["execute"], Path("/cache/wheels/1.0-aaaa"))
+    new = bootstrap_script([], ["execute"], Path("/cache/wheels/1.0-bbbb"))
+    assert "/1.0-aaaa-$KEY" in old and "/1.0-bbbb-$KEY" in new and "1.0-aaaa" not in new
+    # With a build slot, the task's venvs folder is a link into it (inside the venv cache's mount).
+    linked = bootstrap_script([], ["execute"], Path("/w/1.0-aaaa"), "/root/.clearml/venvs-cache/.docker_builds/3")
+    assert "ln -s /root/.clearml/venvs-cache/.docker_builds/3 /root/.clearml/venvs-builds" in linked
+    assert "ln -s" not in old

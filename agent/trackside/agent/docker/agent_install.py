@@ -28,6 +28,8 @@ WHEELS_IN_CONTAINER = "/trackside/wheels"
 VENVS_IN_CONTAINER = "/trackside/agent-venvs"
 # The task's own folder: the agent's configuration (credentials) in, the task's result out.
 TASK_DIR_IN_CONTAINER = "/trackside/task"
+# The task's venvs folder inside the container, as the stock agent lays it out.
+VENVS_DIR_IN_CONTAINER = "/root/.clearml/venvs-builds"
 CONFIG_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/clearml.conf"
 RESULT_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/result.json"
 RESULT_ENV = "TRACKSIDE_AGENT_RESULT_FILE"
@@ -80,17 +82,24 @@ def _copy_of(given: Path, cache_root: Path) -> Path:
     return folder
 
 
-def bootstrap_script(setup_script: list[str], inner_command: list[str]) -> str:
-    """The container's entry: the task's and the agent's setup lines, this agent's venv, then the agent."""
+def bootstrap_script(setup_script: list[str], inner_command: list[str], wheels: Path,
+                     venvs_builds: str | None = None) -> str:
+    """The container's entry: the task's and the agent's setup lines, this agent's venv, then the agent.
+    The agent's venv is kept per wheels folder (version and source state) and interpreter: a changed agent of
+    the same version never finds the old one's venv. ``venvs_builds``: a folder in the container that the
+    task's venvs folder (``VENVS_DIR_IN_CONTAINER``) is made a link to, emptied first."""
     version = _version()
     lines = ["set -e", "echo 'trackside-agent: container started'"]
+    if venvs_builds:
+        builds, link = shlex.quote(venvs_builds), shlex.quote(VENVS_DIR_IN_CONTAINER)
+        lines += [f"rm -rf {builds} {link}", f"mkdir -p {builds} $(dirname {link})", f"ln -s {builds} {link}"]
     if setup_script:
         lines += ["echo 'trackside-agent: running the setup script'", *setup_script]
     lines += [
         "PY=$(command -v python3 || command -v python || true)",
         f'[ -n "$PY" ] || {{ echo "trackside-agent: no python3 in this image"; exit {BOOTSTRAP_FAILED}; }}',
         'KEY=$("$PY" -c "import sys,platform; print(platform.python_version()+\'-\'+sys.executable.replace(\'/\',\'_\'))")',
-        f'VENV={VENVS_IN_CONTAINER}/{version}-$KEY',
+        f'VENV={VENVS_IN_CONTAINER}/{shlex.quote(wheels.name)}-$KEY',
         f'mkdir -p {VENVS_IN_CONTAINER}',
         f'exec 9>{VENVS_IN_CONTAINER}/.lock-$KEY; flock 9 2>/dev/null || true',
         'if [ ! -e "$VENV/.complete" ]; then',

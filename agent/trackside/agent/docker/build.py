@@ -18,9 +18,8 @@ import threading
 
 from trackside.agent.api import AgentApi, ApiError
 from trackside.agent.config import AgentConfig
-from trackside.agent.docker.agent_install import VENVS_IN_CONTAINER
+from trackside.agent.docker.agent_install import VENVS_DIR_IN_CONTAINER, VENVS_IN_CONTAINER
 from trackside.agent.docker.launch import LAUNCH_ERRORS, ContainerLaunch
-from trackside.agent.docker.spec import VENVS_DIR_IN_CONTAINER
 
 IMAGE_CONFIG = "/root/clearml.conf"
 TASK_PYTHON = f"{VENVS_DIR_IN_CONTAINER}/0/bin/python"   # slot 0: the only one in a fresh container

@@ -22,7 +22,8 @@ from trackside.agent.docker import agent_install
 from trackside.agent.docker.agent_install import BOOTSTRAP_FAILED, AgentInstallError
 from trackside.agent.docker.arguments import DockerArgumentError
 from trackside.agent.docker.container import ContainerError, TaskContainer, engine
-from trackside.agent.docker.spec import build_spec, inner_config
+from trackside.agent.docker.spec import DOCKER_BUILDS, build_spec, inner_config
+from trackside.agent.execute.slots import Slot
 from trackside.agent.execute.log_stream import LineSplitter
 
 # What makes a launch fail before the task runs; the task ends failed saying which.
@@ -40,6 +41,7 @@ class ContainerLaunch:
         self.home = Path(config.get("agent.venvs_dir")).parent      # ~/.clearml: a host mount when containerized
         self.container: TaskContainer | None = None
         self.task_dir: Path | None = None
+        self.build_slot: Slot | None = None
         self._output = None
         self._splitter = LineSplitter(None, bool(config.get("agent.suppress_carriage_return")))
 
@@ -50,10 +52,11 @@ class ContainerLaunch:
     def start(self, on_exit: Callable[[], None]) -> None:
         wheels = agent_install.agent_wheels(self.home / "trackside-agent-wheels")
         self.task_dir = self._task_folder()
+        self.build_slot = self._build_slot()
         spec = build_spec(self.task, self.config, flag=self.flag, inner_command=self.inner_command,
                           worker=self.worker, task_dir=self.task_dir, wheels=wheels,
                           agent_venvs=self.home / "trackside-agent-venvs" if self.share_agent_venv else None,
-                          environ=dict(os.environ))
+                          environ=dict(os.environ), build_slot=self.build_slot and self.build_slot.name)
         self.say(f"running task {self.task['id']} in container {spec.name} from image {spec.image}")
         self.container = TaskContainer(engine(), spec)
         self.container.start(bool(self.config.get("agent.docker_force_pull")), self.say)
@@ -81,6 +84,10 @@ class ContainerLaunch:
         result = self.result()
         if self.task_dir is not None:
             shutil.rmtree(self.task_dir, ignore_errors=True)
+        if self.build_slot is not None:
+            # The container's venv and code; what cannot be removed here (another owner) the next task clears.
+            shutil.rmtree(self.build_slot.folder, ignore_errors=True)
+            self.build_slot.release()
         return result
 
     @property
@@ -94,6 +101,16 @@ class ContainerLaunch:
     def _feed(self, chunk: bytes) -> None:
         for text in self._splitter.feed(chunk):
             self.line(text)
+
+    def _build_slot(self) -> Slot | None:
+        """A folder inside the venv cache for the container's venv and code: restoring a cached venv then
+        hardlinks its files (a second or less) instead of copying them across mounts (seconds). A slot, held
+        by this process for the run, so concurrent containers never share one and no folder is left behind
+        per task. None when the venv cache is off, or for ``build`` (the venv must be in the image)."""
+        cache = self.config.get("agent.venvs_cache.path")
+        if not cache or not self.share_agent_venv:
+            return None
+        return Slot(Path(cache) / DOCKER_BUILDS)
 
     def _task_folder(self) -> Path:
         parent = self.home / "docker-tasks"

@@ -15,14 +15,15 @@ from pathlib import Path
 
 from trackside.agent.config import AgentConfig
 from trackside.agent.docker import agent_install
+from trackside.agent.docker.agent_install import VENVS_DIR_IN_CONTAINER
 from trackside.agent.docker.arguments import DockerArgumentError, device_request, parse_arguments, split_arguments
 from trackside.agent.docker.mounts import SDK_CACHE, Mount, cache_mounts, host_path, in_container, ssh_environment
 from trackside.agent.docker.restart import ENV as RESTART_ENV, restart_policy
 
 DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
 TASK_LABEL, WORKER_LABEL = "trackside.task", "trackside.worker"
-# The agent's own folders inside the container, as the stock agent lays them out.
-VENVS_DIR_IN_CONTAINER = "/root/.clearml/venvs-builds"
+# Build slots inside the venv cache folder (a name the cache neither lists nor clears, see venv_cache.py).
+DOCKER_BUILDS = ".docker_builds"
 FIND_LINKS_IN_CONTAINER = "/trackside/find-links"
 # Variables a task container inherits from the agent (the pip source and how verbose it is).
 PASSED_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
@@ -74,9 +75,11 @@ def setup_script(task: dict, config: AgentConfig) -> list[str]:
 
 
 def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner_command: list[str], worker: str,
-               task_dir: Path, wheels: Path, agent_venvs: Path | None, environ: dict[str, str]) -> ContainerSpec:
+               task_dir: Path, wheels: Path, agent_venvs: Path | None, environ: dict[str, str],
+               build_slot: str | None = None) -> ContainerSpec:
     """``agent_venvs``: the host folder that keeps the agent's venv per interpreter; None installs the agent
-    into the container itself (``build``: it must be in the image)."""
+    into the container itself (``build``: it must be in the image). ``build_slot``: the slot under the venv
+    cache's ``DOCKER_BUILDS`` that the container's venvs folder is to be (see ``ContainerLaunch``)."""
     image, task_arguments = task_image(task, config, flag)
     forbidden = config.get("agent.forbidden_docker_args") or []
     options = parse_arguments(list(config.get("agent.extra_docker_arguments") or []) + task_arguments, forbidden)
@@ -105,7 +108,10 @@ def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner
     _gpus(options, environment, environ)
     labels = {TASK_LABEL: task["id"], WORKER_LABEL: worker}
     labels.update(dict(label.partition("=")[::2] for label in config.get("agent.extra_docker_labels") or []))
-    script = agent_install.bootstrap_script(setup_script(task, config), inner_command)
+    builds = None
+    if build_slot is not None:
+        builds = f"{in_container(config)['agent.venvs_cache.path']}/{DOCKER_BUILDS}/{build_slot}"
+    script = agent_install.bootstrap_script(setup_script(task, config), inner_command, wheels, builds)
     return ContainerSpec(image, ["bash", "-c", script], options, mounts, environment, labels,
                          container_name(config, task["id"], worker))
 

@@ -20,6 +20,7 @@ class Slot:
                 os.close(fd)
                 continue
             self.name, self._fd = str(n), fd
+            self.folder = venvs_dir / self.name
             return
         raise RuntimeError(f"{venvs_dir}: all {MAX_SLOTS} venv slots are in use")
 
