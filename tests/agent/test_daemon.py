@@ -154,6 +154,21 @@ def test_services_mode_runs_up_to_n_tasks_at_once_and_never_more(api, home):
     assert sorted(p.name for p in outputs.iterdir()) == sorted(f"task-{t}.log" for t in tasks)
 
 
+def test_a_stop_request_reaches_a_service_through_its_own_worker(api, home):
+    """The service's worker reports it, so ``tasks.stop`` asks its agent (the task stays in progress, marked
+    stopping) instead of stopping it under the agent; the agent then ends it ``stopped``. Asked at once:
+    the request comes before the agent's second tasks.started, which must not erase it."""
+    queue = create_queue(api, unique("services-stop"))
+    daemon, worker = start(home, "--queue", queue, "--services-mode", "2")
+    [task] = enqueue(api, queue, "long-service", code="import time; print('UP', flush=True); time.sleep(120)")
+    wait_for(lambda: (live_worker(api, f"{worker}:service:{task}") or {}).get("task"), what="the service's worker")
+    api.ok("tasks.stop", task=task)
+    assert get_task(api, task)["status"] == "in_progress"
+    [doc] = finished(api, [task], timeout=30)
+    assert (doc["status"], doc["status_reason"]) == ("stopped", "task was stopped by tasks.stop"), daemon.log()
+    assert daemon.running()
+
+
 # -- background runs -------------------------------------------------------------------------------------------
 def test_detached_daemon_writes_a_pid_file_and_stop_ends_it(api, home):
     queue = create_queue(api, unique("detached"))

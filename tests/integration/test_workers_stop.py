@@ -29,6 +29,19 @@ def test_a_live_worker_is_asked_to_stop(api):
     assert (task["status"], task["status_message"], task["status_reason"]) == ("in_progress", "stopping", "user abort")
 
 
+def test_a_stop_request_survives_a_repeated_start(api):
+    """The agent (and the SDK in the task) call tasks.started again after the run began: a stop request made
+    in between is kept for the agent to see, not overwritten."""
+    task_id = new_task(api)
+    run_on_worker(api, task_id)
+    api.ok("tasks.stop", task=task_id, status_reason="user abort")
+    again = api.ok("tasks.started", task=task_id, force=True, status_message="Changed by the agent")
+    assert (again["fields"]["status_message"], again["fields"]["status_reason"]) == ("stopping", "user abort")
+    task = get_task(api, task_id)
+    assert (task["status"], task["status_message"], task["status_reason"]) == ("in_progress", "stopping", "user abort")
+    assert api.ok("tasks.stopped", task=task_id, force=True)["fields"]["status"] == "stopped"
+
+
 def test_a_worker_that_moved_on_or_left_does_not_hold_the_task(api):
     moved_on, left = new_task(api), new_task(api)
     worker = run_on_worker(api, moved_on)

@@ -42,9 +42,9 @@ class TaskStore:
             only_fields = [*only_fields, "status", "project"]
         return get_one(self.coll, company, task_id, errors.InvalidTaskId, only_fields, kind="task")
 
-    def update_if_status(self, company: str, task: dict, update: dict) -> None:
-        """Apply ``update`` only while the task keeps the status it was read with."""
-        query = {"_id": task["id"], "company": company, "status": task.get("status")}
+    def update_if_status(self, company: str, task: dict, update: dict, also: dict | None = None) -> None:
+        """Apply ``update`` only while the task keeps the status it was read with (and matches ``also``)."""
+        query = {"_id": task["id"], "company": company, "status": task.get("status"), **(also or {})}
         if not self.coll.update_one(query, update).matched_count:
             raise self.lost_race(task["id"], task.get("status"))
 

@@ -34,28 +34,41 @@ class TaskTransitions:
 
     def change_status(self, identity: Identity, task: dict, new_status: str, *, force: bool = False,
                       reason: str | None = None, message: str | None = None, writes: dict | None = None,
-                      operators: dict | None = None) -> dict:
-        """Move ``task`` (as read) to ``new_status`` with extra ``writes`` ($set) and update ``operators``."""
+                      operators: dict | None = None, also: dict | None = None) -> dict:
+        """Move ``task`` (as read) to ``new_status`` with extra ``writes`` ($set) and update ``operators``;
+        ``also``: more the task must still match for the write to land."""
         check_transition(task["id"], task.get("status"), new_status, force)
         fields = {
             "status": new_status, "status_reason": reason or "", "status_message": message or "",
             "status_changed": utcnow(), **changed_by(identity), **(writes or {}),
         }
-        self.store.update_if_status(identity.company, task, {"$set": fields, **(operators or {})})
+        self.store.update_if_status(identity.company, task, {"$set": fields, **(operators or {})}, also)
         self.projects.touch(identity.company, task.get("project"))
         return {"updated": 1, "fields": fields}
 
     # -- the plain transitions, reported by the SDK and the agent ---------------------------------------
     def started(self, identity: Identity, task_id: str, force: bool, reason: str | None, message: str | None) -> dict:
-        task = self.store.load(identity.company, task_id, ["started"])
-        now = utcnow()
-        if task.get("status") == IN_PROGRESS and task.get("started"):
-            # Started again (agent daemon, then child, then SDK): keep the first start time.
-            writes, operators = {}, {"$min": {"started": now}}
-        else:
-            writes, operators = {"started": now}, {"$unset": {"completed": 1, "active_duration": 1}}
-        result = self.change_status(identity, task, IN_PROGRESS, force=force, reason=reason, message=message,
-                                    writes=writes, operators=operators)
+        for attempt in range(2):
+            task = self.store.load(identity.company, task_id, ["started", "status_message", "status_reason"])
+            now = utcnow()
+            if task.get("status") == IN_PROGRESS and task.get("started"):
+                # Started again (agent daemon, then child, then SDK): keep the first start time.
+                writes, operators = {}, {"$min": {"started": now}}
+            else:
+                writes, operators = {"started": now}, {"$unset": {"completed": 1, "active_duration": 1}}
+            if task.get("status") == IN_PROGRESS and task.get("status_message") == STOPPING_MESSAGE:
+                # A stop request its agent has not seen yet survives a repeated start (the agent's second one,
+                # the SDK's): overwritten, the task would run on as if nobody had asked.
+                reason, message, also = task.get("status_reason"), STOPPING_MESSAGE, None
+            else:
+                also = {"status_message": {"$ne": STOPPING_MESSAGE}}   # a stop landing meanwhile: look again
+            try:
+                result = self.change_status(identity, task, IN_PROGRESS, force=force, reason=reason,
+                                            message=message, writes=writes, operators=operators, also=also)
+                break
+            except errors.FailedChangingTaskStatus:
+                if attempt:
+                    raise
         if task.get("status") != IN_PROGRESS:
             # A claimed task is started: its lease is done (the stock agent starts with tasks.started).
             self.queues.drop_lease(identity.company, task_id)
