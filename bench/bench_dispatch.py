@@ -27,7 +27,6 @@ import os
 import queue
 import random
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile

@@ -5,6 +5,9 @@ secret reaches the container's environment, labels or name. Every container uses
 from __future__ import annotations
 
 import json
+import os
+import re
+import signal
 import subprocess
 import time
 
@@ -149,6 +152,41 @@ def test_the_daemon_in_docker_services_mode_runs_each_task_in_its_own_container_
         assert most == 2
         assert all("SERVICE_UP" in log_text(api, t) for t in tasks), [log_text(api, t)[-3000:] for t in tasks]
         assert all(containers_of(docker_engine, t) == [] for t in tasks)
+    finally:
+        daemon.stop()
+
+
+def test_a_container_whose_execute_process_is_killed_is_removed_and_its_task_failed(api, home, docker_engine,
+                                                                                      test_image):
+    """``kill -9`` of the process that owns a task's container (a crash, an OOM kill): the daemon fails the
+    task saying so and removes the container, which nobody would follow, stop or remove any more."""
+    name = unique("docker-kill")
+    daemon = home.start_daemon("--queue", name, "--create-queue", "--docker", test_image, name="docker-kill")
+    try:
+        deadline = time.monotonic() + 60
+        while "waiting for tasks" not in daemon.log() and time.monotonic() < deadline:
+            assert daemon.running(), daemon.log()
+            time.sleep(0.2)
+        queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
+        task = docker_task(api, test_image, "import time\nprint('TASK' + '_RUNNING', flush=True)\ntime.sleep(300)")
+        api.ok("tasks.enqueue", task=task, queue=queue)
+        deadline = time.monotonic() + 300
+        while "TASK_RUNNING" not in log_text(api, task) and time.monotonic() < deadline:
+            assert daemon.running(), daemon.log()[-3000:]
+            time.sleep(0.5)
+        [container] = containers_of(docker_engine, task)
+        assert container.status == "running"
+        pid = int(re.search(rf"task {task} from queue \S+: running as PID (\d+)", daemon.log()).group(1))
+        os.kill(pid, signal.SIGKILL)
+        deadline = time.monotonic() + 60
+        while (containers_of(docker_engine, task) or get_task(api, task)["status"] == "in_progress") \
+                and time.monotonic() < deadline:
+            time.sleep(0.5)
+        doc = get_task(api, task)
+        assert (doc["status"], doc["status_reason"]) == (
+            "failed", "agent execute process ended (killed by signal 9) without ending the task"), daemon.log()[-3000:]
+        assert containers_of(docker_engine, task) == [], daemon.log()[-3000:]
+        assert "left behind by its execute process" in daemon.log() and daemon.running()
     finally:
         daemon.stop()
 

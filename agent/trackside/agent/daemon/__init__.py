@@ -148,7 +148,8 @@ def _serve(api: AgentApi, config: AgentConfig, args, gpus: GpuSelection, schedul
     hours = WorkingHours(schedule, api.call, worker) if schedule else None
     settings = DaemonSettings(worker, queues, capacity, order_fairness=args.order_fairness,
                               schedule_active=hours.active if hours else None, gpu_pool=pool, queue_gpus=queue_gpus,
-                              service_workers=service_workers, child_tags=child_tags)
+                              service_workers=service_workers, child_tags=child_tags,
+                              docker=args.docker is not False)
     stats = MachineStats(gpus.indices())
 
     def reporter(daemon: Daemon) -> StatusReporter:

@@ -52,6 +52,7 @@ class DaemonSettings:
     # --services-mode (without dynamic GPUs): each task reports as a worker of its own, with these tags
     service_workers: bool = False
     child_tags: tuple[str, ...] = ()
+    docker: bool = False          # --docker: each child runs its task in a container
 
 
 class Daemon:
@@ -279,6 +280,21 @@ class Daemon:
                     task_id, how)
         self._end_task(task_id, "failed", f"agent execute process ended ({how}) without ending the task")
 
+    def _remove_left_behind(self, child: Child) -> None:
+        """A killed ``execute --docker`` leaves its container running the task, unwatched: remove it."""
+        from trackside.agent.docker.container import ContainerError, remove_left_behind  # docker mode only
+        try:
+            removed = remove_left_behind(child.task, child.worker or self.settings.worker)
+        except (ContainerError, OSError) as exc:
+            log.warning("task %s: could not look for its container: %s", child.task, exc)
+            return
+        except Exception as exc:  # noqa: BLE001 - the engine answered with an error
+            log.warning("task %s: could not remove its container: %s", child.task, exc)
+            return
+        if removed:
+            log.warning("task %s: removed its container %s, left behind by its execute process",
+                        child.task, ", ".join(removed))
+
     def _wait_child(self, child: Child) -> None:
         """One per child: frees its slot the moment it exits; the reaper does the rest (API calls, from one
         thread and one HTTP session however many children come and go)."""
@@ -297,6 +313,8 @@ class Daemon:
             log.info("task %s: %s (exit code %d) after %.1f s", child.task, EXIT_MEANING.get(code, "ended"), code,
                      seconds)
             self._fail_if_abandoned(child.task, code)
+            if self.settings.docker:
+                self._remove_left_behind(child)
             prune_logs(self.spec.log_dir)
             self.reporter.report_now()
 

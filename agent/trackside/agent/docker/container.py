@@ -9,7 +9,7 @@ from typing import Callable
 import docker
 import docker.errors
 
-from trackside.agent.docker.spec import ContainerSpec
+from trackside.agent.docker.spec import TASK_LABEL, WORKER_LABEL, ContainerSpec
 
 
 class ContainerError(RuntimeError):
@@ -24,6 +24,20 @@ def engine() -> docker.DockerClient:
         return client
     except docker.errors.DockerException as exc:
         raise ContainerError(f"cannot reach the Docker Engine (DOCKER_HOST or /var/run/docker.sock): {exc}") from None
+
+
+def remove_left_behind(task_id: str, worker: str) -> list[str]:
+    """The containers of ``task_id`` run for ``worker`` that are still on the engine once the ``execute``
+    process that owned them is gone (killed: nobody follows, stops or removes them now): removed, with
+    whatever still runs in them. Their names."""
+    client = engine()
+    left = client.containers.list(all=True, filters={"label": [f"{TASK_LABEL}={task_id}", f"{WORKER_LABEL}={worker}"]})
+    for container in left:
+        try:
+            container.remove(force=True)
+        except docker.errors.NotFound:
+            pass
+    return [container.name for container in left]
 
 
 class TaskContainer:
