@@ -152,3 +152,27 @@ def test_the_agent_venv_in_a_container_is_kept_per_wheels_folder(tmp_path):
     linked = bootstrap_script([], ["execute"], Path("/w/1.0-aaaa"), "/root/.clearml/venvs-cache/.docker_builds/3")
     assert "ln -s /root/.clearml/venvs-cache/.docker_builds/3 /root/.clearml/venvs-builds" in linked
     assert "ln -s" not in old
+
+
+@pytest.mark.parametrize("environ,gpus_here,asked,variable", [
+    ({"CUDA_VISIBLE_DEVICES": "2,3", "NVIDIA_VISIBLE_DEVICES": "2,3"}, 8, ["2", "3"], None),   # --gpus / dynamic
+    ({"CUDA_VISIBLE_DEVICES": "", "NVIDIA_VISIBLE_DEVICES": "none"}, 8, None, "none"),         # --cpu-only
+    ({"NVIDIA_VISIBLE_DEVICES": "all"}, 8, "all", None),                                       # --gpus all
+    ({}, 8, "all", None),          # no restriction on a GPU machine: every GPU, as clearml-agent's --gpus all
+    ({}, 0, None, None),           # ... and on a CPU machine nothing (a GPU request would fail the container)
+    ({"CUDA_VISIBLE_DEVICES": "0", "CLEARML_DOCKER_SKIP_GPUS_FLAG": "1"}, 8, None, "0"),      # nvidia runtime
+    ({"CLEARML_DOCKER_SKIP_GPUS_FLAG": "1"}, 8, None, "all"),
+])
+def test_the_task_s_gpus_become_a_device_request(monkeypatch, environ, gpus_here, asked, variable):
+    from trackside.agent.docker import spec
+    monkeypatch.setattr(spec, "detect_gpu_count", lambda: gpus_here)
+    options, environment = {}, {}
+    spec._gpus(options, environment, environ)
+    requests = options.get("device_requests")
+    if asked is None:
+        assert requests is None
+    elif asked == "all":
+        assert requests[0]["Count"] == -1 and requests[0]["Capabilities"] == [["gpu"]]
+    else:
+        assert requests[0]["DeviceIDs"] == asked
+    assert environment.get("NVIDIA_VISIBLE_DEVICES") == variable

@@ -16,9 +16,12 @@ from pathlib import Path
 from trackside.agent.config import AgentConfig
 from trackside.agent.docker import agent_install
 from trackside.agent.docker.agent_install import VENVS_DIR_IN_CONTAINER
-from trackside.agent.docker.arguments import DockerArgumentError, device_request, parse_arguments, split_arguments
+from trackside.agent.docker.arguments import (
+    DockerArgumentError, device_request, gpu_request, parse_arguments, split_arguments,
+)
 from trackside.agent.docker.mounts import SDK_CACHE, Mount, cache_mounts, host_path, in_container, ssh_environment
 from trackside.agent.docker.restart import ENV as RESTART_ENV, restart_policy
+from trackside.agent.gpus import detect_gpu_count
 
 DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
 TASK_LABEL, WORKER_LABEL = "trackside.task", "trackside.worker"
@@ -26,6 +29,7 @@ TASK_LABEL, WORKER_LABEL = "trackside.task", "trackside.worker"
 DOCKER_BUILDS = ".docker_builds"
 FIND_LINKS_IN_CONTAINER = "/trackside/find-links"
 # Variables a task container inherits from the agent (the pip source and how verbose it is).
+SKIP_GPUS_FLAG_ENV = "CLEARML_DOCKER_SKIP_GPUS_FLAG"
 PASSED_ENV = ("PIP_INDEX_URL", "PIP_EXTRA_INDEX_URL", "PIP_NO_INDEX", "PIP_TRUSTED_HOST", "PIP_DEFAULT_TIMEOUT",
               "CLEARML_AGENT_SKIP_PIP_VENV_INSTALL", "CLEARML_AGENT_SKIP_PYTHON_ENV_INSTALL")
 
@@ -162,15 +166,29 @@ def _find_links(environ: dict[str, str]) -> list[str]:
 
 
 def _gpus(options: dict, environment: dict[str, str], environ: dict[str, str]) -> None:
-    """The GPUs this task may use become a device request (the daemon's ``--gpus`` / dynamic GPUs); with
-    ``--cpu-only`` it gets none. Arguments that ask for GPUs themselves win."""
+    """The GPUs this task may use become a device request: the daemon's ``--gpus`` / dynamic GPUs, or with no
+    restriction every GPU this machine has (none on a CPU machine, where a GPU request would fail the
+    container); with ``--cpu-only`` it gets none. Arguments that ask for GPUs themselves win.
+    ``CLEARML_DOCKER_SKIP_GPUS_FLAG`` (an engine whose default runtime is nvidia's): no request, the devices
+    go in ``NVIDIA_VISIBLE_DEVICES``."""
     if "device_requests" in options:
         return
     visible = environ.get("CUDA_VISIBLE_DEVICES")
-    if visible is None:
-        return
-    devices = [d.strip() for d in visible.split(",") if d.strip()]
-    if devices:
-        options["device_requests"] = [device_request(devices)]
+    if visible is not None:
+        devices = [d.strip() for d in visible.split(",") if d.strip()]
     else:
+        nvidia = (environ.get("NVIDIA_VISIBLE_DEVICES") or "").strip()
+        if nvidia.lower() in ("none", "void"):
+            devices = []
+        elif nvidia and nvidia.lower() != "all":
+            devices = [d.strip() for d in nvidia.split(",") if d.strip()]
+        elif nvidia.lower() == "all" or detect_gpu_count() > 0:
+            devices = ["all"]
+        else:
+            return   # a CPU machine, nothing asked: nothing to pass
+    if not devices:
         environment["NVIDIA_VISIBLE_DEVICES"] = "none"
+    elif environ.get(SKIP_GPUS_FLAG_ENV):
+        environment["NVIDIA_VISIBLE_DEVICES"] = ",".join(devices)
+    else:
+        options["device_requests"] = [gpu_request("all") if devices == ["all"] else device_request(devices)]
