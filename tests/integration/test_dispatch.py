@@ -31,6 +31,14 @@ def api(stack) -> ApiClient:
     return ApiClient(stack.api.url, stack.api.key, stack.api.secret).login()
 
 
+@pytest.fixture(scope="module")
+def quiet_stack(mongo_server, tmp_path_factory):
+    """No watchdog: for tests that count tokens, which its reconcile adds and trims every 0.5 s."""
+    stack = start_dispatch_stack(mongo_server.port, tmp_path_factory.mktemp("dispatch-quiet"), watchdog=False)
+    yield stack
+    stack.stop()
+
+
 @pytest.fixture
 def company(api) -> str:
     return api.ok("users.get_current_user")["user"]["company"]["id"]
@@ -188,7 +196,10 @@ def test_order_fairness_rotates_between_queues(stack, api):
     assert got == [a_tasks[0], b_tasks[0], a_tasks[1], b_tasks[1], a_tasks[2], b_tasks[2]]
 
 
-def test_tokens_for_queues_not_taken_from_are_handed_on(stack, api, company):
+def test_tokens_for_queues_not_taken_from_are_handed_on(quiet_stack):
+    api = ApiClient(quiet_stack.api.url, quiet_stack.api.key, quiet_stack.api.secret).login()
+    company = api.ok("users.get_current_user")["user"]["company"]["id"]
+    stack = quiet_stack
     high, low = create_queue(api, unique("high")), create_queue(api, unique("low"))
     api.ok("dispatch.subscribe", worker="w", queues=[high, low])
     admin = stack.admin()
