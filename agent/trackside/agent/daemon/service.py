@@ -282,14 +282,11 @@ class Daemon:
 
     def _remove_left_behind(self, child: Child) -> None:
         """A killed ``execute --docker`` leaves its container running the task, unwatched: remove it."""
-        from trackside.agent.docker.container import ContainerError, remove_left_behind  # docker mode only
+        from trackside.agent.docker.container import remove_left_behind  # docker mode only
         try:
             removed = remove_left_behind(child.task, child.worker or self.settings.worker)
-        except (ContainerError, OSError) as exc:
-            log.warning("task %s: could not look for its container: %s", child.task, exc)
-            return
-        except Exception as exc:  # noqa: BLE001 - the engine answered with an error
-            log.warning("task %s: could not remove its container: %s", child.task, exc)
+        except Exception as exc:  # noqa: BLE001 - no engine, or it answered with an error
+            log.warning("task %s: could not look for its container to remove it: %s", child.task, exc)
             return
         if removed:
             log.warning("task %s: removed its container %s, left behind by its execute process",

@@ -120,31 +120,25 @@ class TaskContainer:
 
     def _ensure_image(self, force_pull: bool, say: Callable[[str], None]) -> None:
         image = self.spec.image
-        if not force_pull:
-            try:
-                self.client.images.get(image)
-                return
-            except docker.errors.ImageNotFound:
-                pass
-            except docker.errors.DockerException as exc:
-                raise ContainerError(f"docker could not look up image {image}: {_explain(exc)}") from None
+        try:
+            self.client.images.get(image)
+            here = True
+        except docker.errors.ImageNotFound:
+            here = False
+        except docker.errors.DockerException as exc:
+            raise ContainerError(f"docker could not look up image {image}: {_explain(exc)}") from None
+        if here and not force_pull:
+            return
         say(f"pulling image {image}")
         try:
             self.client.images.pull(image)
         except docker.errors.DockerException as exc:
             # agent.docker_force_pull asks for the newest copy; a registry that is down for a moment should
             # not fail a task whose image is already here, so the local copy runs and the log says so.
-            if force_pull and self._have(image):
+            if here:
                 say(f"could not pull image {image} ({_explain(exc)}): running the local copy")
                 return
             raise ContainerError(f"could not pull image {image}: {_explain(exc)}") from None
-
-    def _have(self, image: str) -> bool:
-        try:
-            self.client.images.get(image)
-            return True
-        except docker.errors.DockerException:
-            return False
 
 
 def _explain(exc: docker.errors.DockerException) -> str:

@@ -23,8 +23,8 @@ from trackside.agent.docker.agent_install import BOOTSTRAP_FAILED, AgentInstallE
 from trackside.agent.docker.arguments import DockerArgumentError
 from trackside.agent.docker.container import ContainerError, TaskContainer, engine
 from trackside.agent.docker.spec import DOCKER_BUILDS, build_spec, inner_config
-from trackside.agent.execute.slots import Slot
 from trackside.agent.execute.log_stream import LineSplitter
+from trackside.agent.execute.slots import Slot
 
 # What makes a launch fail before the task runs; the task ends failed saying which.
 LAUNCH_ERRORS = (ContainerError, DockerArgumentError, AgentInstallError, ValueError, OSError)

@@ -56,15 +56,17 @@ class TaskTransitions:
                 writes, operators = {}, {"$min": {"started": now}}
             else:
                 writes, operators = {"started": now}, {"$unset": {"completed": 1, "active_duration": 1}}
-            if task.get("status") == IN_PROGRESS and task.get("status_message") == STOPPING_MESSAGE:
+            pending_stop = task.get("status") == IN_PROGRESS and task.get("status_message") == STOPPING_MESSAGE
+            if pending_stop:
                 # A stop request its agent has not seen yet survives a repeated start (the agent's second one,
                 # the SDK's): overwritten, the task would run on as if nobody had asked.
-                reason, message, also = task.get("status_reason"), STOPPING_MESSAGE, None
+                said, also = (task.get("status_reason"), STOPPING_MESSAGE), None
             else:
-                also = {"status_message": {"$ne": STOPPING_MESSAGE}}   # a stop landing meanwhile: look again
+                # A stop landing meanwhile makes the write miss: look again.
+                said, also = (reason, message), {"status_message": {"$ne": STOPPING_MESSAGE}}
             try:
-                result = self.change_status(identity, task, IN_PROGRESS, force=force, reason=reason,
-                                            message=message, writes=writes, operators=operators, also=also)
+                result = self.change_status(identity, task, IN_PROGRESS, force=force, reason=said[0],
+                                            message=said[1], writes=writes, operators=operators, also=also)
                 break
             except errors.FailedChangingTaskStatus:
                 if attempt:
