@@ -21,73 +21,19 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters and agent harnesses
 
-from support.client import ApiClient  # noqa: E402
 from support.our_agent import WHEELHOUSE, AgentHome  # noqa: E402
 from support.stock_agent import StockAgent  # noqa: E402
-from support.suite import start_api, start_mongo, start_redis  # noqa: E402
+from task_start import measure, start_stack  # noqa: E402
 
-REQUIREMENTS = "clearml==2.1.12\n"
-JOB = """import pathlib, time
-pathlib.Path({mark!r}).write_text(repr(time.time()))
-"""
 STOCK_POLL_SEC = 5  # clearml-agent's default (and minimum) poll period
 FULL, QUICK = 5, 1
-
-
-@dataclass
-class Figures:
-    agent: str
-    cold_sec: float = 0.0                       # the warm-up: enqueue to task start, venv built
-    warm_sec: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.warm_sec)
-
-
-def create_task(api: ApiClient, name: str, mark: Path) -> str:
-    script = {"diff": JOB.format(mark=str(mark)), "entry_point": "bench_job.py", "working_dir": ".",
-              "binary": "python3", "requirements": {"pip": REQUIREMENTS}}
-    return api.ok("tasks.create", name=name, type="training", script=script)["id"]
-
-
-def run_once(api: ApiClient, queue: str, home: Path, name: str, timeout: float = 600) -> float:
-    mark = home / f"{name}.mark"
-    task = create_task(api, name, mark)
-    sent = time.time()
-    api.ok("tasks.enqueue", task=task, queue=queue)
-    deadline = time.monotonic() + timeout
-    while not mark.exists() or not mark.read_text():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{name}: the task did not start within {timeout:.0f} s")
-        time.sleep(0.01)
-    started = float(mark.read_text())
-    while api.ok("tasks.get_by_id", task=task)["task"]["status"] not in ("completed", "failed", "stopped"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{name}: the task did not end")
-        time.sleep(0.2)
-    status = api.ok("tasks.get_by_id", task=task)["task"]["status"]
-    if status != "completed":
-        raise RuntimeError(f"{name}: ended {status}")
-    return started - sent
-
-
-def measure(agent: str, api: ApiClient, home: Path, queue: str, runs: int) -> Figures:
-    figures = Figures(agent)
-    figures.cold_sec = run_once(api, queue, home, f"{agent}-warmup")
-    for i in range(runs):
-        figures.warm_sec.append(run_once(api, queue, home, f"{agent}-{i}"))
-    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -102,13 +48,7 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     servers, agents = [], []
     try:
-        mongo = start_mongo(work / "mongo")
-        servers.append(mongo)
-        redis_server = start_redis(work / "redis")
-        servers.append(redis_server)
-        server = start_api(mongo.port, work / "api", redis_port=redis_server.port)
-        servers.append(server.process)
-        api = ApiClient(server.url, server.key, server.secret).login()
+        server, api = start_stack(work, servers)
         queue_ids = {name: api.ok("queues.create", name=name)["id"] for name in ("bench-trackside", "bench-stock")}
 
         ours_home = AgentHome.create(work / "trackside", server)
@@ -134,15 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     ratio = stock_figures.median / trackside.median
     print(f"enqueue to task start, warm venv cache ({runs} task(s) each, seconds):")
     for figures in (trackside, stock_figures):
-        runs_text = ", ".join(f"{s:.2f}" for s in figures.warm_sec)
-        print(f"  {figures.agent:<10} median {figures.median:6.2f}   runs [{runs_text}]   "
-              f"cold (venv built) {figures.cold_sec:6.2f}")
+        print(figures.line("venv built"))
     print(f"  stock / trackside: {ratio:.1f}x")
     if args.json:
-        Path(args.json).write_text(json.dumps({
-            "trackside": {"median": trackside.median, "runs": trackside.warm_sec, "cold": trackside.cold_sec},
-            "stock": {"median": stock_figures.median, "runs": stock_figures.warm_sec, "cold": stock_figures.cold_sec},
-            "ratio": ratio}, indent=2))
+        Path(args.json).write_text(json.dumps({"trackside": trackside.as_dict(), "stock": stock_figures.as_dict(),
+                                               "ratio": ratio}, indent=2))
     return 0
 
 

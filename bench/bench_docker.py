@@ -25,75 +25,18 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
 import tempfile
-import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters, agent harness and docker engine
 
-from support.client import ApiClient  # noqa: E402
 from support.docker_engine import DockerEngine, DockerUnavailable  # noqa: E402
 from support.our_agent import WHEELHOUSE, AgentHome  # noqa: E402
-from support.suite import start_api, start_mongo, start_redis  # noqa: E402
+from task_start import measure, start_stack  # noqa: E402
 
-REQUIREMENTS = "clearml==2.1.12\n"
-JOB = """import pathlib, time
-pathlib.Path({mark!r}).write_text(repr(time.time()))
-"""
 FULL, QUICK = 5, 1
-
-
-@dataclass
-class Figures:
-    mode: str
-    cold_sec: float = 0.0                       # the warm-up: caches filled
-    warm_sec: list[float] = field(default_factory=list)
-
-    @property
-    def median(self) -> float:
-        return statistics.median(self.warm_sec)
-
-    def as_dict(self) -> dict:
-        return {"median": self.median, "runs": self.warm_sec, "cold": self.cold_sec}
-
-
-def create_task(api: ApiClient, name: str, marks: Path, image: str | None) -> tuple[str, Path]:
-    mark = marks / f"{name}.mark"
-    script = {"diff": JOB.format(mark=str(mark)), "entry_point": "bench_job.py", "working_dir": ".",
-              "binary": "python3", "requirements": {"pip": REQUIREMENTS}}
-    container = {"image": image, "arguments": f"-v {marks}:{marks}"} if image else {}
-    return api.ok("tasks.create", name=name, type="training", script=script, container=container)["id"], mark
-
-
-def run_once(api: ApiClient, queue: str, marks: Path, name: str, image: str | None, timeout: float = 900) -> float:
-    task, mark = create_task(api, name, marks, image)
-    sent = time.time()
-    api.ok("tasks.enqueue", task=task, queue=queue)
-    deadline = time.monotonic() + timeout
-    while not mark.exists() or not mark.read_text():
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{name}: the task did not start within {timeout:.0f} s")
-        time.sleep(0.01)
-    started = float(mark.read_text())
-    while (status := api.ok("tasks.get_by_id", task=task)["task"]["status"]) not in ("completed", "failed", "stopped"):
-        if time.monotonic() > deadline:
-            raise RuntimeError(f"{name}: the task did not end")
-        time.sleep(0.2)
-    if status != "completed":
-        raise RuntimeError(f"{name}: ended {status}")
-    return started - sent
-
-
-def measure(mode: str, api: ApiClient, marks: Path, queue: str, runs: int, image: str | None) -> Figures:
-    figures = Figures(mode)
-    figures.cold_sec = run_once(api, queue, marks, f"{mode}-warmup", image)
-    for i in range(runs):
-        figures.warm_sec.append(run_once(api, queue, marks, f"{mode}-{i}", image))
-    return figures
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -125,25 +68,21 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             servers.append(engine)
             docker_env, image = engine.env(), engine.ensure_test_image()
-        mongo = start_mongo(work / "mongo")
-        servers.append(mongo)
-        redis_server = start_redis(work / "redis")
-        servers.append(redis_server)
-        server = start_api(mongo.port, work / "api", redis_port=redis_server.port)
-        servers.append(server.process)
-        api = ApiClient(server.url, server.key, server.secret).login()
+        server, api = start_stack(work, servers)
         queues = {name: api.ok("queues.create", name=name)["id"] for name in ("bench-venv", "bench-docker")}
         home = AgentHome.create(work / "agent", server, {"extra_docker_arguments": ["--network", "host"]},
                                 extra_env=docker_env)
 
         venv_daemon = home.start_daemon("--queue", "bench-venv", name="venv-daemon")
         daemons.append(venv_daemon)
-        venv = measure("venv", api, marks, queues["bench-venv"], runs, None)
+        venv = measure("venv", api, marks, queues["bench-venv"], runs)
         venv_daemon.stop()
 
         docker_daemon = home.start_daemon("--queue", "bench-docker", "--docker", image, name="docker-daemon")
         daemons.append(docker_daemon)
-        in_docker = measure("docker", api, marks, queues["bench-docker"], runs, image)
+        # The mark folder is mounted at its own path, so the task writes where this process reads.
+        in_docker = measure("docker", api, marks, queues["bench-docker"], runs,
+                            {"image": image, "arguments": f"-v {marks}:{marks}"})
         docker_daemon.stop()
     finally:
         for daemon in daemons:
@@ -154,9 +93,7 @@ def main(argv: list[str] | None = None) -> int:
     ratio = in_docker.median / venv.median
     print(f"enqueue to task start, warm caches ({runs} task(s) each, seconds):")
     for figures in (venv, in_docker):
-        runs_text = ", ".join(f"{s:.2f}" for s in figures.warm_sec)
-        print(f"  {figures.mode:<8} median {figures.median:6.2f}   runs [{runs_text}]   "
-              f"cold (caches filled) {figures.cold_sec:6.2f}")
+        print(figures.line("caches filled"))
     print(f"  docker / venv: {ratio:.2f}x   (a container adds {in_docker.median - venv.median:.2f} s)")
     if args.json:
         Path(args.json).write_text(json.dumps({"venv": venv.as_dict(), "docker": in_docker.as_dict(),
