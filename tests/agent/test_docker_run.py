@@ -13,9 +13,11 @@ import time
 
 import pytest
 
+from support.daemons import start
 from support.names import unique
 from support.objects import get_task
 from support.our_agent import AGENT_BIN, AgentHome
+from support.waiting import wait_for
 from trackside.agent.docker.spec import TASK_LABEL
 from trackside.shared.embedded.process import free_port
 
@@ -127,33 +129,28 @@ def test_a_failing_container_fails_the_task_with_a_reason(api, home, test_image)
 def test_the_daemon_in_docker_services_mode_runs_each_task_in_its_own_container_two_at_once(
         api, home, docker_engine, test_image):
     name = unique("docker-services")
-    daemon = home.start_daemon("--queue", name, "--create-queue", "--docker", test_image, "--services-mode", "2",
-                               name="docker-daemon")
-    try:
-        deadline = time.monotonic() + 60
-        while "waiting for tasks" not in daemon.log() and time.monotonic() < deadline:
-            assert daemon.running(), daemon.log()
-            time.sleep(0.2)
-        queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
-        # No container section: the daemon's --docker image is the default.
-        tasks = [api.ok("tasks.create", name=unique("svc"), type="training",
-                        script={"diff": "import time; print('SERVICE_UP', flush=True); time.sleep(6)",
-                                "entry_point": "job.py", "working_dir": "."})["id"] for _ in range(2)]
-        for task in tasks:
-            api.ok("tasks.enqueue", task=task, queue=queue)
-        most = 0
-        while time.monotonic() < deadline + 240:
-            running = [c for t in tasks for c in containers_of(docker_engine, t) if c.status == "running"]
-            most = max(most, len(running))
-            if all(get_task(api, t)["status"] in ("completed", "failed", "stopped") for t in tasks):
-                break
-            time.sleep(0.5)
-        assert [get_task(api, t)["status"] for t in tasks] == ["completed", "completed"], daemon.log()[-4000:]
-        assert most == 2
-        assert all("SERVICE_UP" in log_text(api, t) for t in tasks), [log_text(api, t)[-3000:] for t in tasks]
-        assert all(containers_of(docker_engine, t) == [] for t in tasks)
-    finally:
-        daemon.stop()
+    daemon, _ = start(home, "--queue", name, "--create-queue", "--docker", test_image, "--services-mode", "2",
+                      name="docker-daemon")
+    queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
+    # No container section: the daemon's --docker image is the default.
+    tasks = [api.ok("tasks.create", name=unique("svc"), type="training",
+                    script={"diff": "import time; print('SERVICE_UP', flush=True); time.sleep(6)",
+                            "entry_point": "job.py", "working_dir": "."})["id"] for _ in range(2)]
+    for task in tasks:
+        api.ok("tasks.enqueue", task=task, queue=queue)
+    most = 0
+
+    def all_ended() -> bool:
+        nonlocal most
+        running = [c for t in tasks for c in containers_of(docker_engine, t) if c.status == "running"]
+        most = max(most, len(running))
+        return all(get_task(api, t)["status"] in ("completed", "failed", "stopped") for t in tasks)
+
+    wait_for(all_ended, 300, "both services to end", interval=0.5)
+    assert [get_task(api, t)["status"] for t in tasks] == ["completed", "completed"], daemon.log()[-4000:]
+    assert most == 2
+    assert all("SERVICE_UP" in log_text(api, t) for t in tasks), [log_text(api, t)[-3000:] for t in tasks]
+    assert all(containers_of(docker_engine, t) == [] for t in tasks)
 
 
 def test_a_container_whose_execute_process_is_killed_is_removed_and_its_task_failed(api, home, docker_engine,
@@ -161,34 +158,22 @@ def test_a_container_whose_execute_process_is_killed_is_removed_and_its_task_fai
     """``kill -9`` of the process that owns a task's container (a crash, an OOM kill): the daemon fails the
     task saying so and removes the container, which nobody would follow, stop or remove any more."""
     name = unique("docker-kill")
-    daemon = home.start_daemon("--queue", name, "--create-queue", "--docker", test_image, name="docker-kill")
-    try:
-        deadline = time.monotonic() + 60
-        while "waiting for tasks" not in daemon.log() and time.monotonic() < deadline:
-            assert daemon.running(), daemon.log()
-            time.sleep(0.2)
-        queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
-        task = docker_task(api, test_image, "import time\nprint('TASK' + '_RUNNING', flush=True)\ntime.sleep(300)")
-        api.ok("tasks.enqueue", task=task, queue=queue)
-        deadline = time.monotonic() + 300
-        while "TASK_RUNNING" not in log_text(api, task) and time.monotonic() < deadline:
-            assert daemon.running(), daemon.log()[-3000:]
-            time.sleep(0.5)
-        [container] = containers_of(docker_engine, task)
-        assert container.status == "running"
-        pid = int(re.search(rf"task {task} from queue \S+: running as PID (\d+)", daemon.log()).group(1))
-        os.kill(pid, signal.SIGKILL)
-        deadline = time.monotonic() + 60
-        while (containers_of(docker_engine, task) or get_task(api, task)["status"] == "in_progress") \
-                and time.monotonic() < deadline:
-            time.sleep(0.5)
-        doc = get_task(api, task)
-        assert (doc["status"], doc["status_reason"]) == (
-            "failed", "agent execute process ended (killed by signal 9) without ending the task"), daemon.log()[-3000:]
-        assert containers_of(docker_engine, task) == [], daemon.log()[-3000:]
-        assert "left behind by its execute process" in daemon.log() and daemon.running()
-    finally:
-        daemon.stop()
+    daemon, _ = start(home, "--queue", name, "--create-queue", "--docker", test_image, name="docker-kill")
+    queue = api.ok("queues.get_all", name=f"^{name}$")["queues"][0]["id"]
+    task = docker_task(api, test_image, "import time\nprint('TASK' + '_RUNNING', flush=True)\ntime.sleep(300)")
+    api.ok("tasks.enqueue", task=task, queue=queue)
+    wait_for(lambda: "TASK_RUNNING" in log_text(api, task), 300, "the task's output", interval=0.5)
+    [container] = containers_of(docker_engine, task)
+    assert container.status == "running"
+    pid = int(re.search(rf"task {task} from queue \S+: running as PID (\d+)", daemon.log()).group(1))
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not containers_of(docker_engine, task) and get_task(api, task)["status"] != "in_progress",
+             60, "the task to fail and its container to go", interval=0.5)
+    doc = get_task(api, task)
+    assert (doc["status"], doc["status_reason"]) == (
+        "failed", "agent execute process ended (killed by signal 9) without ending the task"), daemon.log()[-3000:]
+    assert containers_of(docker_engine, task) == [], daemon.log()[-3000:]
+    assert "left behind by its execute process" in daemon.log() and daemon.running()
 
 
 def test_a_service_with_a_restart_policy_resumes_as_the_same_task(api, home, test_image, tmp_path):
