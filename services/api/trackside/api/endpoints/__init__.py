@@ -7,3 +7,4 @@ from trackside.api.endpoints import auth, debug, models, projects, queues, serve
 from trackside.api.endpoints import events  # noqa: F401
 from trackside.api.endpoints import workers  # noqa: F401
 from trackside.api.endpoints import claims  # noqa: F401
+from trackside.api.endpoints import organization, pipelines, reports, serving, storage  # noqa: F401

@@ -1,0 +1,1 @@
+"""organization.*: see ARCHITECTURE.md (endpoint table)."""

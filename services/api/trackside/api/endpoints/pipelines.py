@@ -1,0 +1,1 @@
+"""pipelines.*: see ARCHITECTURE.md (endpoint table)."""

@@ -1,0 +1,1 @@
+"""storage.*: see ARCHITECTURE.md (endpoint table)."""
