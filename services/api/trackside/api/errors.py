@@ -44,6 +44,8 @@ FailedChangingTaskStatus = _error(
 TaskCannotBeDeleted = _error("TaskCannotBeDeleted", 400, 123, "task cannot be deleted")
 
 EventsNotAdded = _error("EventsNotAdded", 400, 131, "events not added")
+OperationSupportedOnReportsOnly = _error("OperationSupportedOnReportsOnly", 400, 150, "operation supported on reports only")
+CannotRemoveAllRuns = _error("CannotRemoveAllRuns", 400, 160, "cannot remove all the runs of a pipeline")
 
 InvalidModelId = _error("InvalidModelId", 400, 201, "invalid model id")
 ModelNotReady = _error("ModelNotReady", 400, 202, "model is not ready")
@@ -88,6 +90,8 @@ InvalidWorkerId = _error("InvalidWorkerId", 400, 1001, "invalid worker id")
 InvalidScrollId = _error("InvalidScrollId", 400, 1104, "Invalid scroll id")
 WorkerRegistrationFailed = _error("WorkerRegistrationFailed", 400, 1002, "worker registration failed")
 WorkerStatsNotFound = _error("WorkerStatsNotFound", 400, 1005, "worker stats not found")
+ContainerNotRegistered = _error("ContainerNotRegistered", 400, 1051, "container is not registered")
+NoContainersForUrl = _error("NoContainersForUrl", 400, 1052, "no container instances found for service url")
 
 # 401: unauthorized
 NotAuthorized = _error("NotAuthorized", 401, 1, "unauthorized (not authorized for endpoint)")
@@ -105,4 +109,5 @@ EndpointNotFound = _error("EndpointNotFound", 404, 0, "endpoint not found")
 
 # 500
 InternalError = _error("InternalError", 500, 1, "internal server error")
+DataError = _error("DataError", 500, 100, "general data error")
 DatabaseUnavailable = _error("DatabaseUnavailable", 500, 102, "database is temporarily unavailable")
