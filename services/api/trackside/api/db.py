@@ -25,7 +25,12 @@ WORKER_STATS = Collection("worker_stats", (
     Index((("company", ASC), ("worker", ASC), ("time", ASC))),
     Index((("time", ASC),)),
 ))
-BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS)
+# One document per serving container status report (bll/serving.py: endpoint metrics history; pruned by age).
+SERVING_STATS = Collection("serving_stats", (
+    Index((("company", ASC), ("endpoint_url", ASC), ("time", ASC))),
+    Index((("time", ASC),)),
+))
+BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS, SERVING_STATS)
 
 USERS = Collection("users", (Index((("company", ASC),)),))
 CREDENTIALS = Collection("credentials", (Index((("user", ASC), ("company", ASC))),))

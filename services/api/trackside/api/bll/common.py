@@ -30,8 +30,10 @@ def get_all(
     spec: QuerySpec,
     extra_filter: dict | None = None,
     hidden_aware: bool = True,
+    window: tuple[int, int] | None = None,
 ) -> list[dict]:
-    """Run a ``get_all`` query: filters, ``search_hidden``, ``only_fields``, ``order_by`` and paging."""
+    """Run a ``get_all`` query: filters, ``search_hidden``, ``only_fields``, ``order_by`` and paging
+    (``window``: an explicit (skip, limit) instead of ``page``/``page_size``, for scroll paging)."""
     only_fields = params.get("only_fields")
     try:
         clauses = [{"company": company}, query.build_filter(params, spec)]
@@ -41,7 +43,7 @@ def get_all(
         if hidden_aware and not params.get("search_hidden") and not params.get("id"):
             clauses.append({"system_tags": {"$ne": HIDDEN_TAG}})
         sort = query.sort_spec(params.get("order_by"), spec.renames)
-        skip, limit = query.paging(params)
+        skip, limit = window if window is not None else query.paging(params)
     except QueryError as exc:
         raise query_error(exc) from None
     cursor = coll.find({"$and": [c for c in clauses if c]}, query.mongo_projection(only_fields, spec.renames))
