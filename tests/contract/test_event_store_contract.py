@@ -328,3 +328,19 @@ def test_series_of_negative_and_huge_iterations(store, company, task):
     assert store.series(EventFilter(company, [task])) == {(task, "m", "v"): SeriesInfo(2, 2**62, -2**31, T0, T0 + 1)}
     found = store.search(EventFilter(company, [task], iter_min=-2**31 + 1), [("iter", ASC)], 10).events
     assert [e["iter"] for e in found] == [2**62]
+
+
+def test_delete_removes_only_the_filtered_events(store, company):
+    a, b = new_id(), new_id()
+    logs = [make(company, a, LOG, msg=str(i), metric="m" if i % 2 else "", timestamp=T0 + i) for i in range(6)]
+    store.write([*logs, *scalars(company, a, "m", "v", range(2)), make(company, b, LOG, msg="other")])
+    old = EventFilter(company, [a], types=[LOG], timestamp_max=T0 + 3)
+    assert store.delete(replace(old, metrics={"m": []})) == 2  # timestamps 1 and 3
+    assert store.count(EventFilter(company, [a], types=[LOG])) == 4
+    assert store.delete(old) == 2
+    assert sorted(e["msg"] for e in read_all(store, EventFilter(company, [a], types=[LOG]), [("timestamp", ASC)], 10)) \
+        == ["4", "5"]
+    assert store.count(EventFilter(company, [a], types=[SCALAR])) == 2
+    assert store.count(EventFilter(company, [b])) == 1
+    with pytest.raises(ValueError):
+        store.delete(EventFilter(company, []))

@@ -122,6 +122,12 @@ class ElasticEventStore(EventStore):
         # A write landing between the query's snapshot and the delete is a version conflict: skip it.
         return int(search.params(refresh=True, conflicts="proceed").delete().deleted)
 
+    def delete(self, flt: EventFilter) -> int:
+        if not flt.tasks:
+            raise ValueError("a delete must name its tasks")
+        search = self._search(flt).params(refresh=True, conflicts="proceed")
+        return int(search.delete().deleted)
+
     # -- reads -------------------------------------------------------------------------------------------
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
                after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:

@@ -83,6 +83,11 @@ class MongoEventStore(EventStore):
         query = {"company": company, "task": {"$in": task_ids}, "model_event": model_events}
         return self.coll.delete_many(query).deleted_count
 
+    def delete(self, flt: EventFilter) -> int:
+        if not flt.tasks:
+            raise ValueError("a delete must name its tasks")
+        return self.coll.delete_many(_query(flt)).deleted_count
+
     # -- reads ---------------------------------------------------------------------------------------------
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
                after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:

@@ -127,6 +127,11 @@ class EventStore(ABC):
     def delete_for_tasks(self, company: str, task_ids: Iterable[str], model_events: bool = False) -> int:
         """Remove every event of these tasks (or models); the number removed."""
 
+    def delete(self, flt: EventFilter) -> int:
+        """Remove the events matching ``flt`` (which must name its tasks); the number removed. Every shipped
+        backend implements it (``events.clear_task_log``); a plugged-in one without it cannot clear logs."""
+        raise NotImplementedError(f"{type(self).__name__} cannot delete events selectively")
+
     @abstractmethod
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
                after: Sequence | None = None, fields: Sequence[str] | None = None) -> Page:
