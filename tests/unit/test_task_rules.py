@@ -81,22 +81,6 @@ def test_new_task_defaults():
     assert doc["models"] == {"input": [], "output": []} and doc["runtime"] == {} and len(doc["_id"]) == 32
 
 
-def test_artifacts_upsert_by_key_and_mode():
-    current = [{"key": "a", "mode": "output", "uri": "1"}, {"key": "a", "mode": "input", "uri": "2"}]
-    result = documents.upsert_artifacts(current, [{"key": "a", "uri": "3"}, {"key": "b", "uri": "4"}])
-    assert [(a["key"], a["mode"], a["uri"]) for a in result] == [("a", "output", "3"), ("a", "input", "2"),
-                                                                 ("b", "output", "4")]
-    assert current[0]["uri"] == "1"
-    assert documents.remove_artifacts(result, [{"key": "a", "mode": "input"}, {"key": "b"}]) == [result[0]]
-
-
-def test_model_references_by_name():
-    models = documents.upsert_model([], "best", "m1", NOW)
-    models = documents.upsert_model(models, "best", "m2", NOW)
-    assert models == [{"name": "best", "model": "m2", "updated": NOW}]
-    assert documents.remove_models(models, ["best"]) == []
-
-
 def test_clone_fields_copy_the_definition():
     source = {
         "id": "src", "name": "n", "type": "testing", "parent": None, "project": "p", "tags": ["t"],
@@ -120,18 +104,46 @@ def item(section, name, value):
     return {"section": section, "name": name, "value": value}
 
 
-def test_edit_params_modes():
-    current = {"A": {"x": item("A", "x", "1"), "y": item("A", "y", "2")}, "B": {"z": item("B", "z", "3")}}
-    new = [item("A", "x", "9")]
-    assert params.edit_params(current, new, params.REPLACE_NONE)["A"]["y"]["value"] == "2"
-    assert list(params.edit_params(current, new, params.REPLACE_SECTION)["A"]) == ["x"]
-    assert list(params.edit_params(current, new, params.REPLACE_ALL)) == ["A"]
-    assert current["A"]["x"]["value"] == "1"
+def test_params_updates_touch_only_what_they_name():
+    new = [item("A", "x", "9"), item("a.b", "c$d", "1")]
+    assert params.params_update(new, params.REPLACE_NONE) == {"$set": {
+        "hyperparams.A.x": item("A", "x", "9"), "hyperparams.a%2Eb.c%24d": item("a.b", "c$d", "1")}}
+    assert params.params_update(new[:1], params.REPLACE_SECTION) == {"$set": {"hyperparams.A": {"x": new[0]}}}
+    assert params.params_update(new[:1], params.REPLACE_ALL) == {"$set": {"hyperparams": {"A": {"x": new[0]}}}}
 
 
-def test_delete_params_and_properties_section():
-    current = {"A": {"x": item("A", "x", "1")}, "B": {}}
-    assert params.delete_params(current, [{"section": "A", "name": "x"}, {"section": "B"}]) == {"A": {}}
+def test_params_delete_update_drops_names_inside_a_deleted_section():
+    keys = [{"section": "A", "name": "x"}, {"section": "B"}, {"section": "B", "name": "y"}]
+    assert params.params_delete_update(keys) == {"$unset": {"hyperparams.A.x": "", "hyperparams.B": ""}}
+
+
+def test_configuration_updates():
+    assert params.configuration_update([{"name": "c.1", "value": "v"}], replace=False) == {
+        "$set": {"configuration.c%2E1": {"name": "c.1", "value": "v"}}}
+    assert params.configuration_update([], replace=True) == {"$set": {"configuration": {}}}
+    assert params.configuration_delete_update(["c.1"]) == {"$unset": {"configuration.c%2E1": ""}}
+
+
+@pytest.mark.parametrize("name", ["plain", "a.b", "$x", "100%", "%2E", "a.%24.$"])
+def test_escaped_keys_round_trip(name):
+    escaped = params.escape_key(name)
+    assert "." not in escaped and not escaped.startswith("$")
+    assert params.unescape_key(escaped) == name
+
+
+def test_empty_names_are_refused():
+    with pytest.raises(errors.ValidationError):
+        params.escape_key(" ")
+
+
+def test_storage_paths_escape_only_names():
+    assert params.storage_path("hyperparams.Args.lr.value") == "hyperparams.Args.lr.value"
+    assert params.storage_path("-hyperparams.my$sec.x") == "-hyperparams.my%24sec.x"
+    assert params.storage_path("configuration.a$b.value") == "configuration.a%24b.value"
+    assert params.storage_path("last_metrics.x$y") == "last_metrics.x$y"
+
+
+def test_properties_section():
     normalized = params.normalize_sections([item("Properties", "n", "v")])
     assert normalized[0]["section"] == "properties" and params.only_properties(normalized)
     assert not params.only_properties([])
@@ -147,6 +159,4 @@ def test_configuration_helpers():
     assert params.configuration_names(current, skip_empty=True) == ["b"]
     assert params.configuration_names(current, skip_empty=False) == ["a", "b"]
     assert [c["name"] for c in params.configuration_list(current)] == ["a", "b"]
-    assert params.edit_configuration(current, [{"name": "c", "value": "2"}], replace=True) == {
-        "c": {"name": "c", "value": "2"}}
-    assert params.delete_configuration(current, ["a"]) == {"b": {"name": "b", "value": "1"}}
+

@@ -5,7 +5,7 @@ import mongomock_ng
 import pytest
 
 from trackside.api import errors
-from trackside.api.bll.task_store import MODIFY_ATTEMPTS, TaskStore
+from trackside.api.bll.task_store import EDIT_ATTEMPTS, TaskStore
 from trackside.api.context import Identity
 
 ME = Identity(user="u1", company="c1", role="user")
@@ -26,36 +26,50 @@ def test_status_guarded_update_fails_when_the_status_moved(store):
     assert store.coll.find_one({"_id": "t1"})["status"] == "queued"
 
 
-def test_modify_redoes_the_change_on_fresh_data(store):
-    def add_b_while_racing(current):
-        if "B" not in store.coll.find_one({"_id": "t1"})["hyperparams"]:
-            # Another writer lands between this read and the write.
-            store.coll.update_one({"_id": "t1"}, {"$set": {"hyperparams.B": {}}})
-        return {**current, "C": {}}
-
-    assert store.modify(ME, "t1", "hyperparams", add_b_while_racing, check=lambda task: None) == 1
-    assert set(store.coll.find_one({"_id": "t1"})["hyperparams"]) == {"A", "B", "C"}
+def test_contents_update_lands_beside_a_concurrent_edit_of_another_field(store):
+    # Another writer changes a different parameter between any read and this write: both stay.
+    store.coll.update_one({"_id": "t1"}, {"$set": {"hyperparams.B": {}}})
+    assert store.update_contents(ME, "t1", {"$set": {"hyperparams.C": {}}}, ["created"], check=lambda t: None) == 1
+    stored = store.coll.find_one({"_id": "t1"})
+    assert set(stored["hyperparams"]) == {"A", "B", "C"} and stored["last_changed_by"] == "u1"
 
 
-def test_modify_gives_up_when_it_never_wins(store):
-    calls = []
+def test_contents_update_refused_by_status_runs_the_check(store):
+    store.coll.update_one({"_id": "t1"}, {"$set": {"status": "published"}})
 
-    def always_racing(current):
-        calls.append(1)
-        store.coll.update_one({"_id": "t1"}, {"$set": {"hyperparams.n": len(calls)}})
-        return current
-
-    with pytest.raises(errors.FailedChangingTaskStatus):
-        store.modify(ME, "t1", "hyperparams", always_racing, check=lambda task: None)
-    assert len(calls) == MODIFY_ATTEMPTS
-
-
-def test_modify_runs_the_check_and_names_unknown_tasks(store):
     def refuse(task):
+        assert task["status"] == "published"
         raise errors.InvalidTaskStatus("no")
 
     with pytest.raises(errors.InvalidTaskStatus):
-        store.modify(ME, "t1", "hyperparams", lambda c: c, check=refuse)
+        store.update_contents(ME, "t1", {"$set": {"hyperparams.C": {}}}, ["created"], check=refuse)
+    assert "C" not in store.coll.find_one({"_id": "t1"})["hyperparams"]
+
+
+def test_contents_update_gives_up_on_a_status_that_keeps_flapping(store):
+    calls = []
+
+    def flapping(task):
+        # The write saw "queued"; by the re-read the status allows the edit again.
+        calls.append(1)
+
+    store.coll.update_one({"_id": "t1"}, {"$set": {"status": "queued"}})
+    with pytest.raises(errors.FailedChangingTaskStatus):
+        store.update_contents(ME, "t1", {"$set": {"hyperparams.C": {}}}, ["created"], check=flapping)
+    assert len(calls) == EDIT_ATTEMPTS
+
+
+def test_try_update_reports_a_failed_precondition_and_names_unknown_tasks(store):
+    assert not store.try_update(ME, "t1", {"$set": {"x": 1}}, None, check=lambda t: None,
+                                precondition={"hyperparams.A": {"$exists": False}})
     with pytest.raises(errors.InvalidTaskId) as missing:
-        store.load("c1", "nope")
+        store.try_update(ME, "nope", {"$set": {"x": 1}}, None, check=lambda t: None)
     assert "nope" in missing.value.message
+
+
+def test_load_unescapes_parameter_keys(store):
+    store.coll.update_one({"_id": "t1"}, {"$set": {"hyperparams": {"a%2Eb": {"c%24d": {"name": "c$d"}}},
+                                                   "configuration": {"x%25y": {"name": "x%y"}}}})
+    task = store.load("c1", "t1")
+    assert task["hyperparams"] == {"a.b": {"c$d": {"name": "c$d"}}}
+    assert task["configuration"] == {"x%y": {"name": "x%y"}}

@@ -9,6 +9,7 @@ import copy
 from datetime import datetime
 from typing import Any, Iterable
 
+from trackside.api.bll.task_params import escape_configuration, escape_hyperparams
 from trackside.api.bll.task_status import ARCHIVED_TAG, CREATED, DEVELOPMENT_TAG
 from trackside.api.context import Identity
 from trackside.shared.ids import new_id
@@ -48,8 +49,8 @@ def new_task(identity: Identity, fields: dict, now: datetime) -> dict:
         "last_iteration": 0, "last_metrics": {},
         "script": fields.get("script") or {},
         "execution": {**default_execution(), **(fields.get("execution") or {})},
-        "hyperparams": fields.get("hyperparams") or {},
-        "configuration": fields.get("configuration") or {},
+        "hyperparams": escape_hyperparams(fields.get("hyperparams")) or {},
+        "configuration": escape_configuration(fields.get("configuration")) or {},
         "models": {**empty_models(), **(fields.get("models") or {})},
         "container": fields.get("container") or {},
         "output": fields.get("output") or {},
@@ -83,6 +84,10 @@ def edit_writes(task: dict, fields: dict) -> dict:
     for key, value in fields.items():
         if key in MERGED_SUBDOCS and isinstance(task.get(key), dict):
             writes.update({f"{key}.{sub}": sub_value for sub, sub_value in value.items() if sub_value is not None})
+        elif key == "hyperparams":
+            writes[key] = escape_hyperparams(value)
+        elif key == "configuration":
+            writes[key] = escape_configuration(value)
         else:
             writes[key] = value
     return writes
@@ -99,42 +104,6 @@ def with_default_mode(artifact: dict) -> dict:
 def artifact_key(artifact: dict) -> tuple[str, str]:
     """Artifacts are identified by key and mode together."""
     return artifact.get("key"), artifact.get("mode") or DEFAULT_ARTIFACT_MODE
-
-
-def upsert_artifacts(current: list | None, artifacts: Iterable[dict]) -> list[dict]:
-    """Replace the artifacts with the same key and mode, append the new ones, keep the order."""
-    result = [dict(a) for a in current or []]
-    positions = {artifact_key(a): i for i, a in enumerate(result)}
-    for artifact in artifacts:
-        artifact = with_default_mode(artifact)
-        position = positions.get(artifact_key(artifact))
-        if position is None:
-            positions[artifact_key(artifact)] = len(result)
-            result.append(artifact)
-        else:
-            result[position] = artifact
-    return result
-
-
-def remove_artifacts(current: list | None, ids: Iterable[dict]) -> list[dict]:
-    doomed = {artifact_key(a) for a in ids}
-    return [a for a in current or [] if artifact_key(a) not in doomed]
-
-
-def upsert_model(current: list | None, name: str, model: str, now: datetime) -> list[dict]:
-    """Set the model reference called ``name``, appending it when the task has none by that name."""
-    entry = {"name": name, "model": model, "updated": now}
-    result = [dict(m) for m in current or []]
-    for i, existing in enumerate(result):
-        if existing.get("name") == name:
-            result[i] = entry
-            return result
-    return result + [entry]
-
-
-def remove_models(current: list | None, names: Iterable[str]) -> list[dict]:
-    doomed = set(names)
-    return [m for m in current or [] if m.get("name") not in doomed]
 
 
 def clone_fields(source: dict, overrides: dict, now: datetime) -> dict:

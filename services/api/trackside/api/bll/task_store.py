@@ -1,22 +1,25 @@
 """Reading one task and writing it safely: the primitives the task modules share.
 
-Writes that depend on what was read are conditional: the update's filter repeats the status (and, for
-read-modify-write edits, the old value), so a concurrent change makes the write miss instead of being lost.
+Status changes are conditional: the update's filter repeats the status just read, so a concurrent change
+makes the write miss (400/121) instead of being lost. Edits of contents are single atomic updates of exactly
+the fields they change, filtered on the statuses that allow them (:meth:`TaskStore.update_contents`): they
+never read-modify-write, so concurrent edits of different fields all land.
 """
 from __future__ import annotations
 
-import copy
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from pymongo.collection import Collection
 
 from trackside.api import errors
 from trackside.api.bll.common import get_one
+from trackside.api.bll.task_params import unescape_task
 from trackside.api.context import Identity
 from trackside.shared.timeutil import utcnow
 
-# Read-modify-write edits retry this many times on fresh data before giving up.
-MODIFY_ATTEMPTS = 5
+# An edit refused by a status that allows it again when re-read (a status flapping under the edit) is redone
+# this many times before the caller gets a conflict.
+EDIT_ATTEMPTS = 5
 
 
 def changed_by(identity: Identity) -> dict:
@@ -40,7 +43,7 @@ class TaskStore:
         """The task in API shape (``id``); InvalidTaskId (400/101) naming the id when there is none."""
         if only_fields:
             only_fields = [*only_fields, "status", "project"]
-        return get_one(self.coll, company, task_id, errors.InvalidTaskId, only_fields, kind="task")
+        return unescape_task(get_one(self.coll, company, task_id, errors.InvalidTaskId, only_fields, kind="task"))
 
     def update_if_status(self, company: str, task: dict, update: dict, also: dict | None = None) -> None:
         """Apply ``update`` only while the task keeps the status it was read with (and matches ``also``)."""
@@ -48,20 +51,29 @@ class TaskStore:
         if not self.coll.update_one(query, update).matched_count:
             raise self.lost_race(task["id"], task.get("status"))
 
-    def modify(self, identity: Identity, task_id: str, path: str, change: Callable[[Any], Any],
-               check: Callable[[dict], None]) -> int:
-        """Replace the value at ``path`` with ``change(old value)``, atomically.
+    def try_update(self, identity: Identity, task_id: str, update: dict, statuses: Iterable[str] | None,
+                   check: Callable[[dict], None], precondition: dict | None = None,
+                   array_filters: list[dict] | None = None) -> bool:
+        """Apply ``update`` in one write while the task's status is one of ``statuses`` (None: any) and it
+        matches ``precondition``; the bookkeeping fields are set with it.
 
-        ``check(task)`` raises when the task may not be changed (its status, typically). The write only
-        lands if neither the status nor the value changed since they were read; otherwise it is redone.
-        """
-        for _ in range(MODIFY_ATTEMPTS):
-            task = self.load(identity.company, task_id, [path])
-            check(task)
-            old = get_path(task, path)
-            query = {"_id": task_id, "company": identity.company, "status": task.get("status"), path: old}
-            update = {"$set": {path: change(copy.deepcopy(old)), **changed_by(identity)}}
-            if self.coll.update_one(query, update).matched_count:
+        On a miss the task is re-read: a missing task raises 400/101 and ``check(task)`` raises when its status
+        refuses the edit. False means the write may be retried: only the precondition failed, or the status
+        allowed it again by the time it was re-read."""
+        query = {"_id": task_id, "company": identity.company, **(precondition or {})}
+        if statuses is not None:
+            query["status"] = {"$in": sorted(statuses)}
+        update = {**update, "$set": {**update.get("$set", {}), **changed_by(identity)}}
+        if self.coll.update_one(query, update, array_filters=array_filters).matched_count:
+            return True
+        check(self.load(identity.company, task_id, ["id"]))
+        return False
+
+    def update_contents(self, identity: Identity, task_id: str, update: dict, statuses: Iterable[str] | None,
+                        check: Callable[[dict], None]) -> int:
+        """:meth:`try_update` with no precondition, redone while a flapping status made it miss."""
+        for _ in range(EDIT_ATTEMPTS):
+            if self.try_update(identity, task_id, update, statuses, check):
                 return 1
         raise self.lost_race(task_id, None)
 

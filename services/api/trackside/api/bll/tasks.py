@@ -12,12 +12,13 @@ from pymongo.database import Database
 
 from trackside.api import errors
 from trackside.api.bll.common import get_all, owner_ids, require_ids, set_fields
-from trackside.api.bll.task_contents import TaskContents
+from trackside.api.bll.task_contents import EditRule, TaskContents
 from trackside.api.bll.task_documents import (
     DELETED_PREFIX, MERGED_SUBDOCS, clone_fields, edit_writes, new_task, prepare_fields,
 )
+from trackside.api.bll.task_params import storage_path, unescape_task
 from trackside.api.bll.task_status import (
-    ARCHIVED_TAG, COMPLETED, CREATED, IN_PROGRESS, PUBLISHED, STOPPED, TASK_STATUSES, UNKNOWN, check_editable,
+    ARCHIVED_TAG, COMPLETED, CREATED, IN_PROGRESS, PUBLISHED, STOPPED, TASK_STATUSES, UNKNOWN,
 )
 from trackside.api.bll.task_store import TaskStore, changed_by
 from trackside.api.bll.task_transitions import TaskTransitions
@@ -54,8 +55,12 @@ class TasksBLL:
         params = dict(params)
         if params.get("include_subprojects") and params.get("project"):
             params["project"] = self._with_subprojects(company, params["project"])
+        for key in ("only_fields", "order_by"):
+            if params.get(key):
+                params[key] = [storage_path(path) for path in params[key]]
         # Tasks asked for by id are found even when hidden, as in the reference server.
-        return get_all(self.coll, company, params, SPEC, hidden_aware=not params.get("id"))
+        tasks = get_all(self.coll, company, params, SPEC, hidden_aware=not params.get("id"))
+        return [unescape_task(task) for task in tasks]
 
     def _with_subprojects(self, company: str, project_ids: list) -> list:
         expanded = []
@@ -82,14 +87,16 @@ class TasksBLL:
     def edit(self, identity: Identity, task_id: str, data: dict, force: bool) -> dict:
         """Change the task's definition; only a new task unless ``force``."""
         task = self.store.load(identity.company, task_id, list(MERGED_SUBDOCS))
-        if not force:
-            check_editable(task_id, task.get("status"), force=False)
+        rule = EditRule(None if force else False)
+        rule.check(task)
         fields = prepare_fields(data, utcnow())
         if not fields:
             return {"updated": 0, "fields": {}}
         self._check_references(identity.company, fields)
         writes = {**edit_writes(task, fields), **changed_by(identity)}
-        self.store.update_if_status(identity.company, task, {"$set": writes})
+        # Filtered on the statuses that allow the edit, not on the one just read: a concurrent status change
+        # that still allows it (or an edit of another field) never turns this into a conflict.
+        self.store.update_contents(identity, task_id, {"$set": writes}, rule.statuses, rule.check)
         self.projects.touch(identity.company, fields.get("project") or task.get("project"))
         return {"updated": 1, "fields": writes}
 
