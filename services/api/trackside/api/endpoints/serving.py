@@ -1,1 +1,116 @@
-"""serving.*: see ARCHITECTURE.md (endpoint table)."""
+"""serving.*: what clearml-serving containers report and what the UI shows of it (see ``bll/serving.py``), 2.31."""
+from __future__ import annotations
+
+from marshmallow import fields, validate
+
+from trackside.api import errors
+from trackside.api.bll.serving import CHARTS
+from trackside.api.context import Call
+from trackside.api.endpoints.workers import MachineStatsSchema, _ip
+from trackside.api.registry import endpoint
+from trackside.api.schema import Bool, Float, Int, OneOf, RequestSchema, Str, StrList
+
+SINCE = "2.31"
+REFERENCE_TYPES = ("app_id", "app_instance", "model", "task", "url")
+
+
+class ReferenceItemSchema(RequestSchema):
+    type = OneOf(REFERENCE_TYPES, required=True)
+    value = Str(required=True)
+
+
+class ServingModelReport(RequestSchema):
+    container_id = Str(required=True)
+    endpoint_name = Str(required=True)
+    # Not known yet while the container loads its model.
+    endpoint_url = Str()
+    model_name = Str(required=True)
+    model_source = Str()
+    model_version = Str()
+    preprocess_artifact = Str()
+    input_type = Str()
+    # clearml-serving sends a shape here, as a list or a number: kept as text, as the reference does.
+    input_size = fields.Raw()
+    tags = StrList()
+    system_tags = StrList()
+    reference = fields.List(fields.Nested(ReferenceItemSchema))
+
+
+def _model_report(data: dict) -> dict:
+    size = data.get("input_size")
+    return {**data, "input_size": None if size is None else (size if isinstance(size, str) else str(size))}
+
+
+class RegisterRequest(ServingModelReport):
+    timeout = Int(load_default=None, validate=validate.Range(min=1))
+
+
+@endpoint("serving.register_container", RegisterRequest, min_version=SINCE)
+def register_container(call: Call) -> dict:
+    serving = call.app.serving
+    data = _model_report(call.data)
+    data["timeout"] = data.get("timeout") or serving.default_timeout
+    serving.register(call.identity.company, data, _ip(call))
+    return {}
+
+
+class UnregisterRequest(RequestSchema):
+    container_id = Str(required=True)
+
+
+@endpoint("serving.unregister_container", UnregisterRequest, min_version=SINCE)
+def unregister_container(call: Call) -> dict:
+    call.app.serving.unregister(call.identity.company, call.data["container_id"])
+    return {}
+
+
+class StatusReportRequest(ServingModelReport):
+    uptime_sec = Int()
+    requests_num = Int()
+    requests_min = Float(allow_nan=False)
+    latency_ms = Int()
+    machine_stats = fields.Nested(MachineStatsSchema)
+
+
+@endpoint("serving.container_status_report", StatusReportRequest, min_version=SINCE)
+def container_status_report(call: Call) -> dict:
+    if not call.data.get("endpoint_url"):
+        # The reference answers a missing url with a validation error (400/12), not 400/11.
+        raise errors.ValidationError("missing required field endpoint_url", field="endpoint_url")
+    call.app.serving.status_report(call.identity.company, _model_report(call.data), _ip(call))
+    return {}
+
+
+@endpoint("serving.get_endpoints", RequestSchema, min_version=SINCE)
+def get_endpoints(call: Call) -> dict:
+    return {"endpoints": call.app.serving.endpoints(call.identity.company)}
+
+
+@endpoint("serving.get_loading_instances", RequestSchema, min_version=SINCE)
+def get_loading_instances(call: Call) -> dict:
+    return {"instances": call.app.serving.loading_instances(call.identity.company)}
+
+
+class EndpointRequest(RequestSchema):
+    endpoint_url = Str(required=True)
+
+
+@endpoint("serving.get_endpoint_details", EndpointRequest, min_version=SINCE)
+def get_endpoint_details(call: Call) -> dict:
+    return call.app.serving.endpoint_details(call.identity.company, call.data["endpoint_url"])
+
+
+class MetricsHistoryRequest(EndpointRequest):
+    from_date = Float(required=True, allow_nan=False, validate=validate.Range(min=0))
+    to_date = Float(required=True, allow_nan=False, validate=validate.Range(min=0))
+    interval = Int(required=True, validate=validate.Range(min=1))
+    metric_type = OneOf(CHARTS, load_default="requests")
+    instance_charts = Bool(load_default=True)
+
+
+@endpoint("serving.get_endpoint_metrics_history", MetricsHistoryRequest, min_version=SINCE)
+def get_endpoint_metrics_history(call: Call) -> dict:
+    data = call.data
+    return call.app.serving.metrics_history(call.identity.company, data["endpoint_url"], data["from_date"],
+                                            data["to_date"], data["interval"], data["metric_type"],
+                                            data["instance_charts"])
