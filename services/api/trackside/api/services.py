@@ -6,11 +6,15 @@ from pyhocon import ConfigTree
 from trackside.api import db
 from trackside.api.auth.service import AuthService
 from trackside.api.bll.events import EventsBLL
+from trackside.api.bll.get_all_scroll import ScrollPaging
 from trackside.api.bll.models import ModelsBLL
+from trackside.api.bll.pipelines import PipelinesBLL
 from trackside.api.bll.projects import ProjectsBLL
 from trackside.api.bll.queue_claims import QueueClaims, reconcile_at_startup
 from trackside.api.bll.queue_metrics import QueueMetricsReader
 from trackside.api.bll.queues import QueuesBLL
+from trackside.api.bll.reports import ReportsBLL
+from trackside.api.bll.serving import ServingBLL
 from trackside.api.bll.tasks import TasksBLL
 from trackside.api.bll.users import UsersBLL
 from trackside.api.bll.workers import WorkersBLL
@@ -44,6 +48,10 @@ class AppServices:
         self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store,
                               self.workers)
         self.claims = QueueClaims(self.queues, self.tasks.transitions, self.workers, config)
+        self.reports = ReportsBLL(self.backend, self.projects, self.tasks, self.models, self.events,
+                                  ScrollPaging(self.redis))
+        self.pipelines = PipelinesBLL(self.tasks, self.queues, self.models, self.workers)
+        self.serving = ServingBLL(self.redis, self.backend, config)
 
     def initialize(self) -> None:
         """Idempotent start-up work: indexes, configured users, the default queue."""
