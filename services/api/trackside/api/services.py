@@ -4,10 +4,12 @@ from __future__ import annotations
 from pyhocon import ConfigTree
 
 from trackside.api import db
+from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.auth.service import AuthService
 from trackside.api.bll.events import EventsBLL
 from trackside.api.bll.get_all_scroll import ScrollPaging
 from trackside.api.bll.models import ModelsBLL
+from trackside.api.bll.organization import OrganizationBLL
 from trackside.api.bll.pipelines import PipelinesBLL
 from trackside.api.bll.projects import ProjectsBLL
 from trackside.api.bll.queue_claims import QueueClaims, reconcile_at_startup
@@ -37,9 +39,11 @@ class AppServices:
         self.redis = redis_store.connect(config.get_config("hosts.redis.apiserver"))
 
         api_version = config.get("apiserver.max_api_version", "2.31")
-        self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version)
+        self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version,
+                                RevokedSessions(self.redis))
         self.users = UsersBLL(self.auth_db)
         self.projects = ProjectsBLL(self.backend, config)
+        self.organization = OrganizationBLL(self.backend, self.auth_db, self.redis, self.projects, config)
         self.models = ModelsBLL(self.backend, self.projects)
         self.queues = QueuesBLL(self.backend, config)
         self.queue_metrics = QueueMetricsReader(self.backend, config.get("services.queues.metrics_before_from_date", 3600))

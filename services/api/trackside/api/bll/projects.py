@@ -9,10 +9,13 @@ from pyhocon import ConfigTree
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import HIDDEN_TAG, get_all, get_one, insert_unique, to_api
+from trackside.api.bll.common import HIDDEN_TAG, get_all, get_one, insert_unique, query_error, to_api
+from trackside.api.bll.project_queries import ProjectQueries
+from trackside.api.bll.project_stats import PIPELINE_TAG, REPORTS_TAG, ProjectStats
 from trackside.api.context import Identity
 from trackside.shared.ids import new_id
-from trackside.shared.storage.query import QuerySpec
+from trackside.shared.storage import query
+from trackside.shared.storage.query import QueryError, QuerySpec
 from trackside.shared.timeutil import utcnow
 
 SPEC = QuerySpec(
@@ -38,20 +41,89 @@ class ProjectsBLL:
         self._tasks = db["tasks"]
         self._models = db["models"]
         self._max_depth = config.get_int("services.projects.max_depth", 10)
+        self.stats = ProjectStats(db, self)
+        self.queries = ProjectQueries(db, self)
 
     # -- reading ---------------------------------------------------------------------------------------
     def get(self, company: str, project_id: str, only_fields: list[str] | None = None) -> dict:
         return get_one(self.coll, company, project_id, errors.InvalidProjectId, only_fields, kind="project")
 
-    def get_all(self, company: str, params: dict) -> list[dict]:
-        """``parent`` finds every descendant; ``shallow_search`` limits to direct children (or the top level)."""
+    def get_all(self, company: str, params: dict, hide_hidden: bool | None = None) -> list[dict]:
+        """``parent`` finds every descendant; ``shallow_search`` limits to direct children (or the top level).
+
+        ``hide_hidden`` overrides the default rule (hidden projects are left out unless ``search_hidden`` or
+        ``id`` is given): get_all_ex decides on the ids the caller asked for, not the ids it selected."""
         parents = params.get("parent")
         shallow = params.get("shallow_search")
+        clauses = []
         if parents:
-            extra = {"parent": {"$in": parents}} if shallow else {"path": {"$in": parents}}
-        else:
-            extra = {"parent": None} if shallow else None
-        return get_all(self.coll, company, params, SPEC, extra_filter=extra)
+            clauses.append({"parent": {"$in": parents}} if shallow else {"path": {"$in": parents}})
+        elif shallow:
+            clauses.append({"parent": None})
+        if hide_hidden:
+            clauses.append({"system_tags": {"$ne": HIDDEN_TAG}})
+        extra = {"$and": clauses} if clauses else None
+        return get_all(self.coll, company, params, SPEC, extra_filter=extra, hidden_aware=hide_hidden is None)
+
+    def get_all_ex(self, company: str, params: dict) -> list[dict]:
+        """get_all plus the web app's extras: selection by ``active_users``/``children_type``, ``hidden`` marks,
+        own contents, statistics with sub-projects, and dataset statistics."""
+        params = dict(params)
+        requested_ids = params.get("id")
+        users = params.get("active_users")
+        children_type = params.get("children_type")
+        search_hidden = bool(params.get("search_hidden"))
+        selected = None
+        if users or children_type:
+            allow_public = (params["allow_public"] if params.get("allow_public") is not None
+                            else not params.get("non_public"))
+            ids, selected = self.stats.with_selected_children(
+                company, users=users, project_ids=requested_ids, allow_public=allow_public,
+                children_type=children_type, children_tags=params.get("children_tags"),
+                children_tags_filter=params.get("children_tags_filter"))
+            if not ids:
+                return []
+            params["id"] = ids
+        only_fields = params.get("only_fields")
+        strip_system_tags = bool(search_hidden and only_fields and "system_tags" not in only_fields)
+        if strip_system_tags:
+            params["only_fields"] = [*only_fields, "system_tags"]
+        projects = self.get_all(company, params, hide_hidden=not (search_hidden or requested_ids))
+        if search_hidden:
+            for project in projects:
+                tags = project.pop("system_tags", None) if strip_system_tags else project.get("system_tags")
+                if HIDDEN_TAG in (tags or []):
+                    project["hidden"] = True
+        if projects:
+            self._add_statistics(company, projects, params, selected)
+        return projects
+
+    def _add_statistics(self, company: str, projects: list[dict], params: dict, selected: list[str] | None) -> None:
+        ids = list(dict.fromkeys(p["id"] for p in projects))
+        users = params.get("active_users")
+        datasets = params.get("children_type") == "dataset"
+        stats_filter, stats_hidden = _stats_filter(params)
+        state = params.get("stats_for_state")
+        extras: dict[str, dict] = {pid: {} for pid in ids}
+        if params.get("check_own_contents"):
+            own = (self.stats.own_datasets(company, ids, stats_filter, users) if datasets
+                   else self.stats.own_contents(company, ids, stats_filter, state, users))
+            for pid in ids:
+                extras[pid].update(own.get(pid, {}))
+        if params.get("include_stats"):
+            with_children = params.get("stats_with_children", True)
+            stats, children = (
+                self.stats.dataset_stats(company, ids, with_children, stats_filter, users, selected) if datasets
+                else self.stats.task_stats(company, ids, state, with_children, stats_hidden, stats_filter, users,
+                                           selected))
+            for pid in ids:
+                extras[pid].update(stats=stats[pid], sub_projects=children[pid])
+        if params.get("include_dataset_stats"):
+            runtime = self.stats.dataset_runtime(company, ids, users)
+            for pid in ids:
+                extras[pid]["dataset_stats"] = runtime.get(pid)
+        for project in projects:
+            project.update(extras[project["id"]])
 
     def find_by_name(self, company: str, name: str) -> dict | None:
         return to_api(self.coll.find_one({"company": company, "name": "/".join(split_path(name))}))
@@ -60,6 +132,28 @@ class ProjectsBLL:
         """The project and all its descendants."""
         children = [d["_id"] for d in self.coll.find({"company": company, "path": project_id}, {"_id": 1})]
         return [project_id, *children]
+
+    def ids_with_children(self, company: str, project_ids: list[str]) -> list[str]:
+        """The projects and all their descendants."""
+        children = [d["_id"] for d in self.coll.find({"company": {"$in": ["", company]}, "path": {"$in": project_ids}},
+                                                     {"_id": 1})]
+        return list(dict.fromkeys([*project_ids, *children]))
+
+    def ids_with_parents(self, project_ids: list[str]) -> list[str]:
+        """The (existing) projects and all their ancestors."""
+        found = list(self.coll.find({"_id": {"$in": project_ids}}, {"path": 1}))
+        return list(dict.fromkeys([*(d["_id"] for d in found), *(p for d in found for p in d.get("path") or [])]))
+
+    def project_tags(self, company: str, include_system: bool, project_ids: list[str] | None,
+                     filter_: dict | None) -> dict:
+        """Tags of the projects themselves (and their descendants)."""
+        match = {"company": company, **tags_filter(filter_)}
+        if project_ids:
+            match["_id"] = {"$in": self.ids_with_children(company, project_ids)}
+        tags = self.coll.distinct("tags", match)
+        system_tags = self.coll.distinct("system_tags", match) if include_system else []
+        return {"tags": sorted(t for t in tags if isinstance(t, str)),
+                "system_tags": sorted(t for t in system_tags if isinstance(t, str))}
 
     def children(self, company: str, project_ids: list[str]) -> dict[str, list[dict]]:
         result: dict[str, list[dict]] = {pid: [] for pid in project_ids}
@@ -175,14 +269,17 @@ class ProjectsBLL:
         result["deleted"] = self.coll.delete_many({"_id": {"$in": ids}}).deleted_count
         return result
 
-    def tags(self, company: str, coll_name: str, project_ids: list[str] | None, filter_: dict | None) -> dict:
+    def tags(self, company: str, coll_name: str, project_ids: list[str] | None, filter_: dict | None,
+             include_system: bool = False) -> dict:
+        """Tags of the tasks or models in the projects (and their descendants); system tags on request."""
         coll = self._tasks if coll_name == "tasks" else self._models
-        query: dict = {"company": company}
+        match: dict = {"company": company, **tags_filter(filter_)}
         if project_ids:
-            query["project"] = {"$in": [p for pid in project_ids for p in self.subtree_ids(company, pid)]}
-        if filter_ and filter_.get("system_tags"):
-            query["system_tags"] = {"$in": filter_["system_tags"]}
-        return {"tags": sorted(coll.distinct("tags", query)), "system_tags": sorted(coll.distinct("system_tags", query))}
+            match["project"] = {"$in": self.ids_with_children(company, project_ids)}
+        result = {"tags": sorted(t for t in coll.distinct("tags", match) if isinstance(t, str))}
+        if include_system:
+            result["system_tags"] = sorted(t for t in coll.distinct("system_tags", match) if isinstance(t, str))
+        return result
 
     # -- internals -------------------------------------------------------------------------------------
     def _check_depth(self, parts: list[str]) -> None:
@@ -241,3 +338,36 @@ class ProjectsBLL:
                 own_index = old_path.index(project["id"])
                 child_updates["path"] = new_path + old_path[own_index:]
             self.coll.update_one({"_id": child["_id"]}, {"$set": child_updates})
+
+
+def tags_filter(filter_: dict | None) -> dict:
+    """The {tags, system_tags} filter of the tags endpoints (with the tag operators)."""
+    clauses = []
+    for field in ("tags", "system_tags"):
+        values = (filter_ or {}).get(field)
+        if values:
+            try:
+                clauses.append(query.list_field_filter(field, values))
+            except QueryError as exc:
+                raise query_error(exc) from None
+    return {"$and": clauses} if clauses else {}
+
+
+def _stats_filter(params: dict) -> tuple[dict | None, bool]:
+    """(filter of the entities counted in statistics, whether hidden sub-projects count): pipelines and
+    reports are counted through their controller/report tasks, which live in hidden projects."""
+    explicit, children_type = params.get("include_stats_filter"), params.get("children_type")
+    search_hidden = bool(params.get("search_hidden"))
+    if explicit or not children_type:
+        return explicit, search_hidden
+    if params.get("children_tags_filter"):
+        base = {"tags": params["children_tags_filter"]}
+    elif params.get("children_tags"):
+        base = {"tags": params["children_tags"]}
+    else:
+        base = {}
+    if children_type == "pipeline":
+        return {**base, "system_tags": [PIPELINE_TAG], "type": ["controller"]}, True
+    if children_type == "report":
+        return {**base, "system_tags": [REPORTS_TAG], "type": ["report"]}, True
+    return base, search_hidden

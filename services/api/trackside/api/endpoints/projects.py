@@ -1,9 +1,24 @@
 """projects.*: the project tree."""
 from __future__ import annotations
 
+from marshmallow import fields, pre_load
+
+from trackside.api.bll.project_stats import ACTIVE, STATES
 from trackside.api.context import Call
-from trackside.api.registry import endpoint
-from trackside.api.schema import Bool, Dict, GetAllRequest, OneOf, RequestSchema, Str, StrList
+from trackside.api.registry import endpoint, parse_version
+from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, RequestSchema, Str, StrList
+
+CHILDREN_TYPES = ("pipeline", "report", "dataset")
+ALL_STATES = "__all__"
+
+
+def merged_tags(call: Call, projects):
+    """Before 2.3 the reference returned system tags inside ``tags``."""
+    if parse_version(call.version) < (2, 3):
+        for project in [projects] if isinstance(projects, dict) else projects:
+            if project.get("system_tags"):
+                project["tags"] = sorted(set(project.get("tags") or []) | set(project["system_tags"]))
+    return projects
 
 
 class CreateRequest(RequestSchema):
@@ -26,7 +41,7 @@ class ProjectRequest(RequestSchema):
 
 @endpoint("projects.get_by_id", ProjectRequest)
 def get_by_id(call: Call) -> dict:
-    return {"project": call.app.projects.get(call.identity.company, call.data["project"])}
+    return {"project": merged_tags(call, call.app.projects.get(call.identity.company, call.data["project"]))}
 
 
 class GetAllRequestProjects(GetAllRequest):
@@ -39,32 +54,38 @@ class GetAllRequestProjects(GetAllRequest):
 
 @endpoint("projects.get_all", GetAllRequestProjects)
 def get_all(call: Call) -> dict:
-    return {"projects": call.app.projects.get_all(call.identity.company, call.data)}
+    return {"projects": merged_tags(call, call.app.projects.get_all(call.identity.company, call.data))}
 
 
 class GetAllExRequest(GetAllRequestProjects):
     include_stats = Bool(load_default=False)
-    stats_for_state = Str(load_default="active")
+    stats_for_state = OneOf((*STATES, ALL_STATES), load_default=ACTIVE)
+    non_public = Bool()
+    active_users = StrList()
     check_own_contents = Bool(load_default=False)
+    stats_with_children = Bool(load_default=True)
+    include_stats_filter = Dict()
+    include_dataset_stats = Bool(load_default=False)
+    allow_public = Bool()
+    children_type = OneOf(CHILDREN_TYPES)
+    children_tags = StrList()
+    children_tags_filter = Dict()
+
+    @pre_load
+    def _explicit_null_state(self, data, **kwargs):
+        """``stats_for_state: null`` asks for both states; keep it apart from "not given" (the default)."""
+        if isinstance(data, dict) and "stats_for_state" in data and data["stats_for_state"] is None:
+            data = {**data, "stats_for_state": ALL_STATES}
+        return data
 
 
-@endpoint("projects.get_all_ex", GetAllExRequest)
+@endpoint("projects.get_all_ex", GetAllExRequest, min_version="2.1")
 def get_all_ex(call: Call) -> dict:
-    company = call.identity.company
-    projects = call.app.projects.get_all(company, call.data)
-    ids = [p["id"] for p in projects]
-    children = call.app.projects.children(company, ids)
-    for project in projects:
-        project["sub_projects"] = children.get(project["id"], [])
-    if call.data["include_stats"]:
-        stats = call.app.tasks.project_stats(company, ids, call.data["stats_for_state"])
-        for project in projects:
-            project["stats"] = stats[project["id"]]
-    if call.data["check_own_contents"]:
-        for project in projects:
-            counts = call.app.projects.contents(company, [project["id"]])
-            project["own_tasks"], project["own_models"] = counts["tasks"], counts["models"]
-    return {"projects": projects}
+    data = dict(call.data)
+    if data.get("stats_for_state") == ALL_STATES:
+        data["stats_for_state"] = None
+    projects = call.app.projects.get_all_ex(call.identity.company, data)
+    return {"projects": merged_tags(call, projects)}
 
 
 class UpdateRequest(ProjectRequest):
@@ -117,19 +138,38 @@ def merge(call: Call) -> dict:
     return call.app.projects.merge(call.identity, call.data["project"], call.data["destination_project"])
 
 
+class TagsFilter(RequestSchema):
+    tags = StrList()
+    system_tags = StrList()
+
+
 class TagsRequest(RequestSchema):
+    include_system = Bool(load_default=False)
     projects = StrList()
-    filter = Dict()
+    filter = fields.Nested(TagsFilter)
 
 
-@endpoint("projects.get_task_tags", TagsRequest)
+def _entity_tags(call: Call, coll_name: str) -> dict:
+    data = call.data
+    return call.app.projects.tags(call.identity.company, coll_name, data.get("projects"), data.get("filter"),
+                                  include_system=data["include_system"])
+
+
+@endpoint("projects.get_task_tags", TagsRequest, min_version="2.8")
 def get_task_tags(call: Call) -> dict:
-    return call.app.projects.tags(call.identity.company, "tasks", call.data.get("projects"), call.data.get("filter"))
+    return _entity_tags(call, "tasks")
 
 
-@endpoint("projects.get_model_tags", TagsRequest)
+@endpoint("projects.get_model_tags", TagsRequest, min_version="2.8")
 def get_model_tags(call: Call) -> dict:
-    return call.app.projects.tags(call.identity.company, "models", call.data.get("projects"), call.data.get("filter"))
+    return _entity_tags(call, "models")
+
+
+@endpoint("projects.get_project_tags", TagsRequest, min_version="2.17")
+def get_project_tags(call: Call) -> dict:
+    data = call.data
+    return call.app.projects.project_tags(call.identity.company, data["include_system"], data.get("projects"),
+                                          data.get("filter"))
 
 
 class UserNamesRequest(RequestSchema):
@@ -166,3 +206,82 @@ def get_unique_metric_variants(call: Call) -> dict:
                     else call.app.projects.subtree_ids(company, data["project"]))
     return {"metrics": call.app.events.reads.unique_metric_variants(
         company, projects, data.get("ids"), data["model_metrics"])}
+
+
+# -- reads across a project's tasks and models -------------------------------------------------------------
+class TaskParentsRequest(RequestSchema):
+    projects = StrList()
+    tasks_state = OneOf((*STATES, ALL_STATES), load_default=ACTIVE)
+    include_subprojects = Bool(load_default=True)
+    task_name = Str()
+
+    @pre_load
+    def _explicit_null_state(self, data, **kwargs):
+        """``tasks_state: null`` asks for tasks in every state; keep it apart from "not given"."""
+        if isinstance(data, dict) and "tasks_state" in data and data["tasks_state"] is None:
+            data = {**data, "tasks_state": ALL_STATES}
+        return data
+
+
+@endpoint("projects.get_task_parents", TaskParentsRequest, min_version="2.12")
+def get_task_parents(call: Call) -> dict:
+    data = call.data
+    state = None if data["tasks_state"] == ALL_STATES else data["tasks_state"]
+    return {"parents": call.app.projects.queries.task_parents(
+        call.identity.company, data.get("projects"), data["include_subprojects"], state, data.get("task_name"))}
+
+
+class PagedRequest(RequestSchema):
+    page = Int(load_default=0)
+    page_size = Int(load_default=500)
+    include_subprojects = Bool(load_default=True)
+
+
+class HyperParametersRequest(PagedRequest):
+    project = Str(required=True)
+
+
+@endpoint("projects.get_hyper_parameters", HyperParametersRequest, min_version="2.9")
+def get_hyper_parameters(call: Call) -> dict:
+    data = call.data
+    return call.app.projects.queries.hyper_parameters(
+        call.identity.company, [data["project"]] if data["project"] else None, data["include_subprojects"],
+        data["page"], data["page_size"])
+
+
+class HyperparamValuesRequest(PagedRequest):
+    projects = StrList()
+    section = Str(required=True)
+    name = Str(required=True)
+    allow_public = Bool(load_default=True)
+    pattern = Str()
+
+
+@endpoint("projects.get_hyperparam_values", HyperparamValuesRequest, min_version="2.13")
+def get_hyperparam_values(call: Call) -> dict:
+    data = call.data
+    return call.app.projects.queries.hyperparam_values(
+        call.identity.company, data.get("projects"), data["section"], data["name"], data["include_subprojects"],
+        data["allow_public"], data.get("pattern"), data["page"], data["page_size"])
+
+
+@endpoint("projects.get_model_metadata_keys", HyperParametersRequest, min_version="2.17")
+def get_model_metadata_keys(call: Call) -> dict:
+    data = call.data
+    return call.app.projects.queries.metadata_keys(
+        call.identity.company, [data["project"]] if data["project"] else None, data["include_subprojects"],
+        data["page"], data["page_size"])
+
+
+class MetadataValuesRequest(PagedRequest):
+    projects = StrList()
+    key = Str(required=True)
+    allow_public = Bool(load_default=True)
+
+
+@endpoint("projects.get_model_metadata_values", MetadataValuesRequest, min_version="2.17")
+def get_model_metadata_values(call: Call) -> dict:
+    data = call.data
+    return call.app.projects.queries.metadata_values(
+        call.identity.company, data.get("projects"), data["key"], data["include_subprojects"],
+        data["allow_public"], data["page"], data["page_size"])

@@ -1,0 +1,297 @@
+"""Project statistics for ``projects.get_all_ex``: task counts and run times per state, own contents,
+dataset counts, and the projects that hold a given kind of child (``active_users``, ``children_type``).
+
+Counts are summed in Python over a projection of the matching tasks: the Mongo-wire servers we run on
+differ in which aggregation operators they support, and the projection keeps the work linear."""
+from __future__ import annotations
+
+import math
+from datetime import datetime, timedelta
+from typing import Any, Iterable, Mapping
+
+from pymongo.database import Database
+
+from trackside.api import errors
+from trackside.api.bll.common import HIDDEN_TAG
+from trackside.api.bll.task_status import TASK_STATUSES
+from trackside.shared.storage import query
+from trackside.shared.storage.query import QueryError
+from trackside.shared.timeutil import utcnow
+
+ARCHIVED, ACTIVE = "archived", "active"
+STATES = (ARCHIVED, ACTIVE)
+DATASET_TAG, PIPELINE_TAG, REPORTS_TAG = "dataset", "pipeline", "reports"
+DATASETS_FOLDER, PIPELINES_FOLDER = ".datasets", ".pipelines"
+# Tasks in these statuses do not count as "completed in the last 24 hours" even with a completion time.
+NOT_FINISHED = ("queued", "in_progress", "failed")
+
+
+def field_filter(field: str, spec: Any) -> dict:
+    """One field of a stats filter: a list with the tag operators, or {any/all: {include, exclude}, op}."""
+    if not spec or not isinstance(spec, (list, dict)):
+        raise errors.ValidationError(f"Non empty list or dictionary expected for the field: {field}", field=field)
+    if isinstance(spec, list):
+        if not all(isinstance(v, str) for v in spec):
+            raise errors.ValidationError(f"Only string values are allowed in the list filter: {field}", field=field)
+        try:
+            return query.list_field_filter(field, spec)
+        except QueryError as exc:
+            raise errors.ValidationError(str(exc), field=field) from None
+    return include_exclude_filter(field, spec)
+
+
+def include_exclude_filter(field: str, spec: Mapping) -> dict:
+    """``any``: include OR not-all-excluded; ``all``: include all AND none excluded; ``op`` joins the two."""
+    op = spec.get("op") or "and"
+    if op not in ("and", "or"):
+        raise errors.ValidationError(f"Invalid list query filter operator: {op}", field=field)
+    parts = []
+    for part, combine in (("any", "$or"), ("all", "$and")):
+        terms = spec.get(part)
+        if not terms:
+            continue
+        if not isinstance(terms, Mapping):
+            raise errors.ValidationError(f"{field}.{part}: expected {{include, exclude}}", field=field)
+        include, exclude = _strings(field, terms.get("include")), _strings(field, terms.get("exclude"))
+        conds = []
+        if include:
+            conds.append({field: {"$in" if part == "any" else "$all": include}})
+        if exclude:
+            conds.append({field: {"$not": {"$all": exclude}}} if part == "any" else {field: {"$nin": exclude}})
+        if conds:
+            parts.append(conds[0] if len(conds) == 1 else {combine: conds})
+    if not parts:
+        return {}
+    return parts[0] if len(parts) == 1 else {"$and" if op == "and" else "$or": parts}
+
+
+def _strings(field: str, values: Any) -> list[str]:
+    if values is None:
+        return []
+    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
+        raise errors.ValidationError(f"{field}: include/exclude must be lists of strings", field=field)
+    return sorted(set(values))
+
+
+def with_state(filter_: Mapping | None, state: str | None) -> dict | None:
+    """The filter restricted to archived or active (non-archived) entities, unless it already says which."""
+    if not state:
+        return dict(filter_) if filter_ else None
+    filter_ = dict(filter_ or {})
+    tags = filter_.get("system_tags") or []
+    if not isinstance(tags, list):
+        return filter_
+    if not any(t in tags for t in (ARCHIVED, f"-{ARCHIVED}")):
+        filter_["system_tags"] = [ARCHIVED if state == ARCHIVED else f"-{ARCHIVED}", *tags]
+    return filter_
+
+
+def with_system_tag(filter_: Mapping | None, tag: str) -> dict:
+    filter_ = dict(filter_ or {})
+    tags = filter_.get("system_tags")
+    tags = list(tags) if isinstance(tags, list) else []
+    if tag not in tags:
+        tags.append(tag)
+    filter_["system_tags"] = tags
+    return filter_
+
+
+def _empty_section() -> dict:
+    return {"status_count": dict.fromkeys(TASK_STATUSES, 0), "runtime": 0, "recent": 0, "last_started": None}
+
+
+class ProjectStats:
+    def __init__(self, db: Database, projects):
+        self._tasks = db["tasks"]
+        self._models = db["models"]
+        self._projects_coll = db["projects"]
+        self._projects = projects
+
+    # -- matching --------------------------------------------------------------------------------------
+    @staticmethod
+    def match(company: str, project_ids: Iterable, filter_: Mapping | None, users: list[str] | None,
+              project_field: str = "project") -> dict:
+        clauses: list[dict] = [{"company": {"$in": ["", company]}, project_field: {"$in": list(project_ids)}}]
+        if users:
+            clauses.append({"user": {"$in": users}})
+        for field, spec in (filter_ or {}).items():
+            clause = field_filter(field, spec)
+            if clause:
+                clauses.append(clause)
+        return {"$and": clauses}
+
+    def _descendants(self, project_ids: list[str], search_hidden: bool,
+                     allowed: list[str] | None) -> dict[str, list[dict]]:
+        """Every descendant (any depth) of each project, as {id, name, path}."""
+        match: dict = {"path": {"$in": project_ids}}
+        if not search_hidden:
+            match["system_tags"] = {"$ne": HIDDEN_TAG}
+        if allowed:
+            match["_id"] = {"$in": list(allowed)}
+        found = list(self._projects_coll.find(match, {"name": 1, "path": 1}))
+        return {pid: [d for d in found if pid in (d.get("path") or [])] for pid in project_ids}
+
+    @staticmethod
+    def children_info(project_ids: list[str], descendants: Mapping[str, list[dict]]) -> dict[str, list[dict]]:
+        return {pid: sorted(({"id": d["_id"], "name": d["name"]} for d in descendants.get(pid, [])),
+                            key=lambda c: c["name"])
+                for pid in project_ids}
+
+    def _scope(self, project_ids: list[str], with_children: bool, search_hidden: bool,
+               allowed: list[str] | None) -> tuple[dict[str, list[dict]], dict[str, set[str]]]:
+        """(descendants per project, the ids each project's figures are summed over)."""
+        descendants = self._descendants(project_ids, search_hidden, allowed) if with_children else {}
+        scope = {pid: {pid, *(d["_id"] for d in descendants.get(pid, []))} for pid in project_ids}
+        return descendants, scope
+
+    # -- task statistics -------------------------------------------------------------------------------
+    def task_stats(self, company: str, project_ids: list[str], state: str | None, with_children: bool,
+                   search_hidden: bool, filter_: Mapping | None, users: list[str] | None,
+                   selected: list[str] | None) -> tuple[dict, dict]:
+        descendants, scope = self._scope(project_ids, with_children, search_hidden, selected)
+        all_ids = set().union(*scope.values()) if scope else set()
+        per_project: dict[str, dict[str, dict]] = {}
+        day_ago = utcnow() - timedelta(hours=24)
+        fields = {"project": 1, "status": 1, "system_tags": 1, "started": 1, "completed": 1}
+        for task in self._tasks.find(self.match(company, all_ids, filter_, users), fields):
+            tags = task.get("system_tags") if isinstance(task.get("system_tags"), list) else []
+            section = ARCHIVED if ARCHIVED in tags else ACTIVE
+            if state and section != state:
+                continue
+            entry = per_project.setdefault(task.get("project"), {}).setdefault(section, _empty_section())
+            status = task.get("status") or "unknown"
+            entry["status_count"][status] = entry["status_count"].get(status, 0) + 1
+            started, completed = task.get("started"), task.get("completed")
+            if isinstance(started, datetime) and isinstance(completed, datetime) and completed > started:
+                entry["runtime"] += math.floor((completed - started).total_seconds())
+            if isinstance(completed, datetime) and completed > day_ago and status not in NOT_FINISHED:
+                entry["recent"] += 1
+            if isinstance(started, datetime) and (entry["last_started"] is None or started > entry["last_started"]):
+                entry["last_started"] = started
+        states = [s for s in STATES if not state or s == state]
+        stats = {pid: {s: self._section(per_project, scope[pid], s) for s in states} for pid in project_ids}
+        return stats, self.children_info(project_ids, descendants)
+
+    @staticmethod
+    def _section(per_project: Mapping[str, dict], ids: set[str], state: str) -> dict:
+        total = _empty_section()
+        for pid in ids:
+            entry = per_project.get(pid, {}).get(state)
+            if not entry:
+                continue
+            for status, count in entry["status_count"].items():
+                total["status_count"][status] = total["status_count"].get(status, 0) + count
+            total["runtime"] += entry["runtime"]
+            total["recent"] += entry["recent"]
+            if entry["last_started"] and (not total["last_started"] or entry["last_started"] > total["last_started"]):
+                total["last_started"] = entry["last_started"]
+        return {
+            "status_count": total["status_count"],
+            "total_tasks": sum(total["status_count"].values()),
+            "total_runtime": total["runtime"],
+            "completed_tasks_24h": total["recent"],
+            "last_task_run": total["last_started"],
+        }
+
+    # -- datasets --------------------------------------------------------------------------------------
+    def dataset_stats(self, company: str, project_ids: list[str], with_children: bool, filter_: Mapping | None,
+                      users: list[str] | None, selected: list[str] | None) -> tuple[dict, dict]:
+        """Dataset projects (system tag "dataset") directly under each project or its descendants."""
+        descendants, scope = self._scope(project_ids, with_children, True, selected)
+        all_ids = set().union(*scope.values()) if scope else set()
+        match = self.match(company, all_ids, with_system_tag(filter_, DATASET_TAG), users, project_field="parent")
+        per_parent: dict[str, dict] = {}
+        for doc in self._projects_coll.find(match, {"parent": 1, "tags": 1}):
+            entry = per_parent.setdefault(doc.get("parent"), {"count": 0, "tags": set()})
+            entry["count"] += 1
+            entry["tags"].update(t for t in doc.get("tags") or () if isinstance(t, str))
+        stats = {}
+        for pid in project_ids:
+            count, tags = 0, set()
+            for sub in scope[pid]:
+                if sub in per_parent:
+                    count += per_parent[sub]["count"]
+                    tags |= per_parent[sub]["tags"]
+            stats[pid] = {"datasets": {"count": count, "tags": sorted(tags)}}
+        return stats, self.children_info(project_ids, descendants)
+
+    def own_datasets(self, company: str, project_ids: list[str], filter_: Mapping | None,
+                     users: list[str] | None) -> dict[str, dict]:
+        match = self.match(company, project_ids, with_system_tag(filter_, DATASET_TAG), users, project_field="parent")
+        counts = _count_by(self._projects_coll.find(match, {"parent": 1}), "parent")
+        return {pid: {"own_datasets": counts.get(pid, 0)} for pid in project_ids}
+
+    def own_contents(self, company: str, project_ids: list[str], filter_: Mapping | None, state: str | None,
+                     users: list[str] | None) -> dict[str, dict]:
+        match = self.match(company, project_ids, with_state(filter_, state), users)
+        tasks = _count_by(self._tasks.find(match, {"project": 1}), "project")
+        models = _count_by(self._models.find(match, {"project": 1}), "project")
+        return {pid: {"own_tasks": tasks.get(pid, 0), "own_models": models.get(pid, 0)} for pid in project_ids}
+
+    def dataset_runtime(self, company: str, project_ids: list[str], users: list[str] | None) -> dict[str, dict]:
+        """File count and size from the runtime of each project's most recently updated non-archived task."""
+        match = self.match(company, project_ids, {"system_tags": [f"-{ARCHIVED}"]}, users)
+        latest: dict[str, dict] = {}
+        for task in self._tasks.find(match, {"project": 1, "runtime": 1, "last_update": 1}):
+            runtime = task.get("runtime")
+            if not isinstance(runtime, dict) or not runtime:
+                continue
+            current = latest.get(task["project"])
+            updated = task.get("last_update") or datetime.min
+            if current is None or updated >= current["updated"]:
+                latest[task["project"]] = {"updated": updated, "runtime": runtime}
+        return {pid: {"file_count": entry["runtime"].get("ds_file_count", 0),
+                      "total_size": entry["runtime"].get("ds_total_size", 0)}
+                for pid, entry in latest.items()}
+
+    # -- projects holding selected children ------------------------------------------------------------
+    def with_selected_children(self, company: str, users: list[str] | None = None,
+                               project_ids: list[str] | None = None, allow_public: bool = True,
+                               children_type: str | None = None, children_tags: list | None = None,
+                               children_tags_filter: Mapping | None = None) -> tuple[list[str], list[str]]:
+        """(matching ids among ``project_ids`` or all, every selected project with its parents)."""
+        if not (users or children_type):
+            raise errors.ValidationError("Either active users or children_condition should be specified")
+        base: list[dict] = [{"company": {"$in": ["", company]}} if allow_public else {"company": company}]
+        if users:
+            base.append({"user": {"$in": users}})
+        child = list(base)
+        if children_tags_filter:
+            child.append(field_filter("tags", children_tags_filter))
+        elif children_tags:
+            child.append(field_filter("tags", children_tags))
+        project_query = None
+        if children_type == "dataset":
+            queries = [(self._projects_coll, child + [{"system_tags": DATASET_TAG, "basename": {"$ne": DATASETS_FOLDER}}])]
+        elif children_type == "pipeline":
+            queries = [(self._projects_coll,
+                        child + [{"system_tags": PIPELINE_TAG, "basename": {"$ne": PIPELINES_FOLDER}}])]
+        elif children_type == "report":
+            queries = [(self._tasks, child + [{"system_tags": REPORTS_TAG}])]
+        else:
+            project_query = list(base)
+            queries = [(self._tasks, list(base)), (self._models, list(base))]
+        if project_ids:
+            scope = self._projects.ids_with_children(company, project_ids)
+            if project_query is not None:
+                project_query.append({"_id": {"$in": scope}})
+            queries = [(coll, clauses + [{"parent" if coll is self._projects_coll else "project": {"$in": scope}}])
+                       for coll, clauses in queries]
+        found: set[str] = set()
+        if project_query is not None:
+            found |= {d["_id"] for d in self._projects_coll.find({"$and": project_query}, {"_id": 1})}
+        for coll, clauses in queries:
+            field = "_id" if coll is self._projects_coll else "project"
+            found |= {v for v in coll.distinct(field, {"$and": clauses}) if v}
+        if not found:
+            return [], []
+        selected = self._projects.ids_with_parents(list(found))
+        matching = [p for p in selected if p in set(project_ids)] if project_ids else list(selected)
+        return matching, selected
+
+
+def _count_by(docs: Iterable[dict], field: str) -> dict[str, int]:
+    counts: dict[str, int] = {}
+    for doc in docs:
+        counts[doc.get(field)] = counts.get(doc.get(field), 0) + 1
+    return counts
