@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 import mongomock_ng
 import pytest
 
-from trackside.api.bll.events import EntitySummary, field_hash, summary_updates
+from trackside.api.bll.events import EntitySummary, _stored_pairs, field_hash, merge_means, summary_updates
 from trackside.shared.events import (
     LOG, SCALAR, EventStore, InvalidEvent, allows_locked, event_id, normalise, open_store, register_backend,
 )
@@ -176,7 +176,9 @@ def apply(tasks, events, created=True):
     for raw in events:
         summary.add(normalise(raw, COMPANY), created)
     query = {"_id": TASK, "company": COMPANY}
+    stored = _stored_pairs(tasks, query, summary.pairs)
     tasks.bulk_write(summary_updates(query, summary, summary.pairs, datetime.now(timezone.utc)), ordered=False)
+    merge_means(tasks, query, summary.pairs, stored)
     return tasks.find_one(query)
 
 
@@ -188,7 +190,7 @@ def test_summary_updates_merge_batches():
     entry = task["last_metrics"][field_hash("loss")][field_hash("train")]
     assert task["last_iteration"] == 5
     assert entry == {
-        "metric": "loss", "variant": "train", "count": 5,
+        "metric": "loss", "variant": "train", "count": 5, "mean_value": (0.6 + 0.9 + 0.4 + 1.5 + 0.5) / 5,
         "value": 0.5, "value_iteration": 5,
         "min_value": 0.4, "min_value_iteration": 1,
         "max_value": 1.5, "max_value_iteration": -1,

@@ -271,6 +271,29 @@ class EventReads:
                         id=entity_id)
         return self.store.delete_for_tasks(company, [entity_id], model_events)
 
+    def clear_log(self, company: str, task: str, allow_locked: bool, threshold_sec: int | None = None,
+                  include_metrics: Sequence[str] | None = None, exclude_metrics: Sequence[str] | None = None,
+                  now_ms: int | None = None) -> int:
+        """events.clear_task_log: remove the task's log lines older than ``threshold_sec`` (all without one),
+        only of ``include_metrics`` / not of ``exclude_metrics`` when given; how many were removed."""
+        doc = self.require(company, [task], fields=("status",))[task]
+        if doc.get("status") in ("publishing", "published") and not allow_locked:
+            raise errors.InvalidTaskId("Cannot update events for a published task", id=task)
+        flt = self.filter(company, [task], types=[LOG])
+        if threshold_sec:
+            now_ms = now_ms if now_ms is not None else int(datetime.now().timestamp() * 1000)
+            flt = replace(flt, timestamp_max=now_ms - threshold_sec * 1000 - 1)
+        if include_metrics or exclude_metrics:
+            # The filter selects metrics, it cannot leave some out: exclusions become the other metrics present.
+            present = {metric for (_, metric, _) in self.store.series(flt)}
+            if include_metrics:
+                present &= set(include_metrics)
+            present -= set(exclude_metrics or ())
+            if not present:
+                return 0
+            flt = replace(flt, metrics={metric: [] for metric in sorted(present)})
+        return self.store.delete(flt)
+
 
 def _limited(events: Iterator[dict], limit: int) -> Iterator[dict]:
     for n, event in enumerate(events):

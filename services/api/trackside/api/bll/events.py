@@ -7,7 +7,9 @@ of the batch is still stored. After the store has written them, every task (or m
 
 - ``value``/``value_iteration``: the value of the highest iteration, replaced only by a later-or-equal one;
 - ``min_value``/``max_value`` and ``first_value`` (the lowest iteration), each with its iteration;
-- ``count``: only events the store had not seen before count, so a client's retry leaves it unchanged.
+- ``value`` carries the latest event's ``x_axis_label`` along (charts show it, as the reference);
+- ``count`` and ``mean_value``: only events the store had not seen before count, so a client's retry leaves
+  them unchanged; the two are written together by a compare-and-swap (:func:`merge_means`).
 
 The merge is one unordered bulk_write of plain update operators (``$max``, ``$set``, ``$inc``), where every
 "replace if better" is an update whose filter says "if better" ("min_value missing or greater than mine").
@@ -68,18 +70,22 @@ class PairSummary:
     first_value: float
     first_value_iteration: int
     first_timestamp: int
+    x_axis_label: str | None = None  # the latest event's
     new_count: int = 0  # events the store had not seen before
+    new_sum: float = 0.0  # and the sum of their values
+
 
     @classmethod
     def of(cls, event: dict, iteration: int) -> "PairSummary":
         value, timestamp = event["value"], event["timestamp"]
         return cls(event["metric"], event["variant"], value, iteration, timestamp, value, iteration,
-                   value, iteration, value, iteration, timestamp)
+                   value, iteration, value, iteration, timestamp, event.get("x_axis_label"))
 
     def add(self, event: dict, iteration: int) -> None:
         value, timestamp = event["value"], event["timestamp"]
         if (iteration, timestamp) >= (self.value_iteration, self.value_timestamp):
             self.value, self.value_iteration, self.value_timestamp = value, iteration, timestamp
+            self.x_axis_label = event.get("x_axis_label") or self.x_axis_label
         if (iteration, timestamp) < (self.first_value_iteration, self.first_timestamp):
             self.first_value, self.first_value_iteration, self.first_timestamp = value, iteration, timestamp
         if value < self.min_value:
@@ -111,6 +117,7 @@ class EntitySummary:
             pair.add(event, iteration)
         if created:
             pair.new_count += 1
+            pair.new_sum += event["value"]
 
 
 class KnownPairs:
@@ -213,6 +220,7 @@ class EventsBLL:
             if pairs is not None:
                 stored = _stored_pairs(coll, query, pairs)
                 coll.bulk_write(summary_updates(query, summary, pairs, now, stored), ordered=False)
+                merge_means(coll, query, pairs, stored)
 
     def _within_limit(self, coll: Collection, query: dict, pairs: dict) -> dict | None:
         """The batch's pairs that may go into last_metrics; None when the task (or model) is gone."""
@@ -293,13 +301,12 @@ def summary_updates(query: dict, summary: EntitySummary, pairs: dict, now,
     for (mh, vh), pair in pairs.items():
         path = f"last_metrics.{mh}.{vh}"
         base.setdefault("$set", {}).update({f"{path}.metric": pair.metric, f"{path}.variant": pair.variant})
-        if pair.new_count:
-            base.setdefault("$inc", {})[f"{path}.count"] = pair.new_count
         snapshot = stored.get((mh, vh), {})
         # Each: (field compared, how the stored one must compare to be replaced, mine, the new value(s)).
         for compared, stored_is, mine, values in (
             ("value_iteration", "$lte", pair.value_iteration,
-             {"value": pair.value, "value_iteration": pair.value_iteration}),
+             {"value": pair.value, "value_iteration": pair.value_iteration,
+              **({"x_axis_label": pair.x_axis_label} if pair.x_axis_label is not None else {})}),
             ("min_value", "$gt", pair.min_value,
              {"min_value": pair.min_value, "min_value_iteration": pair.min_value_iteration}),
             ("max_value", "$lt", pair.max_value,
@@ -324,3 +331,36 @@ def _if_better(query: dict, path: str, compared: str, stored_is: str, mine, valu
 
 
 _OPPOSITE = {"$lte": "$gt", "$gt": "$lte", "$lt": "$gte"}
+
+
+# How often a mean update is retried when concurrent batches keep changing the same series.
+MEAN_RETRIES = 50
+
+
+def merge_means(coll: Collection, query: dict, pairs: dict, stored: dict) -> None:
+    """Fold each series' new values into its ``count`` and ``mean_value``.
+
+    The two are written together by a compare-and-swap on both (as the reference keeps them together rather
+    than ``$inc`` the count alone), starting from the snapshot read before the batch and re-reading a series
+    whose entry another batch changed meanwhile. Only events new to the store count, so a retry changes nothing.
+    """
+    for key, pair in pairs.items():
+        if not pair.new_count:
+            continue
+        path = f"last_metrics.{key[0]}.{key[1]}"
+        entry = stored.get(key, {})
+        for _ in range(MEAN_RETRIES):
+            count, mean = entry.get("count"), entry.get("mean_value")
+            known = count or 0
+            # An entry written before means were kept has a count but no mean: its old values are unknown.
+            base = mean if mean is not None else (pair.new_sum / pair.new_count)
+            new_count = known + pair.new_count
+            new_mean = (base * known + pair.new_sum) / new_count
+            guard = {f"{path}.count": count, f"{path}.mean_value": mean}  # None also matches "missing"
+            update = {"$set": {f"{path}.count": new_count, f"{path}.mean_value": new_mean}}
+            if coll.update_one({**query, **guard}, update).matched_count:
+                break
+            doc = coll.find_one(query, {path: 1})
+            if doc is None:  # the task (or model) is gone
+                return
+            entry = (doc.get("last_metrics") or {}).get(key[0], {}).get(key[1], {})

@@ -13,7 +13,9 @@ from flask import Response
 from marshmallow import ValidationError as SchemaError, fields, validate
 
 from trackside.api import errors
+from trackside.api.bll import event_legacy
 from trackside.api.bll.event_histograms import KEYS, clamp_samples
+from trackside.api.bll.event_raw import scalar_raw
 from trackside.api.bll.event_reads import LOG_LINE_FIELDS, metric_variants
 from trackside.api.bll.event_samples import multi_task_plots, task_plots
 from trackside.api.context import Call
@@ -98,7 +100,33 @@ class TaskLogRequest(RequestSchema):
     metrics = MetricsList()
 
 
-@endpoint("events.get_task_log", TaskLogRequest)
+class LegacyTaskLogRequest(RequestSchema):
+    task = Str(required=True)
+    order = OneOf(("asc", "desc"), load_default="desc")
+    scroll_id = Str()
+    batch_size = Int(load_default=500, validate=validate.Range(min=1))
+
+
+class LegacyTaskLogFromRequest(LegacyTaskLogRequest):
+    start = OneOf(("head", "tail"), load_default="head", data_key="from")
+
+
+# Before 2.9 the log was scrolled (bll/event_legacy.py).
+@endpoint("events.get_task_log", LegacyTaskLogRequest)
+def get_task_log_scrolled(call: Call) -> dict:
+    data = call.data
+    return event_legacy.scroll_log(call.app.events.reads, call.identity.company, data["task"], data["order"],
+                                   data["batch_size"], data.get("scroll_id"))
+
+
+@endpoint("events.get_task_log", LegacyTaskLogFromRequest, min_version="1.7")
+def get_task_log_from(call: Call) -> dict:
+    data = call.data
+    return event_legacy.scroll_log_from(call.app.events.reads, call.identity.company, data["task"], data["start"],
+                                        data["order"], data["batch_size"], data.get("scroll_id"))
+
+
+@endpoint("events.get_task_log", TaskLogRequest, min_version="2.9")
 def get_task_log(call: Call) -> dict:
     data = call.data
     from_timestamp = data.get("from_timestamp")
@@ -170,6 +198,22 @@ def get_scalar_metric_data(call: Call) -> dict:
     data = call.data
     return call.app.events.reads.scalar_metric_data(
         call.identity.company, data["task"], data["metric"], data["model_events"], data.get("scroll_id"))
+
+
+class ScalarRawRequest(TaskRequest):
+    metric = fields.Nested(MetricVariantsSchema, required=True)
+    key = OneOf(KEYS, load_default="iter")
+    batch_size = Int()
+    count_total = Bool(load_default=False)
+    scroll_id = Str()
+
+
+@endpoint("events.scalar_metrics_iter_raw", ScalarRawRequest, min_version="2.16")
+def scalar_metrics_iter_raw(call: Call) -> dict:
+    data = call.data
+    return scalar_raw(call.app.events.reads, call.identity.company, data["task"], data["metric"]["metric"],
+                      data["metric"].get("variants"), data["key"], data.get("batch_size"), data["count_total"],
+                      data.get("scroll_id"), data["model_events"])
 
 
 # -- scalar charts ---------------------------------------------------------------------------------------------
@@ -341,6 +385,19 @@ def _metric_pages(call: Call, pages) -> dict:
                      data["refresh"], data.get("scroll_id"), data["model_events"])
 
 
+class LegacyImagesRequest(TaskRequest):
+    iters = Int(load_default=1, validate=validate.Range(min=1))
+    scroll_id = Str()
+
+
+# Before 2.7: one task's images of its latest iterations, scrolled (bll/event_legacy.py).
+@endpoint("events.debug_images", LegacyImagesRequest)
+def debug_images_of_task(call: Call) -> dict:
+    data = call.data
+    return event_legacy.debug_images(call.app.events.reads, call.identity.company, data["task"], data["iters"],
+                                     data.get("scroll_id"), data["model_events"])
+
+
 @endpoint("events.debug_images", MetricEventsRequest, min_version="2.7")
 def debug_images(call: Call) -> dict:
     return _metric_pages(call, call.app.events.image_pages)
@@ -433,3 +490,19 @@ def delete_for_model(call: Call) -> dict:
     return {"deleted": call.app.events.reads.delete_for(call.identity.company, data["model"], True,
                                                          data["allow_locked"])}
 
+
+
+class ClearTaskLogRequest(RequestSchema):
+    task = Str(required=True)
+    allow_locked = Bool(load_default=False)
+    threshold_sec = Int(validate=validate.Range(min=0))
+    include_metrics = StrList()  # 2.30
+    exclude_metrics = StrList()  # 2.30
+
+
+@endpoint("events.clear_task_log", ClearTaskLogRequest, min_version="2.19")
+def clear_task_log(call: Call) -> dict:
+    data = call.data
+    return {"deleted": call.app.events.reads.clear_log(
+        call.identity.company, data["task"], data["allow_locked"], data.get("threshold_sec"),
+        data.get("include_metrics"), data.get("exclude_metrics"))}
