@@ -35,3 +35,9 @@ class Call:
     cookies: list[tuple[str, str, dict]] = field(default_factory=list)
     # The peer's address as the WSGI server saw it (a proxy's, behind one).
     remote_addr: str = ""
+
+    @property
+    def api_version(self) -> tuple[int, int]:
+        """The version the request resolved to, for comparisons: ``call.api_version < (2, 13)``."""
+        major, _, minor = self.version.partition(".")
+        return int(major), int(minor or 0)
