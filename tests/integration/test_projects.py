@@ -314,15 +314,17 @@ def test_get_model_tags(api):
     child = create_project(api, f"{root}/child")
     api.ok("models.create", name="m1", uri="file:///1", project=top, tags=["b", "a"])
     api.ok("models.create", name="m2", uri="file:///2", project=child, tags=["c"], system_tags=["s"])
-    assert api.ok("projects.get_model_tags", projects=[top]) == {"tags": ["a", "b", "c"], "system_tags": ["s"]}
-    assert api.ok("projects.get_model_tags", projects=[child]) == {"tags": ["c"], "system_tags": ["s"]}
+    # System tags only on request (include_system), as in the reference.
+    assert api.ok("projects.get_model_tags", projects=[top]) == {"tags": ["a", "b", "c"]}
+    assert api.ok("projects.get_model_tags", projects=[child], include_system=True) == {"tags": ["c"],
+                                                                                        "system_tags": ["s"]}
     filtered = api.ok("projects.get_model_tags", projects=[top], filter={"system_tags": ["s"]})
     assert filtered["tags"] == ["c"]
 
 
 def test_get_task_tags(api):
     project = create_project(api, unique("proj"))
-    assert api.ok("projects.get_task_tags", projects=[project]) == {"tags": [], "system_tags": []}
+    assert api.ok("projects.get_task_tags", projects=[project], include_system=True) == {"tags": [], "system_tags": []}
     task = create_task(api, project)
     api.ok("tasks.edit", task=task, tags=["x"])
     assert api.ok("projects.get_task_tags", projects=[project])["tags"] == ["x"]
