@@ -189,3 +189,41 @@ def test_last_metrics_keep_mean_count_and_axis_label(events_api, task):
 @pytest.mark.parametrize("name", ["events.scalar_metrics_iter_raw", "events.clear_task_log"])
 def test_new_endpoints_need_credentials(api_server, name):
     assert ApiClient(api_server.url).send(name, {"task": "x"}).code[0] == 401
+
+
+# -- reads as the reference shapes them ---------------------------------------------------------------------------
+def test_task_events_scroll_keeps_its_first_requests_type_and_metrics(events_api, task):
+    add_batch(events_api, [scalar(task, "loss", "a", i, float(i)) for i in range(5)]
+              + [scalar(task, "acc", "a", i, float(i)) for i in range(5)] + logs(task, [T0, T0 + 1]))
+    first = events_api.ok("events.get_task_events", task=task, event_type="training_stats_scalar", batch_size=2,
+                          metrics=[{"metric": "loss"}])
+    assert first["total"] == 5 and [e["iter"] for e in first["events"]] == [0, 1]
+    seen, scroll = list(first["events"]), first["scroll_id"]
+    while True:
+        page = events_api.ok("events.get_task_events", task=task, batch_size=2, scroll_id=scroll)  # no type given
+        if not page["returned"]:
+            break
+        seen += page["events"]
+        scroll = page["scroll_id"]
+    assert [(e["metric"], e["iter"]) for e in seen] == [("loss", i) for i in range(5)]
+
+
+def test_task_metrics_leave_single_values_out(events_api, task):
+    add_batch(events_api, [scalar(task, "loss", "a", 1, 1.0), scalar(task, "Summary", "best", -2**31, 0.9)])
+    reply = events_api.ok("events.get_task_metrics", tasks=[task], event_type="training_stats_scalar")
+    assert reply == {"metrics": [{"task": task, "metrics": ["loss"]}]}
+    multi = events_api.ok("events.get_multi_task_metrics", tasks=[task], event_type="training_stats_scalar")
+    assert multi == {"metrics": [{"metric": "Summary", "variants": ["best"]}, {"metric": "loss", "variants": ["a"]}]}
+    single = events_api.ok("events.get_task_single_value_metrics", tasks=[task])["tasks"]
+    assert [(t["task"], [(v["metric"], v["variant"], v["value"]) for v in t["values"]]) for t in single] \
+        == [(task, [("Summary", "best", 0.9)])]
+
+
+def test_histogram_buckets_start_at_multiples_of_the_interval(events_api, task):
+    add_batch(events_api, [scalar(task, "loss", "a", i, float(i)) for i in range(5, 105)])
+    chart = events_api.ok("events.scalar_metrics_iter_histogram", task=task, samples=10)["loss"]["a"]
+    assert chart["x"] == list(range(0, 101, 10))  # 11 buckets: the range 5..104 touches 0..100
+    assert chart["y"][0] == sum(range(5, 10)) / 5 and chart["y"][-1] == sum(range(100, 105)) / 5
+    # Fewer points than samples: all of them.
+    assert len(events_api.ok("events.scalar_metrics_iter_histogram", task=task)["loss"]["a"]["x"]) == 100
+    events_api.error("events.scalar_metrics_iter_histogram", (400, 12), task=task, samples=6001)

@@ -135,9 +135,11 @@ def test_values_out_of_range(api, task):
     api.error("events.debug_images", (400, 12), metrics=[])
 
 
-def test_huge_samples_are_capped(api, task):
-    charts = api.ok("events.scalar_metrics_iter_histogram", task=task, samples=10**9)
-    assert charts["m"]["v"]["x"] == [1]
+def test_samples_beyond_the_references_maximum_are_refused(api, task):
+    # The reference's request model allows 1..6000 points (0 here: the most).
+    assert api.ok("events.scalar_metrics_iter_histogram", task=task, samples=6000)["m"]["v"]["x"] == [1]
+    assert api.ok("events.scalar_metrics_iter_histogram", task=task, samples=0)["m"]["v"]["x"] == [1]
+    api.error("events.scalar_metrics_iter_histogram", (400, 12), task=task, samples=6001)
 
 
 def test_download_task_log_errors(api, anon, task):

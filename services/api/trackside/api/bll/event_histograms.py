@@ -1,9 +1,10 @@
 """Scalar charts: every metric/variant of a task as x/y lists, downsampled by averaging.
 
-A series with at most ``samples`` points is returned as reported (one point per distinct x). A longer one is
-cut into equal-width buckets over its x range (known beforehand from :meth:`EventStore.series`), at most
-``samples`` of them, each shown at its start with the average of its values, as the reference's histogram
-aggregation does. The events are read series by series in iteration order, so one series is in memory at
+A series with fewer than ``samples`` points is returned as reported (one point per distinct x). A longer one
+is cut into buckets of equal width, chosen so that its x range (known beforehand from :meth:`EventStore.series`)
+needs at most ``samples`` of them; as in the reference's histogram aggregation, buckets are aligned on
+multiples of the width (so the range may touch one more) and each is shown at its start with the average of
+its values. The events are read series by series in iteration order, so one series is in memory at
 a time and only as its buckets: memory is bounded by ``samples`` (plus one page of events), whatever the
 task's size.
 
@@ -20,7 +21,8 @@ from typing import Iterable, Mapping
 from trackside.api.bll.event_reads import SINGLE_VALUE_ITERATION, EventReads, MetricVariants, iso_time, stream
 from trackside.shared.events import ASC, SCALAR, EventFilter, SeriesInfo
 
-MAX_SAMPLES = 5000
+# The reference's request model: 2000 points unless asked, at most 6000 (0 here means the most).
+DEFAULT_SAMPLES, MAX_SAMPLES = 2000, 6000
 KEYS = ("iter", "timestamp", "iso_time")
 FIELDS = ["iter", "value", "timestamp", "x_axis_label"]
 # Events read at a time from one series.
@@ -29,21 +31,20 @@ SERIES_PAGE = 20_000
 
 def bucket_width(low: int, high: int, count: int, samples: int) -> int:
     """The x span of one bucket so that [low, high] needs at most ``samples`` of them; 1 keeps every point."""
-    if count <= samples or high <= low:
+    if count < samples or high <= low:
         return 1
     return max(1, math.ceil((high - low + 1) / samples))
 
 
 @dataclass
 class Buckets:
-    """One series' values, summed per bucket of x."""
+    """One series' values, summed per bucket of x; buckets start at multiples of ``width``."""
 
-    low: int
     width: int
     sums: dict[int, list] = field(default_factory=dict)  # bucket start -> [sum, count]
 
     def add(self, x: int, value: float) -> None:
-        start = self.low + (x - self.low) // self.width * self.width
+        start = x // self.width * self.width
         total = self.sums.get(start)
         if total is None:
             self.sums[start] = [value, 1]
@@ -63,7 +64,7 @@ def chart(events: Iterable[dict], info: SeriesInfo | None, key: str, samples: in
     if info is not None:
         low, high = (info.min_timestamp, info.max_timestamp) if by_time else (info.min_iter, info.max_iter)
         low, high, count = low or 0, high or 0, info.count
-    buckets = Buckets(low, bucket_width(low, high, count, samples))
+    buckets = Buckets(bucket_width(low, high, count, samples))
     label = None
     for event in events:
         buckets.add(event["timestamp"] if by_time else event["iter"], event["value"])
@@ -115,6 +116,9 @@ class ScalarHistograms:
 
 
 def clamp_samples(samples: int | None) -> int:
-    """The points a series may have: the request's ``samples`` (0 or none: the most), at most MAX_SAMPLES."""
+    """The points a series may have: the request's ``samples``, DEFAULT_SAMPLES without one, the most for 0
+    (as the reference's schema describes it; the endpoint refuses more than MAX_SAMPLES)."""
+    if samples is None:
+        return DEFAULT_SAMPLES
     return MAX_SAMPLES if not samples else min(samples, MAX_SAMPLES)
 

@@ -20,7 +20,7 @@ from pymongo.collection import Collection
 from trackside.api import errors
 from trackside.api.bll import event_scroll
 from trackside.shared.events import (
-    ASC, DESC, LOG, SCALAR, VECTOR, EventFilter, EventStore, SeriesInfo,
+    ASC, DESC, EVENT_TYPES, LOG, SCALAR, VECTOR, EventFilter, EventStore, SeriesInfo,
 )
 from trackside.shared.events.store import to_datetime
 
@@ -139,7 +139,8 @@ class EventReads:
     def task_events(self, company: str, task: str, batch_size: int, order: str = "asc",
                     event_type: str | None = None, metrics: MetricVariants | None = None,
                     model_events: bool = False, scroll_id: str | None = None, count_total: bool = True) -> dict:
-        """A task's events by iteration, one batch per call; the scroll id carries the cursor and total."""
+        """A task's events by iteration, one batch per call. The scroll id carries the cursor and total, and (as
+        the reference's keeps the first request) the order, event type and metrics its first call asked for."""
         self.require(company, [task], model_events)
         after, total = None, None
         if scroll_id:
@@ -147,6 +148,9 @@ class EventReads:
             after = event_scroll.field(state, "after", event_scroll.is_cursor, scroll_id)
             total = event_scroll.field(state, "total", event_scroll.is_int, scroll_id)
             order = event_scroll.field(state, "order", lambda v: v in ("asc", "desc"), scroll_id, order)
+            event_type = event_scroll.field(state, "type", lambda v: v is None or v in EVENT_TYPES, scroll_id,
+                                            event_type)
+            metrics = event_scroll.field(state, "metrics", _is_metric_variants, scroll_id, metrics)
             if state.get("done"):
                 return {"events": [], "returned": 0, "total": total, "scroll_id": scroll_id}
         flt = self.filter(company, [task], model_events, types=[event_type] if event_type else (), metrics=metrics)
@@ -154,7 +158,8 @@ class EventReads:
             total = self.store.count(flt)
         direction = DESC if order == "desc" else ASC
         page = self.store.search(flt, [("iter", direction)], min(batch_size, MAX_BATCH), after=after)
-        state = {"order": order, "total": total, "after": list(page.next_after or after or []) or None}
+        state = {"order": order, "total": total, "after": list(page.next_after or after or []) or None,
+                 "type": event_type, "metrics": dict(metrics) if metrics else None}
         if not page.events:
             state["done"] = True
         return {"events": [public(e) for e in page.events], "returned": len(page.events), "total": total,
@@ -193,7 +198,9 @@ class EventReads:
         """For each task, the metrics it reported events of this type for."""
         self.require(company, tasks, model_events, fields=())
         names: dict[str, set[str]] = {task: set() for task in tasks}
-        for (task, metric, _) in self.series(company, tasks, event_type, model_events):
+        # As the reference: single values (and events without an iteration) are not counted.
+        for (task, metric, _) in self.series(company, tasks, event_type, model_events,
+                                             iter_min=SINGLE_VALUE_ITERATION + 1):
             names[task].add(metric)
         return [{"task": task, "metrics": sorted(metrics)} for task, metrics in names.items()]
 
@@ -293,6 +300,11 @@ class EventReads:
                 return 0
             flt = replace(flt, metrics={metric: [] for metric in sorted(present)})
         return self.store.delete(flt)
+
+
+def _is_metric_variants(value) -> bool:
+    return value is None or (isinstance(value, dict) and all(
+        isinstance(v, list) and all(isinstance(name, str) for name in v) for v in value.values()))
 
 
 def _limited(events: Iterator[dict], limit: int) -> Iterator[dict]:

@@ -14,7 +14,7 @@ from marshmallow import ValidationError as SchemaError, fields, validate
 
 from trackside.api import errors
 from trackside.api.bll import event_legacy
-from trackside.api.bll.event_histograms import KEYS, clamp_samples
+from trackside.api.bll.event_histograms import KEYS, MAX_SAMPLES, clamp_samples
 from trackside.api.bll.event_raw import scalar_raw
 from trackside.api.bll.event_reads import LOG_LINE_FIELDS, metric_variants
 from trackside.api.bll.event_samples import multi_task_plots, task_plots
@@ -218,7 +218,7 @@ def scalar_metrics_iter_raw(call: Call) -> dict:
 
 # -- scalar charts ---------------------------------------------------------------------------------------------
 class HistogramOptions(RequestSchema):
-    samples = Int(validate=validate.Range(min=0))
+    samples = Int(validate=validate.Range(min=0, max=MAX_SAMPLES))
     key = OneOf(KEYS, load_default="iter")
     metrics = MetricsList()
     model_events = Bool(load_default=False)
