@@ -20,7 +20,7 @@ _CHUNKS = re.compile(r"(\d+)")
 
 
 def numeric_order(value: Any) -> tuple:
-    """Sort key that orders digit runs by their number ("2" < "10" < "10a"), as the reference's
+    """Sort key that orders digit runs by their number ("-1" < "2" < "10" < "10a"), as the reference's
     numeric-ordering collation does; case is compared last."""
     if value is None:
         return (0,)
@@ -30,7 +30,8 @@ def numeric_order(value: Any) -> tuple:
         if i % 2:
             parts.append((1, int(chunk), ""))
         elif chunk:
-            parts.append((2, 0, chunk.casefold()))
+            # Punctuation and spaces sort before digits, letters after them, as in the ICU collation.
+            parts.append((2 if chunk[0].isalnum() else 0, 0, chunk.casefold()))
     return (1, tuple(parts), text)
 
 
