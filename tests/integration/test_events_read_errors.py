@@ -15,6 +15,7 @@ from support.objects import create_project
 UNKNOWN = uuid.uuid4().hex
 
 # endpoint -> (a valid body naming task id TASK, a required field, a field to give the wrong type)
+# (an integer given as digits in a string is taken, as the reference takes it)
 TASK = "{task}"
 ENDPOINTS = {
     "events.scalar_metrics_iter_histogram": ({"task": TASK}, "task", ("samples", "many")),
@@ -22,13 +23,13 @@ ENDPOINTS = {
     "events.get_task_single_value_metrics": ({"tasks": [TASK]}, "tasks", ("model_events", "perhaps")),
     "events.get_task_latest_scalar_values": ({"task": TASK}, "task", ("task", 5)),
     "events.get_scalar_metric_data": ({"task": TASK, "metric": "m"}, "metric", ("metric", [1])),
-    "events.get_task_log": ({"task": TASK}, "task", ("batch_size", "10")),
+    "events.get_task_log": ({"task": TASK}, "task", ("batch_size", "ten")),
     "events.get_task_events": ({"task": TASK}, "task", ("order", "sideways")),
     "events.get_task_plots": ({"task": TASK}, "task", ("iters", 1.5)),
     "events.get_multi_task_plots": ({"tasks": [TASK]}, "tasks", ("iters", "x")),
     "events.plots": ({"metrics": [{"task": TASK}]}, "metrics", ("metrics", "conf")),
     "events.debug_images": ({"metrics": [{"task": TASK}]}, "metrics", ("iters", 0)),
-    "events.get_debug_image_sample": ({"task": TASK, "metric": "m", "variant": "v"}, "variant", ("iteration", "1")),
+    "events.get_debug_image_sample": ({"task": TASK, "metric": "m", "variant": "v"}, "variant", ("iteration", "one")),
     "events.get_plot_sample": ({"task": TASK, "metric": "m"}, "metric", ("navigate_current_metric", "maybe")),
     "events.get_task_metrics": ({"tasks": [TASK], "event_type": "plot"}, "event_type", ("event_type", "pie")),
     "events.get_scalar_metrics_and_variants": ({"task": TASK}, "task", ("model_events", 3)),
