@@ -30,7 +30,9 @@ SERVING_STATS = Collection("serving_stats", (
     Index((("company", ASC), ("endpoint_url", ASC), ("time", ASC))),
     Index((("time", ASC),)),
 ))
-BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS, SERVING_STATS)
+# One document per company (bll/storage_settings.py).
+STORAGE_SETTINGS = Collection("storage_settings", (Index((("company", ASC),), unique=True),))
+BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS, SERVING_STATS, STORAGE_SETTINGS)
 
 USERS = Collection("users", (Index((("company", ASC),)),))
 CREDENTIALS = Collection("credentials", (Index((("user", ASC), ("company", ASC))),))

@@ -54,6 +54,8 @@ ModelInUse = _error("ModelInUse", 400, 205, "model is used by tasks")
 
 InvalidUser = _error("InvalidUser", 400, 300, "invalid user")
 InvalidUserId = _error("InvalidUserId", 400, 301, "invalid user id")
+UserIdExists = _error("UserIdExists", 400, 302, "user id already exists")
+InvalidPreferencesUpdate = _error("InvalidPreferencesUpdate", 400, 305, "Malformed key and/or value")
 
 InvalidProjectId = _error("InvalidProjectId", 400, 401, "invalid project id")
 ProjectHasTasks = _error("ProjectHasTasks", 400, 402, "project has associated tasks")

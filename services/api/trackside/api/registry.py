@@ -58,6 +58,10 @@ class Registry:
     def names(self) -> list[str]:
         return sorted(self._by_name)
 
+    def versions(self, name: str) -> list[Endpoint]:
+        """Every implementation of ``name``, newest first."""
+        return list(reversed(self._by_name.get(name, ())))
+
 
 REGISTRY = Registry()
 

@@ -18,6 +18,8 @@ from trackside.api.bll.queues import QueuesBLL
 from trackside.api.bll.reports import ReportsBLL
 from trackside.api.bll.serving import ServingBLL
 from trackside.api.bll.tasks import TasksBLL
+from trackside.api.bll.server_stats import ServerStats
+from trackside.api.bll.storage_settings import StorageSettingsBLL
 from trackside.api.bll.users import UsersBLL
 from trackside.api.bll.workers import WorkersBLL
 from trackside.api.registry import parse_version
@@ -42,6 +44,8 @@ class AppServices:
         self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version,
                                 RevokedSessions(self.redis))
         self.users = UsersBLL(self.auth_db)
+        self.server_stats = ServerStats(self.backend, self.auth_db)
+        self.storage_settings = StorageSettingsBLL(self.backend, config)
         self.projects = ProjectsBLL(self.backend, config)
         self.organization = OrganizationBLL(self.backend, self.auth_db, self.redis, self.projects, config)
         self.models = ModelsBLL(self.backend, self.projects)

@@ -17,8 +17,9 @@ from flask import Request
 from pyhocon import ConfigTree
 from pymongo.database import Database
 
-from trackside.api import errors
+from trackside.api import SERVER_VERSION, errors
 from trackside.api.auth import secrets, tokens
+from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.context import Identity
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
 from trackside.shared.auth_tokens import WEB_COOKIE, token_secret
@@ -48,8 +49,10 @@ class _FixedUser:
 
 
 class AuthService:
-    def __init__(self, config: ConfigTree, auth_db: Database, company_id: str, company_name: str, api_version: str):
+    def __init__(self, config: ConfigTree, auth_db: Database, company_id: str, company_name: str, api_version: str,
+                 revoked: RevokedSessions | None = None):
         self._db = auth_db
+        self._revoked = revoked
         self._company = company_id
         self._company_name = company_name
         self._api_version = api_version
@@ -97,30 +100,88 @@ class AuthService:
             self._db[USERS].update_one(
                 {"_id": identity.user},
                 {"$set": {"name": identity.user_name, "company": identity.company, "role": identity.role},
-                 "$setOnInsert": {"created": utcnow()}},
+                 "$setOnInsert": {"created": utcnow(), "created_in_version": SERVER_VERSION}},
                 upsert=True,
             )
 
     # -- per request -----------------------------------------------------------------------------------
     def authenticate(self, request: Request, endpoint: Endpoint) -> Identity | None:
+        if endpoint.auth != AUTH_NONE:
+            return self._authenticate(request, endpoint)
+        # Open endpoints try credentials but never fail on them (the reference's "authorize: null"), so a
+        # stale or revoked cookie cannot stop login.logout from clearing it.
+        try:
+            return self._authenticate(request, endpoint)
+        except errors.APIError:
+            return None
+
+    def _authenticate(self, request: Request, endpoint: Endpoint) -> Identity | None:
         header = request.headers.get("Authorization", "")
         scheme, _, value = header.partition(" ")
         scheme = scheme.lower()
         if not header:
             cookie = request.cookies.get(COOKIE_NAME)
             if cookie:
-                return tokens.identity_from(cookie, self._token_secret)
+                return self._token_identity(cookie)
             if endpoint.auth == AUTH_NONE:
                 return None
             raise errors.MissingCredentials("unauthorized (missing credentials): send Authorization: Bearer <token>")
         if scheme == "bearer":
-            return tokens.identity_from(value.strip(), self._token_secret)
+            return self._token_identity(value.strip())
         if scheme == "basic" and endpoint.auth == AUTH_LOGIN:
             key, secret = _basic_pair(value)
             return self.check_credentials(key, secret)
         if endpoint.auth == AUTH_NONE:
             return None
         raise errors.BadAuthType(f"unauthorized (bad authentication header type {scheme!r}): use Bearer")
+
+    def _token_identity(self, token: str) -> Identity:
+        identity = tokens.identity_from(token, self._token_secret)
+        if self._revoked is not None:
+            session_id, _ = tokens.session_of(token)
+            if session_id and self._revoked.is_revoked(session_id):
+                raise errors.InvalidToken("revoked token")
+        return identity
+
+    @staticmethod
+    def request_token(request: Request) -> str | None:
+        """The token this request authenticated with (Bearer header, else the web cookie), if any."""
+        scheme, _, value = request.headers.get("Authorization", "").partition(" ")
+        if scheme.lower() == "bearer":
+            return value.strip()
+        return request.cookies.get(COOKIE_NAME) or None
+
+    def revoke(self, token: str) -> None:
+        """Logout: the token stops working everywhere in the API (the file server checks signatures only)."""
+        if self._revoked is None:
+            return
+        try:
+            tokens.identity_from(token, self._token_secret)
+        except errors.InvalidToken:
+            return  # nothing to revoke
+        session_id, expires = tokens.session_of(token)
+        if session_id:
+            self._revoked.revoke(session_id, expires)
+
+    def validate(self, token: str) -> dict:
+        """``auth.validate_token``: whether the token is good, and whose it is."""
+        try:
+            identity = tokens.identity_from(token, self._token_secret)
+        except errors.InvalidToken as exc:
+            return {"valid": False, "msg": exc.message}
+        session_id, _ = tokens.session_of(token)
+        revoked = bool(session_id) and self._revoked is not None and self._revoked.is_revoked(session_id)
+        return {"valid": not revoked, "user": identity.user, "company": identity.company,
+                **({"msg": "revoked token"} if revoked else {})}
+
+    def identity_for_user(self, user: dict) -> Identity:
+        """The identity a token issued for a stored user carries (``auth.get_token_for_user``)."""
+        return Identity(user=user["_id"], company=user["company"], role=user.get("role", "user"),
+                        user_name=user.get("name", ""), company_name=self._company_name)
+
+    def cookie_clearing(self) -> tuple[str, str, dict]:
+        """The logout answer's cookie: the web-login cookie, emptied and expired."""
+        return COOKIE_NAME, "", {**self._cookie_options, "max_age": 0, "expires": 0}
 
     def check_credentials(self, key: str, secret: str) -> Identity:
         configured = self._config_keys.get(key)
@@ -132,9 +193,11 @@ class AuthService:
         if stored is not None:
             if secrets.check_secret(secret, stored.get("secret_hash", "")):
                 self._db[CREDENTIALS].update_one({"_id": key}, {"$set": {"last_used": utcnow()}})
+                # The user's current role (auth.edit_user may have changed it since the key was created).
+                user = self._db[USERS].find_one({"_id": stored["user"]}, {"role": 1, "name": 1}) or {}
                 return Identity(
-                    user=stored["user"], company=stored["company"], role=stored.get("role", "user"),
-                    user_name=stored.get("user_name", ""), company_name=self._company_name,
+                    user=stored["user"], company=stored["company"], role=user.get("role", stored.get("role", "user")),
+                    user_name=user.get("name", stored.get("user_name", "")), company_name=self._company_name,
                 )
             raise errors.InvalidCredentials()
         fixed = self._fixed_users.get(key)

@@ -38,3 +38,9 @@ def identity_from(token: str, secret: str) -> Identity:
         user=ident["user"], company=ident["company"], role=ident["role"],
         user_name=ident.get("user_name") or "", company_name=ident.get("company_name") or "",
     )
+
+
+def session_of(token: str) -> tuple[str, int]:
+    """``(session_id, exp)`` of a token already verified by :func:`identity_from` (what a logout revokes)."""
+    claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    return str(claims.get("session_id") or ""), int(claims.get("exp") or 0)
