@@ -189,6 +189,16 @@ def test_get_hyperparam_values(api, tree):
     assert own["values"] == ["9", "10"]
 
 
+def test_hyperparams_named_only_by_their_keys(api):
+    project = create_project(api, unique("pex-keys"))
+    new_task(api, project, hyperparams={"Extra": {"k.1": {"value": "7"}, "k$2": {"value": "-1"}}})
+    new_task(api, project, hyperparams={"Extra": {"k.1": {"value": "10"}}})
+    reply = api.ok("projects.get_hyper_parameters", project=project)
+    assert reply["parameters"] == [{"section": "Extra", "name": "k$2"}, {"section": "Extra", "name": "k.1"}]
+    assert api.ok("projects.get_hyperparam_values", projects=[project], section="Extra", name="k.1")["values"] == [
+        "7", "10"]
+
+
 def test_hyperparams_bad_input(api, tree):
     api.error("projects.get_hyperparam_values", (400, 11), section="Args")
     api.error("projects.get_hyperparam_values", (400, 12), section="Args", name="lr", page_size="many")

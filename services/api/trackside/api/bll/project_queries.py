@@ -2,7 +2,7 @@
 values, and the parents of tasks (``projects.get_hyper_parameters`` and friends).
 
 Section and parameter names (and metadata keys) are read from the stored items' own ``section``/``name``/
-``key`` values, never from the document keys, which are escaped for MongoDB."""
+``key`` values; the document keys are escaped for MongoDB and only stand in for an item stored without them."""
 from __future__ import annotations
 
 import re
@@ -12,6 +12,7 @@ from pymongo.database import Database
 
 from trackside.api import errors
 from trackside.api.bll.common import query_error
+from trackside.api.bll.task_params import unescape_key
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
 
@@ -147,10 +148,15 @@ class ProjectQueries:
 
 
 def _param_items(hyperparams: Any) -> Iterable[dict]:
-    for params in (hyperparams or {}).values() if isinstance(hyperparams, dict) else ():
-        for item in params.values() if isinstance(params, dict) else ():
-            if isinstance(item, dict) and isinstance(item.get("section"), str) and isinstance(item.get("name"), str):
-                yield item
+    """Each stored parameter with its section and name; an item stored without them (a client may send
+    ``{section: {name: {value}}}``) takes them from its unescaped keys."""
+    for section_key, params in hyperparams.items() if isinstance(hyperparams, dict) else ():
+        for name_key, item in params.items() if isinstance(params, dict) else ():
+            if not isinstance(item, dict):
+                continue
+            section, name = item.get("section"), item.get("name")
+            yield {**item, "section": section if isinstance(section, str) else unescape_key(section_key),
+                   "name": name if isinstance(name, str) else unescape_key(name_key)}
 
 
 def _metadata_items(metadata: Any) -> Iterable[dict]:
