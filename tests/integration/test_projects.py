@@ -349,7 +349,7 @@ def test_missing_required_field_names_it(api):
     ("projects.create", {"name": 5}, "name"),
     ("projects.create", {"name": "x", "tags": "not-a-list"}, "tags"),
     ("projects.create", {"name": "x", "description": {"a": 1}}, "description"),
-    ("projects.get_all", {"page_size": "1"}, "page_size"),
+    ("projects.get_all", {"page_size": "one"}, "page_size"),
     ("projects.get_all", {"search_hidden": "maybe"}, "search_hidden"),
     ("projects.delete", {"project": "x", "force": "sometimes"}, "force"),
 ])

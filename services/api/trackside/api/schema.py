@@ -1,13 +1,22 @@
 """Base class and field helpers for request schemas (marshmallow), one schema per endpoint.
 
-Unknown body keys are ignored (the SDK adds ``"method": "get"`` to every body), ``null`` on an optional
-field means "not given", and integers are strict so that ``"5"`` is a type error that names the field.
+Unknown body keys are ignored (the SDK adds ``"method": "get"`` to every body) and ``null`` on an optional
+field means "not given". Coercions follow the reference: an integer may come as a string (``"5"``, as its
+jsonmodels IntField parses it; ``"5.5"`` or ``true`` stay type errors naming the field), and the filter lists of
+``get_all`` queries take a single string as a one-item list (its query layer wraps scalars). Other lists
+(``ids``, ``tags`` of an edit) stay strict, as the reference's request models are.
 """
 from __future__ import annotations
 
-from marshmallow import EXCLUDE, Schema, fields, missing, pre_load, validate
+import json
+import re
+
+from marshmallow import EXCLUDE, Schema, ValidationError, fields, missing, post_load, pre_load, validate
+
+from trackside.api import errors
 
 MISSING_MESSAGE = "Missing data for required field."
+_INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
 
 
 class RequestSchema(Schema):
@@ -34,8 +43,32 @@ def Str(**kw):
     return fields.String(**kw)
 
 
+class _Integer(fields.Integer):
+    """An integer, or a string or integral float that is one; never a boolean."""
+
+    def _validated(self, value):
+        if isinstance(value, bool):
+            raise self.make_error("invalid")
+        if isinstance(value, str):
+            if not _INTEGER_TEXT.fullmatch(value.strip()):
+                raise self.make_error("invalid")
+            return int(value)
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        return super()._validated(value)
+
+
+class _QueryList(fields.List):
+    """A ``get_all`` filter list: a single string is taken as a one-item list."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, str):
+            value = [value]
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 def Int(**kw):
-    return fields.Integer(strict=True, **kw)
+    return _Integer(strict=True, **kw)
 
 
 def Float(**kw):
@@ -54,6 +87,11 @@ def StrList(**kw):
     return fields.List(fields.String(allow_none=True), **kw)
 
 
+def QueryList(**kw):
+    """A list of strings to filter by; ``"x"`` means ``["x"]``, null items mean "empty"."""
+    return _QueryList(fields.String(allow_none=True), **kw)
+
+
 def DictList(**kw):
     return fields.List(fields.Dict(), **kw)
 
@@ -67,25 +105,67 @@ def OneOf(choices, **kw):
 
 
 class GetAllRequest(RequestSchema):
-    """Query keys every ``get_all``/``get_all_ex`` call understands."""
+    """Query keys every ``get_all``/``get_all_ex`` call understands.
 
-    id = StrList()
+    ``query_prefixes`` lists dotted request keys a subclass passes on untouched (``"hyperparams."`` keeps
+    every ``hyperparams.<section>.<name>.value`` filter), since such keys cannot be declared one by one."""
+
+    query_prefixes: tuple[str, ...] = ()
+
+    id = QueryList()
     name = Str()
-    tags = StrList()
-    system_tags = StrList()
-    only_fields = StrList()
-    order_by = StrList()
+    tags = QueryList()
+    system_tags = QueryList()
+    only_fields = QueryList()
+    order_by = QueryList()
     page = Int()
     page_size = Int()
     search_hidden = Bool(load_default=False)
-    # Multi-field search: {pattern, fields}; _or_/_and_ are the reference's aliases.
+    # Scroll paging (2.15): scroll_id present (even null) switches from page/page_size to size.
+    scroll_id = Str()
+    size = Int(validate=validate.Range(min=1))
+    refresh_scroll = Bool(load_default=False)
+    # List filters with include/exclude parts (2.27): {field: {any, all, op}}.
+    filters = Dict()
+    # Multi-field search: {pattern | datetime, fields}; _or_/_and_ are the reference's aliases.
     _any_ = Dict(data_key="_any_")
     _all_ = Dict(data_key="_all_")
     _or_ = Dict(data_key="_or_")
     _and_ = Dict(data_key="_and_")
+
+    @post_load(pass_original=True)
+    def _keep_prefixed_query_keys(self, data, original, **kwargs):
+        if self.query_prefixes and isinstance(original, dict):
+            for key, value in original.items():
+                if key not in data and any(key == p.rstrip(".") or key.startswith(p) for p in self.query_prefixes):
+                    data[key] = value
+        return data
 
 
 class ManyRequest(RequestSchema):
     """The ``*_many`` batch forms: a list of ids plus the single form's options."""
 
     ids = StrList(required=True)
+
+
+def load_lines(lines: list[str], schema: type[RequestSchema]) -> list[dict]:
+    """The lines of a json-lines batch request, each parsed and loaded with ``schema``; the first bad line
+    fails the request (400/12, or 400/11 for a missing field) naming its number and field."""
+    items = []
+    for number, line in enumerate(lines, start=1):
+        try:
+            body = json.loads(line)
+        except ValueError as exc:
+            raise errors.ValidationError(f"line {number}: not valid JSON: {exc}", line=number) from None
+        if not isinstance(body, dict):
+            raise errors.ValidationError(f"line {number}: expected a JSON object", line=number)
+        try:
+            items.append(schema().load(body))
+        except ValidationError as exc:
+            problems = {field: "; ".join(map(str, msgs)) if isinstance(msgs, list) else str(msgs)
+                        for field, msgs in exc.messages.items()}
+            detail = ", ".join(f"{field}: {msg}" for field, msg in problems.items())
+            error = errors.MissingRequiredFields if all(m == MISSING_MESSAGE for m in problems.values()) \
+                else errors.ValidationError
+            raise error(f"line {number}: {detail}", line=number, fields=sorted(problems)) from None
+    return items

@@ -8,16 +8,25 @@ Pure functions with no database access, shared by every service that lists objec
   ``__$nop`` (reset), the legacy ``-value`` exclusion, and ``null`` meaning "empty or missing";
 - ``only_fields`` is a projection that always keeps ``id`` and keeps an existing parent sub-document even
   when the requested leaf is missing;
-- ``order_by`` is a list of fields, ``-`` meaning descending; ``page``/``page_size`` page the results.
+- ``order_by`` is a list of fields, ``-`` meaning descending; ``page``/``page_size`` page the results;
+  documents whose first ascending sort field is empty (missing, null, "" or []) come last, as in the
+  reference, so the caller runs :func:`null_split` as two queries;
+- range fields take ``[min, max]`` (inclusive; a null min also finds empty values), datetime fields take
+  conditions such as ``">=2024-01-01"`` (or a plain ``[from, to]`` pair), and ``filters`` takes
+  ``{field: {any: {include, exclude}, all: {include, exclude}, op}}`` for list fields;
+- a spec field ending in ``.*`` matches every request key under that prefix (``hyperparams.*``).
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Iterable, Mapping, Sequence
 
 ASCENDING, DESCENDING = 1, -1
 DEFAULT_PAGE_SIZE = 500
+# The reference caps page_size at its mongo max_page_size (500).
+MAX_PAGE_SIZE = 500
 
 _OPERATOR_PREFIX = "__$"
 _NOT, _RESET = "__$not", "__$nop"
@@ -26,12 +35,14 @@ _CONTEXTS = {"__$all": _AND, "__$and": _AND, "__$any": _OR, "__$or": _OR}
 
 
 class QueryError(ValueError):
-    """A query parameter is malformed; ``field`` names it and ``regex`` tells a bad pattern apart."""
+    """A query parameter is malformed; ``field`` names it, ``regex`` tells a bad pattern apart."""
 
-    def __init__(self, field: str, message: str, regex: bool = False):
+    def __init__(self, field: str, message: str, regex: bool = False, validation: bool = False):
         super().__init__(f"{field}: {message}")
         self.field = field
         self.regex = regex
+        # The reference answers these with its generic validation error (400/12) rather than 400/16.
+        self.validation = validation
 
 
 @dataclass(frozen=True)
@@ -43,6 +54,11 @@ class QuerySpec:
     plain_fields: Sequence[str] = ()
     # Request key -> document field, where the two differ.
     renames: Mapping[str, str] = field(default_factory=lambda: {"id": "_id"})
+    # [min, max] ranges; those in date_fields compare dates (ISO strings in the request).
+    range_fields: Sequence[str] = ()
+    # Conditions with a comparison prefix: ">=2024-01-01T00:00:00", "<2024-02-01".
+    datetime_fields: Sequence[str] = ()
+    date_fields: frozenset = frozenset()
 
 
 def build_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
@@ -52,16 +68,31 @@ def build_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
         value = params.get(key)
         if value is not None and value != "":
             clauses.append({_doc_field(key, spec): {"$regex": _checked_regex(key, value)}})
-    for key in spec.list_fields:
+    filters = params.get("filters")
+    if filters is not None and not isinstance(filters, Mapping):
+        raise QueryError("filters", "expected an object of {field: {any, all, op}}")
+    filtered = set()
+    for key, value in _matching(spec.list_fields, filters or {}).items():
+        filtered.add(key)
+        clause = list_filter_object(key, value, doc_field=_doc_field(key, spec))
+        if clause:
+            clauses.append(clause)
+    for key, value in _matching(spec.list_fields, params).items():
+        if key in filtered:  # filters wins over the plain list form of the same field, as in the reference
+            continue
+        clause = list_field_filter(key, value, doc_field=_doc_field(key, spec))
+        if clause:
+            clauses.append(clause)
+    for key, value in _matching(spec.range_fields, params).items():
+        clauses.append(range_filter(key, value, _doc_field(key, spec), _is_date(key, spec)))
+    for key, value in _matching(spec.plain_fields, params).items():
+        clauses.append({_doc_field(key, spec): value})
+    for key in spec.datetime_fields:
         value = params.get(key)
         if value is not None:
-            clause = list_field_filter(key, value, doc_field=_doc_field(key, spec))
+            clause = datetime_filter(key, value, _doc_field(key, spec))
             if clause:
                 clauses.append(clause)
-    for key in spec.plain_fields:
-        value = params.get(key)
-        if value is not None:
-            clauses.append({_doc_field(key, spec): value})
     any_clause = _any_all_filter(params, spec)
     if any_clause:
         clauses.append(any_clause)
@@ -126,23 +157,166 @@ def _parse_list_terms(key: str, values: Sequence[Any]) -> tuple[str, dict[str, l
     return global_op or _AND, buckets, allow_empty
 
 
+def _matching(patterns: Sequence[str], params: Mapping[str, Any]) -> dict[str, Any]:
+    """The non-null ``params`` whose key is one of ``patterns`` or under a ``prefix.*`` pattern."""
+    found = {}
+    for pattern in patterns:
+        if pattern.endswith(".*"):
+            prefix = pattern[:-1]
+            found.update({k: v for k, v in params.items() if k.startswith(prefix) and len(k) > len(prefix)})
+        elif pattern in params:
+            found[pattern] = params[pattern]
+    return {k: v for k, v in found.items() if v is not None}
+
+
+def _is_date(key: str, spec: QuerySpec) -> bool:
+    return key in spec.date_fields or key in spec.datetime_fields
+
+
+_LIST_FILTER_OPS = {("any", True): "$in", ("all", True): "$all", ("all", False): "$nin"}
+
+
+def list_filter_object(key: str, value: Any, doc_field: str | None = None) -> dict:
+    """``filters.<field>``: ``{any: {include, exclude}, all: {include, exclude}, op: and|or}``.
+
+    "any" includes are OR-ed (``$in``), its excludes mean "not all of them"; "all" includes must all be there
+    (``$all``) and none of its excludes (``$nin``); a null term means "empty". ``op`` joins the two parts."""
+    doc_field = doc_field or key
+    if not isinstance(value, Mapping):
+        raise QueryError(key, "a filter must be an object of {any, all, op}")
+    op = value.get("op", "and")
+    if op not in ("and", "or"):
+        raise QueryError(key, f"filter op must be 'and' or 'or', got {op!r}")
+    parts = []
+    for part in ("any", "all"):
+        terms = value.get(part)
+        if terms is None:
+            continue
+        if not isinstance(terms, Mapping):
+            raise QueryError(key, f"filter part {part!r} must be an object of {{include, exclude}}")
+        conditions = []
+        for kind, include in (("include", True), ("exclude", False)):
+            values = terms.get(kind) or []
+            if not isinstance(values, list) or not all(v is None or isinstance(v, str) for v in values):
+                raise QueryError(key, f"filter {part}.{kind} must be a list of strings")
+            if None in values:
+                conditions.append({doc_field: {"$size": 0}} if include else {doc_field: {"$not": {"$size": 0}}})
+            strings = sorted({v for v in values if v is not None})
+            if not strings:
+                continue
+            if (part, include) == ("any", False):
+                conditions.append({doc_field: {"$not": {"$all": strings}}})
+            else:
+                conditions.append({doc_field: {_LIST_FILTER_OPS[(part, include)]: strings}})
+        if conditions:
+            parts.append(conditions[0] if len(conditions) == 1 else
+                         {"$or" if part == "any" else "$and": conditions})
+    if not parts:
+        return {}
+    return parts[0] if len(parts) == 1 else {"$and" if op == "and" else "$or": parts}
+
+
+def range_filter(key: str, value: Any, doc_field: str | None = None, dates: bool = False) -> dict:
+    """``[min, max]``, both inclusive; either may be null (a null min also finds missing/null values)."""
+    doc_field = doc_field or key
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise QueryError(key, "min and max values should be specified for a range field", validation=True)
+    low, high = (_range_value(key, v, dates) for v in value)
+    if low is None and high is None:
+        raise QueryError(key, "at least one of min or max should be given for a range field", validation=True)
+    bounds = {}
+    if low is not None:
+        bounds["$gte"] = low
+    if high is not None:
+        bounds["$lte"] = high
+    clause = {doc_field: bounds}
+    return clause if low is not None else {"$or": [clause, {doc_field: None}]}
+
+
+def _range_value(key: str, value: Any, dates: bool) -> Any:
+    if value is None:
+        return None
+    if dates:
+        parsed = parse_date(value)
+        if parsed is None:
+            raise QueryError(key, f"invalid date {value!r}")
+        return parsed
+    if isinstance(value, str):  # numbers may come as strings (query strings, the web app's metric filters)
+        try:
+            return float(value) if any(c in value for c in ".eEn") else int(value)
+        except ValueError:
+            return value
+    return value
+
+
+_DATE_CONDITION = re.compile(r"^(?P<op>>=|>|<=|<)?(?P<value>.*)$", re.S)
+_DATE_OPS = {">=": "$gte", ">": "$gt", "<=": "$lte", "<": "$lt", None: "$eq"}
+
+
+def datetime_filter(key: str, value: Any, doc_field: str | None = None) -> dict:
+    """Conditions like ``[">=2024-01-01", "<2024-02-01"]``; two plain dates are an inclusive range.
+
+    As in the reference, a condition whose date does not parse is skipped rather than refused."""
+    doc_field = doc_field or key
+    values = value if isinstance(value, list) else [value]
+    if not all(v is None or isinstance(v, str) for v in values):
+        raise QueryError(key, "expected date condition strings")
+    if len(values) == 2 and not any(v and _DATE_CONDITION.match(v).group("op") for v in values):
+        if values[0] is None and values[1] is None:
+            raise QueryError(key, "at least one of min or max should be given for a range field", validation=True)
+        return range_filter(key, values, doc_field, dates=True)
+    bounds = {}
+    for item in values:
+        if item is None:
+            continue
+        match = _DATE_CONDITION.match(item)
+        parsed = parse_date(match.group("value"))
+        if parsed is not None:
+            bounds[_DATE_OPS[match.group("op")]] = parsed
+    if not bounds:
+        return {}
+    return {doc_field: bounds["$eq"]} if list(bounds) == ["$eq"] else {doc_field: bounds}
+
+
+def parse_date(value: Any) -> datetime | None:
+    """An ISO-8601 date or datetime (naive means UTC), or None when it does not parse."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or not value.strip():
+        return None
+    try:
+        parsed = datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
 _SEARCH_KEYS = (("_any_", "$or"), ("_or_", "$or"), ("_all_", "$and"), ("_and_", "$and"))
 
 
 def _any_all_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
-    """``_any_``/``_all_`` (aliases ``_or_``/``_and_``): {pattern, fields} searches several fields with one
-    case-insensitive regular expression, as the web UI's search box does."""
+    """``_any_``/``_all_`` (aliases ``_or_``/``_and_``): ``{pattern, fields}`` searches several fields with one
+    case-insensitive regular expression, as the web UI's search box does; ``{datetime, fields}`` applies one
+    date condition to those of the fields that are datetime fields."""
     clauses = []
     for key, op in _SEARCH_KEYS:
         value = params.get(key)
         if not value:
             continue
         if not isinstance(value, Mapping) or not isinstance(value.get("fields"), list):
-            raise QueryError(key, "expected {pattern, fields: [...]}")
-        pattern = _checked_regex(f"{key}.pattern", value.get("pattern") or "")
-        fields = [_doc_field(f, spec) for f in value["fields"] if isinstance(f, str)]
-        if fields:
-            clauses.append({op: [{f: {"$regex": pattern, "$options": "i"}} for f in fields]})
+            raise QueryError(key, "expected {pattern, fields: [...]}", validation=True)
+        pattern, when = value.get("pattern"), value.get("datetime")
+        if (pattern is None) == (when is None):
+            raise QueryError(key, "exactly one of 'pattern' and 'datetime' must be given", validation=True)
+        names = [f for f in value["fields"] if isinstance(f, str) and f]
+        if pattern is not None:
+            regex = _checked_regex(f"{key}.pattern", pattern)
+            branches = [{_doc_field(f, spec): {"$regex": regex, "$options": "i"}} for f in names]
+        else:
+            branches = [datetime_filter(f, when, _doc_field(f, spec)) for f in names if f in spec.datetime_fields]
+            branches = [b for b in branches if b]
+        if branches:
+            clauses.append(branches[0] if len(branches) == 1 else {op: branches})
     return _and(clauses)
 
 
@@ -185,8 +359,37 @@ def sort_spec(order_by: Any, renames: Mapping[str, str] | None = None) -> list[t
     return sort
 
 
+# What "empty" means for the nulls-last rule: missing, null, an empty string or an empty list.
+_EMPTY_VALUES = [None, "", []]
+
+
+def null_split(sort: Sequence[tuple[str, int]]) -> tuple[dict, dict] | None:
+    """Filters for the documents whose first sort field is set, and for those where it is empty, when that
+    field sorts ascending (None otherwise).
+
+    The reference returns documents with an empty first sort key last in either direction; MongoDB puts
+    them first when ascending, so the caller reads the non-empty part, then the empty part."""
+    if not sort:
+        return None
+    key, direction = sort[0]
+    if direction != ASCENDING or key == "_id" or "[" in key:
+        return None
+    return {key: {"$nin": _EMPTY_VALUES}}, {key: {"$in": _EMPTY_VALUES}}
+
+
+def scroll_window(params: Mapping[str, Any], position: int) -> tuple[int, int]:
+    """(skip, limit) of a scroll read that continues at ``position``: ``size`` items from there, or with
+    ``refresh_scroll`` everything read so far again (at least ``size``)."""
+    size = params.get("size")
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        raise QueryError("size", "an integer size >= 1 must be given with scroll_id", validation=True)
+    if params.get("refresh_scroll"):
+        return 0, max(position, size)
+    return position, size
+
+
 def paging(params: Mapping[str, Any]) -> tuple[int, int]:
-    """(skip, limit) from ``page`` (0-based) and ``page_size``."""
+    """(skip, limit) from ``page`` (0-based) and ``page_size`` (at most :data:`MAX_PAGE_SIZE`)."""
     page = params.get("page")
     page_size = params.get("page_size")
     page = 0 if page is None else page
@@ -195,6 +398,7 @@ def paging(params: Mapping[str, Any]) -> tuple[int, int]:
         raise QueryError("page", "must be an integer >= 0")
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
         raise QueryError("page_size", "must be an integer > 0")
+    page_size = min(page_size, MAX_PAGE_SIZE)
     return page * page_size, page_size
 
 

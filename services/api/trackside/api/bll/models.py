@@ -22,8 +22,12 @@ from trackside.shared.timeutil import utcnow
 
 SPEC = QuerySpec(
     pattern_fields=("name", "comment"),
-    list_fields=("id", "tags", "system_tags", "framework", "uri", "user", "project", "task", "parent"),
+    list_fields=("id", "tags", "system_tags", "framework", "uri", "user", "project", "task", "parent",
+                 "metadata.*"),
     plain_fields=("ready",),
+    range_fields=("created", "last_metrics.*", "last_iteration"),
+    datetime_fields=("last_update", "last_change"),
+    date_fields=frozenset({"created"}),
 )
 ARCHIVED_TAG = "archived"
 # The name the reference gives the output model a task records through models.update_for_task.
@@ -45,6 +49,15 @@ JOINABLE = {"project": "projects", "task": "tasks", "parent": "models"}
 def metadata_field(key: str) -> str:
     """The stored field name for a metadata key (``%``, ``.`` and ``$`` escaped)."""
     return key.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+
+
+def metadata_query_key(key: str) -> str:
+    """A ``metadata.<key>.value`` filter key as stored (the key part escaped); other keys as they are."""
+    if not key.startswith("metadata."):
+        return key
+    path = key[len("metadata."):]
+    name, dot, leaf = path.rpartition(".") if "." in path else (path, "", "")
+    return f"metadata.{metadata_field(name)}{dot}{leaf}"
 
 
 def metadata_doc(items: Iterable[dict]) -> dict:
@@ -76,13 +89,21 @@ class ModelsBLL:
     def user_ids(self, company: str, project_ids: list[str] | None) -> list[str]:
         return owner_ids(self.coll, company, project_ids)
 
-    def get(self, company: str, model_id: str, only_fields: list[str] | None = None) -> dict:
-        model = get_one(self.coll, company, model_id, errors.InvalidModelId, only_fields, kind="model")
+    def get(self, company: str, model_id: str, only_fields: list[str] | None = None,
+            allow_public: bool = False) -> dict:
+        """``allow_public`` only for reads (models.get_by_id): public models are never written by others."""
+        model = get_one(self.coll, company, model_id, errors.InvalidModelId, only_fields, kind="model",
+                        allow_public=allow_public)
         return _api_metadata(model)
 
     def get_all(self, company: str, params: dict) -> list[dict]:
         params = self._with_subprojects(company, params)
-        return [_api_metadata(m) for m in get_all(self.coll, company, params, SPEC)]
+        params = {metadata_query_key(k): v for k, v in params.items()}
+        # The reference neither hides hidden models nor limits listing to the caller's own: public ones show
+        # unless get_all_ex says allow_public: false.
+        models = get_all(self.coll, company, params, SPEC, hidden_aware=False,
+                         allow_public=params.get("allow_public", True))
+        return [_api_metadata(m) for m in models]
 
     def get_all_ex(self, company: str, params: dict) -> list[dict]:
         """get_all, plus ``project.name``-style only_fields resolved into ``{id, name}`` sub-documents."""

@@ -9,7 +9,9 @@ from pyhocon import ConfigTree
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import HIDDEN_TAG, get_all, get_one, insert_unique, query_error, to_api
+from trackside.api.bll.common import (
+    HIDDEN_TAG, get_all, get_one, insert_unique, public_allowed, query_error, to_api,
+)
 from trackside.api.bll.project_queries import ProjectQueries
 from trackside.api.bll.project_stats import PIPELINE_TAG, REPORTS_TAG, ProjectStats
 from trackside.api.context import Identity
@@ -22,6 +24,8 @@ SPEC = QuerySpec(
     pattern_fields=("name", "basename", "description"),
     list_fields=("id", "tags", "system_tags", "user"),
     plain_fields=("default_output_destination",),
+    range_fields=("last_update",),
+    date_fields=frozenset({"last_update"}),
 )
 EDITABLE = {"description", "tags", "system_tags", "default_output_destination"}
 
@@ -45,8 +49,11 @@ class ProjectsBLL:
         self.queries = ProjectQueries(db, self)
 
     # -- reading ---------------------------------------------------------------------------------------
-    def get(self, company: str, project_id: str, only_fields: list[str] | None = None) -> dict:
-        return get_one(self.coll, company, project_id, errors.InvalidProjectId, only_fields, kind="project")
+    def get(self, company: str, project_id: str, only_fields: list[str] | None = None,
+            allow_public: bool = False) -> dict:
+        """``allow_public`` only for reads (projects.get_by_id): public projects are never written by others."""
+        return get_one(self.coll, company, project_id, errors.InvalidProjectId, only_fields, kind="project",
+                       allow_public=allow_public)
 
     def get_all(self, company: str, params: dict, hide_hidden: bool | None = None) -> list[dict]:
         """``parent`` finds every descendant; ``shallow_search`` limits to direct children (or the top level).
@@ -63,7 +70,8 @@ class ProjectsBLL:
         if hide_hidden:
             clauses.append({"system_tags": {"$ne": HIDDEN_TAG}})
         extra = {"$and": clauses} if clauses else None
-        return get_all(self.coll, company, params, SPEC, extra_filter=extra, hidden_aware=hide_hidden is None)
+        return get_all(self.coll, company, params, SPEC, extra_filter=extra, hidden_aware=hide_hidden is None,
+                       allow_public=public_allowed(params))
 
     def get_all_ex(self, company: str, params: dict) -> list[dict]:
         """get_all plus the web app's extras: selection by ``active_users``/``children_type``, ``hidden`` marks,

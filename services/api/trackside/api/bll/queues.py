@@ -30,7 +30,8 @@ from trackside.shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
 DEFAULT_TAG = "default"
-SPEC = QuerySpec(pattern_fields=("name", "display_name"), list_fields=("id", "tags", "system_tags", "user"))
+SPEC = QuerySpec(pattern_fields=("name", "display_name"),
+                 list_fields=("id", "tags", "system_tags", "user", "metadata.*"))
 UPDATABLE = ("name", "display_name", "tags", "system_tags", "metadata")
 # Positions for reposition(): the head and the tail.
 FRONT, BACK = "front", "back"

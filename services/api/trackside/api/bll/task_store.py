@@ -39,11 +39,13 @@ class TaskStore:
     def __init__(self, coll: Collection):
         self.coll = coll
 
-    def load(self, company: str, task_id: str, only_fields: list[str] | None = None) -> dict:
+    def load(self, company: str, task_id: str, only_fields: list[str] | None = None,
+             allow_public: bool = False) -> dict:
         """The task in API shape (``id``); InvalidTaskId (400/101) naming the id when there is none."""
         if only_fields:
             only_fields = [*only_fields, "status", "project"]
-        return unescape_task(get_one(self.coll, company, task_id, errors.InvalidTaskId, only_fields, kind="task"))
+        return unescape_task(get_one(self.coll, company, task_id, errors.InvalidTaskId, only_fields, kind="task",
+                                     allow_public=allow_public))
 
     def update_if_status(self, company: str, task: dict, update: dict, also: dict | None = None) -> None:
         """Apply ``update`` only while the task keeps the status it was read with (and matches ``also``)."""

@@ -29,8 +29,13 @@ from trackside.shared.storage.query import QuerySpec
 from trackside.shared.timeutil import utcnow
 
 SPEC = QuerySpec(
-    pattern_fields=("name",),
-    list_fields=("id", "tags", "system_tags", "project", "status", "type", "user", "parent"),
+    pattern_fields=("name", "comment", "report"),
+    list_fields=("id", "tags", "system_tags", "project", "status", "type", "user", "parent", "hyperparams.*",
+                 "execution.queue", "models.input.model"),
+    range_fields=("created", "started", "active_duration", "last_metrics.*", "last_iteration"),
+    datetime_fields=("status_changed", "last_update", "last_change"),
+    date_fields=frozenset({"created", "started"}),
+    plain_fields=("runtime.*",),
 )
 # What tasks.update may change in any status (tasks.edit covers the task's definition).
 UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
@@ -48,8 +53,9 @@ class TasksBLL:
         self.contents = TaskContents(self.store)
 
     # -- reading ---------------------------------------------------------------------------------------
-    def get(self, company: str, task_id: str) -> dict:
-        return self.store.load(company, task_id)
+    def get(self, company: str, task_id: str, allow_public: bool = False) -> dict:
+        """``allow_public`` only for reads (tasks.get_by_id): public tasks are never written by others."""
+        return self.store.load(company, task_id, allow_public=allow_public)
 
     def get_all(self, company: str, params: dict) -> list[dict]:
         params = dict(params)
@@ -58,8 +64,12 @@ class TasksBLL:
         for key in ("only_fields", "order_by"):
             if params.get(key):
                 params[key] = [storage_path(path) for path in params[key]]
-        # Tasks asked for by id are found even when hidden, as in the reference server.
-        tasks = get_all(self.coll, company, params, SPEC, hidden_aware=not params.get("id"))
+        for key in [k for k in params if k.startswith("hyperparams.")]:  # filters by a parameter's value
+            params[storage_path(key)] = params.pop(key)
+        # Tasks asked for by id are found even when hidden, as in the reference server; public tasks are
+        # listed unless get_all_ex says allow_public: false.
+        tasks = get_all(self.coll, company, params, SPEC, hidden_aware=not params.get("id"),
+                        allow_public=params.get("allow_public", True))
         return [unescape_task(task) for task in tasks]
 
     def _with_subprojects(self, company: str, project_ids: list) -> list:
@@ -83,6 +93,15 @@ class TasksBLL:
         self.coll.insert_one(doc)
         self.projects.touch(identity.company, doc["project"])
         return doc["_id"]
+
+    def validate(self, identity: Identity, data: dict) -> None:
+        """tasks.validate: every check of tasks.create, nothing written (a deleted parent is ignored)."""
+        if str(data.get("parent") or "").startswith(DELETED_PREFIX):
+            data = {k: v for k, v in data.items() if k != "parent"}
+        now = utcnow()
+        fields = prepare_fields(data, now)
+        self._check_references(identity.company, fields)
+        new_task(identity, fields, now)
 
     def edit(self, identity: Identity, task_id: str, data: dict, force: bool) -> dict:
         """Change the task's definition; only a new task unless ``force``."""

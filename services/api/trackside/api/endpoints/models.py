@@ -8,7 +8,10 @@ from trackside.api import errors
 from trackside.api.bll.batch import run_batch
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
-from trackside.api.schema import Bool, Dict, GetAllRequest, Int, ManyRequest, RequestSchema, Str, StrList
+from trackside.api.bll.common import scroll_reply
+from trackside.api.schema import (
+    Bool, Dict, GetAllRequest, Int, ManyRequest, QueryList, Raw, RequestSchema, Str, StrList,
+)
 
 
 class MetadataItem(RequestSchema):
@@ -58,7 +61,7 @@ class ModelRequest(RequestSchema):
 # -- reading ---------------------------------------------------------------------------------------------
 @endpoint("models.get_by_id", ModelRequest)
 def get_by_id(call: Call) -> dict:
-    return {"model": call.app.models.get(call.identity.company, call.data["model"])}
+    return {"model": call.app.models.get(call.identity.company, call.data["model"], allow_public=True)}
 
 
 class TaskRequest(RequestSchema):
@@ -71,33 +74,44 @@ def get_by_task_id(call: Call) -> dict:
 
 
 class GetAllModelsRequest(GetAllRequest):
+    query_prefixes = ("metadata.", "last_metrics.")
+
     comment = Str()
     ready = Bool()
-    framework = StrList()
-    uri = StrList()
-    user = StrList()
-    project = StrList()
-    task = StrList()
-    parent = StrList()
+    framework = QueryList()
+    uri = QueryList()
+    user = QueryList()
+    project = QueryList()
+    task = QueryList()
+    parent = QueryList()
+    # Ranges [min, max] and date conditions (">=2024-01-01"), checked by the query layer.
+    created = Raw()
+    last_iteration = Raw()
+    last_update = Raw()
+    last_change = Raw()
     include_subprojects = Bool(load_default=False)
 
 
 @endpoint("models.get_all", GetAllModelsRequest)
 def get_all(call: Call) -> dict:
-    return {"models": call.app.models.get_all(call.identity.company, call.data)}
+    models = call.app.models.get_all(call.identity.company, call.data)
+    return {"models": models, **scroll_reply(call.data, len(models))}
 
 
 class GetAllExRequest(GetAllModelsRequest):
     include_stats = Bool(load_default=False)
+    allow_public = Bool(load_default=True)
 
 
 @endpoint("models.get_all_ex", GetAllExRequest)
 def get_all_ex(call: Call) -> dict:
-    return {"models": call.app.models.get_all_ex(call.identity.company, call.data)}
+    models = call.app.models.get_all_ex(call.identity.company, call.data)
+    return {"models": models, **scroll_reply(call.data, len(models))}
 
 
-class GetByIdExRequest(GetAllExRequest):
-    id = StrList(required=True)
+class GetByIdExRequest(GetAllModelsRequest):
+    id = QueryList(required=True)
+    include_stats = Bool(load_default=False)
 
 
 @endpoint("models.get_by_id_ex", GetByIdExRequest)

@@ -6,7 +6,8 @@ from marshmallow import fields, pre_load
 from trackside.api.bll.project_stats import ACTIVE, STATES
 from trackside.api.context import Call
 from trackside.api.registry import endpoint, parse_version
-from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, RequestSchema, Str, StrList
+from trackside.api.bll.common import scroll_reply
+from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, QueryList, Raw, RequestSchema, Str, StrList
 
 CHILDREN_TYPES = ("pipeline", "report", "dataset")
 ALL_STATES = "__all__"
@@ -41,20 +42,23 @@ class ProjectRequest(RequestSchema):
 
 @endpoint("projects.get_by_id", ProjectRequest)
 def get_by_id(call: Call) -> dict:
-    return {"project": merged_tags(call, call.app.projects.get(call.identity.company, call.data["project"]))}
+    project = call.app.projects.get(call.identity.company, call.data["project"], allow_public=True)
+    return {"project": merged_tags(call, project)}
 
 
 class GetAllRequestProjects(GetAllRequest):
     basename = Str()
     description = Str()
-    parent = StrList()
-    user = StrList()
+    parent = QueryList()
+    user = QueryList()
+    last_update = Raw()
     shallow_search = Bool(load_default=False)
 
 
 @endpoint("projects.get_all", GetAllRequestProjects)
 def get_all(call: Call) -> dict:
-    return {"projects": merged_tags(call, call.app.projects.get_all(call.identity.company, call.data))}
+    projects = call.app.projects.get_all(call.identity.company, call.data)
+    return {"projects": merged_tags(call, projects), **scroll_reply(call.data, len(projects))}
 
 
 class GetAllExRequest(GetAllRequestProjects):
@@ -85,7 +89,7 @@ def get_all_ex(call: Call) -> dict:
     if data.get("stats_for_state") == ALL_STATES:
         data["stats_for_state"] = None
     projects = call.app.projects.get_all_ex(call.identity.company, data)
-    return {"projects": merged_tags(call, projects)}
+    return {"projects": merged_tags(call, projects), **scroll_reply(data, len(projects))}
 
 
 class UpdateRequest(ProjectRequest):

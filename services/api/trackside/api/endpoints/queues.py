@@ -9,7 +9,8 @@ from trackside.api.bll.queues import BACK, FRONT
 from trackside.api.context import Call
 from trackside.api.endpoints.models import MetadataField, MetadataItem
 from trackside.api.registry import endpoint
-from trackside.api.schema import Bool, Float, GetAllRequest, Int, RequestSchema, Str, StrList
+from trackside.api.bll.common import scroll_reply
+from trackside.api.schema import Bool, Float, GetAllRequest, Int, QueryList, RequestSchema, Str, StrList
 
 
 class QueueRequest(RequestSchema):
@@ -28,14 +29,17 @@ def get_by_id(call: Call) -> dict:
 
 
 class GetAllQueuesRequest(GetAllRequest):
+    query_prefixes = ("metadata.",)
+
     display_name = Str()
-    user = StrList()
+    user = QueryList()
     max_task_entries = Int(validate=validate.Range(min=1))
 
 
 @endpoint("queues.get_all", GetAllQueuesRequest)
 def get_all(call: Call) -> dict:
-    return {"queues": call.app.queues.get_all(call.identity.company, call.data)}
+    queues = call.app.queues.get_all(call.identity.company, call.data)
+    return {"queues": queues, **scroll_reply(call.data, len(queues))}
 
 
 @endpoint("queues.get_all_ex", GetAllQueuesRequest)
@@ -45,7 +49,8 @@ def get_all_ex(call: Call) -> dict:
         workers = call.app.workers.get_all(company, None)
     except redis.RedisError:  # the worker registry is down: the queues are still worth showing
         workers = []
-    return {"queues": call.app.queues.get_all_ex(company, call.data, workers)}
+    queues = call.app.queues.get_all_ex(company, call.data, workers)
+    return {"queues": queues, **scroll_reply(call.data, len(queues))}
 
 
 @endpoint("queues.get_default", RequestSchema)
