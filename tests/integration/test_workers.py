@@ -88,7 +88,7 @@ def test_register_validation(api):
     api.error("workers.register", (400, 12), worker=5)
     api.error("workers.register", (400, 12), worker="")
     api.error("workers.register", (400, 12), worker="w", queues="q")
-    api.error("workers.register", (400, 12), worker="w", timeout="10")
+    api.error("workers.register", (400, 12), worker="w", timeout="ten")
     api.error("workers.register", (400, 12), worker="w", timeout=10**12)
     api.error("workers.register", (400, 12), worker="w", tags=[1])
     api.error("workers.unregister", (400, 11))
@@ -284,7 +284,7 @@ def test_statistics_validation(api):
     api.error("workers.get_stats", (400, 16), items=item, **{**ok_range, "to_date": 1_000_000})
     api.error("workers.get_stats", (400, 16), items=item, from_date=0, to_date=10 ** 9, interval=40)
     api.error("workers.get_activity_report", (400, 11), from_date=1_000_000, to_date=1_000_400)
-    api.error("workers.get_activity_report", (400, 12), **{**ok_range, "interval": "1"})
+    api.error("workers.get_activity_report", (400, 12), **{**ok_range, "interval": "one"})
     api.error("workers.get_activity_report", (400, 16), **{**ok_range, "from_date": 1_000_400})
 
 

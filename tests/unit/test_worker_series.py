@@ -12,7 +12,7 @@ def at(seconds: float) -> datetime:
 
 
 def test_buckets_align_on_the_interval_and_are_epoch_milliseconds():
-    buckets = _Buckets(1_000_010, 1_000_410, 40, drop_partial="all")
+    buckets = _Buckets(1_000_010, 1_000_410, 40)
     # 1_000_000 is a multiple of 40: the first bucket starts there, before from_date.
     assert buckets.dates[0] == 1_000_000_000 and buckets.dates[1] - buckets.dates[0] == 40_000
     assert buckets.index_of(at(1_000_039)) == 0
@@ -20,16 +20,17 @@ def test_buckets_align_on_the_interval_and_are_epoch_milliseconds():
     assert buckets.index_of(at(999_000)) is None
 
 
-@pytest.mark.parametrize("drop, count", [("all", 10), ("last", 10)])
-def test_the_unfinished_last_bucket_is_dropped(drop, count):
+def test_the_unfinished_last_bucket_is_dropped():
     # 1_000_000 .. 1_000_400 holds 11 bucket starts; the one at to_date has not begun to fill.
-    assert len(_Buckets(1_000_000, 1_000_400, 40, drop).dates) == count
+    assert len(_Buckets(1_000_000, 1_000_400, 40).dates) == 10
+    # A bucket starting exactly 90% of an interval before to_date stays, as in the reference.
+    assert _Buckets(1_000_000, 1_000_396, 40).dates[-1] == 1_000_360_000
 
 
 def test_a_last_bucket_over_90_percent_full_stays():
     # to_date 39 s into the last bucket: 97.5% of it has passed.
-    assert len(_Buckets(1_000_000, 1_000_399, 40, "last").dates) == 10
-    assert len(_Buckets(1_000_000, 1_000_439, 40, "last").dates) == 11
+    assert len(_Buckets(1_000_000, 1_000_399, 40).dates) == 10
+    assert len(_Buckets(1_000_000, 1_000_439, 40).dates) == 11
 
 
 def test_aggregations():

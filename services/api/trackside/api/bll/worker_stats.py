@@ -6,7 +6,14 @@ stats: {metric: [value per resource]}}`` (a scalar reading is a one-value list).
 
 Series follow the reference server's date histogram: buckets aligned on multiples of the interval (epoch
 milliseconds, as the reference returns them), from the bucket holding ``from_date`` to the one holding
-``to_date``, empty buckets included, and the last bucket dropped when it is less than 90% complete.
+``to_date``, empty buckets included (their values 0), and the last bucket dropped when it starts less than 90%
+of an interval before ``to_date``.
+
+``get_stats`` answers per worker a list of metric entries ``{metric, dates, stats: [{aggregation, values}]}``
+as the reference does; ``split_by_variant`` makes one entry per variant (``variant``: "total" for a scalar
+reading, the resource's index "0", "1", ... for per-GPU/per-core lists), as the reference stores them. Each
+stat also carries its ``dates`` and, with ``split_by_resource`` (newer servers), a ``resource_series`` per
+resource of ``gpu_*`` metrics.
 """
 from __future__ import annotations
 
@@ -22,6 +29,9 @@ from trackside.shared.ids import new_id
 from trackside.shared.timeutil import utcnow
 
 AGGREGATIONS = ("avg", "min", "max")
+# Readings that are one number (the others are lists, one value per GPU or core): their variant is "total".
+SCALAR_STATS = frozenset({"memory_used", "memory_free", "network_tx", "network_rx", "disk_free_home",
+                          "disk_free_temp", "disk_read", "disk_write"})
 # A reading this small is seconds since the epoch (the reference's schema), otherwise milliseconds (what
 # the agent sends): 1e11 ms is 1973, 1e11 s is the year 5138.
 _SECONDS_LIMIT = 1e11
@@ -84,9 +94,9 @@ class WorkerStats:
         return categories
 
     def series(self, company: str, workers: list[str] | None, from_date: float, to_date: float, interval: int,
-               items: list[dict], split_by_resource: bool) -> list[dict]:
-        """get_stats: per worker, per metric, one series per requested aggregation."""
-        buckets = self._buckets(from_date, to_date, interval, drop_partial="all")
+               items: list[dict], split_by_resource: bool = False, split_by_variant: bool = False) -> list[dict]:
+        """get_stats: per worker, per metric (and variant), one series per requested aggregation."""
+        buckets = self._buckets(from_date, to_date, interval)
         metrics = list(dict.fromkeys(item["key"] for item in items))
         # values[worker][metric][bucket index][resource] -> readings
         values: dict = defaultdict(lambda: defaultdict(lambda: defaultdict(lambda: defaultdict(list))))
@@ -102,31 +112,36 @@ class WorkerStats:
                 for resource, reading in enumerate(readings):
                     values[doc["worker"]][metric][index][resource].append(reading)
 
+        size = len(buckets.dates)
+        aggregations = {metric: list(dict.fromkeys(item.get("aggregation") or "avg" for item in items
+                                                   if item["key"] == metric)) for metric in metrics}
         result = []
         for worker, by_metric in values.items():
-            worker_metrics: dict[str, list] = {}
-            for item in items:
-                metric, aggregation = item["key"], item.get("aggregation") or "avg"
-                if metric not in by_metric:
+            entries = []
+            for metric in metrics:
+                per_bucket = by_metric.get(metric)
+                if per_bucket is None:
                     continue
-                stats = worker_metrics.setdefault(metric, [])
-                if any(s["aggregation"] == aggregation for s in stats):
-                    continue
-                per_bucket = by_metric[metric]
-                stats.append({
-                    "aggregation": aggregation,
-                    "dates": buckets.dates,
-                    "values": [
-                        _aggregate([v for r in per_bucket.get(i, {}).values() for v in r], aggregation)
-                        for i in range(len(buckets.dates))
-                    ],
-                    "resource_series": self._resource_series(per_bucket, len(buckets.dates), aggregation)
-                    if split_by_resource and metric.startswith("gpu_") else [],
-                })
-            if worker_metrics:
-                result.append({"worker": worker, "metrics": [
-                    {"metric": metric, "stats": stats} for metric, stats in worker_metrics.items()
-                ]})
+                if split_by_variant:
+                    resources = sorted({r for by_resource in per_bucket.values() for r in by_resource})
+                    parts = [("total" if metric in SCALAR_STATS else str(r),
+                              {i: {r: b[r]} for i, b in per_bucket.items() if r in b}) for r in resources]
+                else:
+                    parts = [(None, per_bucket)]
+                for variant, part in parts:
+                    entry = {"metric": metric, "dates": buckets.dates, "stats": [{
+                        "aggregation": aggregation,
+                        "dates": buckets.dates,
+                        "values": [_aggregate([v for r in part.get(i, {}).values() for v in r], aggregation)
+                                   for i in range(size)],
+                        "resource_series": self._resource_series(part, size, aggregation)
+                        if split_by_resource and metric.startswith("gpu_") else [],
+                    } for aggregation in aggregations[metric]]}
+                    if variant is not None:
+                        entry["variant"] = variant
+                    entries.append(entry)
+            if entries:
+                result.append({"worker": worker, "metrics": entries})
         return result
 
     @staticmethod
@@ -141,7 +156,7 @@ class WorkerStats:
 
     def activity(self, company: str, from_date: float, to_date: float, interval: int) -> dict:
         """get_activity_report: distinct reporting workers per bucket, all and those running a task."""
-        buckets = self._buckets(from_date, to_date, interval, drop_partial="last")
+        buckets = self._buckets(from_date, to_date, interval)
         total = [set() for _ in buckets.dates]
         active = [set() for _ in buckets.dates]
         query = {"company": company, "time": self._time_range(from_date, to_date)}
@@ -162,7 +177,7 @@ class WorkerStats:
         return {"$gte": datetime.fromtimestamp(from_date, timezone.utc),
                 "$lte": datetime.fromtimestamp(to_date, timezone.utc)}
 
-    def _buckets(self, from_date: float, to_date: float, interval: int, drop_partial: str) -> "_Buckets":
+    def _buckets(self, from_date: float, to_date: float, interval: int) -> "_Buckets":
         if from_date >= to_date:
             raise errors.FieldsValueError("from_date must be less than to_date", from_date=from_date,
                                           to_date=to_date)
@@ -170,23 +185,20 @@ class WorkerStats:
         if (to_date - from_date) / interval > MAX_POINTS:
             raise errors.FieldsValueError(f"more than {MAX_POINTS} points requested: use a longer interval",
                                           interval=interval)
-        return _Buckets(from_date, to_date, interval, drop_partial)
+        return _Buckets(from_date, to_date, interval)
 
 
 class _Buckets:
     """Date-histogram buckets of ``interval`` seconds, keyed in epoch milliseconds."""
 
-    def __init__(self, from_date: float, to_date: float, interval: int, drop_partial: str):
+    def __init__(self, from_date: float, to_date: float, interval: int):
         self.step = interval * 1000
         self.first = math.floor(from_date * 1000 / self.step) * self.step
         last = math.floor(to_date * 1000 / self.step) * self.step
         dates = list(range(self.first, last + 1, self.step))
-        # The last bucket is incomplete when it starts less than 90% of an interval before to_date.
-        cutoff = (to_date - 0.9 * interval) * 1000
-        if drop_partial == "all":
-            while dates and dates[-1] >= cutoff:
-                dates.pop()
-        elif dates and dates[-1] > cutoff:
+        # The last bucket is incomplete when it starts less than 90% of an interval before to_date (only the
+        # last one can: the one before starts at least an interval earlier).
+        if dates and dates[-1] > (to_date - 0.9 * interval) * 1000:
             dates.pop()
         self.dates = dates
 

@@ -149,8 +149,8 @@ class StatItemSchema(RequestSchema):
 class GetStatsRequest(StatsRangeRequest):
     worker_ids = StrList()
     items = fields.List(fields.Nested(StatItemSchema), required=True, validate=validate.Length(min=1))
-    split_by_variant = Bool(load_default=False)  # obsolete in the reference: ignored
-    split_by_resource = Bool(load_default=False)
+    split_by_variant = Bool(load_default=False)
+    split_by_resource = Bool(load_default=False)  # newer servers: per-GPU series of gpu_* metrics
 
 
 @endpoint("workers.get_stats", GetStatsRequest, min_version="2.4")
@@ -158,7 +158,7 @@ def get_stats(call: Call) -> dict:
     data = call.data
     return {"workers": call.app.workers.stats.series(
         call.identity.company, data.get("worker_ids"), data["from_date"], data["to_date"], data["interval"],
-        data["items"], data["split_by_resource"],
+        data["items"], data["split_by_resource"], data["split_by_variant"],
     )}
 
 
