@@ -12,6 +12,7 @@ from support.client import ApiClient
 from support.event_reports import T0, add_batch, image, scalar
 from support.names import unique
 from support.objects import create_project, get_task
+from support.sdk_api import call, run_calls
 
 
 def md5(text: str) -> str:
@@ -227,3 +228,37 @@ def test_histogram_buckets_start_at_multiples_of_the_interval(events_api, task):
     # Fewer points than samples: all of them.
     assert len(events_api.ok("events.scalar_metrics_iter_histogram", task=task)["loss"]["a"]["x"]) == 100
     events_api.error("events.scalar_metrics_iter_histogram", (400, 12), task=task, samples=6001)
+
+
+def test_an_empty_batch_is_refused(events_api):
+    reply = events_api.send("events.add_batch", body="", headers={"Content-Type": "application/json-lines"})
+    assert reply.code == (400, 17)
+
+
+# -- the real SDK ------------------------------------------------------------------------------------------------
+@pytest.fixture(scope="module")
+def sdk_answers(api_server, tmp_path_factory):
+    api = ApiClient(api_server.url, api_server.key, api_server.secret).login()
+    project = create_project(api, unique("events-sdk"))
+    task = api.ok("tasks.create", name=unique("t"), type="training", project=project)["id"]
+    add_batch(api, [scalar(task, "loss", "a", i, float(i)) for i in range(3)] + logs(task, [T0 + i for i in range(3)])
+              + [image(task, "img", "a", i, f"a{i}.png") for i in range(2)])
+    answers = run_calls(api_server, [
+        call("events.scalar_metrics_iter_raw", task=task, metric={"metric": "loss"}, count_total=True),
+        call("events.get_task_latest_scalar_values", task=task),
+        call("events.get_task_log", raw=True, version="1.7", task=task, batch_size=2, order="asc"),
+        call("events.debug_images", raw=True, version="2.1", task=task, iters=1),
+        call("events.clear_task_log", task=task),
+    ], tmp_path_factory.mktemp("sdk-events"))
+    return task, answers
+
+
+def test_through_the_sdk(sdk_answers):
+    task, (raw, latest, log, images, cleared) = sdk_answers
+    assert all(a["ok"] for a in sdk_answers[1]), sdk_answers[1]
+    assert raw["data"]["total"] == 3 and raw["data"]["variants"] == {"a": {"y": [0.0, 1.0, 2.0], "iter": [0, 1, 2]}}
+    (loss,) = latest["data"]["metrics"]
+    assert loss["variants"] == [{"name": "a", "last_value": 2.0, "last_10_value": 2.0}]
+    assert [e["msg"] for e in log["data"]["events"]] == [f"at {T0}", f"at {T0 + 1}"] and log["data"]["total"] == 3
+    assert images["data"]["task"] == task and [e["iter"] for e in images["data"]["images"]] == [1]
+    assert cleared["data"] == {"deleted": 3}

@@ -237,7 +237,9 @@ class EventReads:
             for entry in (variants or {}).values() if isinstance(variants, dict) else ():
                 if isinstance(entry, dict) and "value" in entry:
                     metrics.setdefault(entry.get("metric", ""), []).append(
-                        {"name": entry.get("variant", ""), "last_value": entry["value"]})
+                        # last_10_value: the reference's aggregation yields the latest value there too.
+                        {"name": entry.get("variant", ""), "last_value": entry["value"],
+                         "last_10_value": entry["value"]})
         last_update = doc.get("last_update")
         return {
             "metrics": [{"name": name, "variants": sorted(variants, key=lambda v: v["name"])}
