@@ -709,8 +709,8 @@ def test_task_endpoints_need_a_token(anon, name):
 
 
 @pytest.mark.parametrize("name, body, field", [
-    ("tasks.get_all", {"page": "1"}, "page"),
-    ("tasks.get_all", {"status": "created"}, "status"),
+    ("tasks.get_all", {"page": "one"}, "page"),
+    ("tasks.get_all", {"status": {"a": 1}}, "status"),
     ("tasks.stop_many", {}, "ids"),
     ("tasks.get_hyper_params", {}, "tasks"),
     ("tasks.edit_configuration", {"task": "x", "configuration": [{"value": "v"}]}, "configuration.0.name"),
