@@ -280,3 +280,17 @@ def test_through_the_sdk(api_server, client, tree, tmp_path):
     assert ex["ok"] and len(ex["data"]["tasks"]) == 4 and ex["data"]["scroll_id"]
     assert single["ok"] and ids(single["data"]["models"]) == [tree["models"][0]]
     assert public["ok"] and ids(public["data"]["projects"]) == [tree["parent"]]
+
+
+def test_hyperparameter_values_order_and_filter_as_numbers(client):
+    project = create_project(client, unique("hp-order"))
+    made = {}
+    for value in ("10", "9", "100", "abc"):
+        hyperparams = {"Args": {"lr": {"section": "Args", "name": "lr", "value": value, "type": "str"}}}
+        made[value] = client.ok("tasks.create", name=f"hp{value}", type="training", project=project,
+                                hyperparams=hyperparams)["id"]
+    none = client.ok("tasks.create", name="hp-none", type="training", project=project)["id"]
+    ordered = ids(client.ok("tasks.get_all", project=[project], order_by=["hyperparams.Args.lr.value"])["tasks"])
+    assert ordered == [made["9"], made["10"], made["100"], made["abc"], none]
+    found = client.ok("tasks.get_all", project=[project], **{"hyperparams.Args.lr.value": "10"})["tasks"]
+    assert ids(found) == [made["10"]]

@@ -156,3 +156,13 @@ def test_scroll_window_needs_a_size(size):
 
 def test_page_size_is_capped():
     assert paging({"page": 2, "page_size": 10_000}) == (2 * MAX_PAGE_SIZE, MAX_PAGE_SIZE)
+
+
+def test_numeric_collation_for_user_value_fields():
+    from trackside.shared.storage.query import NUMERIC_COLLATION, collation
+    spec = QuerySpec(numeric_prefixes=("hyperparams.",))
+    assert collation({}, [("hyperparams.a.b.value", 1)], spec) == NUMERIC_COLLATION
+    assert collation({"hyperparams.a.b.value": ["1"]}, [], spec) == NUMERIC_COLLATION
+    assert collation({"hyperparams.a.b.value": None}, [("name", 1)], spec) is None
+    assert collation({}, [("name", 1), ("hyperparams.x", 1)], spec) is None
+    assert collation({}, [("hyperparams.x", 1)], QuerySpec()) is None

@@ -59,6 +59,9 @@ class QuerySpec:
     # Conditions with a comparison prefix: ">=2024-01-01T00:00:00", "<2024-02-01".
     datetime_fields: Sequence[str] = ()
     date_fields: frozenset = frozenset()
+    # Fields under these prefixes hold user values (hyper-parameters, metrics): strings that are numbers
+    # compare as numbers, as the reference's numericOrdering collation does.
+    numeric_prefixes: Sequence[str] = ()
 
 
 def build_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
@@ -375,6 +378,19 @@ def null_split(sort: Sequence[tuple[str, int]]) -> tuple[dict, dict] | None:
     if direction != ASCENDING or key == "_id" or "[" in key:
         return None
     return {key: {"$nin": _EMPTY_VALUES}}, {key: {"$in": _EMPTY_VALUES}}
+
+
+NUMERIC_COLLATION = {"locale": "en_US", "numericOrdering": True}
+
+
+def collation(params: Mapping[str, Any], sort: Sequence[tuple[str, int]], spec: QuerySpec) -> dict | None:
+    """The numeric collation when a filter key or the first sort key is under ``spec.numeric_prefixes``."""
+    if not spec.numeric_prefixes:
+        return None
+    keys = [k for k, v in params.items() if v is not None] + [key for key, _ in sort[:1]]
+    if any(key.startswith(prefix) for key in keys for prefix in spec.numeric_prefixes):
+        return dict(NUMERIC_COLLATION)
+    return None
 
 
 def scroll_window(params: Mapping[str, Any], position: int) -> tuple[int, int]:

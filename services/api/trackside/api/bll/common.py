@@ -79,28 +79,33 @@ def get_all(
         raise query_error(exc) from None
     base = {"$and": [c for c in clauses if c]}
     projection = query.mongo_projection(only_fields, spec.renames)
-    docs = _read_sorted(coll, base, projection, sort, skip, limit)
+    docs = _read_sorted(coll, base, projection, sort, skip, limit, query.collation(params, sort, spec))
     return [query.trim(to_api(doc), only_fields) for doc in docs]
 
 
-def _read_sorted(coll: Collection, base: dict, projection, sort, skip: int, limit: int) -> list[dict]:
+def _read_sorted(coll: Collection, base: dict, projection, sort, skip: int, limit: int,
+                 collation: dict | None = None) -> list[dict]:
     """One page of ``base`` in ``sort`` order; with an ascending first key, the documents where that key is
     empty follow all the others (two reads, the second continuing where the first ran out)."""
-    split = query.null_split(sort)
-    if split is None:
-        cursor = coll.find(base, projection)
+    def find(filter_: dict, skip_: int, limit_: int) -> list[dict]:
+        cursor = coll.find(filter_, projection, collation=collation)
         if sort:
             cursor = cursor.sort(sort)
-        return list(cursor.skip(skip).limit(limit))
+        return list(cursor.skip(skip_).limit(limit_))
+
+    split = query.null_split(sort)
+    if split is None:
+        return find(base, skip, limit)
     set_part, empty_part = ({"$and": [base, part]} for part in split)
-    docs = list(coll.find(set_part, projection).sort(sort).skip(skip).limit(limit))
+    docs = find(set_part, skip, limit)
     if len(docs) == limit:
         return docs
     # The first part ran out inside this page: its size is known unless the page started beyond it.
-    first_size = skip + len(docs) if docs or skip == 0 else coll.count_documents(set_part)
-    rest_skip = max(0, skip - first_size)
-    docs += coll.find(empty_part, projection).sort(sort).skip(rest_skip).limit(limit - len(docs))
-    return docs
+    if docs or skip == 0:
+        first_size = skip + len(docs)
+    else:
+        first_size = coll.count_documents(set_part, **({"collation": collation} if collation else {}))
+    return docs + find(empty_part, max(0, skip - first_size), limit - len(docs))
 
 
 def scroll_position(scroll_id: Any) -> int:

@@ -28,6 +28,7 @@ SPEC = QuerySpec(
     range_fields=("created", "last_metrics.*", "last_iteration"),
     datetime_fields=("last_update", "last_change"),
     date_fields=frozenset({"created"}),
+    numeric_prefixes=("metadata.", "last_metrics."),
 )
 ARCHIVED_TAG = "archived"
 # The name the reference gives the output model a task records through models.update_for_task.

@@ -37,6 +37,7 @@ SPEC = QuerySpec(
     date_fields=frozenset({"created", "started"}),
     plain_fields=("runtime.*",),
 )
+    numeric_prefixes=("hyperparams.", "last_metrics.", "execution.parameters."),
 # What tasks.update may change in any status (tasks.edit covers the task's definition).
 UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
 
