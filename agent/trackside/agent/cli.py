@@ -31,6 +31,9 @@ def _common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--docker", nargs="*", default=False, metavar="IMAGE_AND_ARGS",
                         help="run each task in a container: the task's image, else IMAGE, else agent.default_docker")
     parser.add_argument("-O", dest="optimization", action="count", default=0, help="python -O for the task")
+    parser.add_argument("--use-owner-token", action="store_true",
+                        help="run each task with a token of its owner (auth.get_token_for_user: the agent's "
+                             "credentials must be an administrator's), falling back to the agent's own")
 
 
 def build_parser() -> argparse.ArgumentParser:

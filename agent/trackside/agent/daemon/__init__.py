@@ -212,9 +212,11 @@ def _child_env(args, gpus: GpuSelection) -> dict[str, str]:
 
 
 def _child_args(args) -> list[str]:
-    """``--docker [IMAGE ARGS]``: each child runs its task in a container (the task's image first)."""
+    """``--docker [IMAGE ARGS]``: each child runs its task in a container (the task's image first);
+    ``--use-owner-token`` is passed on."""
     docker = [] if args.docker is False else ["--docker", *args.docker]
-    return ["--log-level", args.log_level] + ["-O"] * (args.optimization or 0) + docker
+    owner = ["--use-owner-token"] if getattr(args, "use_owner_token", False) else []
+    return ["--log-level", args.log_level] + ["-O"] * (args.optimization or 0) + docker + owner
 
 
 def _worker_tags() -> list[str]:

@@ -37,6 +37,7 @@ def run_execute(args, config: AgentConfig) -> int:
                           require_queue=args.require_queue, standalone=args.standalone_mode,
                           monitoring=not args.disable_monitoring, log_file=args.log_file, log_level=args.log_level,
                           optimization=args.optimization, docker=None if args.docker is False else list(args.docker),
-                          stream_logs=not args.log_to_stdout, prepare_only=args.prepare_only).run()
+                          stream_logs=not args.log_to_stdout, prepare_only=args.prepare_only,
+                          use_owner_token=args.use_owner_token).run()
     finally:
         api.close()

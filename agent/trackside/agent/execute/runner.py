@@ -21,9 +21,11 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 import signal
 import socket
 import sys
+import tempfile
 import threading
 from pathlib import Path
 from typing import TextIO
@@ -31,7 +33,7 @@ from typing import TextIO
 from trackside.agent.api import AgentApi, ApiError
 from trackside.agent.config import AgentConfig
 from trackside.agent.docker.agent_install import RESULT_ENV
-from trackside.agent.execute import launch
+from trackside.agent.execute import launch, owner_token
 from trackside.agent.execute.code import CodeError, CodeLocation, prepare_code
 from trackside.agent.execute.environment import EnvironmentBuildError, PythonEnvironment, build_environment
 from trackside.agent.execute.heartbeat import Heartbeat, worker_report
@@ -58,7 +60,7 @@ class TaskRunner:
                  clone: bool = False, require_queue: bool = False, standalone: bool = False,
                  monitoring: bool = True, log_file: str | None = None, log_level: str = "INFO",
                  optimization: int = 0, out: TextIO = sys.stdout, docker: list[str] | None = None,
-                 stream_logs: bool = True, prepare_only: bool = False):
+                 stream_logs: bool = True, prepare_only: bool = False, use_owner_token: bool = False):
         self.config, self.api, self.task_id = config, api, task_id
         self.full_monitoring, self.clone, self.require_queue = full_monitoring, clone, require_queue
         self.standalone, self.monitoring, self.log_level = standalone, monitoring, log_level
@@ -67,6 +69,7 @@ class TaskRunner:
         # container, whose output the agent outside sends as the task's log.
         self.docker, self.stream_logs = docker, stream_logs
         self.prepare_only = prepare_only   # `build`: code and environment only; the task is not touched
+        self.use_owner_token = use_owner_token   # the task's process acts as the task's owner (owner_token.py)
         self.worker = self._worker_id()
         self.redact = self._seeded_redactor()
         self.console = Console(self.redact, out)
@@ -179,6 +182,22 @@ class TaskRunner:
         task_env = launch.task_own_environment(task) if self.config.get("agent.enable_task_env") else {}
         process_env = launch.task_environment(config=self.config, env=env, code=code, task_id=self.task_id,
                                               worker=self.worker, log_level=self.log_level, task_env=task_env)
+        owner_folder = None
+        if self.use_owner_token:
+            token = owner_token.fetch(self.api.call, task, self.note)
+            if token:
+                self.redact.add(token)
+                owner_folder = Path(tempfile.mkdtemp(prefix="trackside-owner-"))
+                config_file = owner_token.write_config_without_credentials(self.config, owner_folder)
+                process_env = owner_token.as_owner(process_env, token, config_file)
+        try:
+            return self._run_process_with(argv, code, process_env, adopting)
+        finally:
+            if owner_folder is not None:
+                shutil.rmtree(owner_folder, ignore_errors=True)
+
+    def _run_process_with(self, argv: list[str], code: CodeLocation, process_env: dict[str, str],
+                          adopting: bool) -> int:
         self.note("Environment setup completed successfully")
         self.note(f"Running task id [{self.task_id}]:")
         # Its own event: the moment the task's process starts (what "time to start" is measured to).
@@ -232,7 +251,8 @@ class TaskRunner:
     def _run_in_container(self, task: dict) -> int:
         from trackside.agent.docker.launch import ContainerLaunch, LAUNCH_ERRORS, BOOTSTRAP_FAILED
         inner = ["execute", "--id", self.task_id, "--full-monitoring", "--log-to-stdout",
-                 "--log-level", self.log_level] + ["-O"] * self.optimization
+                 "--log-level", self.log_level] + ["-O"] * self.optimization \
+            + (["--use-owner-token"] if self.use_owner_token else [])
         launch = ContainerLaunch(self.config, task, self.worker, self.docker, inner, self.console.line, self.note)
         result = None
         try:

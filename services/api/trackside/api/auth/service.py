@@ -103,6 +103,10 @@ class AuthService:
                  "$setOnInsert": {"created": utcnow(), "created_in_version": SERVER_VERSION}},
                 upsert=True,
             )
+            # Given and family name from the display name, as the reference fills them, kept once edited.
+            given, _, family = identity.user_name.partition(" ")
+            self._db[USERS].update_one({"_id": identity.user, "given_name": {"$exists": False}},
+                                       {"$set": {"given_name": given, "family_name": family}})
 
     # -- per request -----------------------------------------------------------------------------------
     def authenticate(self, request: Request, endpoint: Endpoint) -> Identity | None:
