@@ -1,6 +1,7 @@
 """models.*: the model registry, against the real API process and Mongo-wire server."""
 from __future__ import annotations
 
+import copy
 import re
 import time
 import uuid
@@ -21,6 +22,13 @@ MODEL_FIELDS = {
 
 def new_model(api, **fields) -> str:
     return api.ok("models.create", **{"uri": WEIGHTS, "name": unique("model"), **fields})["id"]
+
+
+def v2_13(api):
+    """The client at 2.13: the last version serving models.update_for_task (later ones answer 301/1)."""
+    client = copy.copy(api)
+    client.version = "2.13"
+    return client
 
 
 def get_model(api, model_id: str) -> dict:
@@ -304,7 +312,8 @@ def test_set_ready(api):
 def test_publish_many_reports_each_id(api):
     first, second, missing = new_model(api), new_model(api), uuid.uuid4().hex
     result = api.ok("models.publish_many", ids=[first, second, missing])
-    assert result["succeeded"] == [{"id": first, "updated": True}, {"id": second, "updated": True}]
+    assert result["succeeded"] == [{"id": first, "updated": True, "published_task": None},
+                                   {"id": second, "updated": True, "published_task": None}]
     assert [f["id"] for f in result["failed"]] == [missing]
     assert result["failed"][0]["error"]["codes"] == [400, 201]
     assert get_model(api, second)["ready"] is True
@@ -348,14 +357,14 @@ def test_delete_refuses_the_output_of_a_published_task_unless_forced(api, backen
     task = make_task(status="published")
     model_id = new_model(api, task=task)
     backend["tasks"].update_one({"_id": task}, {"$set": {"models.output": [{"name": "out", "model": model_id}]}})
-    api.error("models.delete", (400, 205), model=model_id)
+    api.error("models.delete", (400, 206), model=model_id)  # model_creating_task_exists
     api.ok("models.delete", model=model_id, force=True)
     assert task_doc(backend, task)["models"]["output"][0]["model"] == f"__DELETED__{model_id}"
 
 
 def test_delete_drops_the_output_item_of_a_draft_task(api, backend, make_task):
     task = make_task()
-    result = api.ok("models.update_for_task", task=task, uri=WEIGHTS)
+    result = v2_13(api).ok("models.update_for_task", task=task, uri=WEIGHTS)
     assert api.ok("models.delete", model=result["id"])["deleted"] is True
     assert task_doc(backend, task)["models"]["output"] == []
 
@@ -363,7 +372,7 @@ def test_delete_drops_the_output_item_of_a_draft_task(api, backend, make_task):
 # -- update_for_task / get_by_task_id ----------------------------------------------------------------------
 def test_update_for_task_creates_then_updates_the_output_model(api, backend, project, make_task):
     task = make_task(execution={"framework": "PyTorch", "model_labels": {"a": 1}, "model_desc": {"d": 1}})
-    result = api.ok("models.update_for_task", task=task, uri="file:///v1.pt", iteration=3)
+    result = v2_13(api).ok("models.update_for_task", task=task, uri="file:///v1.pt", iteration=3)
     assert result["created"] is True
     model = get_model(api, result["id"])
     doc = task_doc(backend, task)
@@ -374,7 +383,7 @@ def test_update_for_task_creates_then_updates_the_output_model(api, backend, pro
     assert doc["last_iteration"] == 3
     assert api.ok("models.get_by_task_id", task=task)["model"]["id"] == result["id"]
 
-    again = api.ok("models.update_for_task", task=task, uri="file:///v2.pt", iteration=8)
+    again = v2_13(api).ok("models.update_for_task", task=task, uri="file:///v2.pt", iteration=8)
     assert again["id"] == result["id"] and again["created"] is False and again["updated"] == 1
     assert get_model(api, result["id"])["uri"] == "file:///v2.pt"
     assert task_doc(backend, task)["last_iteration"] == 8
@@ -382,9 +391,9 @@ def test_update_for_task_creates_then_updates_the_output_model(api, backend, pro
 
 def test_update_for_task_override_model(api, backend, make_task):
     task = make_task()
-    first = api.ok("models.update_for_task", task=task, uri=WEIGHTS)["id"]
+    first = v2_13(api).ok("models.update_for_task", task=task, uri=WEIGHTS)["id"]
     other = new_model(api)
-    result = api.ok("models.update_for_task", task=task, override_model_id=other)
+    result = v2_13(api).ok("models.update_for_task", task=task, override_model_id=other)
     assert result == {"id": other, "created": False, "updated": 1}
     outputs = task_doc(backend, task)["models"]["output"]
     assert [(o["name"], o["model"]) for o in outputs] == [("Output Model", other)]
@@ -393,12 +402,12 @@ def test_update_for_task_override_model(api, backend, make_task):
 
 def test_update_for_task_errors(api, make_task):
     task = make_task()
-    api.error("models.update_for_task", (400, 11), task=task)
-    api.error("models.update_for_task", (400, 11), task=task, uri=WEIGHTS, override_model_id=uuid.uuid4().hex)
-    api.error("models.update_for_task", (400, 101), task=uuid.uuid4().hex, uri=WEIGHTS)
-    api.error("models.update_for_task", (400, 201), task=task, override_model_id=uuid.uuid4().hex)
-    api.error("models.update_for_task", (400, 110), task=make_task(status="completed"), uri=WEIGHTS)
-    api.error("models.update_for_task", (400, 11), uri=WEIGHTS)
+    v2_13(api).error("models.update_for_task", (400, 11), task=task)
+    v2_13(api).error("models.update_for_task", (400, 11), task=task, uri=WEIGHTS, override_model_id=uuid.uuid4().hex)
+    v2_13(api).error("models.update_for_task", (400, 101), task=uuid.uuid4().hex, uri=WEIGHTS)
+    v2_13(api).error("models.update_for_task", (400, 201), task=task, override_model_id=uuid.uuid4().hex)
+    v2_13(api).error("models.update_for_task", (400, 110), task=make_task(status="completed"), uri=WEIGHTS)
+    v2_13(api).error("models.update_for_task", (400, 11), uri=WEIGHTS)
 
 
 def test_get_by_task_id_errors(api, make_task):

@@ -442,7 +442,7 @@ def test_reset_clears_the_run(api, queue):
 
 def test_reset_refuses_a_published_task_unless_forced(api):
     task_id = task_in(api, "published")
-    api.error("tasks.reset", (400, 113), task=task_id)
+    api.error("tasks.reset", (400, 110), task=task_id)  # the reference's invalid_task_status
     assert api.ok("tasks.reset", task=task_id, force=True)["fields"]["status"] == "created"
 
 

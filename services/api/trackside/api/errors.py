@@ -21,6 +21,10 @@ def _error(name: str, code: int, subcode: int, message: str) -> type[APIError]:
     return type(name, (APIError,), {"code": code, "subcode": subcode, "default_message": message})
 
 
+# 301: an endpoint that later API versions no longer serve (the reference's moved_permanently)
+NotSupportedForVersion = _error("NotSupportedForVersion", 301, 1,
+                                "this endpoint is no longer supported for the requested API version")
+
 # 400: bad request
 NotSupported = _error("NotSupported", 400, 1, "endpoint is not supported")
 InvalidVersion = _error("InvalidVersion", 400, 2, "request path has invalid version")
@@ -51,6 +55,7 @@ InvalidModelId = _error("InvalidModelId", 400, 201, "invalid model id")
 ModelNotReady = _error("ModelNotReady", 400, 202, "model is not ready")
 ModelIsReady = _error("ModelIsReady", 400, 203, "model is ready")
 ModelInUse = _error("ModelInUse", 400, 205, "model is used by tasks")
+ModelCreatingTaskExists = _error("ModelCreatingTaskExists", 400, 206, "task that created this model exists")
 
 InvalidUser = _error("InvalidUser", 400, 300, "invalid user")
 InvalidUserId = _error("InvalidUserId", 400, 301, "invalid user id")

@@ -9,7 +9,7 @@ single atomic updates on the tasks collection, so it does not depend on the task
 """
 from __future__ import annotations
 
-from typing import Any, Iterable
+from typing import Any, Callable, Iterable
 
 from pymongo.database import Database
 
@@ -154,16 +154,31 @@ class ModelsBLL:
         self.coll.update_one({"_id": model_id, "company": company}, {"$set": updates})
         return _api_metadata(dict(updates))
 
-    def set_ready(self, identity: Identity, model_id: str) -> int:
+    def publish(self, identity: Identity, model_id: str,
+                publish_task: Callable[[str], dict] | None = None) -> tuple[int, dict | None]:
+        """models.set_ready / publish_many: the model becomes ready (a ready one is 400/203); with
+        ``publish_task`` its creating task is published first, unless it already is (a refusal fails it all).
+        The update count and ``{id, data}`` of the task's publishing, if any."""
         company = identity.company
-        result = self.coll.update_one(
-            {"_id": model_id, "company": company, "ready": {"$ne": True}},
-            {"$set": {"ready": True, "last_update": utcnow()}},
-        )
-        if not result.matched_count:
-            self.get(company, model_id, only_fields=["id"])  # an unknown id is 400/201
+        model = self.get(company, model_id, only_fields=["task", "ready"])
+        if model.get("ready"):
             raise errors.ModelIsReady(f"model {model_id} is already published (ready)", model=model_id)
-        return 1
+        published_task = None
+        if publish_task and model.get("task"):
+            task = self._tasks.find_one({"_id": model["task"], "company": company}, {"status": 1})
+            if task and task.get("status") != PUBLISHED:
+                published_task = {"id": model["task"], "data": publish_task(model["task"])}
+        return self.mark_ready(identity, model_id), published_task
+
+    def mark_ready(self, identity: Identity, model_id: str | None) -> int:
+        """Set ``ready`` on a draft model (a published task's output model is published with it)."""
+        if not model_id:
+            return 0
+        now = utcnow()
+        return self.coll.update_one(
+            {"_id": model_id, "company": identity.company, "ready": {"$ne": True}},
+            {"$set": {"ready": True, "last_update": now, "last_change": now, "last_changed_by": identity.user}},
+        ).modified_count
 
     def set_archived(self, identity: Identity, model_id: str, archived: bool) -> bool:
         change = {"$addToSet" if archived else "$pull": {"system_tags": ARCHIVED_TAG}}
@@ -331,24 +346,28 @@ class ModelsBLL:
         if model.get("task"):
             creator = self._tasks.find_one({"_id": model["task"], "company": company}, {"status": 1})
             if creator and creator.get("status") == PUBLISHED:
-                raise errors.ModelInUse(
+                raise errors.ModelCreatingTaskExists(
                     f"model {model['id']} was created by the published task {model['task']}; "
                     "use force=True to delete", task=model["task"],
                 )
 
     def _release_task_references(self, company: str, model_id: str) -> None:
-        """Inputs and published outputs keep a deleted-marker; other tasks simply drop the output item."""
+        """Inputs and published outputs keep a deleted-marker (a published task also notes the deletion in
+        ``output.error``); other tasks simply drop the output item."""
         self._mark_deleted(company, "input", model_id, {})
-        self._mark_deleted(company, "output", model_id, {"status": PUBLISHED})
+        self._mark_deleted(company, "output", model_id, {"status": PUBLISHED},
+                           {"output.error": f"model deleted on {utcnow().isoformat()}"})
         self._tasks.update_many(
             {"company": company, "models.output.model": model_id},
             {"$pull": {"models.output": {"model": model_id}}, "$set": {"last_update": utcnow()}},
         )
 
-    def _mark_deleted(self, company: str, kind: str, model_id: str, task_filter: dict) -> None:
+    def _mark_deleted(self, company: str, kind: str, model_id: str, task_filter: dict,
+                      extra: dict | None = None) -> None:
         self._tasks.update_many(
             {"company": company, f"models.{kind}.model": model_id, **task_filter},
-            {"$set": {f"models.{kind}.$[item].model": DELETED_PREFIX + model_id, "last_update": utcnow()}},
+            {"$set": {f"models.{kind}.$[item].model": DELETED_PREFIX + model_id, "last_update": utcnow(),
+                      **(extra or {})}},
             array_filters=[{"item.model": model_id}],
         )
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 from trackside.api import errors
 from trackside.api.bll import task_documents as documents
 from trackside.api.bll.common import to_api
+from trackside.api.bll.task_cleanup import CLEANUP_FIELDS, TaskCleanup, input_only_artifacts
 from trackside.api.bll.task_status import (
-    CLOSED, COMPLETED, CREATED, DEVELOPMENT_TAG, IN_PROGRESS, PUBLISHED, QUEUED, STOPPED, STOPPING_MESSAGE,
-    check_not_published, check_transition,
+    ALLOWED_TRANSITIONS, CLOSED, COMPLETED, CREATED, DEVELOPMENT_TAG, IN_PROGRESS, PUBLISHED, QUEUED, STOPPED,
+    STOPPING_MESSAGE, UNKNOWN, check_transition,
 )
 from trackside.api.bll.task_store import TaskStore, changed_by
 from trackside.api.context import Identity
@@ -31,6 +32,7 @@ class TaskTransitions:
         self.models = models
         self.events = events
         self.workers = workers
+        self.cleanup = TaskCleanup(store.coll, models.coll, events)
 
     def change_status(self, identity: Identity, task: dict, new_status: str, *, force: bool = False,
                       reason: str | None = None, message: str | None = None, writes: dict | None = None,
@@ -98,19 +100,20 @@ class TaskTransitions:
 
     def publish(self, identity: Identity, task_id: str, force: bool, reason: str | None, message: str | None,
                 publish_model: bool) -> dict:
+        """Publish the task and, with ``publish_model``, its latest output model if still a draft."""
         task = self.store.load(identity.company, task_id, ["models.output"])
-        result = self.change_status(identity, task, PUBLISHED, force=force, reason=reason, message=message,
+        status = task.get("status")
+        if not force and PUBLISHED not in ALLOWED_TRANSITIONS.get(status or UNKNOWN, frozenset()):
+            # Publishing again is refused too (the reference allows no same-status publish).
+            raise errors.InvalidTaskStatus(
+                f"invalid status change: task {task_id} is {status}, it cannot be published (use force)",
+                task=task_id, current_status=status, new_status=PUBLISHED)
+        result = self.change_status(identity, task, PUBLISHED, force=True, reason=reason, message=message,
                                     writes={"published": utcnow()})
         output_models = (task.get("models") or {}).get(documents.OUTPUT) or []
         if publish_model and output_models:
-            self._mark_model_ready(identity.company, output_models[-1].get("model"))
+            self.models.mark_ready(identity, output_models[-1].get("model"))
         return result
-
-    def _mark_model_ready(self, company: str, model_id: str | None) -> None:
-        # Publishing a task publishes its latest output model, as the reference does.
-        if model_id:
-            self.models.coll.update_one({"_id": model_id, "company": company},
-                                        {"$set": {"ready": True, "last_update": utcnow()}})
 
     # -- stop: a request to a worker, or an immediate stop -----------------------------------------------
     def stop(self, identity: Identity, task_id: str, force: bool, reason: str | None,
@@ -138,23 +141,36 @@ class TaskTransitions:
         return bool(self.workers and self.workers.is_running(company, task.get("last_worker"), task["id"]))
 
     # -- reset ------------------------------------------------------------------------------------------
-    def reset(self, identity: Identity, task_id: str, force: bool, clear_all: bool) -> dict:
-        task = self.store.load(identity.company, task_id, ["execution"])
-        check_not_published(task_id, task.get("status"), force)
-        removed = self.queues.remove_entry(identity.company, None, task_id)
+    def reset(self, identity: Identity, task_id: str, force: bool, clear_all: bool,
+              delete_output_models: bool = True, return_file_urls: bool = False) -> dict:
+        """Back to "created" with the run's results gone: metrics, runtime, times, output artifacts and output
+        models (see :mod:`task_cleanup`), events; a published task only with ``force``."""
+        company = identity.company
+        task = self.store.load(company, task_id, [*CLEANUP_FIELDS, "execution"])
+        if task.get("status") == PUBLISHED and not force:
+            raise errors.InvalidTaskStatus(f"invalid task status: task {task_id} is published (use force)",
+                                           task=task_id, status=PUBLISHED)
+        # Checked before anything changes: published children or outputs refuse the reset unless forced.
+        check_transition(task_id, task.get("status"), CREATED, force)
+        plan = self.cleanup.plan(company, task, force)
+        removed = self.queues.remove_entry(company, None, task_id)
         writes = {"last_iteration": 0, "last_metrics": {}, "models.output": [], "runtime": {}}
         if clear_all:
             writes.update(execution=documents.default_execution(), script={})
         else:
-            artifacts = (task.get("execution") or {}).get("artifacts") or []
             writes["execution.queue"] = None
-            writes["execution.artifacts"] = [a for a in artifacts if documents.artifact_key(a)[1] == documents.INPUT]
-        result = self.change_status(identity, task, CREATED, force=force, reason="reset", message="reset",
+            writes["execution.artifacts"] = input_only_artifacts(task)
+        result = self.change_status(identity, task, CREATED, force=True, reason="reset", message="reset",
                                     writes=writes, operators={"$unset": {f: 1 for f in RESET_UNSET}})
-        # After the status change, so a refused reset leaves the events in place.
-        deleted_events = self.events.delete_for_tasks(identity.company, [task_id])
-        dequeued = {"removed": removed} if task.get("status") == QUEUED else {}
-        return {**result, "dequeued": dequeued, "events": {"deleted": deleted_events}, "deleted_models": 0}
+        # After the status change, so a lost race leaves models and events in place.
+        cleaned = self.cleanup.apply(identity.user, plan, delete_output_models=delete_output_models,
+                                     update_children=False)
+        self.cleanup.delete_events(company, cleaned, [task_id], collect_urls=return_file_urls)
+        reply = {**result, "dequeued": {"removed": removed} if task.get("status") == QUEUED else {},
+                 "deleted_models": cleaned.deleted_models, "events": {"deleted": cleaned.deleted_events}}
+        if return_file_urls:
+            reply["urls"] = cleaned.urls()
+        return reply
 
     # -- queues -----------------------------------------------------------------------------------------
     def enqueue(self, identity: Identity, task_id: str, queue_id: str | None, queue_name: str | None, force: bool,

@@ -12,6 +12,7 @@ from pymongo.database import Database
 
 from trackside.api import errors
 from trackside.api.bll.common import get_all, owner_ids, require_ids, set_fields
+from trackside.api.bll.task_cleanup import CLEANUP_FIELDS, CONTROLLER, CleanupResult
 from trackside.api.bll.task_contents import EditRule, TaskContents
 from trackside.api.bll.task_documents import (
     DELETED_PREFIX, MERGED_SUBDOCS, clone_fields, edit_writes, new_task, prepare_fields,
@@ -36,8 +37,8 @@ SPEC = QuerySpec(
     datetime_fields=("status_changed", "last_update", "last_change"),
     date_fields=frozenset({"created", "started"}),
     plain_fields=("runtime.*",),
-)
     numeric_prefixes=("hyperparams.", "last_metrics.", "execution.parameters."),
+)
 # What tasks.update may change in any status (tasks.edit covers the task's definition).
 UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
 
@@ -166,27 +167,40 @@ class TasksBLL:
             writes["active_duration"] = int((now - task["started"]).total_seconds())
         self.coll.update_one({"_id": task_id, "company": identity.company}, {"$set": writes})
 
-    def delete(self, identity: Identity, task_id: str, force: bool) -> dict:
+    def delete(self, identity: Identity, task_id: str, force: bool, delete_output_models: bool = True,
+               return_file_urls: bool = False, include_pipeline_steps: bool = False) -> dict:
+        """Delete a new or archived task (any task with ``force``), its events and draft output models; see
+        :mod:`task_cleanup`. A pipeline controller's steps go with it when ``include_pipeline_steps``."""
         company = identity.company
-        task = self.store.load(company, task_id, ["system_tags"])
+        task = self.store.load(company, task_id, list(CLEANUP_FIELDS))
         archived = ARCHIVED_TAG in (task.get("system_tags") or [])
         if task.get("status") != CREATED and not archived and not force:
             raise errors.TaskCannotBeDeleted(
                 f"task {task_id} is {task.get('status')}: only new or archived tasks are deleted without force",
-                task=task_id, status=task.get("status"),
+                task=task_id, expected=CREATED, current=task.get("status"),
             )
-        self.queues.remove_entry(company, None, task_id)
-        orphaned = {"company": company}
-        # Children and models keep a recognisable reference to the deleted task.
-        children = self.coll.update_many({**orphaned, "parent": task_id},
-                                         {"$set": {"parent": DELETED_PREFIX + task_id}}).modified_count
-        models = self.models.coll.update_many({**orphaned, "task": task_id},
-                                              {"$set": {"task": DELETED_PREFIX + task_id}}).modified_count
-        self.coll.delete_one({"_id": task_id, "company": company})
-        deleted_events = self.events.delete_for_tasks(company, [task_id])
+        cleanup = self.transitions.cleanup
+        result, deleted = CleanupResult(), []
+        if include_pipeline_steps and task.get("type") == CONTROLLER:
+            for step in self.coll.find({"company": company, "parent": task_id}, {"_id": 1}):
+                step_task = self.store.load(company, step["_id"], list(CLEANUP_FIELDS))
+                result += self._delete_one(identity, step_task, True, delete_output_models)
+                deleted.append(step["_id"])
+        result += self._delete_one(identity, task, force, delete_output_models)
+        deleted.append(task_id)
+        cleanup.delete_events(company, result, deleted, collect_urls=return_file_urls)
         self.projects.touch(company, task.get("project"))
-        return {"deleted": True, "updated_children": children, "updated_models": models,
-                "events": {"deleted": deleted_events}}
+        return {"deleted": True, **result.counts(), "urls": result.urls() if return_file_urls else None,
+                "events": {"deleted": result.deleted_events}}
+
+    def _delete_one(self, identity: Identity, task: dict, force: bool, delete_output_models: bool) -> CleanupResult:
+        # Planned first: a refusal (published outputs) leaves the task queued and whole.
+        plan = self.transitions.cleanup.plan(identity.company, task, force)
+        self.queues.remove_entry(identity.company, None, task["id"])
+        result = self.transitions.cleanup.apply(identity.user, plan, delete_output_models=delete_output_models,
+                                                update_children=True)
+        self.coll.delete_one({"_id": task["id"], "company": identity.company})
+        return result
 
     def archive(self, identity: Identity, task_id: str, reason: str | None, message: str | None) -> int:
         """Hide the task from default listings, taking it out of its queue (a running one is stopped)."""

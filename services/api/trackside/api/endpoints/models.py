@@ -190,26 +190,49 @@ def update_for_task(call: Call) -> dict:
     return call.app.models.update_for_task(call.identity, call.data["task"], call.data)
 
 
+@endpoint("models.update_for_task", UpdateForTaskRequest, min_version="2.14")
+def update_for_task_moved(call: Call) -> dict:
+    # Clients of 2.13 and later record output models with tasks.add_or_update_model, as the reference says.
+    raise errors.NotSupportedForVersion("models.update_for_task is served up to 2.13: use tasks.add_or_update_model")
+
+
 class SetReadyRequest(ModelRequest):
-    # Publishing the model's task as well is not supported yet; the flags are accepted for compatibility.
-    force_publish_task = Bool()
-    publish_task = Bool()
+    force_publish_task = Bool(load_default=False)
+    publish_task = Bool(load_default=True)
+
+
+def _task_publisher(call: Call, publish: bool):
+    """Publishes a model's creating task (without its models: the model is published by the caller)."""
+    if not publish:
+        return None
+    force = call.data["force_publish_task"]
+    return lambda task_id: call.app.tasks.transitions.publish(call.identity, task_id, force, None, None,
+                                                              publish_model=False)
 
 
 @endpoint("models.set_ready", SetReadyRequest)
 def set_ready(call: Call) -> dict:
-    return {"updated": call.app.models.set_ready(call.identity, call.data["model"])}
+    updated, published_task = call.app.models.publish(call.identity, call.data["model"],
+                                                      _task_publisher(call, call.data["publish_task"]))
+    return {"updated": updated, **({"published_task": published_task} if published_task else {})}
 
 
 class PublishManyRequest(ManyRequest):
-    force_publish_task = Bool()
-    publish_tasks = Bool()
+    force_publish_task = Bool(load_default=False)
+    # The schema names it publish_tasks, the reference reads publish_task: either one turns it off.
+    publish_tasks = Bool(load_default=True)
+    publish_task = Bool(load_default=True)
 
 
 @endpoint("models.publish_many", PublishManyRequest, min_version="2.13")
 def publish_many(call: Call) -> dict:
-    models = call.app.models
-    return run_batch(call.data["ids"], lambda i: {"updated": bool(models.set_ready(call.identity, i))})
+    publisher = _task_publisher(call, call.data["publish_tasks"] and call.data["publish_task"])
+
+    def publish_one(model_id: str) -> dict:
+        updated, published_task = call.app.models.publish(call.identity, model_id, publisher)
+        return {"updated": bool(updated), "published_task": published_task}
+
+    return run_batch(call.data["ids"], publish_one)
 
 
 @endpoint("models.archive_many", ManyRequest, min_version="2.13")
@@ -226,21 +249,29 @@ def unarchive_many(call: Call) -> dict:
 
 class DeleteRequest(ModelRequest):
     force = Bool(load_default=False)
+    delete_external_artifacts = Bool(load_default=True)  # no asynchronous file deletion here: accepted
+
+
+def _delete(call: Call, model_id: str) -> dict:
+    result = call.app.models.delete(call.identity, model_id, call.data["force"])
+    # The model's own events (reported with model_event) go with it.
+    call.app.events.store.delete_for_tasks(call.identity.company, [model_id], model_events=True)
+    return result
 
 
 @endpoint("models.delete", DeleteRequest)
 def delete(call: Call) -> dict:
-    return call.app.models.delete(call.identity, call.data["model"], call.data["force"])
+    return _delete(call, call.data["model"])
 
 
 class DeleteManyRequest(ManyRequest):
     force = Bool(load_default=False)
+    delete_external_artifacts = Bool(load_default=True)
 
 
 @endpoint("models.delete_many", DeleteManyRequest, min_version="2.13")
 def delete_many(call: Call) -> dict:
-    models, force = call.app.models, call.data["force"]
-    return run_batch(call.data["ids"], lambda i: models.delete(call.identity, i, force))
+    return run_batch(call.data["ids"], lambda model_id: _delete(call, model_id))
 
 
 class AddOrUpdateMetadataRequest(ModelRequest):

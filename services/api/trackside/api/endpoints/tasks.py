@@ -359,17 +359,25 @@ def stop_many(call: Call) -> dict:
                                                         data.get("status_reason"), data["include_pipeline_steps"]))
 
 
-class ResetRequest(StatusChangeRequest):
+class CleanupOptions(RequestSchema):
+    """What tasks.reset/delete (and their *_many forms) do with the task's outputs (2.13, 2.21)."""
+
+    return_file_urls = Bool(load_default=False)
+    delete_output_models = Bool(load_default=True)
+    # We have no asynchronous file deletion: accepted, and the caller removes the files from ``urls``.
+    delete_external_artifacts = Bool(load_default=True)
+
+
+class ResetRequest(StatusChangeRequest, CleanupOptions):
     clear_all = Bool(load_default=False)
 
 
 @endpoint("tasks.reset", ResetRequest)
 def reset(call: Call) -> dict:
-    data = call.data
-    return call.app.tasks.transitions.reset(call.identity, data["task"], data["force"], data["clear_all"])
+    return _reset(call, call.data["task"])
 
 
-class ResetManyRequest(ManyStatusChangeRequest):
+class ResetManyRequest(ManyStatusChangeRequest, CleanupOptions):
     clear_all = Bool(load_default=False)
 
 
@@ -378,7 +386,8 @@ def reset_many(call: Call) -> dict:
     transitions, data = call.app.tasks.transitions, call.data
 
     def reset_one(task_id: str) -> dict:
-        result = transitions.reset(call.identity, task_id, data["force"], data["clear_all"])
+        result = _reset(call, task_id)
+        result.pop("events", None)  # the batch items report only whether each task left its queue
         return {**result, "dequeued": bool(result["dequeued"].get("removed"))}
 
     return _many(call, reset_one)
@@ -406,6 +415,13 @@ def _queue_watched(call: Call, enqueued: dict) -> bool:
     return call.app.workers.queue_watched(call.identity.company, enqueued["fields"]["execution.queue"])
 
 
+def _reset(call: Call, task_id: str) -> dict:
+    data = call.data
+    return call.app.tasks.transitions.reset(call.identity, task_id, data["force"], data["clear_all"],
+                                            delete_output_models=data["delete_output_models"],
+                                            return_file_urls=data["return_file_urls"])
+
+
 class EnqueueManyRequest(ManyStatusChangeRequest):
     queue = Str()
     queue_name = Str()
@@ -414,8 +430,6 @@ class EnqueueManyRequest(ManyStatusChangeRequest):
 
 @endpoint("tasks.enqueue_many", EnqueueManyRequest)
 def enqueue_many(call: Call) -> dict:
-    transitions, data = call.app.tasks.transitions, call.data
-
     def enqueue_one(task_id: str) -> dict:
         result = transitions.enqueue(call.identity, task_id, data.get("queue"), data.get("queue_name"),
                                      **_change(data))
@@ -459,22 +473,27 @@ def dequeue_many(call: Call) -> dict:
 
 
 # -- deleting, archiving, moving, tagging ------------------------------------------------------------------
-class DeleteRequest(TaskRequest):
+class DeleteRequest(TaskRequest, CleanupOptions):
     force = Bool(load_default=False)
 
 
 @endpoint("tasks.delete", DeleteRequest)
 def delete(call: Call) -> dict:
-    return call.app.tasks.delete(call.identity, call.data["task"], call.data["force"])
+    return _delete(call, call.data["task"])
 
 
-class DeleteManyRequest(ManyRequest):
+class DeleteManyRequest(ManyRequest, CleanupOptions):
     force = Bool(load_default=False)
 
 
 @endpoint("tasks.delete_many", DeleteManyRequest)
 def delete_many(call: Call) -> dict:
-    return _many(call, lambda task_id: call.app.tasks.delete(call.identity, task_id, call.data["force"]))
+    def delete_one(task_id: str) -> dict:
+        result = _delete(call, task_id)
+        result.pop("events", None)
+        return result
+
+    return _many(call, delete_one)
 
 
 class ArchiveRequest(RequestSchema):
@@ -504,6 +523,17 @@ def unarchive_many(call: Call) -> dict:
     return _many(call, lambda task_id: {"unarchived": bool(tasks.unarchive(
         call.identity, task_id, data.get("status_reason"), data.get("status_message")))})
 
+    include_pipeline_steps = Bool(load_default=False)  # 2.30
+    # Tasks are always deleted for good: a trash nobody can read back is not kept.
+    move_to_trash = Bool(load_default=False)
+
+
+def _delete(call: Call, task_id: str) -> dict:
+    data = call.data
+    return call.app.tasks.delete(call.identity, task_id, data["force"],
+                                 delete_output_models=data["delete_output_models"],
+                                 return_file_urls=data["return_file_urls"],
+                                 include_pipeline_steps=data["include_pipeline_steps"])
 
 class MoveRequest(ManyRequest):
     project = Str()
@@ -513,6 +543,8 @@ class MoveRequest(ManyRequest):
 @endpoint("tasks.move", MoveRequest)
 def move(call: Call) -> dict:
     data = call.data
+    include_pipeline_steps = Bool(load_default=False)
+    move_to_trash = Bool(load_default=False)
     # An explicit ``project: null`` moves the tasks to the root.
     if "project" not in data and not data.get("project_name"):
         raise errors.MissingRequiredFields("missing required fields: project or project_name",
