@@ -294,3 +294,11 @@ def test_hyperparameter_values_order_and_filter_as_numbers(client):
     assert ordered == [made["9"], made["10"], made["100"], made["abc"], none]
     found = client.ok("tasks.get_all", project=[project], **{"hyperparams.Args.lr.value": "10"})["tasks"]
     assert ids(found) == [made["10"]]
+
+
+def test_query_string_lists(client, tree):
+    first, second = tree["tasks"][:2]
+    reply = client.send(f"tasks.get_all?id={first}&id={second}&page_size=5", None)
+    assert reply.code == (200, 0) and sorted(ids(reply.data["tasks"])) == sorted([first, second])
+    reply = client.send(f"tasks.get_all?id[]={first}", None)
+    assert reply.code == (200, 0) and ids(reply.data["tasks"]) == [first]

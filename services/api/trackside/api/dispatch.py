@@ -93,8 +93,11 @@ def _body(req: Request, endpoint: Endpoint) -> Any:
             raise errors.ValidationError(f"request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
             raise errors.ValidationError("request body must be a JSON object")
-    for key, value in req.args.items():
-        body.setdefault(key, _query_value(value))
+    # As the reference: a repeated key or one ending in "[]" is a list (?id=a&id=b, ?tags[]=x).
+    for key, values in req.args.lists():
+        converted = [_query_value(v) for v in values]
+        many = len(converted) > 1 or key.endswith("[]")
+        body.setdefault(key[:-2] if key.endswith("[]") else key, converted if many else converted[0])
     return body
 
 
