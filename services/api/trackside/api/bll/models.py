@@ -14,7 +14,7 @@ from typing import Any, Callable, Iterable
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import get_all, get_one, owner_ids, require_ids, set_fields
+from trackside.api.bll.common import company_filter, get_all, get_one, owner_ids, require_ids, set_fields
 from trackside.api.context import Identity
 from trackside.shared.ids import new_id
 from trackside.shared.storage.query import QuerySpec
@@ -389,7 +389,9 @@ class ModelsBLL:
             return
         coll = self._db[JOINABLE[field]]
         found = {
-            d["_id"]: d for d in coll.find({"_id": {"$in": list(ids)}, "company": company}, dict.fromkeys(sub_fields, 1))
+            # A model may point at public projects and tasks: their names show too, as in the reference.
+            d["_id"]: d for d in coll.find({"_id": {"$in": list(ids)}, **company_filter(company, allow_public=True)},
+                                           dict.fromkeys(sub_fields, 1))
         }
         for model in models:
             ref = model.get(field)
