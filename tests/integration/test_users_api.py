@@ -5,11 +5,12 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 
+import pymongo
 import pytest
 
 from support.names import unique
 from support.sdk_api import call, run_calls
-from support.users import company_of, new_user
+from support.users import client_as, company_of, new_user
 
 ENDPOINTS = ("users.get_current_user", "users.get_by_id", "users.get_all", "users.get_all_ex", "users.update",
              "users.get_preferences", "users.set_preferences", "users.create", "users.delete")
@@ -176,6 +177,19 @@ def test_concurrent_writers_of_different_keys_all_land(api):
     prefs = as_user.ok("users.get_preferences")["preferences"]
     assert prefs["tables"] == {f"t{i}": {f"col{j}": j for j in range(4)} for i in range(16)}
     assert {k: v for k, v in prefs.items() if k.startswith("flag")} == {f"flag{i}": 3 for i in range(16)}
+
+
+@pytest.mark.parametrize("stored", ['{"grid": {"cols": 3}}', None])
+def test_preferences_stored_as_text_by_the_reference_are_read_and_merged(api, mongo_server, stored):
+    """A database taken over from the reference keeps preferences as JSON text (or null)."""
+    user, _ = new_user(api)
+    with pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True) as client:
+        client["auth"]["users"].update_one({"_id": user}, {"$set": {"preferences": stored}})
+    as_user = client_as(api, user)
+    before = {"grid": {"cols": 3}} if stored else {}
+    assert as_user.ok("users.get_preferences")["preferences"] == before
+    as_user.ok("users.set_preferences", preferences={"grid.rows": 2})
+    assert as_user.ok("users.get_preferences")["preferences"] == {"grid": {**before.get("grid", {}), "rows": 2}}
 
 
 def test_preferences_are_per_user(api):

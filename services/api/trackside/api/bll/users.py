@@ -133,29 +133,38 @@ class UsersBLL:
         if not writes:
             self.preferences(identity)  # still an error for an unknown user
             return {"updated": 0, "fields": {}}
-        self._upgrade_text_preferences(query)
         update = {"$set": {"preferences." + ".".join(path): value for path, value in writes.items()}}
         try:
             result = self._users.update_one(query, update)
-        except WriteError as exc:  # a dotted key through a stored value that is not an object
-            raise errors.InvalidPreferencesUpdate(
-                f"malformed preferences update: {exc.details.get('errmsg', exc) if exc.details else exc}",
-                keys=sorted(changes),
-            ) from None
+        except WriteError as exc:
+            if not self._upgrade_text_preferences(query):
+                raise _malformed(changes, exc) from None
+            try:
+                result = self._users.update_one(query, update)
+            except WriteError as again:
+                raise _malformed(changes, again) from None
         if not result.matched_count:
             raise errors.InvalidUserId(f"invalid user id: {identity.user}", id=identity.user)
         if not result.modified_count:
             return {"updated": 0, "fields": {}}
         return {"updated": 1, "fields": {"preferences": self.preferences(identity)}}
 
-    def _upgrade_text_preferences(self, query: dict) -> None:
-        """Preferences stored as JSON text (or null) become an object first, so per-key paths apply."""
+    def _upgrade_text_preferences(self, query: dict) -> bool:
+        """Preferences stored as JSON text or null (the reference's form) become an object, compared and set,
+        so per-key paths apply; False when they already are one (the write failed for another reason)."""
         doc = self._users.find_one(query, {"preferences": 1})
         if doc is None or isinstance(doc.get("preferences"), dict):
-            return
+            return False
         text = doc.get("preferences")
         value = json.loads(text) if isinstance(text, str) and text else {}
         self._users.update_one({**query, "preferences": text}, {"$set": {"preferences": value}})
+        return True
+
+
+def _malformed(changes: Mapping[str, Any], exc: WriteError) -> errors.APIError:
+    """A dotted key through a stored value that is not an object."""
+    detail = (exc.details or {}).get("errmsg") or str(exc)
+    return errors.InvalidPreferencesUpdate(f"malformed preferences update: {detail}", keys=sorted(changes))
 
 
 def preference_writes(changes: Mapping[str, Any]) -> dict[tuple[str, ...], Any]:
