@@ -89,6 +89,7 @@ MultipleDefaultQueues = _error(
     "MultipleDefaultQueues", 400, 708, "more than one queue is tagged as the default queue for this company"
 )
 
+DataValidationError = _error("DataValidationError", 400, 800, "data validation error")
 ExpectedUniqueData = _error(
     "ExpectedUniqueData", 400, 801, "value combination already exists (unique field already contains this value)"
 )
