@@ -190,7 +190,8 @@ def test_summary_updates_merge_batches():
     entry = task["last_metrics"][field_hash("loss")][field_hash("train")]
     assert task["last_iteration"] == 5
     assert entry == {
-        "metric": "loss", "variant": "train", "count": 5, "mean_value": (0.6 + 0.9 + 0.4 + 1.5 + 0.5) / 5,
+        "metric": "loss", "variant": "train", "count": 5, "value_sum": (0.6 + 0.9 + 0.4) + (1.5 + 0.5),
+        "mean_value": ((0.6 + 0.9 + 0.4) + (1.5 + 0.5)) / 5,
         "value": 0.5, "value_iteration": 5,
         "min_value": 0.4, "min_value_iteration": 1,
         "max_value": 1.5, "max_value_iteration": -1,

@@ -8,8 +8,8 @@ of the batch is still stored. After the store has written them, every task (or m
 - ``value``/``value_iteration``: the value of the highest iteration, replaced only by a later-or-equal one;
 - ``min_value``/``max_value`` and ``first_value`` (the lowest iteration), each with its iteration;
 - ``value`` carries the latest event's ``x_axis_label`` along (charts show it, as the reference);
-- ``count`` and ``mean_value``: only events the store had not seen before count, so a client's retry leaves
-  them unchanged; the two are written together by a compare-and-swap (:func:`merge_means`).
+- ``count``, ``value_sum`` and ``mean_value``: only events the store had not seen before count, so a client's
+  retry leaves them unchanged; the mean is written after the sum and count by a guarded set (:func:`merge_means`).
 
 The merge is one unordered bulk_write of plain update operators (``$max``, ``$set``, ``$inc``), where every
 "replace if better" is an update whose filter says "if better" ("min_value missing or greater than mine").
@@ -301,6 +301,8 @@ def summary_updates(query: dict, summary: EntitySummary, pairs: dict, now,
     for (mh, vh), pair in pairs.items():
         path = f"last_metrics.{mh}.{vh}"
         base.setdefault("$set", {}).update({f"{path}.metric": pair.metric, f"{path}.variant": pair.variant})
+        if pair.new_count:
+            base.setdefault("$inc", {}).update({f"{path}.count": pair.new_count, f"{path}.value_sum": pair.new_sum})
         snapshot = stored.get((mh, vh), {})
         # Each: (field compared, how the stored one must compare to be replaced, mine, the new value(s)).
         for compared, stored_is, mine, values in (
@@ -333,34 +335,33 @@ def _if_better(query: dict, path: str, compared: str, stored_is: str, mine, valu
 _OPPOSITE = {"$lte": "$gt", "$gt": "$lte", "$lt": "$gte"}
 
 
-# How often a mean update is retried when concurrent batches keep changing the same series.
-MEAN_RETRIES = 50
+# How often the means are re-read and written again while concurrent batches keep changing them.
+MEAN_RETRIES = 20
 
 
 def merge_means(coll: Collection, query: dict, pairs: dict, stored: dict) -> None:
-    """Fold each series' new values into its ``count`` and ``mean_value``.
+    """Set each changed series' ``mean_value`` to ``value_sum / count``, both raised by ``$inc`` just before.
 
-    The two are written together by a compare-and-swap on both (as the reference keeps them together rather
-    than ``$inc`` the count alone), starting from the snapshot read before the batch and re-reading a series
-    whose entry another batch changed meanwhile. Only events new to the store count, so a retry changes nothing.
+    The reference keeps a mean next to the count; here the sum is kept as well, so that the mean can be written
+    by a set guarded on the count and sum it was computed from: it applies only while they are still current,
+    so a slower batch never writes a stale mean. The first try predicts them from the snapshot read before the
+    batch (one bulk write in steady reporting); when another batch got in between, they are read and written
+    again until the stored mean matches. The batch that raised them last always finds its guard true.
     """
+    wanted = {}
     for key, pair in pairs.items():
-        if not pair.new_count:
-            continue
-        path = f"last_metrics.{key[0]}.{key[1]}"
-        entry = stored.get(key, {})
-        for _ in range(MEAN_RETRIES):
-            count, mean = entry.get("count"), entry.get("mean_value")
-            known = count or 0
-            # An entry written before means were kept has a count but no mean: its old values are unknown.
-            base = mean if mean is not None else (pair.new_sum / pair.new_count)
-            new_count = known + pair.new_count
-            new_mean = (base * known + pair.new_sum) / new_count
-            guard = {f"{path}.count": count, f"{path}.mean_value": mean}  # None also matches "missing"
-            update = {"$set": {f"{path}.count": new_count, f"{path}.mean_value": new_mean}}
-            if coll.update_one({**query, **guard}, update).matched_count:
-                break
-            doc = coll.find_one(query, {path: 1})
-            if doc is None:  # the task (or model) is gone
-                return
-            entry = (doc.get("last_metrics") or {}).get(key[0], {}).get(key[1], {})
+        if pair.new_count:
+            entry = stored.get(key, {})
+            wanted[key] = ((entry.get("count") or 0) + pair.new_count, (entry.get("value_sum") or 0.0) + pair.new_sum)
+    for _ in range(MEAN_RETRIES):
+        if not wanted:
+            return
+        ops = [UpdateOne({**query, f"last_metrics.{mh}.{vh}.count": count, f"last_metrics.{mh}.{vh}.value_sum": total},
+                         {"$set": {f"last_metrics.{mh}.{vh}.mean_value": total / count}})
+               for (mh, vh), (count, total) in wanted.items()]
+        if coll.bulk_write(ops, ordered=False).matched_count == len(ops):
+            return
+        current = _stored_pairs(coll, query, wanted)
+        wanted = {key: (entry["count"], entry["value_sum"]) for key, entry in current.items()
+                  if entry.get("count") and entry.get("value_sum") is not None
+                  and entry.get("mean_value") != entry["value_sum"] / entry["count"]}
