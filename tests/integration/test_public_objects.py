@@ -58,9 +58,14 @@ def test_public_objects_are_read_by_every_company_and_written_by_none(owner, oth
         assert shown["company"] == "" and "company_origin" not in shown
         assert listed(owner, service, obj_id), "the owner still reads its public object"
         other.error(f"{service}.make_private", (400, subcode), ids=[obj_id])
-    other.error("tasks.update", (400, 101), task=objects["tasks"], comment="not yours")
-    other.error("models.update", (400, 201), model=objects["models"], comment="not yours")
-    other.error("projects.update", (400, 401), project=objects["projects"], description="not yours")
+    # Public objects are read-only for every company, their owner's included, until made private (403/21).
+    for client in (other, owner):
+        client.error("tasks.update", (403, 21), task=objects["tasks"], comment="not yours")
+        client.error("tasks.edit", (403, 21), task=objects["tasks"], comment="not yours")
+        client.error("models.update", (403, 21), model=objects["models"], comment="not yours")
+        client.error("projects.update", (403, 21), project=objects["projects"], description="not yours")
+        failed = client.ok("tasks.archive_many", ids=[objects["tasks"]])["failed"]
+        assert [f["error"]["codes"] for f in failed] == [[403, 21]]
     assert owner.ok("tasks.get_by_id", task=objects["tasks"])["task"].get("comment", "") == ""
     for service, (field, by_id, subcode) in KINDS.items():
         assert owner.ok(f"{service}.make_private", ids=[objects[service]]) == {"updated": 1}

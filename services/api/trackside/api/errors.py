@@ -111,6 +111,7 @@ InvalidToken = _error("InvalidToken", 401, 30, "invalid token")
 
 # 403: forbidden
 RoleNotAllowed = _error("RoleNotAllowed", 403, 20, "forbidden (not allowed for role)")
+NoWritePermission = _error("NoWritePermission", 403, 21, "forbidden (modification not allowed)")
 
 # 404
 EndpointNotFound = _error("EndpointNotFound", 404, 0, "endpoint not found")

@@ -164,6 +164,8 @@ def get_one(coll: Collection, company: str, obj_id: str, not_found: type[errors.
     """One document by id; ``allow_public`` (reads only) also finds public ones."""
     doc = coll.find_one({"_id": obj_id, **company_filter(company, allow_public)}, query.mongo_projection(only_fields))
     if doc is None:
+        if not allow_public:
+            refuse_public_writes(coll, [obj_id], kind)
         raise not_found(f"{not_found.default_message}: {kind} id={obj_id!r} not found", id=obj_id)
     return query.trim(to_api(doc), only_fields)
 
@@ -172,7 +174,17 @@ def require_ids(coll: Collection, company: str, ids: list[str], not_found: type[
     found = {d["_id"] for d in coll.find({"_id": {"$in": ids}, "company": company}, {"_id": 1})}
     missing = [i for i in ids if i not in found]
     if missing:
+        refuse_public_writes(coll, missing)
         raise not_found(f"{not_found.default_message}: {', '.join(missing)}", ids=missing)
+
+
+def refuse_public_writes(coll: Collection, ids: list[str], kind: str = "object") -> None:
+    """403/21 when an id the caller's company does not own is a public document: those are read-only for
+    everyone, their owner included, until made private again (the reference's rule). Only on a miss, so
+    reads and writes of one's own documents cost nothing more."""
+    public = sorted(d["_id"] for d in coll.find({"_id": {"$in": ids}, "company": ""}, {"_id": 1}))
+    if public:
+        raise errors.NoWritePermission(f"cannot modify public {kind}(s), ids={tuple(public)}", ids=public)
 
 
 def insert_unique(coll: Collection, doc: dict, what: str) -> None:
