@@ -7,7 +7,6 @@ from trackside.api import db
 from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.auth.service import AuthService
 from trackside.api.bll.events import EventsBLL
-from trackside.api.bll.get_all_scroll import ScrollPaging
 from trackside.api.bll.models import ModelsBLL
 from trackside.api.bll.organization import OrganizationBLL
 from trackside.api.bll.pipelines import PipelinesBLL
@@ -56,9 +55,8 @@ class AppServices:
         self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store,
                               self.workers)
         self.claims = QueueClaims(self.queues, self.tasks.transitions, self.workers, config)
-        self.reports = ReportsBLL(self.backend, self.projects, self.tasks, self.models, self.events,
-                                  ScrollPaging(self.redis))
-        self.pipelines = PipelinesBLL(self.tasks, self.queues, self.models, self.workers)
+        self.reports = ReportsBLL(self.backend, self.projects, self.tasks, self.models, self.events)
+        self.pipelines = PipelinesBLL(self.tasks, self.queues, self.workers)
         self.serving = ServingBLL(self.redis, self.backend, config)
 
     def initialize(self) -> None:

@@ -20,10 +20,9 @@ DELETE_REASON = "Pipeline run deleted"
 
 
 class PipelinesBLL:
-    def __init__(self, tasks, queues, models, workers):
+    def __init__(self, tasks, queues, workers):
         self.tasks = tasks
         self.queues = queues
-        self.models = models
         self.workers = workers
 
     def start(self, identity: Identity, task_id: str, queue_id: str, args: list[dict],
@@ -73,18 +72,7 @@ class PipelinesBLL:
         return run_batch(doomed, lambda run: self._delete_run(identity, run))
 
     def _delete_run(self, identity: Identity, run_id: str) -> dict:
-        company = identity.company
-        steps = [doc["_id"] for doc in self.tasks.coll.find({"company": company, "parent": run_id}, {"_id": 1})]
-        totals = {"updated_children": 0, "updated_models": 0, "deleted_models": 0}
-        for task_id in [*steps, run_id]:
-            totals["deleted_models"] += self._delete_draft_outputs(identity, task_id)
-            result = self.tasks.delete(identity, task_id, force=True)
-            totals["updated_children"] += result.get("updated_children", 0)
-            totals["updated_models"] += result.get("updated_models", 0)
-        return {"deleted": True, **totals}
-
-    def _delete_draft_outputs(self, identity: Identity, task_id: str) -> int:
-        """The task's output models not yet published go with it; published ones stay."""
-        drafts = self.models.get_all(identity.company, {"task": [task_id], "ready": False, "only_fields": ["id"],
-                                                        "search_hidden": True})
-        return sum(bool(self.models.delete(identity, model["id"], force=True)["deleted"]) for model in drafts)
+        # With its steps and draft output models; published outputs stay, re-pointed to the deleted run.
+        result = self.tasks.delete(identity, run_id, force=True, delete_output_models=True,
+                                   include_pipeline_steps=True)
+        return {key: result[key] for key in ("deleted", "updated_children", "updated_models", "deleted_models")}

@@ -12,15 +12,13 @@ import textwrap
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import HIDDEN_TAG, get_all
+from trackside.api.bll.common import HIDDEN_TAG, scroll_reply
 from trackside.api.bll.event_histograms import clamp_samples
 from trackside.api.bll.event_reads import metric_variants
 from trackside.api.bll.event_samples import multi_task_plots
-from trackside.api.bll.get_all_scroll import ScrollPaging
 from trackside.api.bll.task_documents import new_task
 from trackside.api.bll.task_status import ARCHIVED_TAG, CREATED, PUBLISHED
 from trackside.api.bll.task_store import changed_by
-from trackside.api.bll.tasks import SPEC as TASKS_SPEC
 from trackside.api.context import Identity
 from trackside.shared.timeutil import utcnow
 
@@ -36,13 +34,12 @@ ECHOED_REPORT_WIDTH = 100
 
 
 class ReportsBLL:
-    def __init__(self, db: Database, projects, tasks, models, events, scroll: ScrollPaging):
+    def __init__(self, db: Database, projects, tasks, models, events):
         self.coll = db["tasks"]
         self.projects = projects
         self.tasks = tasks
         self.models = models
         self.events = events
-        self.scroll = scroll
 
     # -- the report and its project ------------------------------------------------------------------------
     def load(self, company: str, task_id: str, only_fields: list[str] | None = None) -> dict:
@@ -150,27 +147,21 @@ class ReportsBLL:
     # -- reading ----------------------------------------------------------------------------------------------
     def get_all_ex(self, company: str, params: dict) -> dict:
         """Reports only (hidden ones included: every report is); ``project`` means the projects' ``.reports``
-        folders. Pages by ``page``/``page_size`` or by scroll."""
-        params = dict(params)
+        folders. Pages by ``page``/``page_size`` or by scroll, as every get_all_ex."""
+        query = {**params, "type": [REPORT_TYPE], "search_hidden": True}
         if "project" in params:
             folders = self._reports_folders(company, params["project"], params.get("include_subprojects"))
             if not folders:
                 return {"tasks": []}
-            params["project"] = folders
-        window = self.scroll.window(company, params)
-        if not params.get("order_by"):
-            params["order_by"] = ["id"]  # a stable order, so that pages neither repeat nor skip reports
-        joins = [path for path in params.get("only_fields") or [] if path.startswith("project.")]
+            query["project"] = folders
+        query.pop("include_subprojects", None)  # already applied: the folders have no sub-projects
+        joins = [path for path in query.get("only_fields") or [] if path.startswith("project.")]
         if joins:
-            params["only_fields"] = [p for p in params["only_fields"] if p not in joins] + ["project"]
-        reports = get_all(self.coll, company, params, TASKS_SPEC, extra_filter={"type": REPORT_TYPE},
-                          hidden_aware=False, window=(window.skip, window.limit) if window else None)
+            query["only_fields"] = [p for p in query["only_fields"] if p not in joins] + ["project"]
+        reports = self.tasks.get_all(company, query)
         if joins:
             self._join_projects(company, reports)
-        result: dict = {"tasks": reports}
-        if window:
-            result["scroll_id"] = self.scroll.advance(company, window, len(reports))
-        return result
+        return {"tasks": reports, **scroll_reply(params, len(reports))}
 
     def _reports_folders(self, company: str, projects, include_subprojects: bool) -> list[str]:
         """The ``.reports`` projects among ``projects`` and their direct children (None: the root's)."""
@@ -201,11 +192,11 @@ class ReportsBLL:
         ``single_value_metrics``."""
         model_events = bool(params.get("model_events"))
         query = {key: value for key, value in params.items() if key not in EVENT_PARTS}
-        if query.get("size") and not query.get("page_size"):
-            query["page_size"] = query["size"]
+        if query.get("size") and "scroll_id" not in query and not query.get("page_size"):
+            query["page_size"] = query["size"]  # without a scroll, size still limits the tasks returned
         entities = (self.models.get_all_ex(company, query) if model_events
                     else self.tasks.get_all(company, query))
-        result: dict = {"tasks": entities}
+        result: dict = {"tasks": entities, **scroll_reply(query, len(entities))}
         ids = [entity["id"] for entity in entities]
         if not ids:
             # Nothing to read events of: every part asked for is empty.

@@ -255,7 +255,7 @@ class ServingBLL:
         field, title, total_kind, factor = CHARTS[metric_type]
         answer: dict = {"computed_interval": interval, "total": {"title": title, "dates": [], "values": []},
                         "instances": {}}
-        buckets = Buckets(from_date, to_date, interval, drop_partial="last")
+        buckets = Buckets(from_date, to_date, interval)
         query = {"company": company, "endpoint_url": url,
                  "time": {"$gte": _as_time(from_date), "$lte": _as_time(to_date)}}
         # readings[bucket][container] -> values (None where a report lacks the field)

@@ -12,9 +12,10 @@ from trackside.api import errors
 from trackside.api.bll.event_histograms import KEYS
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
-from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, RequestSchema, Str, StrList
+from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, QueryList, RequestSchema, Str, StrList
 
 SINCE = "2.23"
+REPORT_STATUSES = ("created", "published")
 # Report names are at least this long, as the reference checks.
 MIN_NAME_LENGTH = 3
 
@@ -108,13 +109,11 @@ def get_tags(call: Call) -> dict:
 
 # -- listing --------------------------------------------------------------------------------------------------
 class GetAllExRequest(GetAllRequest):
-    user = StrList()
-    status = StrList()
-    project = StrList()
+    user = QueryList()
+    status = QueryList(validate=validate.ContainsOnly(REPORT_STATUSES))
+    project = QueryList()
+    status_changed = QueryList()
     include_subprojects = Bool(load_default=False)
-    scroll_id = Str()
-    refresh_scroll = Bool(load_default=False)
-    size = Int(validate=validate.Range(min=1))
     allow_public = Bool(load_default=True)
 
 
@@ -149,12 +148,12 @@ class ScalarsPart(RequestSchema):
 
 
 class GetTaskDataRequest(GetAllRequest):
-    user = StrList()
-    status = StrList()
-    type = StrList()
-    project = StrList()
+    user = QueryList()
+    status = QueryList()
+    status_changed = QueryList()
+    type = QueryList()
+    project = QueryList()
     parent = Str()
-    size = Int(validate=validate.Range(min=1))
     include_subprojects = Bool(load_default=False)
     allow_public = Bool(load_default=True)
     model_events = Bool(load_default=False)
