@@ -302,3 +302,9 @@ def test_query_string_lists(client, tree):
     assert reply.code == (200, 0) and sorted(ids(reply.data["tasks"])) == sorted([first, second])
     reply = client.send(f"tasks.get_all?id[]={first}", None)
     assert reply.code == (200, 0) and ids(reply.data["tasks"]) == [first]
+
+
+def test_json_schema_checked_integers_stay_strict(client):
+    reply = client.error("workers.get_stats", (400, 12), items=[{"key": "cpu_usage"}], from_date=1, to_date=2,
+                         interval="5")
+    assert "interval" in reply.meta["result_msg"]

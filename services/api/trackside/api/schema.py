@@ -71,6 +71,11 @@ def Int(**kw):
     return _Integer(strict=True, **kw)
 
 
+def StrictInt(**kw):
+    """An integer only, for the few endpoints the reference checks against its JSON schema (workers stats)."""
+    return fields.Integer(strict=True, **kw)
+
+
 def Float(**kw):
     return fields.Float(**kw)
 

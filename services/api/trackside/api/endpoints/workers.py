@@ -7,7 +7,7 @@ from marshmallow import fields, validate
 from trackside.api import errors
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
-from trackside.api.schema import Bool, Dict, Float, Int, OneOf, RequestSchema, Str, StrList
+from trackside.api.schema import Bool, Dict, Float, Int, OneOf, RequestSchema, Str, StrictInt, StrList
 from trackside.api.bll.worker_stats import AGGREGATIONS
 
 # Epoch times: up to the year 9999 in seconds (dates) or milliseconds (report timestamps).
@@ -138,7 +138,7 @@ def _epoch(**kw):
 class StatsRangeRequest(RequestSchema):
     from_date = _epoch()
     to_date = _epoch()
-    interval = Int(required=True, validate=validate.Range(min=1))
+    interval = StrictInt(required=True, validate=validate.Range(min=1))  # JSON-schema checked: "5" is refused
 
 
 class StatItemSchema(RequestSchema):
