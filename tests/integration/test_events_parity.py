@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -184,6 +185,16 @@ def test_last_metrics_keep_mean_count_and_axis_label(events_api, task):
     assert (entry["max_value"], entry["max_value_iteration"]) == (4.0, 0)
     assert (entry["first_value"], entry["first_value_iteration"]) == (4.0, 0)
     assert entry["x_axis_label"] == "epoch"
+
+
+def test_concurrent_batches_keep_the_mean_exact(events_api, task):
+    def send(n):
+        add_batch(events_api, [scalar(task, "loss", "m", n * 3 + k, float(n * 3 + k)) for k in range(3)])
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        list(pool.map(send, range(12)))
+    entry = get_task(events_api, task)["last_metrics"][md5("loss")][md5("m")]
+    assert entry["count"] == 36 and entry["mean_value"] == pytest.approx(sum(range(36)) / 36)
 
 
 # -- authentication ----------------------------------------------------------------------------------------------
