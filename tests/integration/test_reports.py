@@ -187,11 +187,13 @@ def reported(api_server):
               + [scalar(task, "Summary", "acc", SINGLE, 0.9)]
               + [plot(task, "conf", "matrix", i) for i in (1, 2)]
               + [image(task, "samples", "img", i, f"img-{i}.png") for i in (1, 2, 3)])
-    return api, task
+    model = api.ok("models.create", name=unique("embedded-model"), uri="file:///m.bin")["id"]
+    add_batch(api, [{**scalar(model, "mloss", "m", i, float(i)), "model_event": True} for i in range(3)])
+    return api, task, model
 
 
 def test_get_task_data_returns_the_events_asked_for(reported):
-    api, task = reported
+    api, task, _ = reported
     data = api.ok("reports.get_task_data", id=[task], only_fields=["name"],
                   scalar_metrics_iter_histogram={"metrics": [{"metric": "loss"}]},
                   plots={"iters": 1}, debug_images={"iters": 2, "metrics": [{"metric": "samples"}]},
@@ -208,6 +210,14 @@ def test_get_task_data_returns_the_events_asked_for(reported):
     assert old.code == (200, 0) and list(old.data) == ["tasks"] and old.data["tasks"][0]["id"] == task
     api.error("reports.get_task_data", (400, 12), id=[task], plots={"iters": 0})
     api.error("reports.get_task_data", (400, 12), id=[task], scalar_metrics_iter_histogram={"key": "bad"})
+
+
+def test_get_task_data_of_models(reported):
+    api, _, model = reported
+    data = api.ok("reports.get_task_data", id=[model], model_events=True, scalar_metrics_iter_histogram={},
+                  single_value_metrics={})
+    assert [m["id"] for m in data["tasks"]] == [model] and data["single_value_metrics"] == []
+    assert data["scalar_metrics_iter_histogram"]["mloss"]["m"][model]["y"] == [0.0, 1.0, 2.0]
 
 
 def test_get_task_data_with_no_task_found(api):
