@@ -152,6 +152,11 @@ def test_get_all_ex_pages_to_the_last_page(api, listed):
     deep = api.ok("reports.get_all_ex", project=[listed["project"]], include_subprojects=True)["tasks"]
     assert {t["id"] for t in deep} == {*listed["ids"], listed["child_report"]}
     assert api.ok("reports.get_all_ex", project=[create_project(api, unique("none"))]) == {"tasks": []}
+    # One project id as a plain string, as the reference reads list filters; null: the root's reports.
+    assert len(api.ok("reports.get_all_ex", project=listed["project"])["tasks"]) == 5
+    root = new_report(api)["id"]
+    assert [t["id"] for t in api.ok("reports.get_all_ex", project=None, id=[root])["tasks"]] == [root]
+    assert api.ok("reports.get_all_ex", project=listed["project"], id=[root]) == {"tasks": []}
     # Old clients: 2.23 has no include_subprojects in its schema, but the reference reads it all the same.
     old = api.send("reports.get_all_ex", {"tags": [listed["tag"]]}, version="2.23")
     assert old.code == (200, 0) and len(old.data["tasks"]) == 6
