@@ -4,6 +4,9 @@ Credentials come from three places, checked in this order:
 1. ``secure.conf`` ``credentials.<name> {user_key, user_secret, role}`` (an operator's file, as in ClearML);
 2. the database, created with ``auth.create_credentials``; only a bcrypt hash of the secret is stored;
 3. ``apiserver.auth.fixed_users`` username/password pairs, for web login.
+
+Tokens are checked locally (signature, expiry) and against the sessions revoked by a logout
+(``revocation.py``); endpoints open to anyone try the credentials sent but never fail on them.
 """
 from __future__ import annotations
 
