@@ -17,7 +17,7 @@ MIN_INTERVAL = 40  # services.serving.min_chart_interval_sec
 def model_report(container: str, url: str | None, **extra) -> dict:
     report = {"container_id": container, "endpoint_name": "mnist", "model_name": "mnist-model",
               "model_source": "clearml", "model_version": "1", "preprocess_artifact": "py_code",
-              "input_type": "float32", "input_size": [1, 28, 28],
+              "input_type": "float32", "input_size": 784,
               "reference": [{"type": "model", "value": "m1"}], **extra}
     if url:
         report["endpoint_url"] = url
@@ -38,7 +38,7 @@ def test_a_registered_container_loads_then_serves(api):
     assert api.ok("serving.register_container", **model_report(container, None), timeout=60) == {}
     loading = {i["id"]: i for i in api.ok("serving.get_loading_instances")["instances"]}
     assert loading[container]["model"] == "mnist-model" and loading[container]["url"] is None
-    assert loading[container]["input_size"] == "[1, 28, 28]" and loading[container]["age_sec"] >= 0
+    assert loading[container]["input_size"] == "784" and loading[container]["age_sec"] >= 0
     assert endpoint_of(api, url) is None
 
     api.ok("serving.container_status_report", **status(container, url, 10, 20,
@@ -115,6 +115,7 @@ def test_bad_input(api, anon):
     api.error("serving.register_container", (400, 12), **model_report("c", None, reference=[{"type": "x",
                                                                                              "value": "v"}]))
     api.error("serving.container_status_report", (400, 12), **model_report(unique("c"), None))
+    api.error("serving.register_container", (400, 12), **model_report("c", None, input_size=[1, 28, 28]))
     api.error("serving.container_status_report", (400, 12), **status("c", "/u", 1, 1, requests_num="many"))
     api.error("serving.unregister_container", (400, 11))
     api.error("serving.get_endpoint_details", (400, 11))

@@ -14,6 +14,15 @@ SINCE = "2.31"
 REFERENCE_TYPES = ("app_id", "app_instance", "model", "task", "url")
 
 
+class TextOrNumber(fields.String):
+    """Text, or a number taken as its text (as the reference reads ``input_size``)."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        return super()._deserialize(value, attr, data, **kwargs)
+
+
 class ReferenceItemSchema(RequestSchema):
     type = OneOf(REFERENCE_TYPES, required=True)
     value = Str(required=True)
@@ -29,16 +38,10 @@ class ServingModelReport(RequestSchema):
     model_version = Str()
     preprocess_artifact = Str()
     input_type = Str()
-    # clearml-serving sends a shape here, as a list or a number: kept as text, as the reference does.
-    input_size = fields.Raw()
+    input_size = TextOrNumber()
     tags = StrList()
     system_tags = StrList()
     reference = fields.List(fields.Nested(ReferenceItemSchema))
-
-
-def _model_report(data: dict) -> dict:
-    size = data.get("input_size")
-    return {**data, "input_size": None if size is None else (size if isinstance(size, str) else str(size))}
 
 
 class RegisterRequest(ServingModelReport):
@@ -48,8 +51,7 @@ class RegisterRequest(ServingModelReport):
 @endpoint("serving.register_container", RegisterRequest, min_version=SINCE)
 def register_container(call: Call) -> dict:
     serving = call.app.serving
-    data = _model_report(call.data)
-    data["timeout"] = data.get("timeout") or serving.default_timeout
+    data = {**call.data, "timeout": call.data.get("timeout") or serving.default_timeout}
     serving.register(call.identity.company, data, _ip(call))
     return {}
 
@@ -77,7 +79,7 @@ def container_status_report(call: Call) -> dict:
     if not call.data.get("endpoint_url"):
         # The reference answers a missing url with a validation error (400/12), not 400/11.
         raise errors.ValidationError("missing required field endpoint_url", field="endpoint_url")
-    call.app.serving.status_report(call.identity.company, _model_report(call.data), _ip(call))
+    call.app.serving.status_report(call.identity.company, call.data, _ip(call))
     return {}
 
 
