@@ -17,7 +17,7 @@ from trackside.api import errors
 from trackside.api.bll import models as models_bll
 from trackside.api.bll import projects as projects_bll
 from trackside.api.bll import tasks as tasks_bll
-from trackside.api.bll.common import HIDDEN_TAG, query_error
+from trackside.api.bll.common import HIDDEN_TAG, company_filter, query_error
 from trackside.api.bll.projects import tags_filter
 from trackside.api.context import Identity
 from trackside.shared.storage import query
@@ -36,11 +36,6 @@ COUNTED = {
 }
 # Counts of these never hide hidden entities: their projects are hidden by design.
 HIDDEN_BY_DESIGN = {"pipelines", "datasets", "reports"}
-
-
-def company_clause(company: str, allow_public: bool) -> dict:
-    """Public objects belong to the empty company, as in the reference."""
-    return {"company": {"$in": ["", company]}} if allow_public else {"company": company}
 
 
 def tags_of(coll: Collection, match: dict, include_system: bool) -> dict[str, set]:
@@ -107,7 +102,7 @@ class OrganizationBLL:
         if coll_name != "projects" and data.get("include_subprojects") and data.get("project"):
             data["project"] = self._projects.ids_with_children(company, _as_list(data["project"]))
         try:
-            clauses = [company_clause(company, allow_public), query.build_filter(data, spec)]
+            clauses = [company_filter(company, allow_public), query.build_filter(data, spec)]
         except QueryError as exc:
             raise query_error(exc) from None
         if hide:
@@ -137,7 +132,7 @@ class OrganizationBLL:
             project = project[0]
             label = "root" if project is None else None
         if isinstance(project, str):
-            doc = self._db["projects"].find_one({"_id": project, "company": {"$in": ["", company]}}, {"basename": 1})
+            doc = self._db["projects"].find_one({"_id": project, **company_filter(company, True)}, {"basename": 1})
             label = (doc.get("basename") or "")[: self.max_name_length] if doc else None
         return "-".join(p for p in ("clearml", label, f"{request['entity_type']}s.csv") if p)
 

@@ -11,7 +11,7 @@ from typing import Any, Iterable
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import query_error
+from trackside.api.bll.common import company_filter, query_error
 from trackside.api.bll.task_params import unescape_key
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
@@ -59,7 +59,7 @@ class ProjectQueries:
 
     @staticmethod
     def _company_clause(company: str, allow_public: bool = True) -> dict:
-        return {"company": {"$in": ["", company]}} if allow_public else {"company": company}
+        return company_filter(company, allow_public)
 
     # -- hyper-parameters ------------------------------------------------------------------------------
     def hyper_parameters(self, company: str, project_ids: list | None, include_subprojects: bool,

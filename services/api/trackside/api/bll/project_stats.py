@@ -12,7 +12,7 @@ from typing import Any, Iterable, Mapping
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import HIDDEN_TAG
+from trackside.api.bll.common import HIDDEN_TAG, company_filter
 from trackside.api.bll.task_status import TASK_STATUSES
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
@@ -37,40 +37,10 @@ def field_filter(field: str, spec: Any) -> dict:
             return query.list_field_filter(field, spec)
         except QueryError as exc:
             raise errors.ValidationError(str(exc), field=field) from None
-    return include_exclude_filter(field, spec)
-
-
-def include_exclude_filter(field: str, spec: Mapping) -> dict:
-    """``any``: include OR not-all-excluded; ``all``: include all AND none excluded; ``op`` joins the two."""
-    op = spec.get("op") or "and"
-    if op not in ("and", "or"):
-        raise errors.ValidationError(f"Invalid list query filter operator: {op}", field=field)
-    parts = []
-    for part, combine in (("any", "$or"), ("all", "$and")):
-        terms = spec.get(part)
-        if not terms:
-            continue
-        if not isinstance(terms, Mapping):
-            raise errors.ValidationError(f"{field}.{part}: expected {{include, exclude}}", field=field)
-        include, exclude = _strings(field, terms.get("include")), _strings(field, terms.get("exclude"))
-        conds = []
-        if include:
-            conds.append({field: {"$in" if part == "any" else "$all": include}})
-        if exclude:
-            conds.append({field: {"$not": {"$all": exclude}}} if part == "any" else {field: {"$nin": exclude}})
-        if conds:
-            parts.append(conds[0] if len(conds) == 1 else {combine: conds})
-    if not parts:
-        return {}
-    return parts[0] if len(parts) == 1 else {"$and" if op == "and" else "$or": parts}
-
-
-def _strings(field: str, values: Any) -> list[str]:
-    if values is None:
-        return []
-    if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-        raise errors.ValidationError(f"{field}: include/exclude must be lists of strings", field=field)
-    return sorted(set(values))
+    try:
+        return query.list_filter_object(field, spec)
+    except QueryError as exc:
+        raise errors.ValidationError(str(exc), field=field) from None
 
 
 def with_state(filter_: Mapping | None, state: str | None) -> dict | None:
@@ -111,7 +81,7 @@ class ProjectStats:
     @staticmethod
     def match(company: str, project_ids: Iterable, filter_: Mapping | None, users: list[str] | None,
               project_field: str = "project") -> dict:
-        clauses: list[dict] = [{"company": {"$in": ["", company]}, project_field: {"$in": list(project_ids)}}]
+        clauses: list[dict] = [company_filter(company, True), {project_field: {"$in": list(project_ids)}}]
         if users:
             clauses.append({"user": {"$in": users}})
         for field, spec in (filter_ or {}).items():
@@ -252,7 +222,7 @@ class ProjectStats:
         """(matching ids among ``project_ids`` or all, every selected project with its parents)."""
         if not (users or children_type):
             raise errors.ValidationError("Either active users or children_condition should be specified")
-        base: list[dict] = [{"company": {"$in": ["", company]}} if allow_public else {"company": company}]
+        base: list[dict] = [company_filter(company, allow_public)]
         if users:
             base.append({"user": {"$in": users}})
         child = list(base)

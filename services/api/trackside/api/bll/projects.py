@@ -10,7 +10,7 @@ from pymongo.database import Database
 
 from trackside.api import errors
 from trackside.api.bll.common import (
-    HIDDEN_TAG, get_all, get_one, insert_unique, public_allowed, query_error, to_api,
+    HIDDEN_TAG, company_filter, get_all, get_one, insert_unique, public_allowed, query_error, to_api,
 )
 from trackside.api.bll.project_queries import ProjectQueries
 from trackside.api.bll.project_stats import PIPELINE_TAG, REPORTS_TAG, ProjectStats
@@ -143,7 +143,7 @@ class ProjectsBLL:
 
     def ids_with_children(self, company: str, project_ids: list[str]) -> list[str]:
         """The projects and all their descendants."""
-        children = [d["_id"] for d in self.coll.find({"company": {"$in": ["", company]}, "path": {"$in": project_ids}},
+        children = [d["_id"] for d in self.coll.find({**company_filter(company, True), "path": {"$in": project_ids}},
                                                      {"_id": 1})]
         return list(dict.fromkeys([*project_ids, *children]))
 
