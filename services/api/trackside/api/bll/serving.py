@@ -113,7 +113,7 @@ class ServingBLL:
     def register(self, company: str, data: dict, ip: str) -> None:
         now = time.time()
         entry = {**{f: data.get(f) for f in MODEL_FIELDS}, "ip": ip, "register_time": now,
-                 "register_timeout": data["timeout"], "last_activity_time": now}
+                 "register_timeout": data.get("timeout") or self.default_timeout, "last_activity_time": now}
         self._save(company, entry)
 
     def unregister(self, company: str, container_id: str) -> None:

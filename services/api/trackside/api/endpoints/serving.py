@@ -45,14 +45,13 @@ class ServingModelReport(RequestSchema):
 
 
 class RegisterRequest(ServingModelReport):
-    timeout = Int(load_default=None, validate=validate.Range(min=1))
+    # Seconds without a report before the container is gone (default: services.serving config).
+    timeout = Int(validate=validate.Range(min=1))
 
 
 @endpoint("serving.register_container", RegisterRequest, min_version=SINCE)
 def register_container(call: Call) -> dict:
-    serving = call.app.serving
-    data = {**call.data, "timeout": call.data.get("timeout") or serving.default_timeout}
-    serving.register(call.identity.company, data, _ip(call))
+    call.app.serving.register(call.identity.company, call.data, _ip(call))
     return {}
 
 
