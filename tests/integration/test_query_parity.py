@@ -308,3 +308,11 @@ def test_json_schema_checked_integers_stay_strict(client):
     reply = client.error("workers.get_stats", (400, 12), items=[{"key": "cpu_usage"}], from_date=1, to_date=2,
                          interval="5")
     assert "interval" in reply.meta["result_msg"]
+
+
+def test_only_fields_can_exclude(client, tree):
+    task = tree["tasks"][0]
+    full = client.ok("tasks.get_all", id=[task])["tasks"][0]
+    without = client.ok("tasks.get_all", id=[task], only_fields=["-script", "-execution"])["tasks"][0]
+    assert "script" not in without and "execution" not in without
+    assert {k: v for k, v in full.items() if k not in ("script", "execution")} == without

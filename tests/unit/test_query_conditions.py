@@ -2,6 +2,7 @@
 ``_any_``/``_all_`` over dates, wildcard fields, the empty-values-last split, scroll windows and the page cap."""
 from __future__ import annotations
 
+import copy
 from datetime import datetime, timezone
 
 import pytest
@@ -166,3 +167,18 @@ def test_numeric_collation_for_user_value_fields():
     assert collation({"hyperparams.a.b.value": None}, [("name", 1)], spec) is None
     assert collation({}, [("name", 1), ("hyperparams.x", 1)], spec) is None
     assert collation({}, [("hyperparams.x", 1)], QuerySpec()) is None
+
+
+@pytest.mark.parametrize("only_fields, expected", [
+    (["-script"], {"id": "1", "name": "n", "execution": {"queue": "q", "args": "a"}}),
+    (["-execution.args", "-script"], {"id": "1", "name": "n", "execution": {"queue": "q"}}),
+    (["execution", "-execution.args"], {"id": "1", "execution": {"queue": "q"}}),
+    (["name", "-"], {"id": "1", "name": "n"}),
+])
+def test_excluded_fields(only_fields, expected):
+    from trackside.shared.storage.query import mongo_projection, trim
+    doc = {"id": "1", "name": "n", "script": {"x": 1}, "execution": {"queue": "q", "args": "a"}}
+    before = copy.deepcopy(doc)
+    assert trim(doc, only_fields) == expected
+    assert doc == before
+    assert mongo_projection(["-script"]) is None

@@ -18,6 +18,7 @@ Pure functions with no database access, shared by every service that lists objec
 """
 from __future__ import annotations
 
+import copy
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -422,23 +423,64 @@ def mongo_projection(only_fields: Iterable[str] | None, renames: Mapping[str, st
     """The top-level fields to fetch for ``only_fields``; :func:`trim` then cuts to the exact paths.
 
     Projecting whole top-level fields and trimming in Python keeps the "parent sub-document is kept"
-    rule identical on every Mongo-wire server.
+    rule identical on every Mongo-wire server. ``-path`` entries exclude (the reference's projection
+    syntax); with no plain entry at all, everything but them is fetched.
     """
-    if not only_fields:
+    include, exclude = split_projection(only_fields)
+    if not include:
         return None
     renames = {"id": "_id", **(renames or {})}
-    roots = {renames.get(path.split(".")[0], path.split(".")[0]) for path in only_fields}
+    roots = {renames.get(path.split(".")[0], path.split(".")[0]) for path in include}
     return {root: 1 for root in roots | {"_id"}}
 
 
+def split_projection(only_fields: Iterable[str] | None) -> tuple[list[str], list[str]]:
+    """(paths to keep, paths to drop) of ``only_fields``: a leading ``-`` drops a path."""
+    include, exclude = [], []
+    for path in only_fields or ():
+        if path.startswith("-"):
+            if path[1:]:
+                exclude.append(path[1:])
+        elif path:
+            include.append(path)
+    return include, exclude
+
+
 def trim(doc: dict, only_fields: Iterable[str] | None) -> dict:
-    """Keep ``id`` and the dotted paths in ``only_fields``; an existing parent dict survives a missing leaf."""
-    if not only_fields:
+    """Keep ``id`` and the dotted paths in ``only_fields`` (an existing parent dict survives a missing leaf),
+    then drop the ``-path`` ones."""
+    include, exclude = split_projection(only_fields)
+    if not include and not exclude:
         return doc
-    result: dict = {"id": doc["id"]} if "id" in doc else {}
-    for path in only_fields:
-        _copy_path(doc, result, path.split("."))
+    result: dict = doc
+    if include:
+        result = {"id": doc["id"]} if "id" in doc else {}
+        for path in include:
+            _copy_path(doc, result, path.split("."))
+    # Sub-documents are shared with ``doc`` until copied: dropping inside them must not change it.
+    result = copy_dict(result, [path.split(".")[0] for path in exclude])
+    for path in exclude:
+        _drop_path(result, path.split("."))
     return result
+
+
+def copy_dict(doc: dict, roots: Iterable[str]) -> dict:
+    """A copy of ``doc`` whose sub-documents under ``roots`` are copied too (so dropping in them is safe)."""
+    result = dict(doc)
+    for root in roots:
+        if root in result:
+            result[root] = copy.deepcopy(result[root])
+    return result
+
+
+def _drop_path(doc: Any, parts: list[str]) -> None:
+    if not isinstance(doc, dict):
+        return
+    head, rest = parts[0], parts[1:]
+    if not rest:
+        doc.pop(head, None)
+    elif isinstance(doc.get(head), dict):
+        _drop_path(doc[head], rest)
 
 
 def _copy_path(src: Any, dst: dict, parts: list[str]) -> None:
