@@ -57,6 +57,8 @@ def test_start_pipeline_refuses_bad_input_and_leaves_nothing_behind(api, pipelin
     api.error("pipelines.start_pipeline", (400, 12), task=pipeline["task"], queue=pipeline["queue"], args="lr=1")
     api.error("pipelines.start_pipeline", (400, 11), task=pipeline["task"], queue=pipeline["queue"],
               args=[{"name": "lr"}])
+    api.error("pipelines.start_pipeline", (400, 12), task=pipeline["task"], queue=pipeline["queue"],
+              args=[{"name": " ", "value": "1"}])
     assert len(api.ok("tasks.get_all", project=[pipeline["project"]])["tasks"]) == before
     for name in ("pipelines.start_pipeline", "pipelines.delete_runs"):
         assert anon.send(name, {}).code == (401, 20)

@@ -13,7 +13,8 @@ from trackside.api.schema import Bool, RequestSchema, Str, StrList
 
 
 class ArgSchema(RequestSchema):
-    name = Str(required=True)
+    # A blank name cannot be a parameter: refused here, before any run is cloned.
+    name = Str(required=True, validate=validate.Regexp(r".*\S", error="a parameter name may not be blank"))
     value = Str(required=True)
 
 
