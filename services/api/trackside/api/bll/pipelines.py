@@ -16,7 +16,6 @@ CONTROLLER_TYPE = "controller"
 PIPELINE_TAG = "pipeline"
 ARGS_SECTION = "Args"
 START_MESSAGE = "Starting pipeline"
-DELETE_REASON = "Pipeline run deleted"
 
 
 class PipelinesBLL:
@@ -47,7 +46,7 @@ class PipelinesBLL:
     def _name_run(self, company: str, run_id: str) -> None:
         """``<project basename> #<n>``, n counting the project's pipeline tasks so named (this one included),
         as the reference names runs started from the UI."""
-        run = self.tasks.get(company, run_id)
+        run = self.tasks.store.load(company, run_id, ["project"])
         if not run.get("project"):
             return
         project = self.tasks.projects.get(company, run["project"], only_fields=["name"])
