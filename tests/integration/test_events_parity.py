@@ -197,6 +197,14 @@ def test_concurrent_batches_keep_the_mean_exact(events_api, task):
     assert entry["count"] == 36 and entry["mean_value"] == pytest.approx(sum(range(36)) / 36)
 
 
+def test_plots_carry_their_length_and_image_sources(events_api, task):
+    plot = '{"layout": {"images": [{"source": "https://files.example/a.png"}]}, "data": []}'
+    add_batch(events_api, [{"type": "plot", "task": task, "metric": "m", "variant": "v", "iter": 1, "plot_str": plot}])
+    (shown,) = events_api.ok("events.get_task_plots", task=task)["plots"]
+    assert shown["plot_str"] == plot and shown["plot_len"] == len(plot)
+    assert shown["source_urls"] == ["https://files.example/a.png"]
+
+
 # -- authentication ----------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("name", ["events.scalar_metrics_iter_raw", "events.clear_task_log"])
 def test_new_endpoints_need_credentials(api_server, name):

@@ -19,6 +19,7 @@ import hashlib
 import importlib
 import json
 import math
+import re
 import uuid
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
@@ -45,6 +46,11 @@ _STRING_FIELDS = {
     IMAGE: ("key", "url"),
     LOG: ("msg", "level"),
 }
+
+
+# Image sources inside a plot's JSON ("source": "https://..."), kept as the reference keeps them, so that the
+# files a plot shows can be found (and deleted with the task) without parsing every plot.
+_PLOT_SOURCE = re.compile(r"""["']source["']:\s?["']([a-z][a-z0-9+\-.]*://.*?)["']""", re.IGNORECASE)
 
 
 class InvalidEvent(ValueError):
@@ -189,7 +195,8 @@ def normalise(raw: Any, company: str, worker: str | None = None, now_ms: int | N
     Common fields: ``id``, ``company``, ``task`` (the model id for model events), ``type``, ``model_event``,
     ``timestamp`` (epoch ms, int) and ``time`` (the same instant as a datetime), ``metric`` and ``variant``
     ("" when not given), and ``worker`` and ``iter`` when known. Then per type: ``value`` (scalar, float),
-    ``values`` (vector), ``plot_str`` (plot), ``key``/``url`` (debug image), ``msg``/``level`` (log).
+    ``values`` (vector), ``plot_str`` with ``plot_len`` and the image ``source_urls`` it shows (plot),
+    ``key``/``url`` (debug image), ``msg``/``level`` (log).
     ``allow_locked`` is a property of the request, not of the event: see :func:`allows_locked`.
     """
     if not isinstance(raw, Mapping):
@@ -237,6 +244,12 @@ def normalise(raw: Any, company: str, worker: str | None = None, now_ms: int | N
         event["value"] = _number(raw.get("value"), "value")
     elif event_type == VECTOR:
         event["values"] = _numbers(raw.get("values", raw.get("value")), "values")
+    elif event_type == PLOT:
+        plot = event.get("plot_str") or ""
+        event["plot_len"] = len(plot)
+        sources = sorted(set(_PLOT_SOURCE.findall(plot)))
+        if sources:
+            event["source_urls"] = sources
     event["id"] = event_id(event)
     return event
 
