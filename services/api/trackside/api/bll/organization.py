@@ -137,29 +137,37 @@ class OrganizationBLL:
         return "-".join(p for p in ("clearml", label, f"{request['entity_type']}s.csv") if p)
 
     def csv_lines(self, field_mappings: list[dict], fetch_page: Callable[[int, int], list[dict]]) -> Iterator[str]:
-        """The header (after a UTF-8 signature) and one row per entity, fetched page by page up to the limit."""
-        columns = [(m.get("name") or m["field"], m["field"].split("."), _value_map(m.get("values")))
-                   for m in field_mappings]
-        header = [name for name, _, _ in columns]
-        page, left = 0, self.max_items
-        while left > 0:
-            entities = fetch_page(page, min(self.batch_size, left))
-            if not entities:
-                break
-            left -= len(entities)
-            rows = ([_cell(e, path, values) for _, path, values in columns] for e in entities)
-            buffer = io.StringIO()
-            writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
-            if page == 0:
-                buffer.write("\ufeff")
-                writer.writerow(header)
-            writer.writerows(rows)
-            page += 1
-            yield buffer.getvalue()
+        return csv_export(field_mappings, fetch_page, self.batch_size, self.max_items)
+
+
+def csv_export(field_mappings: list[dict], fetch_page: Callable[[int, int], list[dict]], batch_size: int,
+               max_items: int) -> Iterator[str]:
+    """The header (after a UTF-8 signature) and one row per entity, fetched page by page up to ``max_items``."""
+    columns = [(m.get("name") or m["field"], m["field"].split("."), _value_map(m.get("values")))
+               for m in field_mappings]
+    header = [name for name, _, _ in columns]
+    page, left, more = 0, max_items, True
+    while left > 0 and more:
+        # Always whole pages (page * batch_size is the offset), cut to what is left of the limit.
+        fetched = fetch_page(page, batch_size)
+        more = len(fetched) >= batch_size
+        entities = fetched[:left]
+        if not entities:
+            break
+        left -= len(entities)
+        rows = ([_cell(e, path, values) for _, path, values in columns] for e in entities)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, quoting=csv.QUOTE_NONNUMERIC)
         if page == 0:
-            buffer = io.StringIO()
-            csv.writer(buffer).writerow(header)
-            yield buffer.getvalue()
+            buffer.write("\ufeff")
+            writer.writerow(header)
+        writer.writerows(rows)
+        page += 1
+        yield buffer.getvalue()
+    if page == 0:
+        buffer = io.StringIO()
+        csv.writer(buffer).writerow(header)
+        yield buffer.getvalue()
 
 
 def _as_list(value: Any) -> list | None:
