@@ -128,9 +128,10 @@ def test_export_tasks_as_csv(api, world):
 
 def test_export_paging_and_empty(api, world, monkeypatch):
     prepared = api.ok("organization.prepare_download_for_get_all", entity_type="model", id=[world["model"]],
-                      only_fields=["name"], field_mappings=[{"field": "name"}, {"field": "id", "name": "ID"}])
+                      only_fields=["name", "project.name"],
+                      field_mappings=[{"field": "name"}, {"field": "id", "name": "ID"}, {"field": "project.name"}])
     rows = list(csv.reader(io.StringIO(download(api, prepared["prepare_id"]).content.decode("utf-8-sig"))))
-    assert rows == [["name", "ID"], [f"{world['mark']}-m", world["model"]]]
+    assert rows == [["name", "ID", "project.name"], [f"{world['mark']}-m", world["model"], world["mark"]]]
     nothing = api.ok("organization.prepare_download_for_get_all", entity_type="model", name="^no-such-model-xyz$",
                      only_fields=["name"], field_mappings=[{"field": "name"}])
     resp = download(api, nothing["prepare_id"])
