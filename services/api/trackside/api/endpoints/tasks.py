@@ -372,6 +372,13 @@ class ResetRequest(StatusChangeRequest, CleanupOptions):
     clear_all = Bool(load_default=False)
 
 
+def _reset(call: Call, task_id: str) -> dict:
+    data = call.data
+    return call.app.tasks.transitions.reset(call.identity, task_id, data["force"], data["clear_all"],
+                                            delete_output_models=data["delete_output_models"],
+                                            return_file_urls=data["return_file_urls"])
+
+
 @endpoint("tasks.reset", ResetRequest)
 def reset(call: Call) -> dict:
     return _reset(call, call.data["task"])
@@ -383,8 +390,6 @@ class ResetManyRequest(ManyStatusChangeRequest, CleanupOptions):
 
 @endpoint("tasks.reset_many", ResetManyRequest)
 def reset_many(call: Call) -> dict:
-    transitions, data = call.app.tasks.transitions, call.data
-
     def reset_one(task_id: str) -> dict:
         result = _reset(call, task_id)
         result.pop("events", None)  # the batch items report only whether each task left its queue
@@ -415,13 +420,6 @@ def _queue_watched(call: Call, enqueued: dict) -> bool:
     return call.app.workers.queue_watched(call.identity.company, enqueued["fields"]["execution.queue"])
 
 
-def _reset(call: Call, task_id: str) -> dict:
-    data = call.data
-    return call.app.tasks.transitions.reset(call.identity, task_id, data["force"], data["clear_all"],
-                                            delete_output_models=data["delete_output_models"],
-                                            return_file_urls=data["return_file_urls"])
-
-
 class EnqueueManyRequest(ManyStatusChangeRequest):
     queue = Str()
     queue_name = Str()
@@ -430,6 +428,8 @@ class EnqueueManyRequest(ManyStatusChangeRequest):
 
 @endpoint("tasks.enqueue_many", EnqueueManyRequest)
 def enqueue_many(call: Call) -> dict:
+    transitions, data = call.app.tasks.transitions, call.data
+
     def enqueue_one(task_id: str) -> dict:
         result = transitions.enqueue(call.identity, task_id, data.get("queue"), data.get("queue_name"),
                                      **_change(data))
@@ -475,6 +475,19 @@ def dequeue_many(call: Call) -> dict:
 # -- deleting, archiving, moving, tagging ------------------------------------------------------------------
 class DeleteRequest(TaskRequest, CleanupOptions):
     force = Bool(load_default=False)
+    status_reason = Str()  # accepted as the reference does; a deleted task keeps no status
+    status_message = Str()
+    include_pipeline_steps = Bool(load_default=False)  # 2.30
+    # Tasks are always deleted for good: a trash nobody can read back is not kept.
+    move_to_trash = Bool(load_default=False)
+
+
+def _delete(call: Call, task_id: str) -> dict:
+    data = call.data
+    return call.app.tasks.delete(call.identity, task_id, data["force"],
+                                 delete_output_models=data["delete_output_models"],
+                                 return_file_urls=data["return_file_urls"],
+                                 include_pipeline_steps=data["include_pipeline_steps"])
 
 
 @endpoint("tasks.delete", DeleteRequest)
@@ -484,6 +497,10 @@ def delete(call: Call) -> dict:
 
 class DeleteManyRequest(ManyRequest, CleanupOptions):
     force = Bool(load_default=False)
+    status_reason = Str()
+    status_message = Str()
+    include_pipeline_steps = Bool(load_default=False)
+    move_to_trash = Bool(load_default=False)
 
 
 @endpoint("tasks.delete_many", DeleteManyRequest)
@@ -523,17 +540,6 @@ def unarchive_many(call: Call) -> dict:
     return _many(call, lambda task_id: {"unarchived": bool(tasks.unarchive(
         call.identity, task_id, data.get("status_reason"), data.get("status_message")))})
 
-    include_pipeline_steps = Bool(load_default=False)  # 2.30
-    # Tasks are always deleted for good: a trash nobody can read back is not kept.
-    move_to_trash = Bool(load_default=False)
-
-
-def _delete(call: Call, task_id: str) -> dict:
-    data = call.data
-    return call.app.tasks.delete(call.identity, task_id, data["force"],
-                                 delete_output_models=data["delete_output_models"],
-                                 return_file_urls=data["return_file_urls"],
-                                 include_pipeline_steps=data["include_pipeline_steps"])
 
 class MoveRequest(ManyRequest):
     project = Str()
@@ -543,8 +549,6 @@ class MoveRequest(ManyRequest):
 @endpoint("tasks.move", MoveRequest)
 def move(call: Call) -> dict:
     data = call.data
-    include_pipeline_steps = Bool(load_default=False)
-    move_to_trash = Bool(load_default=False)
     # An explicit ``project: null`` moves the tasks to the root.
     if "project" not in data and not data.get("project_name"):
         raise errors.MissingRequiredFields("missing required fields: project or project_name",
