@@ -64,19 +64,19 @@ class ServerStats:
             "status": {"$nin": ["created", "queued"]},
             **({"last_worker": {"$in": workers}} if workers else {}),
         }
-        groups: dict = {}
-        for task in self._backend["tasks"].find(match, {"last_worker": 1, "started": 1, "last_update": 1,
-                                                        "last_iteration": 1}):
-            group = groups.setdefault(task.get("last_worker") if workers else None, [0, 0.0, 0.0, 0])
-            group[0] += 1
-            group[1] += (task["last_update"] - task["started"]).total_seconds()
-            if task.get("last_iteration") is not None:
-                group[2] += task["last_iteration"]
-                group[3] += 1
+        pipeline = [
+            {"$match": match},
+            {"$group": {"_id": "$last_worker" if workers else None, "count": {"$sum": 1},
+                        "run_ms": {"$avg": {"$subtract": ["$last_update", "$started"]}},
+                        "iterations": {"$avg": "$last_iteration"}}},
+        ]
         return {
-            key: {"count": count, "avg_run_time_sec": int(run / count),
-                  "avg_iterations": int(iters / n_iters) if n_iters else None}
-            for key, (count, run, iters, n_iters) in groups.items()
+            row["_id"]: {
+                "count": row["count"],
+                "avg_run_time_sec": int(row["run_ms"] / 1000) if row.get("run_ms") is not None else None,
+                "avg_iterations": int(row["iterations"]) if row.get("iterations") is not None else None,
+            }
+            for row in self._backend["tasks"].aggregate(pipeline)
         }
 
     def _agents(self, company: str) -> list[dict]:
