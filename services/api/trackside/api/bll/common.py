@@ -55,11 +55,9 @@ def get_all(
     extra_filter: dict | None = None,
     hidden_aware: bool = True,
     allow_public: bool = False,
-    window: tuple[int, int] | None = None,
 ) -> list[dict]:
     """Run a ``get_all`` query: filters, ``search_hidden``, ``only_fields``, ``order_by`` (empty first-key
-    values last), and paging by ``page``/``page_size`` or by ``scroll_id``/``size`` (see :func:`scroll_reply`;
-    ``window``: an explicit (skip, limit) chosen by the caller instead)."""
+    values last), and paging by ``page``/``page_size`` or by ``scroll_id``/``size`` (see :func:`scroll_reply`)."""
     only_fields = params.get("only_fields")
     try:
         clauses = [company_filter(company, allow_public), query.build_filter(params, spec)]
@@ -69,9 +67,7 @@ def get_all(
         if hidden_aware and not params.get("search_hidden") and not params.get("id"):
             clauses.append({"system_tags": {"$ne": HIDDEN_TAG}})
         sort = query.sort_spec(params.get("order_by"), spec.renames)
-        if window is not None:
-            skip, limit = window
-        elif "scroll_id" in params:
+        if "scroll_id" in params:
             skip, limit = query.scroll_window(params, scroll_position(params.get("scroll_id")))
         else:
             skip, limit = query.paging(params)
