@@ -77,6 +77,9 @@ def test_entities_count(api, world):
     assert active == {"tasks": 2, "reports": 0}
     by_name = api.ok("organization.get_entities_count", tasks={"name": f"^{mark}-t[01]$"})
     assert by_name == {"tasks": 2}
+    create_project(api, f"{mark}/child")
+    children = api.ok("organization.get_entities_count", projects={"parent": [project]})
+    assert children == {"projects": 1}
 
 
 def test_entities_count_active_users(api, world):

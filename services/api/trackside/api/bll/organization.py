@@ -81,8 +81,8 @@ class OrganizationBLL:
             if data is None:
                 continue
             data = dict(data)
-            if field == "reports":
-                data["type"] = [REPORT_TYPE]
+            if field == "reports":  # reports live in hidden ".reports" sub-projects
+                data.update(type=[REPORT_TYPE], include_subprojects=True)
             if active_users:
                 if coll_name == "projects":
                     ids, _ = self._projects.stats.with_selected_children(
@@ -103,6 +103,8 @@ class OrganizationBLL:
             data["project"] = self._projects.ids_with_children(company, _as_list(data["project"]))
         try:
             clauses = [company_filter(company, allow_public), query.build_filter(data, spec)]
+            if coll_name == "projects" and "parent" in data:  # direct children; null: top-level projects
+                clauses.append(query.list_field_filter("parent", _as_list(data["parent"])))
         except QueryError as exc:
             raise query_error(exc) from None
         if hide:
