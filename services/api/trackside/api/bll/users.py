@@ -15,7 +15,7 @@ from pymongo.database import Database
 from pymongo.errors import WriteError
 
 from trackside.api import SERVER_VERSION, errors
-from trackside.api.bll.common import get_all, to_api
+from trackside.api.bll.common import get_all
 from trackside.api.context import Identity
 from trackside.shared.storage.query import QuerySpec
 from trackside.shared.timeutil import utcnow
