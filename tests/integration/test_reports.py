@@ -160,6 +160,10 @@ def test_get_all_ex_pages_to_the_last_page(api, listed):
     # Old clients: 2.23 has no include_subprojects in its schema, but the reference reads it all the same.
     old = api.send("reports.get_all_ex", {"tags": [listed["tag"]]}, version="2.23")
     assert old.code == (200, 0) and len(old.data["tasks"]) == 6
+    # 2.27 field filters.
+    filtered = api.ok("reports.get_all_ex", filters={"tags": {"any": {"include": [listed["tag"]]}}},
+                      project=[listed["project"]])
+    assert len(filtered["tasks"]) == 5
 
 
 def test_get_all_ex_scrolls(api, listed):
