@@ -87,11 +87,14 @@ def collect_event_urls(store: EventStore, company: str, ids: list[str], model_ev
     flt = EventFilter(company=company, tasks=ids, types=(IMAGE, PLOT), model_events=model_events)
     after = None
     while True:
-        page = store.search(flt, [("id", 1)], _EVENT_PAGE, after=after, fields=["type", "url", "plot_str"])
+        page = store.search(flt, [("id", 1)], _EVENT_PAGE, after=after,
+                            fields=["type", "url", "source_urls", "plot_str"])
         for event in page.events:
             if event.get("url"):
                 urls.add(event["url"])
-            if event.get("plot_str"):
+            if event.get("source_urls") is not None:
+                urls.update(event["source_urls"])
+            elif event.get("plot_str"):  # a plot stored before plots kept their source_urls
                 urls.update(_PLOT_IMAGE_SOURCE.findall(event["plot_str"]))
         if len(page.events) < _EVENT_PAGE or page.next_after is None:
             return urls
