@@ -228,6 +228,15 @@ def test_task_events_scroll_keeps_its_first_requests_type_and_metrics(events_api
     assert [(e["metric"], e["iter"]) for e in seen] == [("loss", i) for i in range(5)]
 
 
+def test_task_events_batches_end_with_their_whole_last_iteration(events_api, task):
+    add_batch(events_api, [scalar(task, "loss", v, i, float(i)) for i in range(3) for v in "abc"])
+    first = events_api.ok("events.get_task_events", task=task, batch_size=2, order="desc")
+    assert sorted((e["iter"], e["variant"]) for e in first["events"]) == [(2, "a"), (2, "b"), (2, "c")]
+    second = events_api.ok("events.get_task_events", task=task, batch_size=4, scroll_id=first["scroll_id"])
+    assert [e["iter"] for e in second["events"]] == [1, 1, 1, 0, 0, 0]
+    assert events_api.ok("events.get_task_events", task=task, scroll_id=second["scroll_id"])["returned"] == 0
+
+
 def test_task_metrics_leave_single_values_out(events_api, task):
     add_batch(events_api, [scalar(task, "loss", "a", 1, 1.0), scalar(task, "Summary", "best", -2**31, 0.9)])
     reply = events_api.ok("events.get_task_metrics", tasks=[task], event_type="training_stats_scalar")

@@ -157,12 +157,20 @@ class EventReads:
         if total is None and count_total:
             total = self.store.count(flt)
         direction = DESC if order == "desc" else ASC
-        page = self.store.search(flt, [("iter", direction)], min(batch_size, MAX_BATCH), after=after)
-        state = {"order": order, "total": total, "after": list(page.next_after or after or []) or None,
+        sort = [("iter", direction)]
+        page = self.store.search(flt, sort, min(batch_size, MAX_BATCH), after=after)
+        events, next_after = page.events, page.next_after
+        if len(events) == min(batch_size, MAX_BATCH) and events[-1].get("iter") is not None:
+            # As the reference: a batch ends with all the events of its last iteration.
+            last = events[-1]["iter"]
+            same = replace(flt, iter_min=last, iter_max=last)
+            events += list(_limited(stream(self.store, same, sort, after=next_after), SAME_TIMESTAMP_LIMIT))
+            next_after = (events[-1].get("iter"), events[-1]["id"])
+        state = {"order": order, "total": total, "after": list(next_after or after or []) or None,
                  "type": event_type, "metrics": dict(metrics) if metrics else None}
-        if not page.events:
+        if not events:
             state["done"] = True
-        return {"events": [public(e) for e in page.events], "returned": len(page.events), "total": total,
+        return {"events": [public(e) for e in events], "returned": len(events), "total": total,
                 "scroll_id": event_scroll.encode("events", state)}
 
     def scalar_metric_data(self, company: str, task: str, metric: str, model_events: bool = False,
