@@ -200,6 +200,15 @@ def test_delete_model_removes_its_events(api, backend, project):
     assert backend["events"].count_documents({"task": model}) == 0
 
 
+def test_public_models_are_not_published_or_deleted(api, project):
+    model = new_model(api, project)
+    api.send("models.make_public", {"ids": [model]}, version="2.9")
+    api.error("models.set_ready", (403, 21), model=model)
+    api.error("models.delete", (403, 21), model=model, force=True)
+    api.send("models.make_private", {"ids": [model]}, version="2.9")
+    assert api.ok("models.delete", model=model)["deleted"] is True
+
+
 # -- models.update_for_task ----------------------------------------------------------------------------------
 def test_update_for_task_by_status_and_version(api, project):
     running = new_task(api, project, "in_progress")

@@ -299,3 +299,12 @@ def test_event_urls_and_deletion_with_the_elastic_store(api_server_elastic, back
     reply = client.ok("tasks.delete", task=world["task"], return_file_urls=True)
     assert reply["urls"]["event_urls"] == sorted(world["events"]["urls"] + world["model_events"]["urls"])
     assert reply["events"] == {"deleted": world["events"]["count"]}
+
+
+def test_public_tasks_are_not_deleted_or_reset(api, project):
+    task = new_task(api, project)
+    api.send("tasks.make_public", {"ids": [task]}, version="2.9")
+    api.error("tasks.delete", (403, 21), task=task, force=True)
+    api.error("tasks.reset", (403, 21), task=task, force=True)
+    api.send("tasks.make_private", {"ids": [task]}, version="2.9")
+    assert api.ok("tasks.delete", task=task)["deleted"] is True
