@@ -1,7 +1,7 @@
 """projects.*: the project tree."""
 from __future__ import annotations
 
-from marshmallow import fields, pre_load
+from marshmallow import fields
 
 from trackside.api.bll.project_stats import ACTIVE, STATES
 from trackside.api.context import Call
@@ -10,7 +10,12 @@ from trackside.api.bll.common import scroll_reply
 from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, QueryList, Raw, RequestSchema, Str, StrList
 
 CHILDREN_TYPES = ("pipeline", "report", "dataset")
-ALL_STATES = "__all__"
+
+
+def state_or_default(data: dict, key: str) -> str | None:
+    """A state option: absent means active, an explicit null means every state (so no load_default here,
+    which would turn the null into the default)."""
+    return data[key] if key in data else ACTIVE
 
 
 def merged_tags(call: Call, projects):
@@ -63,7 +68,7 @@ def get_all(call: Call) -> dict:
 
 class GetAllExRequest(GetAllRequestProjects):
     include_stats = Bool(load_default=False)
-    stats_for_state = OneOf((*STATES, ALL_STATES), load_default=ACTIVE)
+    stats_for_state = OneOf(STATES)
     non_public = Bool()
     active_users = StrList()
     check_own_contents = Bool(load_default=False)
@@ -75,19 +80,10 @@ class GetAllExRequest(GetAllRequestProjects):
     children_tags = StrList()
     children_tags_filter = Dict()
 
-    @pre_load
-    def _explicit_null_state(self, data, **kwargs):
-        """``stats_for_state: null`` asks for both states; keep it apart from "not given" (the default)."""
-        if isinstance(data, dict) and "stats_for_state" in data and data["stats_for_state"] is None:
-            data = {**data, "stats_for_state": ALL_STATES}
-        return data
-
 
 @endpoint("projects.get_all_ex", GetAllExRequest, min_version="2.1")
 def get_all_ex(call: Call) -> dict:
-    data = dict(call.data)
-    if data.get("stats_for_state") == ALL_STATES:
-        data["stats_for_state"] = None
+    data = {**call.data, "stats_for_state": state_or_default(call.data, "stats_for_state")}
     projects = call.app.projects.get_all_ex(call.identity.company, data)
     return {"projects": merged_tags(call, projects), **scroll_reply(data, len(projects))}
 
@@ -215,22 +211,15 @@ def get_unique_metric_variants(call: Call) -> dict:
 # -- reads across a project's tasks and models -------------------------------------------------------------
 class TaskParentsRequest(RequestSchema):
     projects = StrList()
-    tasks_state = OneOf((*STATES, ALL_STATES), load_default=ACTIVE)
+    tasks_state = OneOf(STATES)
     include_subprojects = Bool(load_default=True)
     task_name = Str()
-
-    @pre_load
-    def _explicit_null_state(self, data, **kwargs):
-        """``tasks_state: null`` asks for tasks in every state; keep it apart from "not given"."""
-        if isinstance(data, dict) and "tasks_state" in data and data["tasks_state"] is None:
-            data = {**data, "tasks_state": ALL_STATES}
-        return data
 
 
 @endpoint("projects.get_task_parents", TaskParentsRequest, min_version="2.12")
 def get_task_parents(call: Call) -> dict:
     data = call.data
-    state = None if data["tasks_state"] == ALL_STATES else data["tasks_state"]
+    state = state_or_default(data, "tasks_state")
     return {"parents": call.app.projects.queries.task_parents(
         call.identity.company, data.get("projects"), data["include_subprojects"], state, data.get("task_name"))}
 
