@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import time
 from concurrent.futures import ThreadPoolExecutor
 
@@ -256,6 +257,17 @@ def test_histogram_buckets_start_at_multiples_of_the_interval(events_api, task):
     # Fewer points than samples: all of them.
     assert len(events_api.ok("events.scalar_metrics_iter_histogram", task=task)["loss"]["a"]["x"]) == 100
     events_api.error("events.scalar_metrics_iter_histogram", (400, 12), task=task, samples=6001)
+
+
+def test_a_batch_mixing_lock_or_model_settings_for_one_id_is_refused(events_api, task):
+    line = scalar(task, "loss", "a", 0, 1.0)
+    reply = events_api.send("events.add_batch", body="\n".join(json.dumps(e) for e in (
+        line, {**line, "iter": 1, "allow_locked": True})), headers={"Content-Type": "application/json-lines"})
+    assert reply.code == (400, 12) and "allow_locked" in reply.meta["result_msg"]
+    reply = events_api.send("events.add_batch", body="\n".join(json.dumps(e) for e in (
+        line, {**line, "model_event": True})), headers={"Content-Type": "application/json-lines"})
+    assert reply.code == (400, 12) and "model_event" in reply.meta["result_msg"]
+    assert events_api.ok("events.get_task_events", task=task)["total"] == 0  # nothing half-written
 
 
 def test_an_empty_batch_is_refused(events_api):

@@ -168,6 +168,7 @@ class EventsBLL:
         """Store ``items`` (JSON lines, or already-parsed objects); ``{added, errors, errors_info}``."""
         problems: Counter[str] = Counter()
         candidates = list(_parse(company, items, worker, problems))
+        _check_consistent(candidates)
         events = self._writable(company, candidates, problems)
         result = self.store.write(events)
         problems.update(result.failed.values())
@@ -255,6 +256,19 @@ def _parse(company: str, items: Sequence[Any], worker: str | None, problems: Cou
             yield normalise(raw, company, worker, now_ms), allows_locked(raw)
         except InvalidEvent as exc:
             problems[exc.reason] += 1
+
+
+def _check_consistent(candidates: list[tuple[dict, bool]]) -> None:
+    """As the reference, a batch is refused whole (400/12) when one id gets events with different allow_locked
+    settings, or is used both as a task and as a model."""
+    allowed: dict[tuple[bool, str], bool] = {}
+    for event, allow_locked in candidates:
+        if allowed.setdefault((event["model_event"], event["task"]), allow_locked) != allow_locked:
+            raise errors.ValidationError(
+                f"Inconsistent allow_locked setting in the passed events for {event['task']}", id=event["task"])
+    both = sorted({i for model, i in allowed if model} & {i for model, i in allowed if not model})
+    if both:
+        raise errors.ValidationError("Inconsistent model_event setting in the passed events", tasks=both)
 
 
 def _not_added(problems: Counter) -> errors.APIError:
