@@ -188,6 +188,14 @@ def test_last_metrics_keep_mean_count_and_axis_label(events_api, task):
     assert entry["x_axis_label"] == "epoch"
 
 
+def test_the_machine_monitor_does_not_move_last_iteration(events_api, task):
+    add_batch(events_api, [scalar(task, "loss", "a", 3, 1.0), scalar(task, ":monitor:machine", "cpu", 500, 9.0),
+                           scalar(task, ":monitor:gpu", "gpu_0", 600, 9.0)])
+    doc = get_task(events_api, task)
+    assert doc["last_iteration"] == 3
+    assert doc["last_metrics"][md5(":monitor:machine")][md5("cpu")]["value"] == 9.0  # still summarised
+
+
 def test_concurrent_batches_keep_the_mean_exact(events_api, task):
     def send(n):
         add_batch(events_api, [scalar(task, "loss", "m", n * 3 + k, float(n * 3 + k)) for k in range(3)])

@@ -2,7 +2,8 @@
 
 Each event is judged on its own: a malformed one is counted under its reason in ``errors_info`` and the rest
 of the batch is still stored. After the store has written them, every task (or model) that got events has
-``last_update`` raised, ``last_iteration`` raised to the highest iteration seen, and, for scalars,
+``last_update`` raised, ``last_iteration`` raised to the highest iteration seen (except the machine monitor's,
+``services.events.ignore_iteration.metrics``), and, for scalars,
 ``last_metrics[md5(metric)][md5(variant)]`` merged with the batch's values:
 
 - ``value``/``value_iteration``: the value of the highest iteration, replaced only by a later-or-equal one;
@@ -43,6 +44,9 @@ from trackside.shared.events.factory import store_from_config
 from trackside.shared.timeutil import utcnow
 
 LOCKED_TASK_STATUSES = ("publishing", "published")
+# The reference's default services.events.ignore_iteration.metrics: the SDK's resource monitor reports these
+# against seconds since start, which are not the task's iterations.
+IGNORE_ITERATION = (":monitor:machine", ":monitor:gpu")
 # Tasks whose metric pairs this process remembers, so steady reporting needs no read of last_metrics.
 KNOWN_PAIRS_CACHE_SIZE = 256
 
@@ -101,10 +105,12 @@ class EntitySummary:
     max_iteration: int | None = None
     # (md5(metric), md5(variant)) -> summary
     pairs: dict[tuple[str, str], PairSummary] = field(default_factory=dict)
+    # Metrics whose iterations do not count as the task's progress (the SDK's machine monitor).
+    ignore_iteration: frozenset = frozenset()
 
     def add(self, event: dict, created: bool) -> None:
         iteration = event.get("iter")
-        if iteration is not None:
+        if iteration is not None and event["metric"] not in self.ignore_iteration:
             self.max_iteration = iteration if self.max_iteration is None else max(self.max_iteration, iteration)
         if event["type"] != SCALAR:
             return
@@ -151,6 +157,7 @@ class EventsBLL:
     def __init__(self, db: Database, config):
         self.store = store_from_config(config, db)
         self.max_last_metrics = int(config.get("services.tasks.max_last_metrics", 2000) or 0)
+        self.ignore_iteration = frozenset(config.get("services.events.ignore_iteration.metrics", IGNORE_ITERATION))
         # model_event -> the collection its events' "task" ids point into
         self._entities: dict[bool, Collection] = {False: db["tasks"], True: db["models"]}
         self._known = KnownPairs()
@@ -212,7 +219,8 @@ class EventsBLL:
     def _update_entities(self, company: str, written: Iterable[tuple[dict, bool]]) -> None:
         summaries: dict[tuple[bool, str], EntitySummary] = {}
         for event, created in written:
-            summaries.setdefault((event["model_event"], event["task"]), EntitySummary()).add(event, created)
+            summaries.setdefault((event["model_event"], event["task"]),
+                                 EntitySummary(ignore_iteration=self.ignore_iteration)).add(event, created)
         now = utcnow()
         for (model_event, entity_id), summary in summaries.items():
             coll = self._entities[model_event]
