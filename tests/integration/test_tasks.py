@@ -183,8 +183,9 @@ def test_edit_merges_script_execution_output_and_replaces_the_rest(api, project)
     assert reply["updated"] == 1 and reply["fields"]["script.entry_point"] == "main.py"
     task = get_task(api, task_id)
     assert task["script"] == {"repository": "r", "requirements": {"pip": "numpy"}, "entry_point": "main.py"}
-    assert task["runtime"] == {"b": "2"} and task["hyperparams"] == {}
-    assert task["execution"]["parameters"] == {"x": "1"} and task["execution"]["artifacts"] == []
+    # Legacy parameters become hyper-parameters of type "legacy" beside the task's others, as in the reference.
+    assert task["runtime"] == {"b": "2"} and set(task["hyperparams"]["Args"]) == {"lr", "x"}
+    assert task["hyperparams"]["Args"]["x"]["type"] == "legacy" and task["execution"]["artifacts"] == []
     assert task["output"]["destination"] == "s3://bucket"
     assert task["project"] == project and task["comment"] == "edited"
     assert api.ok("tasks.edit", task=task_id) == {"updated": 0, "fields": {}}
@@ -471,7 +472,7 @@ def test_clone_copies_the_definition_not_the_run(api, project, queue):
     for key in ("script", "hyperparams", "configuration", "container", "tags", "project", "type"):
         assert clone[key] == original[key], key
     assert clone["system_tags"] == ["pipeline"]
-    assert clone["execution"]["parameters"] == {"p": "1"} and clone["execution"]["queue"] is None
+    assert clone["hyperparams"]["Args"]["p"]["type"] == "legacy" and clone["execution"]["queue"] is None
     assert [a["key"] for a in clone["execution"]["artifacts"]] == ["data"]
     assert clone["models"]["input"][0]["model"] == "m-in" and clone["models"]["output"] == []
     assert clone["output"] == {"destination": "http://files"}
@@ -489,7 +490,8 @@ def test_clone_overrides(api, project):
     clone = get_task(api, reply["id"])
     assert (clone["project"], clone["tags"], clone["system_tags"], clone["parent"], clone["comment"]) == (
         project, ["new"], ["s"], parent, "cc")
-    assert clone["execution"]["parameters"] == {"p": "2"} and clone["container"] == {"image": "img"}
+    # Legacy parameter overrides join the new task's hyper-parameters, typed "legacy".
+    assert clone["hyperparams"]["Args"]["p"]["value"] == "2" and clone["container"] == {"image": "img"}
     assert clone["hyperparams"]["S"]["k"]["value"] == "v" and clone["models"]["input"][0]["model"] == "m2"
 
     name = unique("clone-proj")

@@ -46,8 +46,10 @@ def test_editable_statuses():
     check_editable("t", "in_progress", force=True)
     with pytest.raises(errors.InvalidTaskStatus):
         check_editable("t", "queued", force=False)
-    with pytest.raises(errors.InvalidTaskStatus):
-        check_editable("t", "completed", force=True)
+    # As the reference: force opens a running task, not a queued one (the agent is about to start it).
+    for status in ("queued", "completed"):
+        with pytest.raises(errors.InvalidTaskStatus):
+            check_editable("t", status, force=True)
     with pytest.raises(errors.TaskPublished):
         check_not_published("t", "published", force=False)
     check_not_published("t", "published", force=True)

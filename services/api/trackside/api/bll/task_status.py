@@ -34,7 +34,7 @@ ALLOWED_TRANSITIONS: dict[str, frozenset[str]] = {
 
 # Statuses whose contents (parameters, artifacts, models...) may change: a new task, or with force a running one.
 EDITABLE = frozenset({CREATED})
-EDITABLE_WITH_FORCE = frozenset({CREATED, QUEUED, IN_PROGRESS})
+EDITABLE_WITH_FORCE = frozenset({CREATED, IN_PROGRESS})
 
 
 def check_transition(task_id: str, current: str | None, new: str, force: bool) -> None:

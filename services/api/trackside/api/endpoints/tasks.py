@@ -4,14 +4,16 @@ from __future__ import annotations
 from marshmallow import fields
 
 from trackside.api import errors
+from trackside.api.bll import task_compat
 from trackside.api.bll.batch import run_batch
+from trackside.api.bll.common import require_ids, scroll_reply
 from trackside.api.bll.task_documents import INPUT, OUTPUT
 from trackside.api.bll.task_params import REPLACE_ALL, REPLACE_NONE, REPLACE_SECTION
 from trackside.api.bll.task_status import FAILED, STOPPED, TASK_STATUSES, TASK_TYPES
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
 from trackside.api.schema import (
-    Bool, Dict, GetAllRequest, Int, ManyRequest, OneOf, Raw, RequestSchema, Str, StrList,
+    Bool, Dict, GetAllRequest, Int, ManyRequest, OneOf, QueryList, Raw, RequestSchema, Str, StrList, load_lines,
 )
 
 
@@ -141,37 +143,74 @@ def _many(call: Call, operation) -> dict:
 
 
 # -- reading -----------------------------------------------------------------------------------------------
+def _as_read(call: Call, tasks: list[dict]) -> list[dict]:
+    """Tasks as the caller's API version shows them (old clients read legacy fields)."""
+    return [task_compat.for_version(task, call.api_version) for task in tasks]
+
+
+def _as_saved(call: Call, data: dict, edited_task: str | None = None) -> dict:
+    """Request data with old-version fields moved to today's; an edit of legacy parameters keeps the others."""
+    execution = data.get("execution") or {}
+    previous = None
+    if edited_task and ("parameters" in execution or "model_desc" in execution):
+        previous = call.app.tasks.get(call.identity.company, edited_task)
+    return task_compat.prepare_for_save(data, call.api_version, previous)
+
+
 @endpoint("tasks.get_by_id", TaskRequest)
 def get_by_id(call: Call) -> dict:
-    return {"task": call.app.tasks.get(call.identity.company, call.data["task"])}
+    task = call.app.tasks.get(call.identity.company, call.data["task"], allow_public=True)
+    return {"task": _as_read(call, [task])[0]}
 
 
 class GetAllTasksRequest(GetAllRequest):
-    project = StrList()
-    status = StrList()
-    type = StrList()
-    user = StrList()
-    parent = Raw()
+    # Filter keys that cannot be declared one by one (see query.QuerySpec wildcards).
+    query_prefixes = ("hyperparams.", "last_metrics.", "runtime.", "execution.queue", "models.input.model")
+
+    project = QueryList()
+    status = QueryList()
+    type = QueryList()
+    user = QueryList()
+    parent = QueryList()
+    comment = Str()
+    report = Str()
+    # Ranges [min, max] and date conditions (">=2024-01-01"), checked by the query layer.
+    created = Raw()
+    started = Raw()
+    active_duration = Raw()
+    last_iteration = Raw()
+    status_changed = Raw()
+    last_update = Raw()
+    last_change = Raw()
     include_subprojects = Bool(load_default=False)
+
+
+def _tasks_page(call: Call) -> dict:
+    tasks = call.app.tasks.get_all(call.identity.company, call.data)
+    return {"tasks": _as_read(call, tasks), **scroll_reply(call.data, len(tasks))}
 
 
 @endpoint("tasks.get_all", GetAllTasksRequest)
 def get_all(call: Call) -> dict:
-    return {"tasks": call.app.tasks.get_all(call.identity.company, call.data)}
+    return _tasks_page(call)
 
 
-@endpoint("tasks.get_all_ex", GetAllTasksRequest)
+class GetAllExRequest(GetAllTasksRequest):
+    allow_public = Bool(load_default=True)
+
+
+@endpoint("tasks.get_all_ex", GetAllExRequest)
 def get_all_ex(call: Call) -> dict:
-    return {"tasks": call.app.tasks.get_all(call.identity.company, call.data)}
+    return _tasks_page(call)
 
 
 class GetByIdExRequest(GetAllTasksRequest):
-    id = StrList(required=True)
+    id = QueryList(required=True)
 
 
 @endpoint("tasks.get_by_id_ex", GetByIdExRequest)
 def get_by_id_ex(call: Call) -> dict:
-    return {"tasks": call.app.tasks.get_all(call.identity.company, call.data)}
+    return {"tasks": _as_read(call, call.app.tasks.get_all(call.identity.company, call.data))}
 
 
 class GetTypesRequest(RequestSchema):
@@ -212,7 +251,7 @@ class CreateRequest(TaskDefinition):
 
 @endpoint("tasks.create", CreateRequest)
 def create(call: Call) -> dict:
-    return {"id": call.app.tasks.create(call.identity, call.data)}
+    return {"id": call.app.tasks.create(call.identity, _as_saved(call, call.data))}
 
 
 class EditRequest(TaskDefinition):
@@ -222,7 +261,8 @@ class EditRequest(TaskDefinition):
 
 @endpoint("tasks.edit", EditRequest)
 def edit(call: Call) -> dict:
-    return call.app.tasks.edit(call.identity, call.data["task"], call.data, call.data["force"])
+    task = call.data["task"]
+    return call.app.tasks.edit(call.identity, task, _as_saved(call, call.data, task), call.data["force"])
 
 
 class UpdateRequest(TaskRequest):
@@ -265,6 +305,9 @@ def clone(call: Call) -> dict:
         "container": data.get("new_task_container"), "input_models": data.get("new_task_input_models"),
         "execution": data.get("execution_overrides"),
     }
+    if overrides["execution"]:
+        source = call.app.tasks.get(call.identity.company, data["task"])
+        overrides = task_compat.clone_overrides(overrides, source, call.api_version)
     return call.app.tasks.clone(call.identity, data["task"], overrides, data.get("new_project_name"))
 
 
@@ -699,3 +742,21 @@ class DeleteModelsRequest(TaskRequest):
 @endpoint("tasks.delete_models", DeleteModelsRequest)
 def delete_models(call: Call) -> dict:
     return {"updated": call.app.tasks.contents.delete_models(call.identity, call.data["task"], call.data["models"])}
+
+
+# -- validation without writing, batched updates ---------------------------------------------------------------
+@endpoint("tasks.validate", CreateRequest)
+def validate_task(call: Call) -> dict:
+    call.app.tasks.validate(call.identity, _as_saved(call, call.data))
+    return {}
+
+
+@endpoint("tasks.update_batch", batch=True)
+def update_batch(call: Call) -> dict:
+    """JSON lines, each a tasks.update body; every task must exist before any is changed (the reference's
+    rule), and a later line for the same task replaces an earlier one."""
+    items = {item["task"]: item for item in load_lines(call.data, UpdateRequest)}
+    tasks = call.app.tasks
+    require_ids(tasks.coll, call.identity.company, list(items), errors.InvalidTaskId)
+    updated = sum(tasks.update(call.identity, task_id, data)["updated"] for task_id, data in items.items())
+    return {"updated": updated}
