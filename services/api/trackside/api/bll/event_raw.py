@@ -3,7 +3,8 @@
 Values come in ascending order of the chosen x (``iter``, or ``timestamp`` for ``timestamp``/``iso_time``), per
 variant as ``{"y": [...], <key>: [...]}``. A batch never splits the events sharing its last x value: they all come
 with it (so a batch may exceed ``batch_size``), and the next call starts after that value. The scroll id carries
-the next x, the total when it was counted and the batch size; when a call returned nothing the scroll is done.
+the next x, the x key, the total when it was counted and the batch size; when a call returned nothing the scroll
+is done.
 """
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ DEFAULT_BATCH = 10_000
 MAX_BATCH = 200_000
 PAGE = 10_000
 KIND = "raw-scalars"
+KEYS = ("iter", "timestamp", "iso_time")
 
 
 def scalar_raw(reads: EventReads, company: str, task: str, metric: str, variants: Sequence[str] | None,
@@ -28,15 +30,16 @@ def scalar_raw(reads: EventReads, company: str, task: str, metric: str, variants
                scroll_id: str | None = None, model_events: bool = False) -> dict:
     if batch_size is not None and batch_size < 0:
         raise errors.ValidationError("batch_size should be non negative number", field="batch_size")
-    field = "iter" if key == "iter" else "timestamp"
     start, total = MIN_LONG, None
     if scroll_id:
         state = event_scroll.decode(scroll_id, KIND)
+        key = event_scroll.field(state, "key", lambda v: v in KEYS, scroll_id, key)  # the x its first call chose
         total = event_scroll.field(state, "total", event_scroll.is_int, scroll_id)
         start = event_scroll.field(state, "from", event_scroll.is_int, scroll_id)
         if start is None:  # the previous call found nothing more
             return {"returned": 0, "total": total, "scroll_id": scroll_id, "variants": {}}
         batch_size = batch_size or event_scroll.field(state, "batch", event_scroll.is_int, scroll_id)
+    field = "iter" if key == "iter" else "timestamp"
     reads.require(company, [task], model_events, fields=())
     batch = min(batch_size or DEFAULT_BATCH, MAX_BATCH)
     flt = reads.filter(company, [task], model_events, types=[SCALAR], metrics={metric: list(variants or [])})
@@ -50,7 +53,7 @@ def scalar_raw(reads: EventReads, company: str, task: str, metric: str, variants
         shown = variants_shown.setdefault(event["variant"], {"y": [], key: []})
         shown["y"].append(event["value"])
         shown[key].append(event[field])
-    state = {"from": events[-1][field] + 1 if events else None, "total": total, "batch": batch}
+    state = {"from": events[-1][field] + 1 if events else None, "total": total, "batch": batch, "key": key}
     return {"returned": len(events), "total": total, "scroll_id": event_scroll.encode(KIND, state),
             "variants": variants_shown}
 
