@@ -2,6 +2,7 @@
 started and stopped by the tests."""
 from __future__ import annotations
 
+import pymongo
 import pytest
 
 from support.client import ApiClient
@@ -21,6 +22,14 @@ def redis_server(tmp_path_factory):
     server = start_redis(tmp_path_factory.mktemp("redis"))
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def backend(mongo_server):
+    """Direct access to the API's ``backend`` database, to seed or inspect what no endpoint writes or shows."""
+    client = pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True, tz_aware=True)
+    yield client["backend"]
+    client.close()
 
 
 @pytest.fixture(scope="session")

@@ -15,7 +15,6 @@ from support.suite import REDIS_SERVER_USER
 from trackside.shared.dispatch.acl import accepts_anonymous, check_production_redis
 from trackside.shared.dispatch.keys import WATCHDOG_LOCK, stream_key
 from trackside.shared.embedded.servers import valkey_server
-from trackside.shared.storage.mongo import connect
 from trackside.shared.timeutil import utcnow
 from trackside.watchdog.lock import RedisLock
 
@@ -30,11 +29,6 @@ def stack(mongo_server, tmp_path_factory):
 @pytest.fixture
 def api(stack) -> ApiClient:
     return ApiClient(stack.api.url, stack.api.key, stack.api.secret).login()
-
-
-@pytest.fixture(scope="module")
-def backend(mongo_server):
-    return connect(f"mongodb://127.0.0.1:{mongo_server.port}/backend")
 
 
 def enqueue(api, queue: str, count: int = 1) -> list[str]:

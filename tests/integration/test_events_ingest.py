@@ -12,7 +12,6 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timezone
 
-import pymongo
 import pytest
 
 from support.client import ApiClient
@@ -49,13 +48,6 @@ def scalar(task: str, iteration: int, value: float, metric: str = "loss", varian
 def log_line(task: str, msg: str, level: str = "info", **extra) -> dict:
     return {"timestamp": NOW_MS, "type": "log", "task": task, "level": level, "worker": "vm", "msg": msg,
             "method": "get", **extra}
-
-
-@pytest.fixture(scope="module")
-def backend(mongo_server):
-    client = pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True, tz_aware=True)
-    yield client["backend"]
-    client.close()
 
 
 @pytest.fixture(scope="module")

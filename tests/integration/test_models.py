@@ -6,7 +6,6 @@ import re
 import time
 import uuid
 
-import pymongo
 import pytest
 
 from support.names import unique
@@ -33,14 +32,6 @@ def v2_13(api):
 
 def get_model(api, model_id: str) -> dict:
     return api.ok("models.get_by_id", model=model_id)["model"]
-
-
-@pytest.fixture(scope="module")
-def backend(mongo_server):
-    """Direct database access, to seed task states that only the tasks.* family can otherwise reach."""
-    client = pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True, tz_aware=True)
-    yield client["backend"]
-    client.close()
 
 
 @pytest.fixture

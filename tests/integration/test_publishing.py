@@ -5,20 +5,12 @@ from __future__ import annotations
 
 import json
 
-import pymongo
 import pytest
 
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project, get_task
 from support.sdk_api import call, run_calls
-
-
-@pytest.fixture(scope="module")
-def backend(mongo_server):
-    client = pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True, tz_aware=True)
-    yield client["backend"]
-    client.close()
 
 
 @pytest.fixture

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 
-import pymongo
 import pytest
 
 from support.client import ApiClient
@@ -16,13 +15,6 @@ JSON_LINES = {"Content-Type": "application/json-lines"}
 OUT_URI, IN_URI = "http://files.example/out.bin", "http://files.example/in.bin"
 ARTIFACTS = [{"key": "data", "type": "custom", "mode": "input", "uri": IN_URI},
              {"key": "result", "type": "dict", "mode": "output", "uri": OUT_URI}]
-
-
-@pytest.fixture(scope="module")
-def backend(mongo_server):
-    client = pymongo.MongoClient("127.0.0.1", mongo_server.port, directConnection=True, tz_aware=True)
-    yield client["backend"]
-    client.close()
 
 
 @pytest.fixture

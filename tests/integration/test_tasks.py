@@ -12,7 +12,6 @@ import pytest
 
 from support.names import unique
 from support.objects import create_project, create_queue, get_task
-from trackside.shared.storage.mongo import connect
 
 
 def new_task(api, **fields) -> str:
@@ -35,12 +34,6 @@ def project(api) -> str:
 @pytest.fixture
 def queue(api) -> str:
     return create_queue(api, unique("queue"))
-
-
-@pytest.fixture(scope="module")
-def backend(mongo_server):
-    """Direct database access, for state no endpoint writes yet (e.g. ``last_worker``, set by workers)."""
-    return connect(f"mongodb://127.0.0.1:{mongo_server.port}/backend")
 
 
 # -- create and read ------------------------------------------------------------------------------------
