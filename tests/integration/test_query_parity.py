@@ -316,3 +316,20 @@ def test_only_fields_can_exclude(client, tree):
     without = client.ok("tasks.get_all", id=[task], only_fields=["-script", "-execution"])["tasks"][0]
     assert "script" not in without and "execution" not in without
     assert {k: v for k, v in full.items() if k not in ("script", "execution")} == without
+
+
+def test_search_text(client):
+    project = create_project(client, unique("text"))
+    running = client.ok("tasks.create", name="Running fast", type="training", project=project)["id"]
+    big = client.ok("tasks.create", name="other", type="training", project=project, comment="a big model")["id"]
+    client.ok("tasks.create", name="unrelated", type="training", project=project)
+
+    def found(text):
+        return sorted(ids(client.ok("tasks.get_all", project=[project], search_text=text)["tasks"]))
+
+    assert found("run") == [running]
+    assert found("run big") == sorted([running, big])
+    assert found('run "big model"') == [big]
+    assert found("run big -fast") == [big]
+    assert found(running) == [running]
+    client.error("tasks.get_all", (400, 12), search_text=["run"])

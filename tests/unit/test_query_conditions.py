@@ -182,3 +182,16 @@ def test_excluded_fields(only_fields, expected):
     assert trim(doc, only_fields) == expected
     assert doc == before
     assert mongo_projection(["-script"]) is None
+
+
+def test_text_search_filter():
+    from trackside.shared.storage.query import text_search_filter
+
+    def word(field, term):
+        return {field: {"$regex": "\\b" + term, "$options": "i"}}
+
+    assert text_search_filter("a b", ["n"]) == {"$or": [word("n", "a"), word("n", "b")]}
+    assert text_search_filter('a "b c" -d', ["n"]) == {"$and": [{"$or": [word("n", "b\\ c")]}, {"$nor": [word("n", "d")]}]}
+    assert text_search_filter("", ["n"]) == {}
+    with pytest.raises(QueryError):
+        text_search_filter(["a"], ["n"])

@@ -126,6 +126,8 @@ class GetAllRequest(RequestSchema):
     page = Int()
     page_size = Int()
     search_hidden = Bool(load_default=False)
+    # Words searched in the fields of the reference's text index (see query.text_search_filter).
+    search_text = Str()
     # Scroll paging (2.15): scroll_id present (even null) switches from page/page_size to size.
     scroll_id = Str()
     size = Int(validate=validate.Range(min=1))

@@ -63,6 +63,8 @@ class QuerySpec:
     # Fields under these prefixes hold user values (hyper-parameters, metrics): strings that are numbers
     # compare as numbers, as the reference's numericOrdering collation does.
     numeric_prefixes: Sequence[str] = ()
+    # The fields of the reference's text index, searched by ``search_text``.
+    text_fields: Sequence[str] = ()
 
 
 def build_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
@@ -97,6 +99,9 @@ def build_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
             clause = datetime_filter(key, value, _doc_field(key, spec))
             if clause:
                 clauses.append(clause)
+    text = params.get("search_text")
+    if text and spec.text_fields:
+        clauses.append(text_search_filter(text, [_doc_field(f, spec) for f in spec.text_fields]))
     any_clause = _any_all_filter(params, spec)
     if any_clause:
         clauses.append(any_clause)
@@ -293,6 +298,29 @@ def parse_date(value: Any) -> datetime | None:
     except ValueError:
         return None
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
+
+
+_TEXT_TERMS = re.compile(r'(-?)"([^"]+)"|(-?)(\S+)')
+
+
+def text_search_filter(text: Any, fields: Sequence[str]) -> dict:
+    """``search_text`` as MongoDB's ``$text`` reads it, without needing a text index: any of the words found
+    at a word start in any of ``fields``, case-insensitively; a "quoted phrase" is required (then the words
+    only rank, so they do not filter); ``-word`` excludes. Prefix matching stands in for the text index's
+    stemming ("run" finds "running")."""
+    if not isinstance(text, str):
+        raise QueryError("search_text", "expected a string")
+    words, phrases, excluded = [], [], []
+    for match in _TEXT_TERMS.finditer(text):
+        phrase = match.group(2)
+        negated, term = (match.group(1), phrase) if phrase else (match.group(3), match.group(4))
+        branches = [{field: {"$regex": r"\b" + re.escape(term), "$options": "i"}} for field in fields]
+        (excluded if negated else phrases if phrase else words).append(branches)
+    clauses = [{"$or": term} for term in phrases]
+    if words and not phrases:
+        clauses.append({"$or": [branch for term in words for branch in term]})
+    clauses += [{"$nor": term} for term in excluded]
+    return _and(clauses)
 
 
 _SEARCH_KEYS = (("_any_", "$or"), ("_or_", "$or"), ("_all_", "$and"), ("_and_", "$and"))

@@ -29,6 +29,7 @@ SPEC = QuerySpec(
     datetime_fields=("last_update", "last_change"),
     date_fields=frozenset({"created"}),
     numeric_prefixes=("metadata.", "last_metrics."),
+    text_fields=("name", "id", "comment", "parent", "task", "project"),
 )
 ARCHIVED_TAG = "archived"
 # The name the reference gives the output model a task records through models.update_for_task.

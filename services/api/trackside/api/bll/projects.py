@@ -26,6 +26,7 @@ SPEC = QuerySpec(
     plain_fields=("default_output_destination",),
     range_fields=("last_update",),
     date_fields=frozenset({"last_update"}),
+    text_fields=("name", "id", "description"),
 )
 EDITABLE = {"description", "tags", "system_tags", "default_output_destination"}
 

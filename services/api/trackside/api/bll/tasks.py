@@ -38,6 +38,8 @@ SPEC = QuerySpec(
     date_fields=frozenset({"created", "started"}),
     plain_fields=("runtime.*",),
     numeric_prefixes=("hyperparams.", "last_metrics.", "execution.parameters."),
+    text_fields=("name", "id", "comment", "report", "models.input.model", "models.output.model",
+                 "script.repository", "script.entry_point"),
 )
 # What tasks.update may change in any status (tasks.edit covers the task's definition).
 UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
