@@ -333,3 +333,8 @@ def test_search_text(client):
     assert found("run big -fast") == [big]
     assert found(running) == [running]
     client.error("tasks.get_all", (400, 12), search_text=["run"])
+
+
+@pytest.mark.parametrize("data", [{"page": -1}, {"page_size": 0}, {"page": 0, "page_size": -5}])
+def test_bad_paging_is_a_validation_error(client, data):
+    client.error("models.get_all", (400, 12), **data)

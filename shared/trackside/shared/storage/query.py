@@ -439,10 +439,11 @@ def paging(params: Mapping[str, Any]) -> tuple[int, int]:
     page_size = params.get("page_size")
     page = 0 if page is None else page
     page_size = DEFAULT_PAGE_SIZE if page_size is None else page_size
+    # The reference answers bad paging with its validation error (400/12).
     if isinstance(page, bool) or not isinstance(page, int) or page < 0:
-        raise QueryError("page", "must be an integer >= 0")
+        raise QueryError("page", "must be an integer >= 0", validation=True)
     if isinstance(page_size, bool) or not isinstance(page_size, int) or page_size < 1:
-        raise QueryError("page_size", "must be an integer > 0")
+        raise QueryError("page_size", "must be an integer > 0", validation=True)
     page_size = min(page_size, MAX_PAGE_SIZE)
     return page * page_size, page_size
 
