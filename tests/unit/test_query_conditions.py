@@ -88,8 +88,9 @@ def test_list_filter_object(value, expected):
 @pytest.mark.parametrize("value", ["x", {"op": "xor"}, {"any": ["a"]}, {"all": {"include": "a"}},
                                    {"all": {"include": [1]}}])
 def test_list_filter_object_errors(value):
-    with pytest.raises(QueryError):
+    with pytest.raises(QueryError) as info:
         list_filter_object("t", value)
+    assert info.value.validation  # the reference's ValidationError (400/12)
 
 
 def test_filters_win_over_the_plain_list_form():

@@ -192,22 +192,23 @@ def list_filter_object(key: str, value: Any, doc_field: str | None = None) -> di
     (``$all``) and none of its excludes (``$nin``); a null term means "empty". ``op`` joins the two parts."""
     doc_field = doc_field or key
     if not isinstance(value, Mapping):
-        raise QueryError(key, "a filter must be an object of {any, all, op}")
+        raise QueryError(key, "a filter must be an object of {any, all, op}", validation=True)
     op = value.get("op", "and")
     if op not in ("and", "or"):
-        raise QueryError(key, f"filter op must be 'and' or 'or', got {op!r}")
+        raise QueryError(key, f"filter op must be 'and' or 'or', got {op!r}", validation=True)
     parts = []
     for part in ("any", "all"):
         terms = value.get(part)
         if terms is None:
             continue
         if not isinstance(terms, Mapping):
-            raise QueryError(key, f"filter part {part!r} must be an object of {{include, exclude}}")
+            raise QueryError(key, f"filter part {part!r} must be an object of {{include, exclude}}",
+                             validation=True)
         conditions = []
         for kind, include in (("include", True), ("exclude", False)):
             values = terms.get(kind) or []
             if not isinstance(values, list) or not all(v is None or isinstance(v, str) for v in values):
-                raise QueryError(key, f"filter {part}.{kind} must be a list of strings")
+                raise QueryError(key, f"filter {part}.{kind} must be a list of strings", validation=True)
             if None in values:
                 conditions.append({doc_field: {"$size": 0}} if include else {doc_field: {"$not": {"$size": 0}}})
             strings = sorted({v for v in values if v is not None})
