@@ -3,7 +3,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from trackside.api.bll.worker_stats import _aggregate, _Buckets
+from trackside.api.bll.worker_stats import _aggregate, DateBuckets
 from trackside.api.bll.workers import _tags_match
 
 
@@ -12,7 +12,7 @@ def at(seconds: float) -> datetime:
 
 
 def test_buckets_align_on_the_interval_and_are_epoch_milliseconds():
-    buckets = _Buckets(1_000_010, 1_000_410, 40)
+    buckets = DateBuckets(1_000_010, 1_000_410, 40)
     # 1_000_000 is a multiple of 40: the first bucket starts there, before from_date.
     assert buckets.dates[0] == 1_000_000_000 and buckets.dates[1] - buckets.dates[0] == 40_000
     assert buckets.index_of(at(1_000_039)) == 0
@@ -22,15 +22,15 @@ def test_buckets_align_on_the_interval_and_are_epoch_milliseconds():
 
 def test_the_unfinished_last_bucket_is_dropped():
     # 1_000_000 .. 1_000_400 holds 11 bucket starts; the one at to_date has not begun to fill.
-    assert len(_Buckets(1_000_000, 1_000_400, 40).dates) == 10
+    assert len(DateBuckets(1_000_000, 1_000_400, 40).dates) == 10
     # A bucket starting exactly 90% of an interval before to_date stays, as in the reference.
-    assert _Buckets(1_000_000, 1_000_396, 40).dates[-1] == 1_000_360_000
+    assert DateBuckets(1_000_000, 1_000_396, 40).dates[-1] == 1_000_360_000
 
 
 def test_a_last_bucket_over_90_percent_full_stays():
     # to_date 39 s into the last bucket: 97.5% of it has passed.
-    assert len(_Buckets(1_000_000, 1_000_399, 40).dates) == 10
-    assert len(_Buckets(1_000_000, 1_000_439, 40).dates) == 11
+    assert len(DateBuckets(1_000_000, 1_000_399, 40).dates) == 10
+    assert len(DateBuckets(1_000_000, 1_000_439, 40).dates) == 11
 
 
 def test_aggregations():

@@ -37,6 +37,12 @@ class Call:
     remote_addr: str = ""
 
     @property
+    def client_address(self) -> str:
+        """The caller's address: a proxy's ``X-Real-Ip`` or first ``X-Forwarded-For`` hop, else the peer."""
+        forwarded = self.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+        return self.headers.get("X-Real-Ip") or forwarded or self.remote_addr
+
+    @property
     def api_version(self) -> tuple[int, int]:
         """The version the request resolved to, for comparisons: ``call.api_version < (2, 13)``."""
         major, _, minor = self.version.partition(".")

@@ -20,7 +20,7 @@ from pymongo.database import Database
 from pyhocon import ConfigTree
 
 from trackside.api import errors
-from trackside.api.bll.worker_stats import MAX_POINTS, _Buckets as Buckets
+from trackside.api.bll.worker_stats import DateBuckets
 from trackside.shared.ids import new_id
 from trackside.shared.timeutil import utcnow
 
@@ -245,17 +245,11 @@ class ServingBLL:
         each container's average in a bucket (its highest request count for ``requests``), and their sum
         (average, for loads and latency) as the total. Buckets are epoch milliseconds; for ``requests`` only
         buckets with reports are given, for the others every bucket from ``from_date`` to ``to_date``."""
-        if from_date >= to_date:
-            raise errors.FieldsValueError("from_date must be less than to_date", from_date=from_date,
-                                          to_date=to_date)
-        interval = max(interval, self.min_interval)
-        if (to_date - from_date) / interval > MAX_POINTS:
-            raise errors.FieldsValueError(f"more than {MAX_POINTS} points requested: use a longer interval",
-                                          interval=interval)
+        buckets = DateBuckets.checked(from_date, to_date, interval, self.min_interval)
+        interval = buckets.interval
         field, title, total_kind, factor = CHARTS[metric_type]
         answer: dict = {"computed_interval": interval, "total": {"title": title, "dates": [], "values": []},
                         "instances": {}}
-        buckets = Buckets(from_date, to_date, interval)
         query = {"company": company, "endpoint_url": url,
                  "time": {"$gte": _as_time(from_date), "$lte": _as_time(to_date)}}
         # readings[bucket][container] -> values (None where a report lacks the field)

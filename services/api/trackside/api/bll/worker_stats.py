@@ -177,21 +177,29 @@ class WorkerStats:
         return {"$gte": datetime.fromtimestamp(from_date, timezone.utc),
                 "$lte": datetime.fromtimestamp(to_date, timezone.utc)}
 
-    def _buckets(self, from_date: float, to_date: float, interval: int) -> "_Buckets":
+    def _buckets(self, from_date: float, to_date: float, interval: int) -> "DateBuckets":
+        return DateBuckets.checked(from_date, to_date, interval, self.min_interval)
+
+
+class DateBuckets:
+    """Date-histogram buckets of ``interval`` seconds, keyed in epoch milliseconds (worker statistics and
+    serving metrics share them)."""
+
+    @classmethod
+    def checked(cls, from_date: float, to_date: float, interval: int, min_interval: int) -> "DateBuckets":
+        """The buckets of a chart request, refused with 400/16 when the range is empty or would need more
+        than MAX_POINTS buckets; ``interval`` is raised to ``min_interval``."""
         if from_date >= to_date:
             raise errors.FieldsValueError("from_date must be less than to_date", from_date=from_date,
                                           to_date=to_date)
-        interval = max(interval, self.min_interval)
+        interval = max(interval, min_interval)
         if (to_date - from_date) / interval > MAX_POINTS:
             raise errors.FieldsValueError(f"more than {MAX_POINTS} points requested: use a longer interval",
                                           interval=interval)
-        return _Buckets(from_date, to_date, interval)
-
-
-class _Buckets:
-    """Date-histogram buckets of ``interval`` seconds, keyed in epoch milliseconds."""
+        return cls(from_date, to_date, interval)
 
     def __init__(self, from_date: float, to_date: float, interval: int):
+        self.interval = interval
         self.step = interval * 1000
         self.first = math.floor(from_date * 1000 / self.step) * self.step
         last = math.floor(to_date * 1000 / self.step) * self.step

@@ -6,7 +6,7 @@ from marshmallow import fields, validate
 from trackside.api import errors
 from trackside.api.bll.serving import CHARTS
 from trackside.api.context import Call
-from trackside.api.endpoints.workers import MachineStatsSchema, _ip
+from trackside.api.endpoints.workers import MachineStatsSchema
 from trackside.api.registry import endpoint
 from trackside.api.schema import Bool, Float, Int, OneOf, RequestSchema, Str, StrList
 
@@ -51,7 +51,7 @@ class RegisterRequest(ServingModelReport):
 
 @endpoint("serving.register_container", RegisterRequest, min_version=SINCE)
 def register_container(call: Call) -> dict:
-    call.app.serving.register(call.identity.company, call.data, _ip(call))
+    call.app.serving.register(call.identity.company, call.data, call.client_address)
     return {}
 
 
@@ -78,7 +78,7 @@ def container_status_report(call: Call) -> dict:
     if not call.data.get("endpoint_url"):
         # The reference answers a missing url with a validation error (400/12), not 400/11.
         raise errors.ValidationError("missing required field endpoint_url", field="endpoint_url")
-    call.app.serving.status_report(call.identity.company, call.data, _ip(call))
+    call.app.serving.status_report(call.identity.company, call.data, call.client_address)
     return {}
 
 

@@ -25,11 +25,6 @@ def WorkerId(**kw):
     return Str(required=True, validate=validate.Length(min=1, max=1024), **kw)
 
 
-def _ip(call: Call) -> str:
-    forwarded = call.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-    return call.headers.get("X-Real-Ip") or forwarded or call.remote_addr
-
-
 class WorkerRequest(RequestSchema):
     worker = WorkerId()
 
@@ -46,7 +41,7 @@ class RegisterRequest(WorkerRequest):
 @endpoint("workers.register", RegisterRequest, min_version="2.4")
 def register(call: Call) -> dict:
     data = call.data
-    call.app.workers.register(call.identity, data["worker"], _ip(call), data.get("timeout"), data.get("queues") or [],
+    call.app.workers.register(call.identity, data["worker"], call.client_address, data.get("timeout"), data.get("queues") or [],
                               data.get("tags") or [], data.get("system_tags") or [])
     return {}
 
@@ -90,7 +85,7 @@ class StatusReportRequest(WorkerRequest):
 
 @endpoint("workers.status_report", StatusReportRequest, min_version="2.4")
 def status_report(call: Call) -> dict:
-    call.app.workers.status_report(call.identity, call.data["worker"], _ip(call), call.data)
+    call.app.workers.status_report(call.identity, call.data["worker"], call.client_address, call.data)
     return {}
 
 
