@@ -14,6 +14,7 @@ from trackside.api.bll.projects import ProjectsBLL
 from trackside.api.bll.queue_claims import QueueClaims, reconcile_at_startup
 from trackside.api.bll.queue_metrics import QueueMetricsReader
 from trackside.api.bll.queues import QueuesBLL
+from trackside.api.bll.references import References
 from trackside.api.bll.reports import ReportsBLL
 from trackside.api.bll.serving import ServingBLL
 from trackside.api.bll.tasks import TasksBLL
@@ -43,11 +44,12 @@ class AppServices:
         self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version,
                                 RevokedSessions(self.redis))
         self.users = UsersBLL(self.auth_db)
+        self.references = References(self.backend, self.auth_db)
         self.server_stats = ServerStats(self.backend, self.auth_db)
         self.storage_settings = StorageSettingsBLL(self.backend, config)
         self.projects = ProjectsBLL(self.backend, config)
         self.organization = OrganizationBLL(self.backend, self.auth_db, self.redis, self.projects, config)
-        self.models = ModelsBLL(self.backend, self.projects)
+        self.models = ModelsBLL(self.backend, self.projects, self.references)
         self.queues = QueuesBLL(self.backend, config)
         self.queue_metrics = QueueMetricsReader(self.backend, config.get("services.queues.metrics_before_from_date", 3600))
         self.workers = WorkersBLL(self.redis, self.backend, config)
@@ -55,7 +57,7 @@ class AppServices:
         self.tasks = TasksBLL(self.backend, self.projects, self.queues, self.models, self.events.store,
                               self.workers)
         self.claims = QueueClaims(self.queues, self.tasks.transitions, self.workers, config)
-        self.reports = ReportsBLL(self.backend, self.projects, self.tasks, self.models, self.events)
+        self.reports = ReportsBLL(self.backend, self.projects, self.tasks, self.models, self.events, self.references)
         self.pipelines = PipelinesBLL(self.tasks, self.queues, self.workers)
         self.serving = ServingBLL(self.redis, self.backend, config)
 

@@ -14,7 +14,8 @@ from typing import Any, Callable, Iterable
 from pymongo.database import Database
 
 from trackside.api import errors
-from trackside.api.bll.common import company_filter, get_all, get_one, owner_ids, require_ids, set_fields
+from trackside.api.bll.common import get_all, get_one, owner_ids, require_ids, set_fields
+from trackside.api.bll.references import MODEL_REFERENCES, References
 from trackside.api.context import Identity
 from trackside.shared.ids import new_id
 from trackside.shared.storage.query import QuerySpec
@@ -43,8 +44,6 @@ WRITABLE = frozenset({
     "name", "uri", "comment", "tags", "system_tags", "framework", "design", "labels", "ready",
     "project", "parent", "task", "ui_cache", "created",
 })
-# get_all_ex joins: a reference field -> the collection its id points into.
-JOINABLE = {"project": "projects", "task": "tasks", "parent": "models"}
 
 
 # -- metadata ----------------------------------------------------------------------------------------------
@@ -81,11 +80,11 @@ def _api_metadata(model: dict) -> dict:
 
 
 class ModelsBLL:
-    def __init__(self, db: Database, projects):
+    def __init__(self, db: Database, projects, references: References):
         self.coll = db["models"]
         self._tasks = db["tasks"]
-        self._db = db
         self.projects = projects
+        self.references = references
 
     # -- reading ---------------------------------------------------------------------------------------
     def user_ids(self, company: str, project_ids: list[str] | None) -> list[str]:
@@ -109,13 +108,8 @@ class ModelsBLL:
 
     def get_all_ex(self, company: str, params: dict) -> list[dict]:
         """get_all, plus ``project.name``-style only_fields resolved into ``{id, name}`` sub-documents."""
-        joins = _requested_joins(params.get("only_fields"))
-        if joins:
-            kept = [f for f in params["only_fields"] if f.split(".")[0] not in joins]
-            params = {**params, "only_fields": kept + list(joins)}
-        models = self.get_all(company, params)
-        for field, sub_fields in joins.items():
-            self._join(company, models, field, sub_fields)
+        join = self.references.plan(params.get("only_fields"), MODEL_REFERENCES)
+        models = join.apply(company, self.get_all(company, {**params, "only_fields": join.only_fields}))
         if params.get("include_stats"):
             self._add_stats(company, models)
         return models
@@ -384,38 +378,12 @@ class ModelsBLL:
             expanded.extend(self.projects.subtree_ids(company, project_id) if project_id else [project_id])
         return expanded
 
-    def _join(self, company: str, models: list[dict], field: str, sub_fields: list[str]) -> None:
-        ids = {m[field] for m in models if isinstance(m.get(field), str)}
-        if not ids:
-            return
-        coll = self._db[JOINABLE[field]]
-        found = {
-            # A model may point at public projects and tasks: their names show too, as in the reference.
-            d["_id"]: d for d in coll.find({"_id": {"$in": list(ids)}, **company_filter(company, allow_public=True)},
-                                           dict.fromkeys(sub_fields, 1))
-        }
-        for model in models:
-            ref = model.get(field)
-            if isinstance(ref, str):
-                doc = found.get(ref, {})
-                model[field] = {"id": ref, **{k: doc.get(k) for k in sub_fields}}
-
     def _add_stats(self, company: str, models: list[dict]) -> None:
         ids = [m["id"] for m in models]
         labels = {d["_id"]: d.get("labels") or {} for d in self.coll.find({"_id": {"$in": ids}, "company": company},
                                                                            {"labels": 1})}
         for model in models:
             model["stats"] = {"labels_count": len(labels.get(model["id"], {}))}
-
-
-def _requested_joins(only_fields: list[str] | None) -> dict[str, list[str]]:
-    """``["project.name", "task.name"]`` -> ``{"project": ["name"], "task": ["name"]}``."""
-    joins: dict[str, list[str]] = {}
-    for path in only_fields or []:
-        root, _, sub = path.partition(".")
-        if root in JOINABLE and sub:
-            joins.setdefault(root, []).append(sub)
-    return joins
 
 
 def _output_changes(fields: dict) -> dict:

@@ -16,6 +16,7 @@ from trackside.api.bll.common import HIDDEN_TAG, scroll_reply
 from trackside.api.bll.event_histograms import clamp_samples
 from trackside.api.bll.event_reads import metric_variants
 from trackside.api.bll.event_samples import multi_task_plots
+from trackside.api.bll.references import TASK_REFERENCES, References
 from trackside.api.bll.task_documents import new_task
 from trackside.api.bll.task_status import ARCHIVED_TAG, CREATED, PUBLISHED
 from trackside.api.bll.task_store import changed_by
@@ -34,8 +35,9 @@ ECHOED_REPORT_WIDTH = 100
 
 
 class ReportsBLL:
-    def __init__(self, db: Database, projects, tasks, models, events):
+    def __init__(self, db: Database, projects, tasks, models, events, references: References):
         self.coll = db["tasks"]
+        self.references = references
         self.projects = projects
         self.tasks = tasks
         self.models = models
@@ -155,12 +157,8 @@ class ReportsBLL:
                 return {"tasks": []}
             query["project"] = folders
         query.pop("include_subprojects", None)  # already applied: the folders have no sub-projects
-        joins = [path for path in query.get("only_fields") or [] if path.startswith("project.")]
-        if joins:
-            query["only_fields"] = [p for p in query["only_fields"] if p not in joins] + ["project"]
-        reports = self.tasks.get_all(company, query)
-        if joins:
-            self._join_projects(company, reports)
+        join = self.references.plan(query.get("only_fields"), TASK_REFERENCES)
+        reports = join.apply(company, self.tasks.get_all(company, {**query, "only_fields": join.only_fields}))
         return {"tasks": reports, **scroll_reply(params, len(reports))}
 
     def _reports_folders(self, company: str, projects, include_subprojects: bool) -> list[str]:
@@ -172,15 +170,6 @@ class ReportsBLL:
         query = {"company": company, "basename": REPORTS_PROJECT,
                  "$or": [{"parent": {"$in": wanted}}, {"_id": {"$in": [p for p in wanted if p]}}]}
         return [doc["_id"] for doc in self.projects.coll.find(query, {"_id": 1})]
-
-    def _join_projects(self, company: str, reports: list[dict]) -> None:
-        """``project.name`` in only_fields: the project becomes ``{id, name}``, as get_all_ex joins it."""
-        ids = list({r["project"] for r in reports if r.get("project")})
-        names = {doc["_id"]: doc.get("name") for doc in self.projects.coll.find(
-            {"company": company, "_id": {"$in": ids}}, {"name": 1})}
-        for report in reports:
-            if report.get("project"):
-                report["project"] = {"id": report["project"], "name": names.get(report["project"])}
 
     def tags(self, company: str) -> list[str]:
         return sorted(t for t in self.coll.distinct("tags", {"company": company, "type": REPORT_TYPE}) if t)

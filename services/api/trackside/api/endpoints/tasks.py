@@ -7,6 +7,7 @@ from trackside.api import errors
 from trackside.api.bll import task_compat
 from trackside.api.bll.batch import run_batch
 from trackside.api.bll.common import require_ids, scroll_reply
+from trackside.api.bll.references import TASK_REFERENCES
 from trackside.api.bll.task_documents import INPUT, OUTPUT
 from trackside.api.bll.task_params import REPLACE_ALL, REPLACE_NONE, REPLACE_SECTION
 from trackside.api.bll.task_status import FAILED, STOPPED, TASK_STATUSES, TASK_TYPES
@@ -185,8 +186,15 @@ class GetAllTasksRequest(GetAllRequest):
     include_subprojects = Bool(load_default=False)
 
 
-def _tasks_page(call: Call) -> dict:
-    tasks = call.app.tasks.get_all(call.identity.company, call.data)
+def _tasks_page(call: Call, join: bool = False) -> dict:
+    """A page of tasks; ``join``: references in only_fields (``project.name``...) resolved, as get_all_ex does."""
+    company, data = call.identity.company, call.data
+    references = call.app.references.plan(data.get("only_fields"), TASK_REFERENCES) if join else None
+    if references:
+        data = {**data, "only_fields": references.only_fields}
+    tasks = call.app.tasks.get_all(company, data)
+    if references:
+        references.apply(company, tasks)
     return {"tasks": _as_read(call, tasks), **scroll_reply(call.data, len(tasks))}
 
 
@@ -201,7 +209,7 @@ class GetAllExRequest(GetAllTasksRequest):
 
 @endpoint("tasks.get_all_ex", GetAllExRequest)
 def get_all_ex(call: Call) -> dict:
-    return _tasks_page(call)
+    return _tasks_page(call, join=True)
 
 
 class GetByIdExRequest(GetAllTasksRequest):
@@ -210,7 +218,7 @@ class GetByIdExRequest(GetAllTasksRequest):
 
 @endpoint("tasks.get_by_id_ex", GetByIdExRequest)
 def get_by_id_ex(call: Call) -> dict:
-    return {"tasks": _as_read(call, call.app.tasks.get_all(call.identity.company, call.data))}
+    return {"tasks": _tasks_page(call, join=True)["tasks"]}
 
 
 class GetTypesRequest(RequestSchema):
