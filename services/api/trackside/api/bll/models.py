@@ -18,6 +18,7 @@ from trackside.api.bll.common import get_all, get_one, owner_ids, require_ids, s
 from trackside.api.bll.references import MODEL_REFERENCES, References
 from trackside.api.context import Identity
 from trackside.shared.ids import new_id
+from trackside.shared.storage import keys
 from trackside.shared.storage.query import QuerySpec
 from trackside.shared.timeutil import utcnow
 
@@ -48,8 +49,8 @@ WRITABLE = frozenset({
 
 # -- metadata ----------------------------------------------------------------------------------------------
 def metadata_field(key: str) -> str:
-    """The stored field name for a metadata key (``%``, ``.`` and ``$`` escaped)."""
-    return key.replace("%", "%25").replace(".", "%2E").replace("$", "%24")
+    """The stored field name for a metadata key (:mod:`trackside.shared.storage.keys`)."""
+    return keys.escape(key)
 
 
 def metadata_query_key(key: str) -> str:

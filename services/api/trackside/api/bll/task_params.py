@@ -12,29 +12,23 @@ parameters it names: concurrent edits of different parameters never touch each o
 """
 from __future__ import annotations
 
-import re
 from typing import Iterable
 
 from trackside.api import errors
+from trackside.shared.storage import keys
 
 # Parameters in this section describe the task rather than configure it; they may change in any status.
 PROPERTIES_SECTION = "properties"
 REPLACE_NONE, REPLACE_SECTION, REPLACE_ALL = "none", "section", "all"
 
-_ESCAPES = {"%": "%25", ".": "%2E", "$": "%24"}
-_ESCAPED = re.compile("%(25|2E|24)")
-_UNESCAPES = {code[1:]: char for char, code in _ESCAPES.items()}
-
-
 def escape_key(name: str) -> str:
-    """A section or parameter name as a MongoDB field name: ``%``, ``.`` and ``$`` percent-encoded."""
+    """A section or parameter name as a MongoDB field name (:mod:`trackside.shared.storage.keys`)."""
     if not isinstance(name, str) or not name.strip():
         raise errors.ValidationError(f"empty section or parameter name: {name!r}", name=name)
-    return "".join(_ESCAPES.get(char, char) for char in name)
+    return keys.escape(name)
 
 
-def unescape_key(name: str) -> str:
-    return _ESCAPED.sub(lambda match: _UNESCAPES[match.group(1)], name)
+unescape_key = keys.unescape
 
 
 def _rekey(mapping: dict | None, key_fn, depth: int) -> dict | None:
