@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from pyhocon import ConfigTree
 
-from trackside.api import db
+from trackside.api import db, migrations
 from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.auth.service import AuthService
 from trackside.api.bll.events import EventsBLL
@@ -62,7 +62,8 @@ class AppServices:
         self.serving = ServingBLL(self.redis, self.backend, config)
 
     def initialize(self) -> None:
-        """Idempotent start-up work: indexes, configured users, the default queue."""
+        """Idempotent start-up work: schema migrations, indexes, configured users, the default queue."""
+        migrations.apply_pending(self.backend)  # one process applies them, the others wait (migrations/)
         ensure_indexes(self.backend, db.BACKEND_COLLECTIONS)
         ensure_indexes(self.auth_db, db.AUTH_COLLECTIONS)
         self.events.setup()
