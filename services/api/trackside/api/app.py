@@ -7,7 +7,7 @@ from flask import Flask
 from flask_cors import CORS
 from pyhocon import ConfigTree
 
-from trackside.api import dispatch, endpoints  # noqa: F401  (importing endpoints registers them)
+from trackside.api import dispatch, endpoints, health  # noqa: F401  (importing endpoints registers them)
 from trackside.api.jsonio import APIJSONProvider
 from trackside.api.services import AppServices
 from trackside.shared.config import load_config
@@ -24,6 +24,7 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     app.extensions["trackside"] = services
     _configure_cors(app, config)
     app.add_url_rule("/", "root", lambda: "OK")
+    health.register(app, services)
     app.add_url_rule("/<path:path>", "api", dispatch.handle, methods=["GET", "POST", "PUT"])
     return app
 

@@ -10,7 +10,7 @@ from flask_cors import CORS
 from pyhocon import ConfigTree
 from werkzeug.exceptions import BadRequest, HTTPException, NotFound
 
-from trackside.fileserver import views
+from trackside.fileserver import health, views
 from trackside.fileserver.auth import TokenCheck
 from trackside.fileserver.settings import Settings, read_settings
 from trackside.fileserver.storage import BadPath, ObjectNotFound, Storage
@@ -44,6 +44,7 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.extensions[views.EXTENSION] = views.FileServer(settings, storage, tokens)
     _configure_cors(app, settings)
+    app.register_blueprint(health.routes)
     app.register_blueprint(views.routes)
     if settings.allow_batch_delete:
         app.add_url_rule("/delete_many", "delete_many", views.delete_many, methods=["POST"])

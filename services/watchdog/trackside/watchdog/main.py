@@ -26,6 +26,7 @@ from trackside.shared.dispatch.queue_metrics import QueueMetricsRecorder
 from trackside.shared.dispatch.reconcile import Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
 from trackside.shared.storage import mongo, redis as redis_store
+from trackside.watchdog import health
 from trackside.watchdog.lock import RedisLock
 from trackside.watchdog.non_responsive import NonResponsiveTasks, Settings as NonResponsiveSettings
 
@@ -127,7 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
+    probes = health.start(config)
     log.info("watchdog started")
     run(config, stop)
+    if probes is not None:
+        probes.shutdown()
     log.info("watchdog stopped")
     return 0
