@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from trackside.shared.config import load_config
-from trackside.shared.embedded.launcher import ensure_secure_conf
+from trackside.shared.admin.secure_conf import admin_credentials, create_secure_conf
 
 REPO = Path(__file__).resolve().parents[2]
 COMPOSE_DIR = REPO / "deploy" / "compose"
@@ -283,7 +283,9 @@ def test_redis_users_are_generated_once_and_kept(tmp_path):
 
 
 def test_agent_credentials_come_from_the_generated_secure_conf(tmp_path):
-    key, secret = ensure_secure_conf(tmp_path)
+    # The file exactly as the init-config role writes it.
+    assert create_secure_conf(tmp_path, "test")
+    key, secret = admin_credentials(tmp_path)
     script = COMPOSE_DIR / "scripts" / "agent_credentials.py"
     show = [sys.executable, "-c", "import os; print(os.environ['CLEARML_API_ACCESS_KEY'], "
                                   "os.environ['CLEARML_API_SECRET_KEY'])"]
