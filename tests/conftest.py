@@ -8,6 +8,7 @@ import pytest
 from support.client import ApiClient
 from support.suite import ApiServer, start_api, start_elastic, start_mongo, start_redis
 from support.suite import FileServer, start_fileserver
+from support.docker_fixtures import docker_engine, test_image, wheel_index  # noqa: F401  (one dockerd per session)
 
 
 @pytest.fixture(scope="session")

@@ -3,11 +3,8 @@ offline from the wheelhouse, configured by environment variables alone: it serve
 Docker Engine (its socket mounted) and runs a task in a sibling container."""
 from __future__ import annotations
 
-import functools
 import json
-import http.server
 import shutil
-import threading
 import time
 
 import pytest
@@ -19,16 +16,6 @@ from support.our_agent import WHEELHOUSE
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 AGENT_IMAGE = "trackside-test/agent:dev"
-
-
-@pytest.fixture(scope="module")
-def wheel_index():
-    """The wheelhouse over HTTP on 127.0.0.1: the image build's pip reads it with --find-links."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WHEELHOUSE))
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_address[1]}/"
-    server.shutdown()
 
 
 def test_the_agent_image_runs_a_task_in_a_sibling_container(api, api_server, docker_engine, test_image,
