@@ -207,6 +207,28 @@ def test_the_elastic_profile_switches_the_events_store(tmp_path):
     assert store == "elastic"
 
 
+def test_the_smoke_override_keeps_everything_on_loopback(tmp_path):
+    # tests/deploy/test_compose_smoke.py runs this file on the private dockerd: host networking only, every
+    # server bound to 127.0.0.1, nothing published, the real images' healthchecks kept for our services.
+    smoke = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
+    env = {f"SMOKE_{name}_PORT": str(20000 + i) for i, name in enumerate(("API", "FILES", "MONGO", "REDIS", "WATCHDOG"))}
+    env.update(SMOKE_STANDIN_IMAGE="standins", SMOKE_TASK_IMAGE="task", SMOKE_DOCKER_SOCKET="/tmp/d.sock")
+    result = run_compose([MAIN, smoke], ["config", "--format", "json"], env, tmp=tmp_path)
+    assert result.returncode == 0, result.stderr
+    services = json.loads(result.stdout)["services"]
+    for name, service in services.items():
+        assert service.get("network_mode") in ("host", "none") and not service.get("ports"), name
+    for name in SERVER_ROLES:
+        env_ = services[name]["environment"]
+        assert env_["CLEARML__APISERVER__LISTEN__HOST"] == env_["CLEARML__FILESERVER__LISTEN__HOST"] == '"127.0.0.1"'
+        assert "127.0.0.1" in env_["CLEARML__HOSTS__MONGO__BACKEND__HOST"]
+        assert services[name]["healthcheck"]["test"] == ["CMD", "trackside-healthcheck"]
+    assert services["mongo"]["command"][:2] == ["--host", "127.0.0.1"]
+    assert services["redis"]["command"][:2] == ["--bind", "127.0.0.1"]
+    agent_socket = [v for v in services["agent-services"]["volumes"] if v["target"] == "/var/run/docker.sock"]
+    assert [v["source"] for v in agent_socket] == ["/tmp/d.sock"]
+
+
 def test_the_override_example_adds_a_gpu_agent_and_the_custom_apps_agent(tmp_path):
     services = render("override", tmp_path)["services"]
     gpu = services["agent-gpu"]
