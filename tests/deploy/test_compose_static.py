@@ -185,6 +185,8 @@ def test_services_run_as_the_data_roots_owner_with_least_privilege(tmp_path):
         assert service["command"] == [role] and service["environment"]["TRACKSIDE_ROLE"] == role
         assert service["read_only"] and service["cap_drop"] == ["ALL"]
         assert service["deploy"]["resources"]["limits"]["memory"], name
+    # The watchdog's health port is for its own healthcheck only (the image listens on every address).
+    assert services["watchdog"]["environment"]["CLEARML__WATCHDOG__HEALTH__LISTEN__HOST"] == '"127.0.0.1"'
     for name in ("apiserver", "watchdog"):
         env = services[name]["environment"]
         assert (env["CLEARML_MONGODB_SERVICE_HOST"], env["CLEARML_REDIS_SERVICE_HOST"]) == ("mongo", "redis")
@@ -221,6 +223,7 @@ def test_the_smoke_override_keeps_everything_on_loopback(tmp_path):
     for name in SERVER_ROLES:
         env_ = services[name]["environment"]
         assert env_["CLEARML__APISERVER__LISTEN__HOST"] == env_["CLEARML__FILESERVER__LISTEN__HOST"] == '"127.0.0.1"'
+        assert env_["CLEARML__WATCHDOG__HEALTH__LISTEN__HOST"] == '"127.0.0.1"'
         assert "127.0.0.1" in env_["CLEARML__HOSTS__MONGO__BACKEND__HOST"]
         assert services[name]["healthcheck"]["test"] == ["CMD", "trackside-healthcheck"]
     assert services["mongo"]["command"][:2] == ["--host", "127.0.0.1"]
