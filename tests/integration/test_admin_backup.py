@@ -17,6 +17,7 @@ import pytest
 from support.client import ApiClient
 from support.files import FilesClient
 from support.suite import start_api, start_fileserver, start_mongo
+from trackside.shared.admin.restore import verify
 from trackside.shared.embedded.servers import mongo_env
 
 BLOB = os.urandom(300_000)
@@ -156,3 +157,16 @@ def test_a_damaged_archive_is_refused_and_nothing_written(stacks, archive, tmp_p
     names = target.backend.client.list_database_names()
     assert "backend_damaged" not in names and "auth_damaged" not in names
     assert not (tmp_path / "files").exists()
+
+
+def test_backup_to_stdout_is_the_same_archive(stacks, archive, tmp_path):
+    source, _ = stacks
+    path, _, _ = archive
+    streamed = subprocess.run([sys.executable, "-m", "trackside.shared.admin.cli", "backup", "--out", "-"],
+                              env=source.admin_env, capture_output=True, timeout=300)
+    assert streamed.returncode == 0, streamed.stderr
+    (tmp_path / "streamed.tar.gz").write_bytes(streamed.stdout)
+    streamed_members, written_members = verify(tmp_path / "streamed.tar.gz").members, verify(path).members
+    assert {name: (m.sha256, m.count) for name, m in streamed_members.items() if name.startswith("files/")} == \
+        {name: (m.sha256, m.count) for name, m in written_members.items() if name.startswith("files/")}
+    assert streamed_members["mongo/backend/events.bson"].count == 8

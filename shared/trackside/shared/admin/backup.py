@@ -17,7 +17,7 @@ from bson import json_util
 from trackside.shared.admin import bson_stream
 from trackside.shared.admin.manifest import FILES_PREFIX, MANIFEST_NAME, MONGO_PREFIX, Manifest, Member
 from trackside.shared.admin.settings import DATABASES, Installation
-from trackside.shared.admin.tar_io import TarWriter
+from trackside.shared.admin.tar_io import STDOUT, TarWriter
 from trackside.shared.storage.mongo import connect
 
 # Dumps larger than this spill from memory to a temporary file beside the archive.
@@ -55,7 +55,9 @@ def backup(site: Installation, out: Path, include_files: bool = True,
     started = time.monotonic()
     manifest = Manifest(created=datetime.now(timezone.utc).isoformat(timespec="seconds"),
                         trackside_version=version(), events_store=site.events_store, migrations=[])
-    out.parent.mkdir(parents=True, exist_ok=True)
+    spool_dir = None if out == STDOUT else out.parent  # beside the archive: its disk has room for it
+    if spool_dir:
+        spool_dir.mkdir(parents=True, exist_ok=True)
     writer = TarWriter(out)
     try:
         for role in DATABASES:
@@ -63,7 +65,7 @@ def backup(site: Installation, out: Path, include_files: bool = True,
             if role == "backend":
                 manifest.migrations = sorted(d["_id"] for d in db["migrations"].find({"applied": {"$exists": True}}))
             for name in collection_order(db.list_collection_names()):
-                member = _dump_collection(writer, db[name], f"{MONGO_PREFIX}{role}/{name}.bson", out.parent)
+                member = _dump_collection(writer, db[name], f"{MONGO_PREFIX}{role}/{name}.bson", spool_dir)
                 manifest.members[f"{MONGO_PREFIX}{role}/{name}.bson"] = member
                 say(f"{role}.{name}: {member.count} documents")
         if include_files and site.upload_folder is not None:
@@ -79,7 +81,7 @@ def backup(site: Installation, out: Path, include_files: bool = True,
     return manifest
 
 
-def _dump_collection(writer: TarWriter, coll, member: str, spool_dir: Path) -> Member:
+def _dump_collection(writer: TarWriter, coll, member: str, spool_dir: Path | None) -> Member:
     indexes = json_util.dumps({name: info for name, info in coll.index_information().items() if name != "_id_"})
     with tempfile.SpooledTemporaryFile(max_size=SPOOL_BYTES, dir=spool_dir) as spool:
         hashing = _Hashing(spool)

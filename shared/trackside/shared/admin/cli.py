@@ -32,7 +32,8 @@ def parser() -> argparse.ArgumentParser:
                            ("restore", "restore an archive written by backup")):
         sub = commands.add_parser(name, help=helptext)
         if name == "backup":
-            sub.add_argument("--out", type=Path, required=True, help="archive to write (.tar, or .tar.gz)")
+            sub.add_argument("--out", type=Path, required=True, help="archive to write (.tar, or .tar.gz); - for a "
+                             "gzipped archive on stdout")
         else:
             sub.add_argument("archive", type=Path)
             sub.add_argument("--force", action="store_true", help="replace data the target already holds")

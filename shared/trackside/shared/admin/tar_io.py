@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 import tarfile
 import zlib
 from pathlib import Path, PurePosixPath
@@ -37,10 +38,18 @@ def safe_name(name: str) -> bool:
         part not in ("", ".", "..") for part in name.split("/"))
 
 
+STDOUT = Path("-")
+
+
 class TarWriter:
-    """Writes ``<out>.partial`` and renames it to ``out`` on success: a failed backup leaves no archive."""
+    """Writes ``<out>.partial`` and renames it to ``out`` on success: a failed backup leaves no archive.
+    ``-`` streams a gzipped archive to stdout instead (``kubectl exec ... > backup.tar.gz``)."""
 
     def __init__(self, out: Path):
+        if out == STDOUT:
+            self.out = self.partial = None
+            self.tar = tarfile.open(fileobj=sys.stdout.buffer, mode="w|gz", format=tarfile.PAX_FORMAT)
+            return
         self.out, self.partial = out, out.with_name(out.name + ".partial")
         self.tar = tarfile.open(self.partial, "w:gz" if compressed(out) else "w", format=tarfile.PAX_FORMAT)
 
@@ -53,11 +62,13 @@ class TarWriter:
 
     def commit(self) -> None:
         self.tar.close()
-        os.replace(self.partial, self.out)
+        if self.partial:
+            os.replace(self.partial, self.out)
 
     def abort(self) -> None:
         self.tar.close()
-        self.partial.unlink(missing_ok=True)
+        if self.partial:
+            self.partial.unlink(missing_ok=True)
 
 
 def members(path: Path) -> Iterator[tuple[tarfile.TarInfo, BinaryIO]]:
