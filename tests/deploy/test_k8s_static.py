@@ -192,6 +192,9 @@ def test_every_container_is_probed_limited_and_unprivileged(render, name):
         pod_security = pod.get("securityContext", {})
         if pod.get("automountServiceAccountToken") is not False:
             problems.append(f"{where}: service-account token mounted")
+        # The databases' NetworkPolicy lets in only pods with this label.
+        if workload["spec"]["template"]["metadata"]["labels"].get("app.kubernetes.io/part-of") != "trackside":
+            problems.append(f"{where}: pods not labelled part-of trackside")
         for container in _containers(workload):
             at = f"{where}/{container['name']}"
             security = {**pod_security, **container.get("securityContext", {})}
@@ -264,6 +267,13 @@ def test_nodeports_as_the_reference_documents_and_databases_internal(render, nam
         assert services[service].get("type", "ClusterIP") == "ClusterIP"
     others = {n: s for n, s in services.items() if n not in NODEPORTS}
     assert all(s.get("type", "ClusterIP") == "ClusterIP" for s in others.values()), others
+
+
+def test_databases_take_connections_only_from_trackside_pods(render):
+    policy = _by(render("current_version"), "NetworkPolicy", "databases-from-trackside-only")["spec"]
+    assert policy["podSelector"]["matchExpressions"] == [
+        {"key": "app.kubernetes.io/name", "operator": "In", "values": ["mongo", "redis", "elasticsearch"]}]
+    assert policy["ingress"] == [{"from": [{"podSelector": {"matchLabels": {"app.kubernetes.io/part-of": "trackside"}}}]}]
 
 
 def test_base_publishes_nothing(render):
