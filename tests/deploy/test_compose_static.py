@@ -87,7 +87,8 @@ def test_the_env_example_renders(tmp_path):
 def test_the_binary_rejects_an_invalid_file(tmp_path):
     # Proof that the checks above can fail: the wrapper would have said 0 here.
     bad = tmp_path / "bad.yml"
-    bad.write_text("services:\n  x:\n    image: busybox\n    depends_on:\n      y:\n        condition: service_healthy\n")
+    bad.write_text("services:\n  x:\n    image: busybox\n    depends_on:\n"
+                   "      y:\n        condition: service_healthy\n")
     result = run_compose([bad], ["config", "-q"], tmp=tmp_path)
     assert result.returncode != 0
 
@@ -213,7 +214,8 @@ def test_the_smoke_override_keeps_everything_on_loopback(tmp_path):
     # tests/deploy/test_compose_smoke.py runs this file on the private dockerd: host networking only, every
     # server bound to 127.0.0.1, nothing published, the real images' healthchecks kept for our services.
     smoke = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
-    env = {f"SMOKE_{name}_PORT": str(20000 + i) for i, name in enumerate(("API", "FILES", "MONGO", "REDIS", "WATCHDOG"))}
+    ports = ("API", "FILES", "MONGO", "REDIS", "WATCHDOG")
+    env = {f"SMOKE_{name}_PORT": str(20000 + i) for i, name in enumerate(ports)}
     env.update(SMOKE_STANDIN_IMAGE="standins", SMOKE_TASK_IMAGE="task", SMOKE_DOCKER_SOCKET="/tmp/d.sock")
     result = run_compose([MAIN, smoke], ["config", "--format", "json"], env, tmp=tmp_path)
     assert result.returncode == 0, result.stderr
