@@ -129,6 +129,7 @@ def test_lock_is_exclusive_and_a_lapsed_lease_is_taken_over(backend):
     assert coll.find_one({"_id": LOCK_ID})["owner"] == other.owner
     other.release()
     assert coll.count_documents({}) == 0
+    backend.drop_collection(coll.name)
 
 
 def test_steps_apply_in_order_and_are_recorded_once(backend):
