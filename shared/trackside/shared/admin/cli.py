@@ -58,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
     except PyMongoError as exc:
         _say(f"MongoDB: {exc}")
         return 1
+    except OSError as exc:  # a folder not writable, a disk full: the reason, not a traceback
+        _say(f"failed: {exc}")
+        return 1
 
 
 def init_config(args) -> int:
