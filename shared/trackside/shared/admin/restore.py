@@ -124,6 +124,9 @@ def restore(site: Installation, path: Path, force: bool = False, include_files: 
     manifest = verify(path)
     say(f"archive verified: {len(manifest.members)} members, written {manifest.created} "
         f"by Trackside {manifest.trackside_version}")
+    if manifest.events_store != site.events_store:  # restorable, but the events will not be where the API looks
+        say(f"warning: the archive's events store is {manifest.events_store!r}, this installation's is "
+            f"{site.events_store!r} (services.events.store): events will not show until they match")
     held = check_target(site, manifest, include_files)
     if held and not force:
         raise TargetInUse(f"the target already holds data ({', '.join(held)}); pass --force to replace it")
