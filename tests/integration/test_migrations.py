@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import threading
+from datetime import datetime, timezone
 
 import pymongo
 
@@ -141,3 +142,21 @@ def test_steps_apply_in_order_and_are_recorded_once(backend):
     assert apply_pending(db, steps) == ["0002_test"]
     assert apply_pending(db, steps) == [] and calls == [1, 2]
     backend.client.drop_database("migrations_order_test")
+
+
+def test_a_holder_that_lost_its_lease_waits_and_the_step_is_recorded_once(backend):
+    db = backend.client["migrations_lease_test"]
+    db.drop_collection("migrations")
+    calls = []
+
+    def stalls_once(db, progress):
+        calls.append(1)
+        if len(calls) == 1:  # as if this process stalled and another took the lapsed lock over (and died)
+            db["migrations"].update_one({"_id": LOCK_ID}, {"$set": {"owner": "another", "expires":
+                                                                    datetime(2000, 1, 1, tzinfo=timezone.utc)}})
+            progress()
+        return 0
+
+    assert apply_pending(db, [Step("0001_test", "test", stalls_once)], lease_seconds=0.01) == ["0001_test"]
+    assert len(calls) == 2 and [r["_id"] for r in db["migrations"].find()] == ["0001_test"]
+    backend.client.drop_database("migrations_lease_test")

@@ -10,7 +10,7 @@ from typing import Sequence
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
-from trackside.api.migrations.lock import LOCK_ID, Lease
+from trackside.api.migrations.lock import LOCK_ID, Lease, LeaseLost
 from trackside.api.migrations.step import Step
 from trackside.shared.timeutil import utcnow
 
@@ -51,33 +51,42 @@ def apply_pending(db: Database, steps: Sequence[Step] | None = None, lease_secon
     coll = db[COLLECTION]
     if known <= applied_ids(db):
         return []  # the common start-up: nothing to do, no lock taken
-    lease = Lease(coll, lease_seconds)
     deadline = time.monotonic() + wait_seconds
-    while not lease.try_acquire():
-        if known <= applied_ids(db):
-            return []  # the holder finished them
-        if time.monotonic() > deadline:
-            raise MigrationError(f"waited {wait_seconds:.0f} s for another process's migrations; "
-                                 f"see {COLLECTION} ({LOCK_ID}) in the backend database")
-        time.sleep(POLL_SECONDS)
-    try:
-        done = applied_ids(db)  # re-read under the lock: the previous holder may have applied some
-        applied = []
-        for step in steps:
-            if step.id in done:
-                continue
-            started = time.monotonic()
-            log.info("migration %s: %s", step.id, step.description)
-            changed = step.apply(db, lease.renew)
-            lease.renew(force=True)  # still ours: nobody else may be running this step
-            record = {"_id": step.id, "applied": utcnow(), "version": package_version(), "changed": changed,
-                      "seconds": round(time.monotonic() - started, 3)}
-            try:
-                coll.insert_one(record)
-            except DuplicateKeyError:
-                pass  # recorded by a process that took a lapsed lease over; the step is idempotent
-            log.info("migration %s applied: %d documents changed", step.id, changed)
-            applied.append(step.id)
-        return applied
-    finally:
-        lease.release()
+    while True:
+        lease = Lease(coll, lease_seconds)
+        while not lease.try_acquire():
+            if known <= applied_ids(db):
+                return []  # the holder finished them
+            if time.monotonic() > deadline:
+                raise MigrationError(f"waited {wait_seconds:.0f} s for another process's migrations; "
+                                     f"see {COLLECTION} ({LOCK_ID}) in the backend database")
+            time.sleep(POLL_SECONDS)
+        try:
+            return _apply_holding(db, steps, lease)
+        except LeaseLost as exc:
+            # This process stalled past its lease and another took over: wait for that one instead. The
+            # step it was in is idempotent, so the overlap did no harm.
+            log.warning("%s; waiting for the new holder", exc)
+        finally:
+            lease.release()
+
+
+def _apply_holding(db: Database, steps: Sequence[Step], lease: Lease) -> list[str]:
+    done = applied_ids(db)  # re-read under the lock: the previous holder may have applied some
+    applied = []
+    for step in steps:
+        if step.id in done:
+            continue
+        started = time.monotonic()
+        log.info("migration %s: %s", step.id, step.description)
+        changed = step.apply(db, lease.renew)
+        lease.renew(force=True)  # still ours: nobody else may be running this step
+        record = {"_id": step.id, "applied": utcnow(), "version": package_version(), "changed": changed,
+                  "seconds": round(time.monotonic() - started, 3)}
+        try:
+            db[COLLECTION].insert_one(record)
+        except DuplicateKeyError:
+            pass  # recorded by a process that took a lapsed lease over; the step is idempotent
+        log.info("migration %s applied: %d documents changed", step.id, changed)
+        applied.append(step.id)
+    return applied
