@@ -10,7 +10,7 @@ PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e
 PYTEST_ARGS ?=
 WHEELHOUSE := .trackside/wheelhouse
 
-.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker stress-dispatch clean
+.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker stress-dispatch deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete
 
@@ -64,6 +64,11 @@ bench-docker: setup
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
 	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress -s $(PYTEST_ARGS)
+
+# The compose stack on a private dockerd at full size: images built offline, all healthy, the SDK, the
+# services agent running a task, down and up keeping the data (needs docker.io and debootstrap).
+deploy-smoke: setup
+	TRACKSIDE_SMOKE=full $(PY) -m pytest tests/deploy/test_compose_smoke.py -s $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) $(CLIENTS_VENV) .pytest_cache

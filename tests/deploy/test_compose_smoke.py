@@ -1,0 +1,211 @@
+"""deploy/compose brought up for real by the Compose v2 binary on the tests' private dockerd: the server and
+agent images built from the local base offline, mongo and redis replaced by stand-ins built from the server
+image (deploy/compose/test/), host networking on 127.0.0.1 (deploy/compose/test/docker-compose.smoke.yml).
+
+Reduced (in `make test`): every service turns healthy, the generated admin key works through the real SDK,
+readiness answers. Full (`make deploy-smoke`, TRACKSIDE_SMOKE=full): also the services agent runs an
+enqueued task in a sibling container, and `down` then `up` keeps the data.
+"""
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import tomllib
+import urllib.request
+from pathlib import Path
+from types import SimpleNamespace
+
+import docker
+import pytest
+
+from support.docker_engine import REPO
+from support.names import unique
+from support.our_agent import WHEELHOUSE
+from support.sdk_api import call, run_calls
+from trackside.shared.admin.secure_conf import admin_credentials
+from trackside.shared.embedded.process import free_port
+
+from test_compose_static import COMPOSE_DIR, MAIN, compose_binary
+
+pytestmark = [pytest.mark.docker, pytest.mark.slow]
+FULL = os.environ.get("TRACKSIDE_SMOKE") == "full"
+SMOKE = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
+AGENT_IMAGE = "trackside-test/agent:dev"
+STANDIN_IMAGE = "trackside-test/compose-standins:dev"
+LONG_RUNNING = {"mongo", "redis", "apiserver", "fileserver", "watchdog", "agent-services"}
+DATA_FOLDERS = ("config", "data/mongo", "data/redis", "data/fileserver", "data/agent")
+
+
+def embedded_pins() -> str:
+    # The stand-ins run exactly the embedded default's servers (shared/pyproject.toml, extra "embedded").
+    project = tomllib.loads((REPO / "shared" / "pyproject.toml").read_text())["project"]
+    return " ".join(project["optional-dependencies"]["embedded"])
+
+
+def build(engine, dockerfile: str, tag: str, buildargs: dict) -> float:
+    started = time.monotonic()
+    try:
+        engine.client().images.build(path=str(REPO), dockerfile=dockerfile, tag=tag, rm=True, forcerm=True,
+                                     network_mode="host", buildargs=buildargs)
+    except docker.errors.BuildError as exc:
+        log = "".join(chunk.get("stream", "") for chunk in exc.build_log)
+        pytest.fail(f"{dockerfile}: {exc.msg}\n{log[-4000:]}")
+    return time.monotonic() - started
+
+
+@pytest.fixture(scope="module")
+def images(docker_engine, server_image, test_image, wheel_index):
+    """The agent image and the stand-ins (from the session's server image), built offline; their sizes."""
+    pip_args = f"--no-index --find-links {wheel_index}"
+    seconds = {
+        "agent": build(docker_engine, "deploy/agent/Dockerfile", AGENT_IMAGE,
+                       {"BASE_IMAGE": test_image, "PIP_ARGS": pip_args}),
+        "standins": build(docker_engine, "deploy/compose/test/Dockerfile.standins", STANDIN_IMAGE,
+                          {"SERVER_IMAGE": server_image, "PIP_ARGS": pip_args, "PACKAGES": embedded_pins()}),
+    }
+    tags = {"server": server_image, "agent": AGENT_IMAGE, "standins": STANDIN_IMAGE}
+    sizes = {name: round(docker_engine.client().images.get(tag).attrs["Size"] / 2**20) for name, tag in tags.items()}
+    print(f"\nimage builds (s): { {k: round(v) for k, v in seconds.items()} }; sizes (MiB): {sizes}")
+    return tags
+
+
+class Stack:
+    """One compose project on the private dockerd, its data root in a temporary folder."""
+
+    def __init__(self, engine, images: dict, test_image: str, root: Path):
+        self.engine, self.root = engine, root
+        self.name = unique("tsmoke").lower().replace("-", "")
+        self.ports = {name: free_port() for name in ("api", "files", "mongo", "redis", "watchdog")}
+        self.env = {
+            "PATH": os.environ["PATH"], "HOME": str(root), **engine.env(),
+            "TRACKSIDE_DATA_ROOT": str(root),
+            "TRACKSIDE_IMAGE": images["server"], "TRACKSIDE_AGENT_IMAGE": images["agent"],
+            "SMOKE_STANDIN_IMAGE": images["standins"], "SMOKE_TASK_IMAGE": test_image,
+            "SMOKE_DOCKER_SOCKET": str(engine.socket),
+            **{f"SMOKE_{name.upper()}_PORT": str(port) for name, port in self.ports.items()},
+        }
+        self.env_file = root.parent / f"{root.name}.env"
+        self.env_file.write_text("")   # never a developer's deploy/compose/.env
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['api']}"
+
+    def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
+        command = [str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file", str(self.env_file),
+                   "-p", self.name, "-f", str(MAIN), "-f", str(SMOKE), *args]
+        result = subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=timeout)
+        assert result.returncode == 0, f"compose {' '.join(args)}:\n{result.stderr[-4000:]}\n{self.logs()}"
+        return result
+
+    def logs(self) -> str:
+        command = [str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file", str(self.env_file),
+                   "-p", self.name, "-f", str(MAIN), "-f", str(SMOKE), "logs", "--no-color", "--tail", "40"]
+        return subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=60).stdout[-8000:]
+
+    def up(self) -> float:
+        """`up -d --wait`: returns once every service is healthy (or its one-shot step finished)."""
+        started = time.monotonic()
+        self.compose("up", "-d", "--wait", "--wait-timeout", "240", timeout=300)
+        return time.monotonic() - started
+
+    def states(self) -> dict[str, str]:
+        out = self.compose("ps", "--all", "--format", "json").stdout
+        rows = [json.loads(line) for line in out.splitlines() if line.strip()]
+        if len(rows) == 1 and isinstance(rows[0], list):   # older Compose prints one JSON array
+            rows = rows[0]
+        return {row["Service"]: row.get("Health") or row.get("State") for row in rows}
+
+    def credentials(self) -> SimpleNamespace:
+        key, secret = admin_credentials(self.root / "config")
+        return SimpleNamespace(url=self.api_url, key=key, secret=secret)
+
+
+@pytest.fixture
+def stack(images, docker_engine, test_image):
+    root = Path(tempfile.mkdtemp(prefix="tsmoke-", dir="/tmp"))
+    for folder in DATA_FOLDERS:
+        (root / folder).mkdir(parents=True)
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, 1000, 1000)   # the README's install step: the data root owned by the services' uid
+    if FULL:
+        shutil.copytree(WHEELHOUSE, root / "data" / "agent" / "wheelhouse")  # the task venv installs offline
+    deployed = Stack(docker_engine, images, test_image, root)
+    yield deployed
+    subprocess.run([str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file",
+                    str(deployed.env_file), "-p", deployed.name, "-f", str(MAIN), "-f", str(SMOKE), "down",
+                    "--timeout", "20"], capture_output=True, env=deployed.env, timeout=120)
+    deployed.env_file.unlink(missing_ok=True)
+    shutil.rmtree(root, ignore_errors=True)
+
+
+def ready(url: str) -> tuple[int, dict]:
+    try:
+        with urllib.request.urlopen(f"{url}/health/ready", timeout=5) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as exc:
+        return exc.code, json.loads(exc.read())
+
+
+def test_the_stack_comes_up_healthy_and_serves_the_sdk(stack, tmp_path):
+    seconds = stack.up()
+    print(f"\nup to all healthy: {seconds:.1f} s")
+    states = stack.states()
+    assert {name: states.get(name) for name in LONG_RUNNING} == dict.fromkeys(LONG_RUNNING, "healthy"), states
+    assert states["init-config"] == states["init-redis"] == "exited"
+    # The first start generated the secrets, owner-only; Redis has the default user off.
+    for path in (stack.root / "config" / "secure.conf", stack.root / "config" / "hosts" / "redis.conf",
+                 stack.root / "data" / "redis" / "users.acl"):
+        assert path.stat().st_mode & 0o077 == 0 and path.stat().st_uid == 1000, path
+    status, body = ready(stack.api_url)
+    passing = {name for name, ok in body["checks"].items() if ok}
+    assert status == 200 and body["status"] == "ok" and {"mongo", "redis"} <= passing, body
+    # The real SDK with the generated admin key.
+    project = unique("compose-smoke")
+    answers = run_calls(stack.credentials(), [call("projects.create", name=project, description="smoke"),
+                                              call("projects.get_all", name=f"^{project}$"),
+                                              call("queues.get_all", name="^services$")], tmp_path / "sdk")
+    assert all(a["ok"] for a in answers), answers
+    assert [p["name"] for p in answers[1]["data"]] == [project]
+    assert answers[2]["data"], "the services agent did not create its queue"
+    if FULL:
+        run_a_service_task(stack, tmp_path)
+        keeps_data_across_down_and_up(stack, project, tmp_path)
+
+
+def run_a_service_task(stack: Stack, tmp_path: Path) -> None:
+    """The services agent runs an enqueued task in a sibling container on the private dockerd."""
+    creds = stack.credentials()
+    queue = run_calls(creds, [call("queues.get_all", raw=True, name="^services$")],
+                      tmp_path / "q")[0]["data"]["queues"][0]
+    name = unique("service-task")
+    created = run_calls(creds, [call("tasks.create", raw=True, name=name, type="service", script={
+        "diff": "print('HELLO FROM THE SERVICES AGENT')", "entry_point": "job.py", "working_dir": "."})],
+        tmp_path / "t")[0]
+    task = created["data"]["id"]
+    assert run_calls(creds, [call("tasks.enqueue", raw=True, task=task, queue=queue["id"])], tmp_path / "e")[0]["ok"]
+    deadline = time.monotonic() + 300
+    while True:
+        status = run_calls(creds, [call("tasks.get_all", raw=True, id=[task], only_fields=["status"])],
+                           tmp_path / "s")[0]["data"]["tasks"][0]["status"]
+        if status in ("completed", "failed", "stopped"):
+            break
+        assert time.monotonic() < deadline, stack.logs()
+        time.sleep(3)
+    log = run_calls(creds, [call("events.get_task_log", raw=True, task=task, batch_size=500)], tmp_path / "l")[0]
+    assert status == "completed", stack.logs()
+    assert any("HELLO FROM THE SERVICES AGENT" in e.get("msg", "") for e in log["data"]["events"])
+
+
+def keeps_data_across_down_and_up(stack: Stack, project: str, tmp_path: Path) -> None:
+    secure = (stack.root / "config" / "secure.conf").read_text()
+    stack.compose("down", "--timeout", "20", timeout=120)
+    seconds = stack.up()
+    print(f"\nsecond up to all healthy: {seconds:.1f} s")
+    assert (stack.root / "config" / "secure.conf").read_text() == secure   # kept, not regenerated
+    answer = run_calls(stack.credentials(), [call("projects.get_all", name=f"^{project}$")], tmp_path / "again")[0]
+    assert [p["name"] for p in answer["data"]] == [project]
