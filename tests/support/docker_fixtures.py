@@ -38,8 +38,13 @@ def test_image(docker_engine) -> str:
 @pytest.fixture(scope="session")
 def wheel_index():
     """The wheelhouse over HTTP on 127.0.0.1: image builds' pip reads it with --no-index --find-links."""
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(WHEELHOUSE))
+    handler = functools.partial(_QuietFiles, directory=str(WHEELHOUSE))
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}/"
     server.shutdown()
+
+
+class _QuietFiles(http.server.SimpleHTTPRequestHandler):
+    def log_message(self, format, *args):  # noqa: A002 - one line per wheel would flood the test output
+        pass
