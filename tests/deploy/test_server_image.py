@@ -87,8 +87,8 @@ def wait_health(containers: dict, wanted: dict, timeout: float = 90) -> dict:
     raise AssertionError(f"health {states}, wanted {wanted}; logs: {logs}")
 
 
-def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, test_image, mongo_server,
-                                                  redis_server, config_dir, tmp_path):
+def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, test_image, wheel_index,
+                                                  mongo_server, redis_server, config_dir, tmp_path):
     client = docker_engine.client()
     config, key, secret = config_dir
     files = owned(tmp_path / "files", 0o750)
@@ -140,6 +140,7 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
     baked = json.dumps(image.attrs["Config"]) + json.dumps(image.history())
     for value in (secret, REDIS_SERVER_USER.password, (config / "secure.conf").read_text()):
         assert value not in baked
+    assert wheel_index not in baked  # build arguments stay in the builder stage
     assert image.attrs["Config"]["User"] == f"{UID}:{UID}"
     assert image.attrs["Config"]["Healthcheck"]["Test"] == ["CMD", "trackside-healthcheck"]
     size, base_size = image.attrs["Size"], client.images.get(test_image).attrs["Size"]
