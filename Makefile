@@ -66,7 +66,8 @@ stress-dispatch: $(VENV)/.installed
 	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress -s $(PYTEST_ARGS)
 
 # The compose stack on a private dockerd at full size: images built offline, all healthy, the SDK, the
-# services agent running a task, down and up keeping the data (needs docker.io and debootstrap).
+# services agent running a task, down and up keeping the data, a backup restored into a fresh stack
+# (needs docker.io and debootstrap).
 deploy-smoke: setup
 	TRACKSIDE_SMOKE=full $(PY) -m pytest tests/deploy/test_compose_smoke.py -s $(PYTEST_ARGS)
 

@@ -4,7 +4,8 @@ image (deploy/compose/test/), host networking on 127.0.0.1 (deploy/compose/test/
 
 Reduced (in `make test`): every service turns healthy, the generated admin key works through the real SDK,
 readiness answers. Full (`make deploy-smoke`, TRACKSIDE_SMOKE=full): also the services agent runs an
-enqueued task in a sibling container, and `down` then `up` keeps the data.
+enqueued task in a sibling container, `down` then `up` keeps the data, and a backup restored into a fresh
+stack gives back the task and its events.
 """
 from __future__ import annotations
 
@@ -125,22 +126,35 @@ class Stack:
         return SimpleNamespace(url=self.api_url, key=key, secret=secret)
 
 
+def owned_folder(path: Path) -> Path:
+    """A folder owned by the services' uid: the README's install step for the data root."""
+    path.mkdir(parents=True, exist_ok=True)
+    os.chown(path, 1000, 1000)
+    return path
+
+
 @pytest.fixture
-def stack(images, docker_engine, test_image):
-    root = Path(tempfile.mkdtemp(prefix="tsmoke-", dir="/tmp"))
-    for folder in DATA_FOLDERS:
-        (root / folder).mkdir(parents=True)
-    for path in [root, *root.rglob("*")]:
-        os.chown(path, 1000, 1000)   # the README's install step: the data root owned by the services' uid
-    if FULL:
-        shutil.copytree(WHEELHOUSE, root / "data" / "agent" / "wheelhouse")  # the task venv installs offline
-    deployed = Stack(docker_engine, images, test_image, root)
-    yield deployed
-    subprocess.run([str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file",
-                    str(deployed.env_file), "-p", deployed.name, "-f", str(MAIN), "-f", str(SMOKE), "down",
-                    "--timeout", "20"], capture_output=True, env=deployed.env, timeout=120)
-    deployed.env_file.unlink(missing_ok=True)
-    shutil.rmtree(root, ignore_errors=True)
+def new_stack(images, docker_engine, test_image):
+    """Stacks with their own data roots and ports; each is taken down and removed at the end."""
+    made: list[Stack] = []
+
+    def make() -> Stack:
+        root = owned_folder(Path(tempfile.mkdtemp(prefix="tsmoke-", dir="/tmp")))
+        for folder in DATA_FOLDERS:
+            for part in range(1, len(Path(folder).parts) + 1):
+                owned_folder(root.joinpath(*Path(folder).parts[:part]))
+        if FULL:   # the task venv installs offline, from the agent's cache folder
+            shutil.copytree(WHEELHOUSE, root / "data" / "agent" / "wheelhouse")
+        made.append(Stack(docker_engine, images, test_image, root))
+        return made[-1]
+
+    yield make
+    for deployed in made:
+        subprocess.run([str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file",
+                        str(deployed.env_file), "-p", deployed.name, "-f", str(MAIN), "-f", str(SMOKE), "down",
+                        "--timeout", "20"], capture_output=True, env=deployed.env, timeout=120)
+        deployed.env_file.unlink(missing_ok=True)
+        shutil.rmtree(deployed.root, ignore_errors=True)
 
 
 def ready(url: str) -> tuple[int, dict]:
@@ -151,7 +165,8 @@ def ready(url: str) -> tuple[int, dict]:
         return exc.code, json.loads(exc.read())
 
 
-def test_the_stack_comes_up_healthy_and_serves_the_sdk(stack, tmp_path):
+def test_the_stack_comes_up_healthy_and_serves_the_sdk(new_stack, tmp_path):
+    stack = new_stack()
     seconds = stack.up()
     print(f"\nup to all healthy: {seconds:.1f} s")
     states = stack.states()
@@ -173,11 +188,12 @@ def test_the_stack_comes_up_healthy_and_serves_the_sdk(stack, tmp_path):
     assert [p["name"] for p in answers[1]["data"]] == [project]
     assert answers[2]["data"], "the services agent did not create its queue"
     if FULL:
-        run_a_service_task(stack, tmp_path)
+        task = run_a_service_task(stack, tmp_path)
         keeps_data_across_down_and_up(stack, project, tmp_path)
+        backup_then_restore_into_a_fresh_stack(stack, new_stack(), task, tmp_path)
 
 
-def run_a_service_task(stack: Stack, tmp_path: Path) -> None:
+def run_a_service_task(stack: Stack, tmp_path: Path) -> str:
     """The services agent runs an enqueued task in a sibling container on the private dockerd."""
     creds = stack.credentials()
     queue = run_calls(creds, [call("queues.get_all", raw=True, name="^services$")],
@@ -199,6 +215,7 @@ def run_a_service_task(stack: Stack, tmp_path: Path) -> None:
     log = run_calls(creds, [call("events.get_task_log", raw=True, task=task, batch_size=500)], tmp_path / "l")[0]
     assert status == "completed", stack.logs()
     assert any("HELLO FROM THE SERVICES AGENT" in e.get("msg", "") for e in log["data"]["events"])
+    return task
 
 
 def keeps_data_across_down_and_up(stack: Stack, project: str, tmp_path: Path) -> None:
@@ -209,3 +226,26 @@ def keeps_data_across_down_and_up(stack: Stack, project: str, tmp_path: Path) ->
     assert (stack.root / "config" / "secure.conf").read_text() == secure   # kept, not regenerated
     answer = run_calls(stack.credentials(), [call("projects.get_all", name=f"^{project}$")], tmp_path / "again")[0]
     assert [p["name"] for p in answer["data"]] == [project]
+
+
+def backup_then_restore_into_a_fresh_stack(stack: Stack, fresh: Stack, task: str, tmp_path: Path) -> None:
+    """deploy/README.md's commands: `admin backup` in a one-off API container of the running stack, then
+    `admin restore` into a fresh stack: the task and its events come back."""
+    backups = owned_folder(stack.root.parent / f"{stack.root.name}-backup")
+    try:
+        stack.compose("run", "--rm", "--no-deps", "-v", f"{backups}:/backup", "apiserver",
+                      "admin", "backup", "--out", "/backup/trackside.tar.gz", timeout=300)
+        stack.compose("down", "--timeout", "20", timeout=120)
+        fresh.up()
+        fresh.compose("run", "--rm", "--no-deps", "-v", f"{backups}:/backup", "apiserver",
+                      "admin", "restore", "/backup/trackside.tar.gz", timeout=300)
+        fresh.compose("restart", "apiserver", "fileserver", "watchdog", timeout=120)
+        fresh.up()
+        creds = fresh.credentials()   # the fresh stack's own admin key reads the restored data
+        answers = run_calls(creds, [call("tasks.get_all", raw=True, id=[task], only_fields=["status"]),
+                                    call("events.get_task_log", raw=True, task=task, batch_size=500)],
+                            tmp_path / "restored")
+        assert [t["status"] for t in answers[0]["data"]["tasks"]] == ["completed"], answers[0]
+        assert any("HELLO FROM THE SERVICES AGENT" in e.get("msg", "") for e in answers[1]["data"]["events"])
+    finally:
+        shutil.rmtree(backups, ignore_errors=True)
