@@ -70,16 +70,15 @@ def run_role(client, image: str, role: str, config: Path, env: dict, **kwargs):
         healthcheck=FAST_HEALTHCHECK, **kwargs)
 
 
-def wait_health(containers: dict, wanted: dict, timeout: float = 90) -> dict:
+def wait_health(containers: dict, wanted: dict, timeout: float = 90) -> None:
+    """Until each container's Docker health status is the wanted one; at once if one of them exited."""
     deadline, states = time.monotonic() + timeout, {}
     while time.monotonic() < deadline:
-        for name, container in containers.items():
+        for container in containers.values():
             container.reload()
-            states[name] = container.attrs["State"].get("Health", {}).get("Status", container.status)
-            if container.status == "exited":
-                break
+        states = {name: c.attrs["State"].get("Health", {}).get("Status") for name, c in containers.items()}
         if states == wanted:
-            return states
+            return
         if any(c.status == "exited" for c in containers.values()):
             break
         time.sleep(0.5)
