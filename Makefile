@@ -14,9 +14,11 @@ WHEELHOUSE := .trackside/wheelhouse
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete
 
-$(VENV)/.installed: shared/pyproject.toml services/*/pyproject.toml agent/pyproject.toml requirements/test.txt
+$(VENV)/.installed: shared/pyproject.toml services/*/pyproject.toml agent/pyproject.toml requirements/test.txt \
+		requirements/tools.txt
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check $(PACKAGES) -r requirements/test.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check --no-deps -r requirements/tools.txt
 	touch $@
 
 $(CLIENTS_VENV)/.installed: requirements/clients.txt
