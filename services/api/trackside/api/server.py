@@ -10,6 +10,23 @@ from trackside.shared.config import ConfigError, load_config
 from trackside.shared.dispatch.acl import check_production_redis
 
 
+def _migrate(config) -> None:
+    """Apply pending schema migrations before any worker boots: a long one would otherwise outlive
+    gunicorn's worker timeout. Workers still check (one read when nothing is pending)."""
+    from pymongo.errors import PyMongoError
+
+    from trackside.api import migrations
+    from trackside.shared.storage.mongo import connect
+
+    try:
+        applied = migrations.apply_pending(connect(config.get("hosts.mongo.backend.host")))
+    except PyMongoError as exc:
+        print(f"trackside-api: MongoDB (hosts.mongo.backend.host) is unreachable: {exc}", file=sys.stderr)
+        sys.exit(1)
+    if applied:
+        print(f"trackside-api: applied schema migrations {', '.join(applied)}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="trackside-api", description="Trackside API server (ClearML API v2.x)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("TRACKSIDE_API_WORKERS", "2")))
@@ -27,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     if refusal:  # dispatch credentials would mean nothing on a Redis anyone can use
         print(f"trackside-api: {refusal}", file=sys.stderr)
         sys.exit(2)
+    _migrate(config)
     bind = f"{config.get('apiserver.listen.host')}:{config.get_int('apiserver.listen.port')}"
     os.execvp(sys.executable, [
         sys.executable, "-m", "gunicorn", "--bind", bind, "--workers", str(args.workers),
