@@ -33,9 +33,16 @@ class Stack:
 
     def __init__(self, root, redis_port):
         self.mongo = start_mongo(root / "mongo")
-        self.api = start_api(self.mongo.port, root / "api", redis_port=redis_port)
-        (root / "fs").mkdir()
-        self.files = start_fileserver(self.api.config_dir, root / "fs")
+        started = [self.mongo]
+        try:  # a server that fails to start must not leave the ones before it running
+            self.api = start_api(self.mongo.port, root / "api", redis_port=redis_port)
+            started.append(self.api.process)
+            (root / "fs").mkdir()
+            self.files = start_fileserver(self.api.config_dir, root / "fs")
+        except BaseException:
+            for process in reversed(started):
+                process.stop()
+            raise
         self.client = ApiClient(self.api.url, self.api.key, self.api.secret).login()
         self.fs = FilesClient.logged_in(self.files.url, self.client)
         # What trackside-admin reads: the API's configuration, the file server's folder.
