@@ -144,11 +144,14 @@ class AuthService:
 
     def _token_identity(self, token: str) -> Identity:
         identity = tokens.identity_from(token, self._token_secret)
-        if self._revoked is not None:
-            session_id, _ = tokens.session_of(token)
-            if session_id and self._revoked.is_revoked(session_id):
-                raise errors.InvalidToken("revoked token")
+        if self._is_revoked(token):
+            raise errors.InvalidToken("revoked token")
         return identity
+
+    def _is_revoked(self, token: str) -> bool:
+        """Whether a logout revoked this (signature-checked) token's session."""
+        session_id, _ = tokens.session_of(token)
+        return bool(session_id) and self._revoked is not None and self._revoked.is_revoked(session_id)
 
     @staticmethod
     def request_token(request: Request) -> str | None:
@@ -176,8 +179,7 @@ class AuthService:
             identity = tokens.identity_from(token, self._token_secret)
         except errors.InvalidToken as exc:
             return {"valid": False, "msg": exc.message}
-        session_id, _ = tokens.session_of(token)
-        revoked = bool(session_id) and self._revoked is not None and self._revoked.is_revoked(session_id)
+        revoked = self._is_revoked(token)
         return {"valid": not revoked, "user": identity.user, "company": identity.company,
                 **({"msg": "revoked token"} if revoked else {})}
 
