@@ -1,0 +1,51 @@
+// The app's entry point: the route table (the reference app's paths) and the page frame.
+import {appConfig, csrfToken} from './api.js';
+import {redirect, route, start} from './router.js';
+
+const views = {
+  projects: () => import('./views/projects.js'),
+  tasks: () => import('./views/tasks.js'),
+  task: () => import('./views/task.js'),
+  models: () => import('./views/models.js'),
+  model: () => import('./views/model.js'),
+  compare: () => import('./views/compare.js'),
+};
+
+// Old and short paths the reference app (or people) use, rewritten to the canonical one.
+redirect((path) => (path === '/' || path === '/dashboard' ? '/projects' : null));
+redirect((path) => path.replace(/^\/projects\/([^/]+)\/experiments(?=\/|$)/, '/projects/$1/tasks'));
+redirect((path) => path.replace(/^\/projects\/([^/]+)\/compare-experiments(?=[;/]|$)/, '/projects/$1/compare-tasks'));
+redirect((path) => (/^\/projects\/[^/]+\/?$/.test(path) && path !== '/projects/' ? path.replace(/\/?$/, '/tasks') : null));
+
+route('projects', views.projects);
+route('projects/:projectId/projects', views.projects);
+route('projects/:projectId/tasks', views.tasks);
+route('projects/:projectId/tasks/:taskId', views.task);
+route('projects/:projectId/tasks/:taskId/*tab', views.task);
+route('projects/:projectId/models', views.models);
+route('projects/:projectId/models/:modelId', views.model);
+route('projects/:projectId/models/:modelId/*tab', views.model);
+route('projects/:projectId/compare-tasks', views.compare);
+route('projects/:projectId/compare-tasks/*tab', views.compare);
+
+function highlightNav() {
+  const path = location.pathname;
+  const section = /\/models(\/|$)/.test(path) ? 'models'
+    : /\/(tasks|compare-tasks)(\/|$)/.test(path) ? 'tasks' : 'projects';
+  for (const link of document.querySelectorAll('[data-nav]')) {
+    if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
+    else link.removeAttribute('aria-current');
+  }
+}
+
+async function frame() {
+  const config = await appConfig();
+  const name = document.getElementById('user-name');
+  if (name && config?.user) name.textContent = config.user.name || '';
+  const form = document.getElementById('logout-form');
+  if (form) form.elements.csrf_token.value = csrfToken();
+  document.addEventListener('trackside:navigate', highlightNav);
+}
+
+frame();
+start();

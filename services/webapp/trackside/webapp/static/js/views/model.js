@@ -1,0 +1,6 @@
+// Placeholder: the model page (being written).
+import {h, replace} from '../dom.js';
+
+export async function render({root}) {
+  replace(root, h('h1', {}, 'model'), h('p', {class: 'muted'}, 'This page is being built.'));
+}

@@ -1,0 +1,6 @@
+// Placeholder: the projects page (being written).
+import {h, replace} from '../dom.js';
+
+export async function render({root}) {
+  replace(root, h('h1', {}, 'projects'), h('p', {class: 'muted'}, 'This page is being built.'));
+}
