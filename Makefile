@@ -6,13 +6,15 @@ VENV ?= .venv
 CLIENTS_VENV ?= .venv-clients
 PY := $(VENV)/bin/python
 PACKAGES := -e shared[server,embedded] -e services/api -e services/fileserver -e services/webhooks \
-	-e services/watchdog -e agent
+	-e services/watchdog -e services/webapp -e agent
 PYTEST_ARGS ?=
 WHEELHOUSE := .trackside/wheelhouse
+WEBAPP_FRONTEND := services/webapp/frontend
+WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
 .PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker stress-dispatch deploy-smoke clean
 
-setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete
+setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
 $(VENV)/.installed: shared/pyproject.toml services/*/pyproject.toml agent/pyproject.toml requirements/test.txt \
 		requirements/tools.txt
@@ -31,9 +33,14 @@ $(WHEELHOUSE)/.complete: requirements/wheelhouse.txt $(VENV)/.installed
 	$(PY) -m pip download --quiet --disable-pip-version-check --dest $(WHEELHOUSE) -r requirements/wheelhouse.txt
 	touch $@
 
+# The web app's third-party browser code (plotly.js), pinned by the lockfile; never committed, never a CDN.
+$(WEBAPP_NPM): $(WEBAPP_FRONTEND)/package.json $(WEBAPP_FRONTEND)/package-lock.json
+	cd $(WEBAPP_FRONTEND) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	touch $@
+
 # Start the suite on the embedded default (no MongoDB, Elasticsearch or Redis to install) and print the
 # credentials to use with the SDK. Ctrl-C stops everything.
-run: $(VENV)/.installed
+run: $(VENV)/.installed $(WEBAPP_NPM)
 	$(VENV)/bin/trackside-run
 
 test: setup

@@ -1,0 +1,70 @@
+"""The Flask application factory for the web app."""
+from __future__ import annotations
+
+import logging.config
+import threading
+import time
+
+from flask import Flask, Response
+from pyhocon import ConfigTree
+
+from trackside.shared.config import load_config
+from trackside.webapp import health, proxy, views
+from trackside.webapp.api_client import ApiCallError, ApiClient, ApiUnreachable, pooled_session
+from trackside.webapp.name_login import NameLogin
+from trackside.webapp.settings import Settings, read_settings
+
+EXTENSION = "trackside.webapp"
+# login.supported_modes changes only when the API restarts with other settings; a page load must not wait on it.
+MODES_TTL_SEC = 10.0
+
+
+class WebApp:
+    """What every request shares: settings and the pooled connections to the API and the file server."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.api = ApiClient(settings.api_url, settings.api_timeout_sec, settings.api_pool_size)
+        self.files_http = pooled_session(settings.api_pool_size)
+        self.name_login = NameLogin(self.api, settings.name_login_key, settings.name_login_secret)
+        self._modes_lock = threading.Lock()
+        self._mode: tuple[float, str] | None = None
+
+    def login_mode(self) -> str:
+        """``password`` (the API has fixed users), ``name`` (name only), or ``unavailable`` (name only, but
+        the webserver credential that it needs is not configured)."""
+        with self._modes_lock:
+            if self._mode and time.monotonic() - self._mode[0] < MODES_TTL_SEC:
+                return self._mode[1]
+        try:
+            modes = self.api.call("login.supported_modes")
+        except ApiCallError as exc:
+            raise ApiUnreachable(str(exc)) from None
+        if (modes.get("basic") or {}).get("enabled"):
+            mode = "password"
+        else:
+            mode = "name" if self.name_login.available else "unavailable"
+        with self._modes_lock:
+            self._mode = (time.monotonic(), mode)
+        return mode
+
+
+def create_app(config: ConfigTree | None = None) -> Flask:
+    config = config if config is not None else load_config()
+    logging.config.dictConfig(config.get_config("logging").as_plain_ordered_dict())
+    settings = read_settings(config)
+    app = Flask("trackside.webapp", static_url_path="/static")
+    app.extensions[EXTENSION] = WebApp(settings)
+    app.register_blueprint(health.routes)
+    app.register_blueprint(proxy.routes)
+    app.register_blueprint(views.routes)
+    app.after_request(_security_headers)
+    return app
+
+
+def _security_headers(response: Response) -> Response:
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "same-origin")
+    # Our pages may frame our own files (debug samples); nobody else may frame them (clickjacking).
+    response.headers.setdefault("X-Frame-Options", "SAMEORIGIN")
+    return response
