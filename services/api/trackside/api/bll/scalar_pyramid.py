@@ -1,0 +1,274 @@
+"""Pre-aggregated scalar series: per series, count/first/last/min/max of fixed-width x buckets at many widths.
+
+Reading a million events per chart is out of reach for any store answering through Python (the embedded
+Mongo-wire server reads ~30 µs per event), so ingestion also keeps, for every scalar series and for both x keys
+(iteration and timestamp), a pyramid of buckets of widths 4, 16, 64, ... (``BASE ** level``). A coarse view
+reads a few hundred buckets of one level instead of the events, and merges them with M4 (``event_downsample``);
+the edges of a zoomed range that no whole bucket covers come from finer levels, and the last few x units from
+the raw events, so every answer equals M4 over the raw points.
+
+Storage (MongoDB, the backend database, whatever the events backend: like ``last_metrics`` these summaries
+belong to the task):
+- ``event_scalar_series``: one document per series: ``n`` (events), ``min/max_iter``, ``min/max_ts``,
+  ``x_axis_label``; the list of a task's charts and their ranges without touching the events.
+- ``event_scalar_buckets``: one document per (series, key, tier, chunk). A tier holds ``LEVELS_PER_TIER``
+  consecutive levels; a document spans ``TOP_BUCKETS`` buckets of its top level, so it holds at most
+  32 + 128 + 512 buckets: ``b.<level>.<index> = {n, f, l, lo, hi}``.
+  Points are sortable strings (``encode_x`` / ``encode_y``: fixed-width hex that orders as the numbers), so
+  ``$min``/``$max`` keep first (lowest x), last (highest x), lowest y and highest y atomically, in any order,
+  under concurrent batches; ``n`` is ``$inc``-ed for new events only (a resent event is not counted twice).
+  One upsert per touched document and batch: a batch of consecutive iterations touches one or two
+  documents per tier.
+
+Limits: an event replaced by a resend with a different value leaves its old value in the buckets' extremes
+(the count stays right); events stored before the pyramid existed are charted from the raw events.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import struct
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+from pymongo import UpdateOne
+from pymongo.database import Database
+
+from trackside.api.bll.event_downsample import Extremes
+from trackside.shared.events import SCALAR
+from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
+
+BASE = 4
+LEVELS_PER_TIER = 3
+TOP_BUCKETS = 32
+# The coarsest level per key: 4**12 iterations (16.7 M), 4**21 ms (139 years).
+MAX_LEVEL = {"iter": 12, "timestamp": 21}
+FIELD = {"iter": "iter", "timestamp": "timestamp"}
+# The iteration single values are reported at (Logger.report_single_value): never a chart.
+SINGLE_VALUE_ITERATION = -2**31
+
+SERIES = Collection("event_scalar_series", (
+    Index((("company", ASC), ("task", ASC), ("model_event", ASC), ("metric", ASC), ("variant", ASC))),
+))
+BUCKETS = Collection("event_scalar_buckets", (
+    Index((("company", ASC), ("task", ASC), ("model_event", ASC))),
+))
+
+
+def width(level: int) -> int:
+    return BASE ** level
+
+
+def tier(level: int) -> int:
+    return (level - 1) // LEVELS_PER_TIER + 1
+
+
+def chunk_span(tier_number: int) -> int:
+    """The x span of one bucket document of this tier."""
+    return TOP_BUCKETS * BASE ** (LEVELS_PER_TIER * tier_number)
+
+
+# -- sortable point encodings -------------------------------------------------------------------------------
+_X_OFFSET = 2**63
+_SIGN = 1 << 63
+_ALL = (1 << 64) - 1
+
+
+def encode_x(x: int) -> str:
+    return f"{x + _X_OFFSET:016x}"
+
+
+def decode_x(text: str) -> int:
+    return int(text, 16) - _X_OFFSET
+
+
+def encode_y(y: float) -> str:
+    """A float as 16 hex digits ordering as the numbers (IEEE-754 bits, negatives flipped)."""
+    bits = struct.unpack(">Q", struct.pack(">d", y + 0.0))[0]  # + 0.0: -0.0 sorts as 0.0
+    return f"{bits ^ _ALL if bits & _SIGN else bits | _SIGN:016x}"
+
+
+def decode_y(text: str) -> float:
+    bits = int(text, 16)
+    bits = bits ^ _SIGN if bits & _SIGN else bits ^ _ALL
+    return struct.unpack(">d", struct.pack(">Q", bits))[0]
+
+
+def _xy(text: str) -> tuple[int, float]:
+    return decode_x(text[:16]), decode_y(text[16:])
+
+
+def _yx(text: str) -> tuple[int, float]:
+    return decode_x(text[16:]), decode_y(text[:16])
+
+
+def decode_piece(entry: Mapping) -> Extremes:
+    return Extremes(int(entry.get("n") or 0), _xy(entry["f"]), _xy(entry["l"]), _yx(entry["lo"]), _yx(entry["hi"]))
+
+
+def _doc_id(*parts) -> str:
+    return hashlib.md5(json.dumps(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class SeriesKey:
+    task: str
+    metric: str
+    variant: str
+
+
+@dataclass(frozen=True)
+class SeriesSummary:
+    count: int
+    min_iter: int
+    max_iter: int
+    min_timestamp: int
+    max_timestamp: int
+    x_axis_label: str | None = None
+
+    def x_range(self, key: str) -> tuple[int, int]:
+        return (self.min_iter, self.max_iter) if key == "iter" else (self.min_timestamp, self.max_timestamp)
+
+
+@dataclass(frozen=True)
+class PieceRequest:
+    """Whole buckets ``lo``..``hi`` of one level of one series."""
+
+    series: SeriesKey
+    key: str
+    level: int
+    lo: int
+    hi: int
+
+
+class ScalarPyramid:
+    def __init__(self, db: Database):
+        self.db = db
+        self.series_coll = db[SERIES.name]
+        self.buckets = db[BUCKETS.name]
+
+    def setup(self) -> None:
+        ensure_indexes(self.db, [SERIES, BUCKETS])
+
+    # -- ingestion ------------------------------------------------------------------------------------------
+    def add(self, company: str, written: Iterable[tuple[dict, bool]]) -> None:
+        """Fold written scalar events ((event, created) pairs) into their series' buckets."""
+        series: dict[tuple, dict] = {}
+        docs: dict[tuple, dict[tuple[int, int], list]] = {}
+        for event, created in written:
+            iteration = event.get("iter")
+            if event["type"] != SCALAR or iteration is None or iteration == SINGLE_VALUE_ITERATION:
+                continue
+            ident = (event["model_event"], event["task"], event["metric"], event["variant"])
+            y = event["value"]
+            summary = series.get(ident)
+            ts = event["timestamp"]
+            if summary is None:
+                summary = series[ident] = {"n": 0, "min_iter": iteration, "max_iter": iteration,
+                                           "min_ts": ts, "max_ts": ts, "label": None}
+            summary["n"] += created
+            summary["min_iter"], summary["max_iter"] = min(summary["min_iter"], iteration), max(summary["max_iter"], iteration)
+            summary["min_ts"], summary["max_ts"] = min(summary["min_ts"], ts), max(summary["max_ts"], ts)
+            summary["label"] = event.get("x_axis_label") or summary["label"]
+            for key, x in (("iter", iteration), ("timestamp", ts)):
+                for level in range(1, MAX_LEVEL[key] + 1):
+                    doc_key = (ident, key, tier(level), x // chunk_span(tier(level)))
+                    buckets = docs.setdefault(doc_key, {})
+                    index = x // width(level)
+                    acc = buckets.get((level, index))
+                    if acc is None:
+                        acc = buckets[(level, index)] = [0, Extremes.of(x, y)]
+                    else:
+                        acc[1].add(x, y)
+                    acc[0] += created
+        if not series:
+            return
+        ops = [self._series_update(company, ident, summary) for ident, summary in series.items()]
+        ops += [self._buckets_update(company, doc_key, buckets) for doc_key, buckets in docs.items()]
+        # The buckets first: a series listed is then always backed by its buckets.
+        self.buckets.bulk_write([op for kind, op in ops if kind == "b"], ordered=False)
+        self.series_coll.bulk_write([op for kind, op in ops if kind == "s"], ordered=False)
+
+    def _series_update(self, company: str, ident: tuple, summary: dict) -> tuple[str, UpdateOne]:
+        model_event, task, metric, variant = ident
+        update: dict = {
+            "$setOnInsert": {"company": company, "task": task, "model_event": model_event, "metric": metric,
+                             "variant": variant},
+            "$min": {"min_iter": summary["min_iter"], "min_ts": summary["min_ts"]},
+            "$max": {"max_iter": summary["max_iter"], "max_ts": summary["max_ts"]},
+            "$inc": {"n": summary["n"]},
+        }
+        if summary["label"]:
+            update["$set"] = {"x_axis_label": summary["label"]}
+        return "s", UpdateOne({"_id": _doc_id(company, *ident)}, update, upsert=True)
+
+    def _buckets_update(self, company: str, doc_key: tuple, buckets: dict) -> tuple[str, UpdateOne]:
+        (model_event, task, metric, variant), key, tier_number, chunk = doc_key
+        update: dict = {
+            "$setOnInsert": {"company": company, "task": task, "model_event": model_event, "metric": metric,
+                             "variant": variant, "key": key, "tier": tier_number, "chunk": chunk},
+            "$min": {}, "$max": {},
+        }
+        for (level, index), (count, ext) in buckets.items():
+            path = f"b.{level}.{index}"
+            if count:
+                update.setdefault("$inc", {})[f"{path}.n"] = count
+            update["$min"][f"{path}.f"] = encode_x(ext.first[0]) + encode_y(ext.first[1])
+            update["$max"][f"{path}.l"] = encode_x(ext.last[0]) + encode_y(ext.last[1])
+            update["$min"][f"{path}.lo"] = encode_y(ext.low[1]) + encode_x(ext.low[0])
+            update["$max"][f"{path}.hi"] = encode_y(ext.high[1]) + encode_x(ext.high[0])
+        return "b", UpdateOne({"_id": _bucket_doc_id(company, model_event, task, metric, variant, key, tier_number,
+                                                     chunk)}, update, upsert=True)
+
+    def delete(self, company: str, tasks: Sequence[str], model_events: bool) -> None:
+        query = {"company": company, "task": {"$in": list(tasks)}, "model_event": model_events}
+        self.series_coll.delete_many(query)
+        self.buckets.delete_many(query)
+
+    # -- reads ----------------------------------------------------------------------------------------------
+    def series(self, company: str, tasks: Sequence[str], model_events: bool,
+               metrics: Mapping[str, Sequence[str]] | None = None) -> dict[SeriesKey, SeriesSummary]:
+        query: dict = {"company": company, "task": tasks[0] if len(tasks) == 1 else {"$in": list(tasks)},
+                       "model_event": model_events}
+        if metrics and len(metrics) == 1:
+            (metric, variants), = metrics.items()
+            query["metric"] = metric
+        found = {}
+        for doc in self.series_coll.find(query):
+            variants = None if not metrics else metrics.get(doc["metric"])
+            if metrics and (variants is None or (variants and doc["variant"] not in variants)):
+                continue
+            if not doc.get("n"):
+                continue
+            found[SeriesKey(doc["task"], doc["metric"], doc["variant"])] = SeriesSummary(
+                doc["n"], doc["min_iter"], doc["max_iter"], doc["min_ts"], doc["max_ts"], doc.get("x_axis_label"))
+        return found
+
+    def has_series(self, company: str, task: str, model_events: bool) -> bool:
+        return self.series_coll.find_one({"company": company, "task": task, "model_event": model_events},
+                                         {"_id": 1}) is not None
+
+    def pieces(self, company: str, model_events: bool, requests: Sequence[PieceRequest]) -> list[list[Extremes]]:
+        """For each request, the pre-aggregated buckets it names that hold events, in x order."""
+        by_level: dict[int, dict[str, list[int]]] = {}  # level -> doc id -> request indexes
+        for n, req in enumerate(requests):
+            w, span = width(req.level), chunk_span(tier(req.level))
+            for chunk in range(req.lo * w // span, req.hi * w // span + 1):
+                doc_id = _bucket_doc_id(company, model_events, req.series.task, req.series.metric,
+                                        req.series.variant, req.key, tier(req.level), chunk)
+                by_level.setdefault(req.level, {}).setdefault(doc_id, []).append(n)
+        found: list[dict[int, Extremes]] = [{} for _ in requests]
+        for level, wanted in by_level.items():
+            for doc in self.buckets.find({"_id": {"$in": list(wanted)}}, {f"b.{level}": 1}):
+                entries = (doc.get("b") or {}).get(str(level)) or {}
+                for n in wanted[doc["_id"]]:
+                    req = requests[n]
+                    for index_text, entry in entries.items():
+                        index = int(index_text)
+                        if req.lo <= index <= req.hi and entry.get("f"):
+                            found[n][index] = decode_piece(entry)
+        return [[pieces[i] for i in sorted(pieces)] for pieces in found]
+
+
+def _bucket_doc_id(company, model_event, task, metric, variant, key, tier_number, chunk) -> str:
+    return _doc_id(company, model_event, task, metric, variant, key, tier_number, chunk)
