@@ -5,8 +5,9 @@ Order, later wins:
 2. each directory in ``CLEARML_CONFIG_DIR`` (several, ``os.pathsep``-separated), or ``/opt/clearml/config``
    (the legacy ``TRAINS_CONFIG_DIR`` and ``/opt/trains/config`` are read too);
 3. the fixed ``CLEARML_{MONGODB,ELASTIC,REDIS}_SERVICE_{HOST,PORT}`` variables;
-4. dynamic ``CLEARML__<file>__<path>=<value>`` variables (key lower-cased, value parsed as HOCON; legacy
-   ``TRAINS__`` ones first, so ``CLEARML__`` wins).
+4. dynamic ``CLEARML__<file>__<path>=<value>`` variables (key lower-cased, value parsed as HOCON; a JSON
+   list or object is read as JSON, exactly as a file holding it would be; legacy ``TRAINS__`` ones first, so
+   ``CLEARML__`` wins).
 
 Every ``<name>.conf`` file becomes the top-level key ``<name>``; a sub-folder becomes a nested key, so
 ``services.conf`` and ``services/tasks.conf`` both land under ``services``. Sections merge key by key; a key
@@ -14,6 +15,7 @@ written ``-name`` replaces the section ``name`` instead (e.g. ``-credentials { .
 """
 from __future__ import annotations
 
+import json
 import os
 import re
 from collections import OrderedDict
@@ -144,6 +146,12 @@ def _dynamic_overrides(environ: Mapping[str, str]) -> ConfigTree:
         path = name.split("__", 1)[1].replace("__", ".").lower()
         if not _PATH_PART.fullmatch(path):
             raise ConfigError(f"{name}: not a valid configuration path")
+        structured = _json_structure(environ[name])
+        if structured is not None:
+            parsed = ConfigTree()
+            parsed.put(path, structured)
+            _merge(tree, parsed)
+            continue
         try:
             parsed = ConfigFactory.parse_string(f"{path}: {environ[name]}")
         except ParseBaseException as exc:
@@ -154,3 +162,29 @@ def _dynamic_overrides(environ: Mapping[str, str]) -> ConfigTree:
     return tree
 
 
+def _json_structure(value: str):
+    """A JSON list or object as configuration values, or None for anything else (parsed as HOCON then).
+
+    pyhocon reads JSON too, but leaves ``\\uXXXX`` escapes undecoded, and ``json.dumps`` writes every
+    non-ASCII character that way (a password with an accent would stop matching)."""
+    text = value.strip()
+    if not text.startswith(("[", "{")):
+        return None
+    try:
+        loaded = json.loads(text)
+    except ValueError:
+        return None
+    return _as_config(loaded)
+
+
+def _as_config(value):
+    if isinstance(value, dict):
+        tree = ConfigTree()
+        for key, item in value.items():
+            key = str(key)
+            # A dotted key is one key, kept in quotes as pyhocon keeps a quoted key read from a file.
+            OrderedDict.__setitem__(tree, f'"{key}"' if "." in key else key, _as_config(item))
+        return tree
+    if isinstance(value, list):
+        return [_as_config(item) for item in value]
+    return value
