@@ -1,0 +1,358 @@
+// Scalar charts of one task (or model), or of many tasks overlaid (compare). Data comes from
+// events.scalar_metrics_iter_downsampled: each series cut to about the chart's pixel width on the server, keeping
+// each bucket's first, last, min and max point (M4), so a line drawn through them shows every spike. Zooming
+// re-queries the visible range (full resolution once the range holds fewer points than pixels). Charts are drawn
+// only when scrolled into view, so hundreds of metrics stay fast. Single values are a table above the charts.
+import {api} from '../api.js';
+import {errorBox, fmtNumber, h, replace} from '../dom.js';
+import {loadPlotly} from './plotly.js';
+import {SMOOTHING, smooth, windowFor} from './smoothing.js';
+
+const SETTINGS_KEY = 'trackside.scalars.settings';
+const DEFAULTS = {groupBy: 'metric', xAxis: 'iter', smoothing: 'none', amount: 0.6, log: false, filter: ''};
+const PALETTE = ['#2f6fed', '#e4572e', '#17a398', '#f3a712', '#8e44ad', '#4caf50', '#c2185b', '#00838f',
+  '#6d4c41', '#546e7a', '#ff7043', '#7cb342', '#5c6bc0', '#ab47bc', '#26a69a', '#ef5350'];
+const LIVE_MS = 5000;
+
+function loadSettings() {
+  try {
+    return {...DEFAULTS, ...JSON.parse(localStorage.getItem(SETTINGS_KEY) || '{}')};
+  } catch {
+    return {...DEFAULTS};
+  }
+}
+
+const KEY_OF = {iter: 'iter', relative: 'timestamp', wall: 'timestamp'};
+const X_TITLE = {iter: 'Iteration', relative: 'Relative time (s)', wall: 'Wall time'};
+
+/** Plotly's date-axis range text ("2024-01-31 12:00:00.123", UTC) or a number as epoch milliseconds. */
+function dateMs(value) {
+  if (typeof value === 'number') return value;
+  const text = String(value).replace(' ', 'T');
+  return Date.parse(/[zZ]|[+-]\d\d:?\d\d$/.test(text) ? text : `${text}Z`);
+}
+
+/** One chart: a metric (all its variants) or one series. */
+function chartCards(metrics, groupBy) {
+  const cards = [];
+  for (const {metric, variants} of metrics) {
+    if (groupBy === 'metric') cards.push({metric, variants, title: metric});
+    else for (const variant of variants) cards.push({metric, variants: [variant], title: `${metric} / ${variant}`});
+  }
+  return cards;
+}
+
+function singleValuesTable(rows, ids, names) {
+  if (!rows.length) return null;
+  const compare = ids.length > 1;
+  const byKey = new Map();
+  for (const {task, values} of rows) {
+    for (const v of values) {
+      const key = `${v.metric}\u0000${v.variant}`;
+      if (!byKey.has(key)) byKey.set(key, {metric: v.metric, variant: v.variant, values: {}});
+      byKey.get(key).values[task] = v.value;
+    }
+  }
+  const columns = compare ? ids : [ids[0]];
+  return h('section', {class: 'panel single-values', 'aria-labelledby': 'single-values-title'},
+    h('h2', {id: 'single-values-title'}, 'Single values'),
+    h('div', {class: 'table-wrap'}, h('table', {class: 'data-table', 'aria-label': 'Single values'},
+      h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Metric'), h('th', {scope: 'col'}, 'Variant'),
+        columns.map((id) => h('th', {scope: 'col'}, compare ? names.get(id) || id : 'Value')))),
+      h('tbody', {}, [...byKey.values()].map((row) => h('tr', {},
+        h('th', {scope: 'row'}, row.metric), h('td', {}, row.variant),
+        columns.map((id) => h('td', {class: 'num'}, fmtNumber(row.values[id])))))))));
+}
+
+/**
+ * mountScalars(container, {ids, modelEvents, isRunning, names}) -> cleanup.
+ * ids: one task (model) id, or several to overlay (compare); names: optional Map id -> name for compare legends.
+ */
+export function mountScalars(container, {ids, modelEvents = false, isRunning = () => false, names = new Map()}) {
+  const compare = ids.length > 1;
+  let settings = loadSettings();
+  let destroyed = false;
+  let cards = [];
+  let metrics = [];
+  const taskStart = new Map(); // task id -> its first timestamp (relative time's zero)
+  const colors = new Map();
+
+  const colorOf = (key) => {
+    if (!colors.has(key)) colors.set(key, PALETTE[colors.size % PALETTE.length]);
+    return colors.get(key);
+  };
+
+  // -- controls -------------------------------------------------------------------------------------------------
+  const select = (id, label, options, value, onchange) => {
+    const el = h('select', {id, onchange: () => onchange(el.value)},
+      options.map(([v, text]) => h('option', {value: v, selected: v === value}, text)));
+    return h('span', {class: 'control'}, h('label', {for: id}, label), el);
+  };
+  const amountLabel = h('output', {for: 'scalars-smoothing-amount', class: 'amount-value'});
+  const amount = h('input', {type: 'range', id: 'scalars-smoothing-amount', min: '0', max: '0.99', step: '0.01',
+    value: String(settings.amount)});
+  const showAmount = () => {
+    amountLabel.textContent = settings.smoothing === 'ema' ? settings.amount.toFixed(2)
+      : `${windowFor(settings.amount)} points`;
+    amount.disabled = settings.smoothing === 'none';
+  };
+  amount.addEventListener('input', () => { update({amount: Number(amount.value)}, false); });
+  const logBox = h('input', {type: 'checkbox', id: 'scalars-log', checked: settings.log,
+    onchange: () => update({log: logBox.checked}, false)});
+  const filterInput = h('input', {type: 'search', id: 'scalars-filter', value: settings.filter,
+    placeholder: 'Filter metrics'});
+  filterInput.addEventListener('input', () => update({filter: filterInput.value}, 'layout'));
+  const controls = h('div', {class: 'toolbar scalar-controls', role: 'group', 'aria-label': 'Chart settings'},
+    h('span', {class: 'control'}, h('label', {for: filterInput.id}, 'Metrics'), filterInput),
+    select('scalars-group', 'Group by', [['metric', 'Metric'], ['series', 'Series (one chart each)']],
+      settings.groupBy, (v) => update({groupBy: v}, 'layout')),
+    select('scalars-x', 'X axis', [['iter', 'Iterations'], ['relative', 'Relative time'], ['wall', 'Wall time']],
+      settings.xAxis, (v) => update({xAxis: v}, 'data')),
+    select('scalars-smoothing', 'Smoothing', SMOOTHING.map((s) => [s.id, s.label]), settings.smoothing,
+      (v) => update({smoothing: v}, false)),
+    h('span', {class: 'control'}, h('label', {for: amount.id}, 'Smoothing amount'), amount, amountLabel),
+    h('span', {class: 'control check'}, logBox, h('label', {for: logBox.id}, 'Log scale')));
+  showAmount();
+
+  const singles = h('div');
+  const grid = h('div', {class: 'chart-grid'});
+  const note = h('p', {class: 'muted'}, 'Loading scalars…');
+  container.append(controls, singles, note, grid);
+
+  function update(change, what) {
+    settings = {...settings, ...change};
+    localStorage.setItem(SETTINGS_KEY, JSON.stringify(settings));
+    showAmount();
+    if (what === 'layout') buildCards();
+    else for (const card of cards) {
+      if (what === 'data') { card.zoom = null; card.data = null; }
+      card.dirty = true;
+      if (card.visible) drawCard(card);
+    }
+  }
+
+  // -- data ------------------------------------------------------------------------------------------------------
+  async function fetchCard(card) {
+    const width = Math.max(200, Math.round(card.plot.clientWidth || 600));
+    const body = {metrics: [{metric: card.metric, variants: card.variants}], key: KEY_OF[settings.xAxis],
+      points: Math.min(10000, Math.max(16, width)), model_events: modelEvents};
+    if (compare) body.tasks = ids; else body.task = ids[0];
+    if (card.zoom) Object.assign(body, card.zoom);
+    const answer = await api('events.scalar_metrics_iter_downsampled', body);
+    const found = answer.metrics?.[card.metric] || {};
+    const series = [];
+    for (const variant of Object.keys(found).sort()) {
+      if (!card.variants.includes(variant)) continue;
+      if (compare) {
+        for (const id of ids) {
+          const s = found[variant][id];
+          if (s) series.push({...s, task: id, variant, name: s.name || names.get(id) || id});
+        }
+      } else {
+        series.push({...found[variant], task: ids[0], variant});
+      }
+    }
+    if (!card.zoom && settings.xAxis === 'relative') {
+      for (const s of series) {
+        if (s.x.length && !(taskStart.get(s.task) <= s.x[0])) taskStart.set(s.task, s.x[0]);
+      }
+    }
+    return series;
+  }
+
+  function traces(card) {
+    const out = [];
+    const smoothing = settings.smoothing !== 'none' && settings.amount > 0;
+    card.data.forEach((s) => {
+      const key = compare ? s.task : s.variant;
+      const color = colorOf(key);
+      let x = s.x;
+      if (settings.xAxis === 'relative') {
+        const zero = taskStart.get(s.task) ?? s.x[0];
+        x = s.x.map((v) => (v - zero) / 1000);
+      }
+      const name = compare ? (card.variants.length > 1 ? `${s.name} · ${s.variant}` : s.name) : s.variant;
+      const dash = compare ? ['solid', 'dot', 'dash', 'dashdot'][card.variants.indexOf(s.variant) % 4] : 'solid';
+      const base = {type: 'scatter', mode: s.x.length === 1 ? 'markers' : 'lines', x, name, legendgroup: name,
+        hovertemplate: `${name}<br>%{x}: %{y}<extra></extra>`};
+      // Smoothed: the raw line stays, faint and without hover, under the smoothed one.
+      const raw = {...base, y: s.y, line: {color, width: smoothing ? 1 : 1.5, dash}, opacity: smoothing ? 0.3 : 1,
+        showlegend: !smoothing, meta: {task: s.task, variant: s.variant, raw: true}};
+      if (smoothing) { delete raw.hovertemplate; raw.hoverinfo = 'skip'; }
+      out.push(raw);
+      if (smoothing) {
+        out.push({...base, y: smooth(s.y, settings.smoothing, settings.amount), line: {color, width: 1.8, dash},
+          meta: {task: s.task, variant: s.variant, smoothed: true}});
+      }
+    });
+    return out;
+  }
+
+  function layout(card) {
+    const label = card.data.find((s) => s.x_axis_label)?.x_axis_label;
+    const compareLegend = compare && card.data.length > 6;
+    return {
+      title: {text: card.title, font: {size: 13}, x: 0.01, xanchor: 'left'},
+      height: 300, margin: {l: 56, r: compareLegend ? 8 : 16, t: 32, b: 40},
+      xaxis: {title: {text: settings.xAxis === 'iter' && label ? label : X_TITLE[settings.xAxis], font: {size: 11}},
+        type: settings.xAxis === 'wall' ? 'date' : 'linear', ...(card.range ? {range: card.range} : {}),
+        autorange: card.range ? false : true},
+      yaxis: {type: settings.log ? 'log' : 'linear', automargin: true},
+      legend: compareLegend ? {orientation: 'v', font: {size: 10}} : {orientation: 'h', y: -0.2, font: {size: 11}},
+      showlegend: card.data.length > 1 || compare,
+      hovermode: compare ? 'closest' : 'x unified',
+      uirevision: `${card.title}|${settings.xAxis}|${settings.log}`,
+      paper_bgcolor: '#fff', plot_bgcolor: '#fff',
+    };
+  }
+
+  async function drawCard(card) {
+    if (destroyed || !card.visible || card.drawing) return;
+    card.drawing = true;
+    card.dirty = false;
+    try {
+      const Plotly = await loadPlotly();
+      if (!card.data) card.data = await fetchCard(card);
+      if (destroyed) return;
+      card.status.textContent = card.data.some((s) => s.exact === false)
+        ? `Downsampled: ${card.data.reduce((n, s) => n + s.x.length, 0).toLocaleString()} of `
+          + `${card.data.reduce((n, s) => n + (s.total || 0), 0).toLocaleString()} points; zoom in for full resolution`
+        : '';
+      if (!card.data.length) {
+        replace(card.plot, h('p', {class: 'muted'}, 'No points'));
+        card.plotted = false;
+        return;
+      }
+      if (!card.plotted) card.plot.replaceChildren();
+      await Plotly.react(card.plot, traces(card), layout(card),
+        {displaylogo: false, responsive: true, modeBarButtonsToRemove: ['lasso2d', 'select2d']});
+      card.plot.dataset.drawn = 'true';
+      if (!card.plotted) {
+        card.plotted = true;
+        card.plot.on('plotly_relayout', (event) => onZoom(card, event));
+      }
+    } catch (error) {
+      replace(card.plot, errorBox(error));
+      card.plotted = false;
+    } finally {
+      card.drawing = false;
+      if (card.dirty && card.visible) drawCard(card);
+    }
+  }
+
+  // Zooming (or double-click back to the whole range) asks the server for the visible range again.
+  function onZoom(card, event) {
+    let range = null;
+    if (event['xaxis.range[0]'] !== undefined) range = [event['xaxis.range[0]'], event['xaxis.range[1]']];
+    else if (Array.isArray(event['xaxis.range'])) range = event['xaxis.range'];
+    else if (!event['xaxis.autorange']) return;
+    clearTimeout(card.zoomTimer);
+    card.zoomTimer = setTimeout(() => {
+      if (!range) {
+        card.zoom = null;
+        card.range = null;
+      } else {
+        card.range = range;
+        let [a, b] = range;
+        if (settings.xAxis === 'wall') { a = dateMs(a); b = dateMs(b); }
+        if (settings.xAxis === 'relative') {
+          const zeros = [...taskStart.values()];
+          a = Math.min(...zeros) + a * 1000;
+          b = Math.max(...zeros) + b * 1000;
+        }
+        if (settings.xAxis === 'iter') { a = Math.floor(a); b = Math.ceil(b); }
+        card.zoom = {x_min: a, x_max: b};
+      }
+      card.data = null;
+      card.dirty = true;
+      drawCard(card);
+    }, 120);
+  }
+
+  // -- layout: a card per chart, drawn when it scrolls into view -------------------------------------------------
+  const observer = new IntersectionObserver((entries) => {
+    for (const entry of entries) {
+      const card = entry.target.card;
+      if (!card) continue;
+      card.visible = entry.isIntersecting;
+      if (card.visible && (card.dirty || !card.plotted)) drawCard(card);
+    }
+  }, {rootMargin: '300px 0px'});
+
+  function buildCards() {
+    for (const card of cards) {
+      observer.unobserve(card.el);
+      if (card.plotted && window.Plotly) window.Plotly.purge(card.plot);
+    }
+    const wanted = settings.filter.trim().toLowerCase();
+    const shown = metrics.filter((m) => !wanted || m.metric.toLowerCase().includes(wanted)
+      || m.variants.some((v) => v.toLowerCase().includes(wanted)));
+    cards = chartCards(shown, settings.groupBy).map((card) => {
+      const plot = h('div', {class: 'chart-plot', role: 'img', 'aria-label': `Chart ${card.title}`});
+      const status = h('p', {class: 'chart-status muted'});
+      const el = h('figure', {class: 'chart-card', dataset: {metric: card.metric, title: card.title}},
+        h('figcaption', {class: 'sr-only'}, card.title), plot, status);
+      const made = {...card, el, plot, status, dirty: true, visible: false, plotted: false, data: null, zoom: null};
+      el.card = made;
+      return made;
+    });
+    replace(grid, cards.map((c) => c.el));
+    note.textContent = cards.length ? '' : (metrics.length ? 'No metric matches the filter' : 'No scalars reported');
+    note.hidden = !note.textContent;
+    for (const card of cards) observer.observe(card.el);
+  }
+
+  async function loadMetrics() {
+    const [found, single] = await Promise.all([
+      api('events.get_multi_task_metrics', {tasks: ids, event_type: 'training_stats_scalar', model_events: modelEvents}),
+      api('events.get_task_single_value_metrics', {tasks: ids, model_events: modelEvents}).catch(() => ({tasks: []})),
+    ]);
+    const singleOnly = new Set();
+    for (const {values} of single.tasks || []) for (const v of values) singleOnly.add(`${v.metric}\u0000${v.variant}`);
+    const list = [];
+    for (const {metric, variants} of found.metrics || []) {
+      const charted = variants.filter((v) => !singleOnly.has(`${metric}\u0000${v}`));
+      if (charted.length) list.push({metric, variants: charted});
+    }
+    return {list, single: single.tasks || []};
+  }
+
+  async function start() {
+    try {
+      const {list, single} = await loadMetrics();
+      if (destroyed) return;
+      metrics = list;
+      replace(singles, singleValuesTable(single, ids, names));
+      buildCards();
+    } catch (error) {
+      replace(note, errorBox(error));
+    }
+  }
+
+  // Live: re-read the metric list and the charts in view (not zoomed ones) while the task runs.
+  const timer = setInterval(async () => {
+    if (destroyed || !isRunning() || document.visibilityState !== 'visible') return;
+    try {
+      const {list} = await loadMetrics();
+      if (destroyed) return;
+      const signature = (l) => JSON.stringify(l);
+      if (signature(list) !== signature(metrics)) { metrics = list; buildCards(); return; }
+      for (const card of cards) {
+        if (card.zoom) continue;
+        card.data = null;
+        card.dirty = true;
+        if (card.visible) drawCard(card);
+      }
+    } catch (error) {
+      console.warn('scalars refresh failed', error);
+    }
+  }, LIVE_MS);
+
+  start();
+  return () => {
+    destroyed = true;
+    clearInterval(timer);
+    observer.disconnect();
+    if (window.Plotly) for (const card of cards) if (card.plotted) window.Plotly.purge(card.plot);
+  };
+}
