@@ -1,5 +1,6 @@
-"""`make run` (trackside-run): starts the embedded suite (API and file server), prints working credentials,
-keeps them across restarts, and stops every child on SIGTERM."""
+"""`make run` (trackside-run): starts the embedded suite (API, file server, web app), prints working
+credentials (the SDK's key and the web app's admin), keeps them across restarts, and stops every child on
+SIGTERM."""
 import os
 import re
 import signal
@@ -15,16 +16,18 @@ import requests
 from support.client import ApiClient
 from support.clients import client_env, run_client_script
 from support.files import FilesClient
+from support.webapp import signed_in_session
 from trackside.shared.embedded.process import free_port
 
 pytestmark = pytest.mark.slow
 LAUNCHER = str(Path(sys.executable).with_name("trackside-run"))
 
 
-def _start(home: Path, port: int, files_port: int) -> tuple[subprocess.Popen, dict]:
+def _start(home: Path, port: int, files_port: int, web_port: int) -> tuple[subprocess.Popen, dict]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLEARML")}
     env["CLEARML__APISERVER__LISTEN__PORT"] = str(port)
     env["CLEARML__FILESERVER__LISTEN__PORT"] = str(files_port)
+    env["CLEARML__WEBAPP__LISTEN__PORT"] = str(web_port)
     proc = subprocess.Popen([LAUNCHER, "--home", str(home)], env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     exports, deadline = {}, time.monotonic() + 120
@@ -32,10 +35,13 @@ def _start(home: Path, port: int, files_port: int) -> tuple[subprocess.Popen, di
         match = re.match(r"\s*export (CLEARML_\w+)=(\S+)", line)
         if match:
             exports[match.group(1)] = match.group(2)
+        web = re.match(r"(Web app): (\S+)$|\s+(user|password): (\S+)$", line.rstrip("\n"))
+        if web:
+            exports[web.group(1) or web.group(3)] = web.group(2) or web.group(4)
         if "Press Ctrl-C" in line or time.monotonic() > deadline:
             break
-    assert {"CLEARML_API_HOST", "CLEARML_FILES_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY"} \
-        <= exports.keys(), exports
+    assert {"CLEARML_API_HOST", "CLEARML_FILES_HOST", "CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY",
+            "Web app", "user", "password"} <= exports.keys(), exports
     return proc, exports
 
 
@@ -47,8 +53,8 @@ def _stop(proc: subprocess.Popen) -> list[int]:
 
 
 def test_make_run_serves_a_plain_sdk_script(tmp_path):
-    home, port, files_port = tmp_path / "home", free_port(), free_port()
-    proc, exports = _start(home, port, files_port)
+    home, port, files_port, web_port = tmp_path / "home", free_port(), free_port(), free_port()
+    proc, exports = _start(home, port, files_port, web_port)
     try:
         assert exports["CLEARML_API_HOST"] == f"http://127.0.0.1:{port}"
         assert exports["CLEARML_FILES_HOST"] == f"http://127.0.0.1:{files_port}"
@@ -59,15 +65,19 @@ def test_make_run_serves_a_plain_sdk_script(tmp_path):
         assert run.result["status"] == "completed"
         _check_file_server(exports, home)
         _check_dispatch(proc, exports, home)
+        _check_web_app(exports, web_port)
     finally:
         leftovers = _stop(proc)
     assert leftovers == [], "children still running after SIGTERM"
     assert (home / "config" / "secure.conf").stat().st_mode & 0o077 == 0  # owner-only secrets
+    assert (home / "config" / "apiserver" / "auth.conf").stat().st_mode & 0o077 == 0  # the web admin's password
 
-    proc, again = _start(home, port, files_port)
+    proc, again = _start(home, port, files_port, web_port)
     try:
         assert again["CLEARML_API_ACCESS_KEY"] == exports["CLEARML_API_ACCESS_KEY"]
         assert again["CLEARML_API_SECRET_KEY"] == exports["CLEARML_API_SECRET_KEY"]
+        assert (again["user"], again["password"]) == (exports["user"], exports["password"])
+        _check_web_app(again, web_port)
     finally:
         assert _stop(proc) == []
 
@@ -83,6 +93,21 @@ def _check_file_server(exports: dict, home: Path) -> None:
     assert files.upload("first-steps/x.txt", b"kept").status_code == 200
     assert files.get("first-steps/x.txt").content == b"kept"
     assert (home / "files" / "first-steps" / "x.txt").read_bytes() == b"kept"
+
+
+def _check_web_app(exports: dict, web_port: int) -> None:
+    """The web app answers where the banner says; its admin signs in with the printed password and reaches the
+    API through it; the link the SDK prints resolves to the app (after sign-in)."""
+    web_url = exports["Web app"]
+    assert web_url == f"http://127.0.0.1:{web_port}"
+    assert requests.get(f"{web_url}/health/ready", timeout=10).json()["status"] == "ok"
+    http = signed_in_session(web_url, exports["user"], exports["password"])
+    me = http.post(f"{web_url}/api/users.get_current_user", json={}, timeout=30)
+    assert me.status_code == 200 and me.json()["data"]["user"]["role"] == "admin", me.text
+    shell = http.get(f"{web_url}/projects/*/tasks", timeout=30)
+    assert shell.status_code == 200 and "text/html" in shell.headers["Content-Type"]
+    plotly = http.get(f"{web_url}/vendor/plotly.min.js", timeout=30)
+    assert plotly.status_code == 200 and "Plotly" in plotly.text[:5000]
 
 
 def _check_dispatch(proc: subprocess.Popen, exports: dict, home: Path) -> None:

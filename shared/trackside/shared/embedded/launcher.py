@@ -1,13 +1,15 @@
 """``trackside-run`` (``make run``): the whole suite on one machine with the embedded backing servers.
 
-Starts a MongoDB-wire server and Valkey from PyPI (with ACL users: the default user off), then the API and
-the file server under gunicorn and the watchdog; prints the URLs and the credentials to use with the SDK;
-Ctrl-C (or SIGTERM) stops everything in reverse order.
+Starts a MongoDB-wire server and Valkey from PyPI (with ACL users: the default user off), then the API,
+the file server and the web app under gunicorn and the watchdog; prints the URLs, the credentials to use
+with the SDK and the web app's sign-in; Ctrl-C (or SIGTERM) stops everything in reverse order.
 
 State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, the file server's ``files/``
 (unless ``CLEARML_UPLOAD_FOLDER`` names another folder), logs, and a ``config/`` folder holding the generated
 ``secure.conf`` (token secret and an admin key/secret, created on first start and kept, readable by the owner
-only). That folder is put first in ``CLEARML_CONFIG_DIR``, so an operator's own folders still override it.
+only), and ``apiserver/auth.conf`` turning on a fixed ``admin`` user for the web app with a generated
+password (also 0600, also kept). That folder is put first in ``CLEARML_CONFIG_DIR``, so an operator's own
+folders still override it.
 """
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ from trackside.shared.config import ConfigError, load_config
 from trackside.shared.embedded.process import ServerProcess, port_open
 from trackside.shared.dispatch import acl
 from trackside.shared.embedded.servers import HOST, mongo_env, mongo_wire_server, valkey_server
+from trackside.shared.embedded.web_admin import ensure_web_admin, web_admin_login
 
 ACL_FILE = "users.acl"
 
@@ -36,6 +39,7 @@ def main(argv: list[str] | None = None) -> int:
     home = Path(args.home).resolve()
     config_dir = home / "config"
     key, secret = ensure_secure_conf(config_dir)
+    web_login_file = ensure_web_admin(config_dir)
 
     env = dict(os.environ)
     env["CLEARML_CONFIG_DIR"] = os.pathsep.join(filter(None, [str(config_dir), os.environ.get("CLEARML_CONFIG_DIR")]))
@@ -46,7 +50,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     api_host, api_port = config.get("apiserver.listen.host"), config.get_int("apiserver.listen.port")
     files_host, files_port = config.get("fileserver.listen.host"), config.get_int("fileserver.listen.port")
-    for host, port in ((api_host, api_port), (files_host, files_port)):
+    web_host, web_port = config.get("webapp.listen.host"), config.get_int("webapp.listen.port")
+    for host, port in ((api_host, api_port), (files_host, files_port), (web_host, web_port)):
         if port_open(host, port):
             print(f"trackside-run: port {port} is already in use (is the suite already running?)", file=sys.stderr)
             return 1
@@ -54,6 +59,9 @@ def main(argv: list[str] | None = None) -> int:
     # The API hands out file URLs from hosts.fileserver: the same address the SDK is told to use.
     env["CLEARML__HOSTS__FILESERVER"] = json.dumps(files_url)
     env.setdefault("CLEARML_UPLOAD_FOLDER", str(home / "files"))
+    # The web app reaches the API and the file server where this run put them.
+    env["CLEARML__WEBAPP__API_URL"] = json.dumps(f"http://{api_host}:{api_port}")
+    env["CLEARML__WEBAPP__FILES_URL"] = json.dumps(files_url)
 
     logs = home / "logs"
     logs.mkdir(parents=True, exist_ok=True)
@@ -77,10 +85,14 @@ def main(argv: list[str] | None = None) -> int:
                               ready=lambda: port_open(files_host, files_port), port=files_port,
                               log_path=logs / "fileserver.log", env=env)
         _start(started, files)
+        _start(started, ServerProcess("webapp", [sys.executable, "-m", "trackside.webapp"],
+                                      ready=lambda: port_open(web_host, web_port), port=web_port,
+                                      log_path=logs / "webapp.log", env=env))
         # Dispatch reconcile and queue metrics; it finds the API's configuration in the same environment.
         _start(started, ServerProcess("watchdog", [sys.executable, "-m", "trackside.watchdog"], ready=lambda: True,
                                       log_path=logs / "watchdog.log", env=env))
-        _print_banner(f"http://{api_host}:{api_port}", files_url, key, secret, home)
+        _print_banner(f"http://{api_host}:{api_port}", files_url, key, secret, home,
+                      _web_banner(f"http://{web_host}:{web_port}", web_admin_login(config), web_login_file))
         while not stop.is_set() and all(p.running() for p in started):
             stop.wait(1.0)
         crashed = [p.name for p in started if not p.running()]
@@ -127,16 +139,24 @@ def ensure_secure_conf(config_dir: Path) -> tuple[str, str]:
     return admin_credentials(config_dir)
 
 
-def _print_banner(api_url: str, files_url: str, key: str, secret: str, home: Path) -> None:
+def _print_banner(api_url: str, files_url: str, key: str, secret: str, home: Path, web: str = "") -> None:
     print(
         "\nTrackside is running. Point the clearml SDK and clearml-agent at it with:\n\n"
         f"  export CLEARML_API_HOST={api_url}\n"
         f"  export CLEARML_FILES_HOST={files_url}\n"
         f"  export CLEARML_API_ACCESS_KEY={key}\n"
         f"  export CLEARML_API_SECRET_KEY={secret}\n\n"
+        f"{web}"
         f"Data and logs: {home}    Press Ctrl-C to stop.\n",
         flush=True,
     )
+
+
+def _web_banner(web_url: str, login: tuple[str, str] | None, login_file: Path) -> str:
+    if login is None:  # an operator's own configuration replaced the generated admin
+        return f"Web app: {web_url}  (sign in as apiserver.auth.fixed_users in your configuration says)\n\n"
+    return (f"Web app: {web_url}\n  user: {login[0]}\n  password: {login[1]}\n"
+            f"  (kept in {login_file})\n\n")
 
 
 if __name__ == "__main__":
