@@ -62,7 +62,7 @@ _TYPE_FIELDS = {
     VECTOR: lambda: {"values": Float(index=False, doc_values=False)},
     PLOT: lambda: {"plot_str": Text(index=False)},
     IMAGE: lambda: {"key": Keyword(), "url": Keyword()},
-    LOG: lambda: {"msg": Text(index=False), "level": Keyword()},
+    LOG: lambda: {"msg": Text(index=False), "level": Keyword(), "seq": Long()},
 }
 
 
@@ -93,6 +93,12 @@ class ElasticEventStore(EventStore):
             index.mapping(mapping(event_type))
             template = index.as_composable_template(f"{self.prefix}-{event_type}", priority=TEMPLATE_PRIORITY)
             template.save(using=self.client)
+        # Log indices made before log lines had a position get the field (a template only shapes new indices).
+        try:
+            self.client.indices.put_mapping(index=f"{self.prefix}-{LOG}-*", properties={"seq": {"type": "long"}},
+                                            allow_no_indices=True, ignore_unavailable=True)
+        except Exception as exc:  # noqa: BLE001 - an older cluster without such indices, or one refusing it
+            log.warning("could not add the log line position to existing log indices: %s", exc)
 
     # -- writes ------------------------------------------------------------------------------------------
     def write(self, events: Sequence[dict]) -> WriteResult:
@@ -207,7 +213,7 @@ def _query(flt: EventFilter) -> Q:
             for metric, variants in flt.metrics.items()
         ]))
     for name, low, high in (("iter", flt.iter_min, flt.iter_max),
-                            ("timestamp", flt.timestamp_min, flt.timestamp_max)):
+                            ("timestamp", flt.timestamp_min, flt.timestamp_max), ("seq", flt.seq_min, flt.seq_max)):
         bounds = {op: value for op, value in (("gte", low), ("lte", high)) if value is not None}
         if bounds:
             conditions.append(Q("range", **{name: bounds}))

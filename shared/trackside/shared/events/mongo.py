@@ -30,6 +30,8 @@ EVENTS = Collection("events", (
     Index((*_PREFIX, ("timestamp", ASC), ("_id", ASC))),
     # A task's events by iteration across series (events.get_task_events, the latest iterations).
     Index((*_PREFIX, ("iter", ASC), ("_id", ASC))),
+    # A task's log lines by position (events.get_task_log_lines, events.search_task_log).
+    Index((*_PREFIX, ("seq", ASC), ("_id", ASC))),
 ))
 DUPLICATE_KEY = 11000
 WRITE_FAILED = "Error when indexing events batch"
@@ -144,7 +146,8 @@ def _query(flt: EventFilter) -> dict:
             {"metric": metric, **({"variant": _one_of(variants)} if variants else {})}
             for metric, variants in flt.metrics.items()
         ]
-    for name, low, high in (("iter", flt.iter_min, flt.iter_max), ("timestamp", flt.timestamp_min, flt.timestamp_max)):
+    for name, low, high in (("iter", flt.iter_min, flt.iter_max), ("timestamp", flt.timestamp_min, flt.timestamp_max),
+                            ("seq", flt.seq_min, flt.seq_max)):
         bounds = {}
         if low is not None:
             bounds["$gte"] = low

@@ -85,12 +85,16 @@ class EventFilter:
     iter_max: int | None = None  # inclusive
     timestamp_min: int | None = None  # epoch ms, inclusive
     timestamp_max: int | None = None  # epoch ms, inclusive
+    # A log line's position in its task's log (``seq``, given by the API at ingestion), inclusive.
+    seq_min: int | None = None
+    seq_max: int | None = None
 
 
 # Fields a read may sort on. Every sort ends with "id" (added by the store if missing, in the direction of
 # the last field) so that pages are stable and ``after`` is unambiguous. Only "iter" may be missing from an
-# event: a missing value sorts lowest (first ascending, last descending) and is None in a sort key.
-SORT_FIELDS = frozenset({"timestamp", "iter", "metric", "variant", "task", "id"})
+# event: a missing value sorts lowest (first ascending, last descending) and is None in a sort key. "seq" is
+# only meaningful for log lines read with a seq range (lines stored before it existed have none).
+SORT_FIELDS = frozenset({"timestamp", "iter", "metric", "variant", "task", "id", "seq"})
 ASC, DESC = 1, -1
 
 

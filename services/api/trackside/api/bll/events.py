@@ -36,9 +36,13 @@ from pymongo.collection import Collection
 from pymongo.database import Database
 
 from trackside.api import errors
+from trackside.api.bll.event_downsampled import DownsampledCharts
 from trackside.api.bll.event_histograms import ScalarHistograms
+from trackside.api.bll.event_log_lines import LogLines, LogNumbering, number_lines
 from trackside.api.bll.event_reads import EventReads
 from trackside.api.bll.event_samples import IterationPages, SampleNavigator
+from trackside.api.bll.event_sidecars import StoreWithSummaries
+from trackside.api.bll.scalar_pyramid import ScalarPyramid
 from trackside.shared.events import IMAGE, PLOT, SCALAR, InvalidEvent, allows_locked, normalise
 from trackside.shared.events.factory import store_from_config
 from trackside.shared.timeutil import utcnow
@@ -155,7 +159,9 @@ class KnownPairs:
 
 class EventsBLL:
     def __init__(self, db: Database, config):
-        self.store = store_from_config(config, db)
+        # Scalar bucket pyramids and log line counters, kept beside the events (bll/event_sidecars.py).
+        self.pyramid, self.numbering = ScalarPyramid(db), LogNumbering(db)
+        self.store = StoreWithSummaries(store_from_config(config, db), self.pyramid, self.numbering)
         self.max_last_metrics = int(config.get("services.tasks.max_last_metrics", 2000) or 0)
         self.ignore_iteration = frozenset(config.get("services.events.ignore_iteration.metrics", IGNORE_ITERATION))
         # model_event -> the collection its events' "task" ids point into
@@ -166,6 +172,9 @@ class EventsBLL:
         self.histograms = ScalarHistograms(self.reads)
         self.image_pages, self.plot_pages = IterationPages(self.reads, IMAGE), IterationPages(self.reads, PLOT)
         self.image_samples, self.plot_samples = SampleNavigator(self.reads, IMAGE), SampleNavigator(self.reads, PLOT)
+        # The web app's reads: downsampled charts and the console by position.
+        self.downsampled = DownsampledCharts(self.reads, self.pyramid)
+        self.log_lines = LogLines(self.reads, self.numbering)
 
     def setup(self) -> None:
         self.store.setup()
@@ -177,10 +186,12 @@ class EventsBLL:
         candidates = list(_parse(company, items, worker, problems))
         _check_consistent(candidates)
         events = self._writable(company, candidates, problems)
+        number_lines(self.numbering, events)
         result = self.store.write(events)
         problems.update(result.failed.values())
         written = [(event, i in result.created) for i, event in enumerate(events) if i not in result.failed]
         self._update_entities(company, written)
+        self.pyramid.add(company, written)
         if not written:
             raise _not_added(problems)
         return {"added": len(written), "errors": sum(problems.values()), "errors_info": dict(problems)}

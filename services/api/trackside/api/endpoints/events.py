@@ -3,7 +3,8 @@
 ``events.add_batch`` takes JSON lines, one event per line: the SDK sends it as GET under ``/v2.23/``, the agent
 as an unversioned POST. Each event is checked on its own (see :mod:`trackside.api.bll.events`). The reads are
 in ``bll/event_reads.py`` (logs, raw events, metric lists), ``bll/event_histograms.py`` (scalar charts) and
-``bll/event_samples.py`` (plots and debug images).
+``bll/event_samples.py`` (plots and debug images); the web app's extensions in ``bll/event_downsampled.py``
+(charts downsampled on the server) and ``bll/event_log_lines.py`` (the console by position, server-side search).
 """
 from __future__ import annotations
 
@@ -14,7 +15,10 @@ from marshmallow import ValidationError as SchemaError, fields, validate
 
 from trackside.api import errors
 from trackside.api.bll import event_legacy
+from trackside.api.bll.event_downsample import MIN_POINTS
+from trackside.api.bll.event_downsampled import DEFAULT_POINTS, KEYS as DOWNSAMPLED_KEYS, MAX_POINTS
 from trackside.api.bll.event_histograms import KEYS, MAX_SAMPLES, clamp_samples
+from trackside.api.bll.event_log_lines import DEFAULT_LIMIT as DEFAULT_LOG_LIMIT, MAX_LIMIT as MAX_LOG_LIMIT
 from trackside.api.bll.event_raw import scalar_raw
 from trackside.api.bll.event_reads import LOG_LINE_FIELDS, metric_variants
 from trackside.api.bll.event_samples import multi_task_plots, task_plots
@@ -506,3 +510,69 @@ def clear_task_log(call: Call) -> dict:
     return {"deleted": call.app.events.reads.clear_log(
         call.identity.company, data["task"], data["allow_locked"], data.get("threshold_sec"),
         data.get("include_metrics"), data.get("exclude_metrics"))}
+
+
+# -- the web app's reads (Trackside extensions) ---------------------------------------------------------------
+class DownsampledRequest(RequestSchema):
+    task = Str()
+    tasks = TaskIds(validate=validate.Length(max=MAX_COMPARED_TASKS))
+    metrics = MetricsList()
+    key = OneOf(DOWNSAMPLED_KEYS, load_default="iter")
+    points = Int(load_default=DEFAULT_POINTS, validate=validate.Range(min=MIN_POINTS, max=MAX_POINTS))
+    x_min = Float(allow_nan=False)
+    x_max = Float(allow_nan=False)
+    model_events = Bool(load_default=False)
+
+
+@endpoint("events.scalar_metrics_iter_downsampled", DownsampledRequest, min_version="2.31")
+def scalar_metrics_iter_downsampled(call: Call) -> dict:
+    """Scalar charts downsampled on the server (M4: each bucket's first, last, min and max points), for one
+    task (``task``) or compared tasks (``tasks``); ``x_min``/``x_max`` zoom (bll/event_downsampled.py)."""
+    data, company = call.data, call.identity.company
+    task, tasks = data.get("task"), data.get("tasks")
+    if task is None and tasks is None:
+        raise errors.MissingRequiredFields("task or tasks is required", fields=["task", "tasks"])
+    if task is not None and tasks is not None:
+        raise errors.ValidationError("give either task or tasks, not both", fields=["task", "tasks"])
+    x_min, x_max = data.get("x_min"), data.get("x_max")
+    if x_min is not None and x_max is not None and x_min > x_max:
+        raise errors.ValidationError("x_min is greater than x_max", x_min=x_min, x_max=x_max)
+    options = dict(key=data["key"], points=data["points"], metrics=metric_variants(data.get("metrics")),
+                   x_min=x_min, x_max=x_max, model_events=data["model_events"])
+    if task is not None:
+        return call.app.events.downsampled.task(company, task, **options)
+    return call.app.events.downsampled.compare(company, tasks, **options)
+
+
+class LogLinesRequest(RequestSchema):
+    task = Str(required=True)
+    offset = Int(load_default=0, validate=validate.Range(min=0))
+    from_end = Bool(load_default=False)
+    limit = Int(load_default=DEFAULT_LOG_LIMIT, validate=validate.Range(min=1, max=MAX_LOG_LIMIT))
+
+
+@endpoint("events.get_task_log_lines", LogLinesRequest, min_version="2.31")
+def get_task_log_lines(call: Call) -> dict:
+    """A window of a task's log by line position, or its last lines (bll/event_log_lines.py)."""
+    data = call.data
+    return call.app.events.log_lines.lines(call.identity.company, data["task"], data["offset"], data["from_end"],
+                                           data["limit"])
+
+
+class SearchLogRequest(RequestSchema):
+    task = Str(required=True)
+    text = Str(required=True, validate=validate.Length(min=1))
+    regex = Bool(load_default=False)
+    case_sensitive = Bool(load_default=False)
+    from_offset = Int(validate=validate.Range(min=0))
+    direction = OneOf(("next", "prev"), load_default="next")
+    count = Bool(load_default=False)
+
+
+@endpoint("events.search_task_log", SearchLogRequest, min_version="2.31")
+def search_task_log(call: Call) -> dict:
+    """The next (or previous) line of the whole log matching a text or regular expression."""
+    data = call.data
+    return call.app.events.log_lines.search(
+        call.identity.company, data["task"], data["text"], data["regex"], data["case_sensitive"],
+        data.get("from_offset"), data["direction"], data["count"])
