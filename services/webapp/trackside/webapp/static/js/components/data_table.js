@@ -121,7 +121,7 @@ export function createDataTable(options) {
         class: `filter-button${isFilterActive(state.filters[column.id]) ? ' active' : ''}`,
         'aria-label': `Filter ${column.label}`, 'aria-haspopup': 'dialog',
         'aria-pressed': isFilterActive(state.filters[column.id]) ? 'true' : 'false',
-        onclick: (event) => openFilter(column, event.currentTarget)}, '⏷') : null;
+        onclick: (event) => openFilter(column, event.currentTarget)}, '▾') : null;
       cells.push(h('th', {scope: 'col', 'aria-sort': ariaSort, style: column.width ? {width: column.width} : null,
         dataset: {col: column.id}}, h('div', {class: 'th-inner'}, label, filterButton)));
     }

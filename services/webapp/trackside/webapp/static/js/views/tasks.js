@@ -7,7 +7,7 @@
 // request ever asks for every task.
 import {api, ApiError, csrfToken} from '../api.js';
 import {setQuery} from '../router.js';
-import {debounce, downloadText, fmtDate, fmtDuration, fmtNumber, h, replace, statusBadge, toast}
+import {debounce, downloadText, fmtDate, fmtDuration, fmtNumber, h, replace, toast}
   from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
 import {TASK_ACTION_FIELDS, taskActionsBar} from '../components/task_actions.js';
@@ -15,8 +15,13 @@ import {escapeRegex, projectHeader, projectInfo} from '../components/project_hea
 
 export const PAGE_SIZE = 30;
 const SEARCH_FIELDS = ['id', 'name', 'comment', 'system_tags', 'models.output.model', 'models.input.model'];
-const STATUSES = ['created', 'queued', 'in_progress', 'stopped', 'completed', 'failed', 'published', 'publishing',
-  'closed', 'unknown'];
+// Status names as the reference app shows them.
+export const STATUS_LABELS = {created: 'Draft', queued: 'Pending', in_progress: 'Running', stopped: 'Aborted',
+  completed: 'Completed', failed: 'Failed', published: 'Published', publishing: 'Publishing', closed: 'Completed',
+  unknown: 'Unknown'};
+const STATUS_FILTER = ['created', 'queued', 'in_progress', 'stopped', 'completed', 'failed', 'published'];
+export const statusLabel = (status) => STATUS_LABELS[status] || status || '';
+const taskStatus = (status) => h('span', {class: `status status-${status || 'unknown'}`}, statusLabel(status));
 const TYPES = ['training', 'testing', 'inference', 'data_processing', 'application', 'monitor', 'controller',
   'optimizer', 'service', 'qc', 'custom'];
 // Always fetched: what the row link, the selection's actions and the status column need.
@@ -44,9 +49,10 @@ function builtinColumns(ctx) {
     {id: 'tags', label: 'Tags', fields: ['tags', 'system_tags'], render: tagList,
       text: (r) => (r.tags || []).join(', '),
       filter: {type: 'tags', options: () => taskTags(ctx)}, csv: 'tags'},
-    {id: 'status', label: 'Status', fields: ['status'], sortField: 'status', text: (r) => r.status || '',
-      render: (r) => statusBadge(r.status), filter: {type: 'set', options: STATUSES.map((s) => ({value: s,
-        label: s.replace('_', ' ')}))}, csv: 'status'},
+    {id: 'status', label: 'Status', fields: ['status'], sortField: 'status', text: (r) => statusLabel(r.status),
+      render: (r) => taskStatus(r.status), filter: {type: 'set', options: STATUS_FILTER.map((s) => ({value: s,
+        label: statusLabel(s)}))}, csv: 'status',
+      csvValues: Object.entries(STATUS_LABELS).map(([key, value]) => ({key, value}))},
     {id: 'project', label: 'Project', fields: ['project.name'], text: (r) => r.project?.name || '',
       render: (r) => (r.project?.id ? h('a', {href: `/projects/${r.project.id}/tasks`}, r.project.name || '') : ''),
       csv: 'project.name'},
@@ -162,10 +168,11 @@ async function loadPrefs(projectId) {
   }
 }
 
-const savePrefs = debounce((projectId, value) => {
+// Sent at once (not debounced): a click, then leaving the page, must not lose the choice.
+function savePrefs(projectId, value) {
   api('users.set_preferences', {preferences: {[prefsKey(projectId)]: value}})
     .catch((err) => toast(`Could not save the table's settings: ${err.message}`, 'error'));
-}, 500);
+}
 
 // ---- the view -----------------------------------------------------------------------------------------
 export async function render({root, params, query}) {
@@ -319,7 +326,7 @@ async function exportCsv(ctx, table, columnsById, button) {
     const query = taskQuery(ctx, state, columnsById);
     const prepared = await api('organization.prepare_download_for_get_all', {
       ...query, entity_type: 'task', only_fields: columns.map((c) => c.csv),
-      field_mappings: columns.map((c) => ({field: c.csv, name: c.label})),
+      field_mappings: columns.map((c) => ({field: c.csv, name: c.label, ...(c.csvValues && {values: c.csvValues})})),
     });
     const response = await fetch('/api/organization.download_for_get_all', {
       method: 'POST', credentials: 'same-origin',
