@@ -138,7 +138,7 @@ def app_config() -> Response:
         return envelope.error(envelope.MISSING_CREDENTIALS, "not signed in", "app-config")
     try:
         user = app.api.call("users.get_current_user", token=token)["user"]
-        info = app.api.call("server.info")
+        info = app.server_info()
         fixed_users = app.login_mode() == "password"
     except ApiCallError as exc:
         response = envelope.error((exc.status, exc.code[1]), exc.meta.get("result_msg", str(exc)), "app-config")
@@ -201,6 +201,13 @@ def plotly_js() -> Response:
     response.cache_control.public = True
     response.cache_control.max_age = 86400  # the file changes only with its pinned npm version
     return response.make_conditional(request)
+
+
+def warm_plotly(path: Path) -> None:
+    try:
+        _plotly_bytes(str(path), path.stat().st_mtime_ns, True)
+    except OSError:
+        pass  # not installed: the route says so
 
 
 @lru_cache(maxsize=4)
