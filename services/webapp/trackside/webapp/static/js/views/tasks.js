@@ -68,8 +68,8 @@ function builtinColumns(ctx) {
       csv: 'comment'},
     {id: 'active_duration', label: 'Run time', fields: ['active_duration'], sortField: 'active_duration',
       text: (r) => fmtDuration(r.active_duration), filter: {type: 'number', unit: 's'}, csv: 'active_duration'},
-    {id: 'parent', label: 'Parent', fields: ['parent.name', 'parent.project.id'], text: (r) => r.parent?.name || '',
-      render: (r) => (r.parent?.id ? h('a', {href: `/projects/${r.parent.project?.id || '*'}/tasks/${r.parent.id}/execution`},
+    {id: 'parent', label: 'Parent', fields: ['parent.name'], text: (r) => r.parent?.name || '',
+      render: (r) => (r.parent?.id ? h('a', {href: `/projects/*/tasks/${r.parent.id}/execution`},
         r.parent.name || shortId(r.parent.id)) : ''), csv: 'parent.name'},
   ];
 }
