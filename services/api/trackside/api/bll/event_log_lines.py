@@ -33,6 +33,8 @@ MAX_LIMIT = 2000
 DEFAULT_LIMIT = 200
 SEARCH_WINDOW = 5000
 SEARCH_BUDGET_S = 0.8
+# Counting matches reads the log from its start: its own, longer budget.
+COUNT_BUDGET_S = 3.0
 COUNT_CAP = 1000
 LINE_FIELDS = ["seq", "msg", "timestamp", "level", "worker"]
 
@@ -159,7 +161,7 @@ class LogLines:
         answer["searched_to"] = scanned
         answer["done"] = answer["found"] or done
         if count:
-            answer.update(self._count(company, task, pattern, total, legacy, deadline + budget_s))
+            answer.update(self._count(company, task, pattern, total, legacy, time.monotonic() + COUNT_BUDGET_S))
         return answer
 
     def _scan(self, company: str, task: str, start: int, total: int, forward: bool,
