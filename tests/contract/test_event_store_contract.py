@@ -344,3 +344,19 @@ def test_delete_removes_only_the_filtered_events(store, company):
     assert store.count(EventFilter(company, [b])) == 1
     with pytest.raises(ValueError):
         store.delete(EventFilter(company, []))
+
+
+def test_log_lines_by_position(store, company, task):
+    """Log lines numbered by the API (``seq``) read back by a position range, in either direction, paged."""
+    lines = []
+    for n in range(30):
+        line = make(company, task, LOG, msg=f"line {n}", timestamp=T0 + (30 - n))  # positions are not time order
+        line["seq"] = n
+        lines.append(line)
+    store.write([*lines, make(company, task, LOG, msg="before positions existed")])
+    window = EventFilter(company, [task], types=[LOG], seq_min=10, seq_max=19)
+    found = store.search(window, [("seq", ASC)], 100, fields=["seq", "msg"]).events
+    assert [e["seq"] for e in found] == list(range(10, 20)) and found[0]["msg"] == "line 10"
+    backward = read_all(store, window, [("seq", DESC)], 3)
+    assert [e["seq"] for e in backward] == list(range(19, 9, -1))
+    assert store.count(EventFilter(company, [task], types=[LOG], seq_min=25)) == 5

@@ -202,7 +202,12 @@ def _merged(query: dict, branch: dict) -> dict | None:
         combined = dict(existing)
         for op, value in condition.items():
             if op in combined and combined[op] != value:
-                return None  # only $eq can meet $eq here: two different values
+                if op in ("$lt", "$lte"):  # two upper bounds (the filter's and the cursor's): the tighter
+                    value = min(combined[op], value)
+                elif op in ("$gt", "$gte"):
+                    value = max(combined[op], value)
+                else:
+                    return None  # $eq meeting $eq: two different values
             combined[op] = value
         if _empty(combined):
             return None
