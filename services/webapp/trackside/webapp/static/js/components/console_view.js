@@ -203,17 +203,17 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
     if (from !== undefined && from >= 0) body.from_offset = from;
     status.textContent = 'Searching…';
     try {
-      let answer = await api('events.search_task_log', body);
+      let answer = await searchAll(body);
+      if (fresh && answer.matches !== undefined) search.matches = answer.matches_capped ? `${answer.matches}+` : answer.matches;
       let wrapped = false;
-      if (!answer.found && (from !== undefined)) {
+      if (!answer.found && from !== undefined && !(direction === 'next' && from === 0)) {
         // No wrap-around on the server: start again from the other end.
         const again = {...body, count: false};
         delete again.from_offset;
         if (direction === 'next') again.from_offset = 0;
-        answer = await api('events.search_task_log', again);
+        answer = await searchAll(again);
         wrapped = answer.found;
       }
-      if (fresh) search.matches = answer.matches_capped ? `${answer.matches}+` : answer.matches;
       if (!answer.found) {
         hit = null;
         status.textContent = `No match for “${text}”`;
@@ -227,11 +227,27 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
       followBox.checked = false;
       spacer.style.height = `${height()}px`;
       scrollToLine(hit);
-      const count = search.matches !== undefined ? ` · ${search.matches} matches` : '';
+      const count = search.matches !== undefined ? ` · ${search.matches} match${search.matches === 1 ? '' : 'es'}` : '';
       status.textContent = `Match at line ${(hit + 1).toLocaleString()}${count}${wrapped ? ' (wrapped)' : ''}`;
     } catch (error) {
       status.textContent = error.message;
     }
+  }
+
+  /** One search to its end: the server stops at a time budget (done: false) and says where it got to. */
+  async function searchAll(body) {
+    let answer = await api('events.search_task_log', body);
+    const counted = answer;
+    while (!answer.found && answer.done === false && !destroyed) {
+      const next = body.direction === 'next' ? answer.searched_to + 1 : answer.searched_to - 1;
+      if (next < 0 || next >= (answer.total ?? Infinity)) break;
+      status.textContent = `Searching… line ${(next + 1).toLocaleString()} of ${(answer.total || 0).toLocaleString()}`;
+      answer = await api('events.search_task_log', {...body, count: false, from_offset: next});
+    }
+    if (counted.matches !== undefined && answer.matches === undefined) {
+      answer = {...answer, matches: counted.matches, matches_capped: counted.matches_capped};
+    }
+    return answer;
   }
 
   async function download() {
