@@ -1,5 +1,5 @@
 """Tasks for the web app's browser tests, reported by the real SDK: console lines, hyperparameters, scalars,
-a plotly plot and a debug image.
+a plotly plot, a debug image, a configuration object; the first task also an artifact and an output model.
 
 Usage:
   python webapp_task_flow.py report <project> <name>:<learning_rate> [<name>:<learning_rate> ...]
@@ -11,6 +11,8 @@ results-page link ("ClearML results page: .../projects/<p>/tasks/<t>/output/log"
 import faulthandler
 import json
 import sys
+import tempfile
+from pathlib import Path
 
 ITERATIONS = 200
 CONSOLE_LINE = "webapp console line: hello from the SDK"
@@ -29,6 +31,7 @@ def report_one(project: str, name: str, learning_rate: float, index: int) -> dic
     task = Task.init(project_name=project, task_name=name, reuse_last_task_id=False,
                      auto_connect_frameworks=False, auto_resource_monitoring=False)
     task.connect({"learning_rate": learning_rate, "batch_size": 32, "optimizer": "adam"})
+    task.connect_configuration({"layers": [64, 32], "dropout": 0.1 * (index + 1)}, name="model config")
     logger = task.get_logger()
     print(f"{CONSOLE_LINE} ({name})")
     for iteration in range(ITERATIONS):
@@ -41,6 +44,13 @@ def report_one(project: str, name: str, learning_rate: float, index: int) -> dic
         "data": [{"type": "heatmap", "z": [[5, 1], [2, 7 + index]], "x": ["cat", "dog"], "y": ["cat", "dog"]}],
         "layout": {"title": {"text": "confusion matrix"}}})
     logger.report_image("samples", "input", iteration=3, image=image_array(index))
+    if index == 0:
+        from clearml import OutputModel
+
+        task.upload_artifact("summary", artifact_object={"epochs": ITERATIONS, "learning_rate": learning_rate})
+        weights = Path(tempfile.mkdtemp()) / "weights.bin"
+        weights.write_bytes(b"weights " * 512)
+        OutputModel(task=task, name="webapp model", framework="custom").update_weights(weights_filename=str(weights))
     task.flush(wait_for_uploads=True)
     found = {"id": task.id, "name": name, "project": task.project}
     task.close()

@@ -149,3 +149,50 @@ def test_every_tab_renders_at_its_path(page, reported, shot, tab):
     assert page.locator(".error-box").count() == 0
     expect(page.get_by_role("heading", name="second")).to_be_visible()
     shot(page, f"task-tab-{tab.lower().replace(' ', '-')}")
+
+
+def test_artifacts_link_the_model_page_and_download_through_the_web_app(page, reported, shot):
+    page.goto(task_url(reported, "artifacts"))
+    side = page.get_by_role("navigation", name="Artifacts and models")
+    side.get_by_role("link", name="webapp model").click()
+    expect(page).to_have_url(re.compile(r"/artifacts/output-model/[0-9a-f]+$"))
+    expect(page.get_by_role("link", name="Open model page")).to_have_attribute(
+        "href", re.compile(r"^/projects/[^/]+/models/[0-9a-f]+/general$"))
+    shot(page, "task-artifacts-model")
+
+    side.get_by_role("link", name="summary").click()
+    expect(page).to_have_url(re.compile(r"/artifacts/other/summary/output$"))
+    download = page.get_by_role("link", name="Download", exact=True)
+    href = download.get_attribute("href")
+    assert href.startswith("/files/"), href
+    answer = page.request.get(href)  # the page's cookies: through the web app with the user's token
+    assert answer.status == 200 and b"learning_rate" in answer.body()
+    shot(page, "task-artifacts-artifact")
+
+
+def test_a_draft_tasks_hyperparameter_is_edited_in_place(page, webapp_stack, reported, shot):
+    from support.webapp_reports import api_client
+
+    client = api_client(webapp_stack)
+    draft = client.ok("tasks.clone", task=reported.tasks[0]["id"], new_task_name="draft to edit")["id"]
+    page.goto(f"/projects/{reported.project}/tasks/{draft}/hyper-params/hyper-param/General")
+    page.get_by_role("button", name="Edit General").click()
+    page.get_by_label("Value of learning_rate").fill("0.5")
+    page.get_by_role("button", name="Remove optimizer").click()
+    shot(page, "task-configuration-editing")
+    page.get_by_role("button", name="Save").click()
+    table = page.get_by_role("table", name="General parameters")
+    expect(table.get_by_role("row", name=re.compile(r"learning_rate"))).to_contain_text("0.5")
+    expect(table.get_by_role("row", name=re.compile(r"optimizer"))).to_have_count(0)
+    params = client.ok("tasks.get_by_id", task=draft)["task"]["hyperparams"]["General"]
+    assert params["learning_rate"]["value"] == "0.5" and "optimizer" not in params
+
+    page.get_by_role("navigation", name="Configuration sections").get_by_role("link", name="model config").click()
+    page.get_by_role("button", name="Edit model config").click()
+    page.get_by_label("Value of model config").fill('{"layers": [8]}')
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("region", name=re.compile("Configuration model config")).or_(
+        page.get_by_label("Configuration model config"))).to_contain_text('"layers": [8]')
+    config = client.ok("tasks.get_by_id", task=draft)["task"]["configuration"]["model config"]
+    assert config["value"] == '{"layers": [8]}'
+    shot(page, "task-configuration-edited")
