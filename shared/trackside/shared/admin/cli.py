@@ -11,7 +11,8 @@ from trackside.shared.admin import elastic_hint
 from trackside.shared.admin.manifest import ArchiveError
 from trackside.shared.admin.secure_conf import admin_credentials, create_secure_conf
 from trackside.shared.admin.settings import default_config_dir, load_installation
-from trackside.shared.config import ConfigError
+from trackside.shared.config import ConfigError, load_config
+from trackside.shared.embedded.web_admin import ensure_web_admin, web_admin_login, web_login_file
 
 PROG = "trackside-admin"
 
@@ -25,7 +26,8 @@ def parser() -> argparse.ArgumentParser:
                                   "schema migrations. Configured like the services (CLEARML_* variables, "
                                   "CLEARML_CONFIG_DIR).")
     commands = top.add_subparsers(dest="command", required=True)
-    init = commands.add_parser("init-config", help="write secure.conf (token secret, first admin) when absent")
+    init = commands.add_parser("init-config", help="write secure.conf (token secret, first admin key) and the web "
+                               "app's first sign-in (apiserver/auth.conf) when absent")
     init.add_argument("--config-dir", type=Path, help="default: the first folder of CLEARML_CONFIG_DIR, "
                       "else /opt/clearml/config")
     for name, helptext in (("backup", "archive the databases and the file server's folder"),
@@ -67,11 +69,33 @@ def init_config(args) -> int:
     config_dir = args.config_dir or default_config_dir()
     if not create_secure_conf(config_dir, f"{PROG} init-config"):
         _say(f"{config_dir / 'secure.conf'} exists; kept as it is")
-        return 0
-    key, secret = admin_credentials(config_dir)
-    _say(f"wrote {config_dir / 'secure.conf'} (mode 0600). The first admin's credentials, shown only now:")
-    print(f"CLEARML_API_ACCESS_KEY={key}\nCLEARML_API_SECRET_KEY={secret}", flush=True)
+    else:
+        key, secret = admin_credentials(config_dir)
+        _say(f"wrote {config_dir / 'secure.conf'} (mode 0600). The first admin's credentials, shown only now:")
+        print(f"CLEARML_API_ACCESS_KEY={key}\nCLEARML_API_SECRET_KEY={secret}", flush=True)
+    _init_web_sign_in(config_dir)
     return 0
+
+
+def _init_web_sign_in(config_dir: Path) -> None:
+    """The web app's first sign-in, as `make run` does it: a fixed admin user with a generated password in
+    apiserver/auth.conf (0600), unless the folder already configures fixed users. Also on an installation
+    older than the web app, whose secure.conf already exists."""
+    path = web_login_file(config_dir)
+    if path.exists():
+        _say(f"{path} exists; kept as it is")
+        return
+    folder_only = {"CLEARML_CONFIG_DIR": str(config_dir)}
+    if load_config(folder_only).get_bool("apiserver.auth.fixed_users.enabled", False):
+        _say(f"fixed users are configured in {config_dir}: no web admin generated")
+        return
+    ensure_web_admin(config_dir, f"{PROG} init-config")
+    login = web_admin_login(load_config(folder_only))
+    if login is None:  # another file in the folder overrides the generated users
+        _say(f"wrote {path}, but the folder's other files override its users")
+        return
+    _say(f"wrote {path} (mode 0600). The web app's sign-in, shown only now:")
+    print(f"TRACKSIDE_WEB_USER={login[0]}\nTRACKSIDE_WEB_PASSWORD={login[1]}", flush=True)
 
 
 def _site(args):
