@@ -12,7 +12,7 @@ WHEELHOUSE := .trackside/wheelhouse
 WEBAPP_FRONTEND := services/webapp/frontend
 WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
-.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker stress-dispatch deploy-smoke clean
+.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp stress-dispatch deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
@@ -69,6 +69,11 @@ bench-agent: setup
 # (needs dockerd and debootstrap: apt-get install docker.io debootstrap).
 bench-docker: setup
 	$(PY) bench/bench_docker.py
+
+# The web app's speed with 100,000 tasks, 1,000,000 scalar points and console lines and a 100-task compare,
+# server and browser time against small baselines in one run (sizes: TRACKSIDE_BENCH_* in bench/bench_webapp.py).
+bench-webapp: $(VENV)/.installed $(WEBAPP_NPM)
+	$(PY) bench/bench_webapp.py
 
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
