@@ -3,9 +3,10 @@ agent images built from the local base offline, mongo and redis replaced by stan
 image (deploy/compose/test/), host networking on 127.0.0.1 (deploy/compose/test/docker-compose.smoke.yml).
 
 Reduced (in `make test`): every service turns healthy, the generated admin key works through the real SDK,
-readiness answers. Full (`make deploy-smoke`, TRACKSIDE_SMOKE=full): also the services agent runs an
-enqueued task in a sibling container, `down` then `up` keeps the data, and a backup restored into a fresh
-stack gives back the task and its events.
+readiness answers, and the web app signs in with the admin password init-config printed, serves plotly.js
+from the image and forwards calls to the API. Full (`make deploy-smoke`, TRACKSIDE_SMOKE=full): also the
+services agent runs an enqueued task in a sibling container, `down` then `up` keeps the data, and a backup
+restored into a fresh stack gives back the task and its events.
 """
 from __future__ import annotations
 
@@ -22,12 +23,15 @@ from types import SimpleNamespace
 
 import docker
 import pytest
+import requests
 
 from support.docker_engine import REPO
 from support.names import unique
 from support.our_agent import WHEELHOUSE
 from support.sdk_api import call, run_calls
 from trackside.shared.admin.secure_conf import admin_credentials
+from trackside.shared.config import load_config
+from trackside.shared.embedded.web_admin import web_admin_login
 from trackside.shared.embedded.process import free_port
 
 from test_compose_static import COMPOSE_DIR, MAIN, compose_binary
@@ -37,7 +41,7 @@ FULL = os.environ.get("TRACKSIDE_SMOKE") == "full"
 SMOKE = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
 AGENT_IMAGE = "trackside-test/agent:dev"
 STANDIN_IMAGE = "trackside-test/compose-standins:dev"
-LONG_RUNNING = {"mongo", "redis", "apiserver", "fileserver", "watchdog", "agent-services"}
+LONG_RUNNING = {"mongo", "redis", "apiserver", "fileserver", "watchdog", "webapp", "agent-services"}
 DATA_FOLDERS = ("config", "data/mongo", "data/redis", "data/fileserver", "data/agent")
 
 
@@ -80,7 +84,7 @@ class Stack:
     def __init__(self, engine, images: dict, test_image: str, root: Path):
         self.engine, self.root = engine, root
         self.name = unique("tsmoke").lower().replace("-", "")
-        self.ports = {name: free_port() for name in ("api", "files", "mongo", "redis", "watchdog")}
+        self.ports = {name: free_port() for name in ("api", "files", "mongo", "redis", "watchdog", "web")}
         self.env = {
             "PATH": os.environ["PATH"], "HOME": str(root), **engine.env(),
             "TRACKSIDE_DATA_ROOT": str(root),
@@ -95,6 +99,10 @@ class Stack:
     @property
     def api_url(self) -> str:
         return f"http://127.0.0.1:{self.ports['api']}"
+
+    @property
+    def web_url(self) -> str:
+        return f"http://127.0.0.1:{self.ports['web']}"
 
     def compose(self, *args: str, timeout: float = 300) -> subprocess.CompletedProcess:
         command = [str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file", str(self.env_file),
@@ -187,10 +195,47 @@ def test_the_stack_comes_up_healthy_and_serves_the_sdk(new_stack, tmp_path):
     assert all(a["ok"] for a in answers), answers
     assert [p["name"] for p in answers[1]["data"]] == [project]
     assert answers[2]["data"], "the services agent did not create its queue"
+    signs_in_to_the_web_app(stack, project)
     if FULL:
         task = run_a_service_task(stack, tmp_path)
         keeps_data_across_down_and_up(stack, project, tmp_path)
         backup_then_restore_into_a_fresh_stack(stack, new_stack(), task, tmp_path)
+
+
+def signs_in_to_the_web_app(stack: Stack, project: str) -> None:
+    """deploy/README.md's first sign-in: the user and password `docker compose logs init-config` showed, kept
+    in config/apiserver/auth.conf (0600); then the browser's calls through the web app as that user."""
+    logs = stack.compose("logs", "--no-color", "init-config").stdout
+    user = logs.split("TRACKSIDE_WEB_USER=")[1].split()[0]
+    password = logs.split("TRACKSIDE_WEB_PASSWORD=")[1].split()[0]
+    auth = stack.root / "config" / "apiserver" / "auth.conf"
+    assert auth.stat().st_mode & 0o077 == 0 and auth.stat().st_uid == 1000
+    assert web_admin_login(load_config({"CLEARML_CONFIG_DIR": str(stack.root / "config")})) == (user, password)
+    status, body = ready(stack.web_url)
+    assert status == 200 and body["checks"] == {"api": True, "fileserver": True}, body
+
+    browser = requests.Session()
+    form = browser.get(f"{stack.web_url}/login", timeout=30)
+    assert form.status_code == 200 and 'name="password"' in form.text   # fixed users: user and password
+    csrf = browser.cookies["trackside_csrf"]
+    wrong = browser.post(f"{stack.web_url}/login", timeout=30, allow_redirects=False,
+                         data={"username": user, "password": password + "x", "csrf_token": csrf, "next": "/projects"})
+    assert wrong.status_code == 401
+    signed_in = browser.post(f"{stack.web_url}/login", timeout=30, allow_redirects=False,
+                             data={"username": user, "password": password, "csrf_token": csrf, "next": "/projects"})
+    assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/projects", signed_in.text[:500]
+    assert "trackside_session" in browser.cookies
+    config = browser.get(f"{stack.web_url}/app-config.json", timeout=30)
+    assert config.status_code == 200 and config.json()["user"]["role"] == "admin", config.text[:500]
+    info = browser.post(f"{stack.web_url}/api/server.info", json={}, headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert info.status_code == 200 and info.json()["data"]["version"], info.text[:500]
+    projects = browser.post(f"{stack.web_url}/api/projects.get_all", json={"name": f"^{project}$"},
+                            headers={"X-CSRF-Token": csrf}, timeout=30)
+    assert [p["name"] for p in projects.json()["data"]["projects"]] == [project]
+    # plotly.js from the image (copied from the build context, never fetched), and the page shell.
+    plotly = browser.get(f"{stack.web_url}/vendor/plotly.min.js", timeout=30)
+    assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+    assert browser.get(f"{stack.web_url}/projects", timeout=30).status_code == 200
 
 
 def run_a_service_task(stack: Stack, tmp_path: Path) -> str:

@@ -1,9 +1,9 @@
-"""The server image (deploy/server/Dockerfile), built from the local test image offline: the api, fileserver
-and watchdog roles run with host networking against the session's Mongo-wire server and Valkey, configured by
+"""The server image (deploy/server/Dockerfile), built from the local test image offline: the api, fileserver,
+watchdog and webapp roles run with host networking against the session's Mongo-wire server and Valkey, configured by
 CLEARML_* variables and a generated configuration folder mounted read-only, on a read-only root filesystem
 without capabilities, and turn `healthy` through the image's own HEALTHCHECK; an API whose Redis is
 unreachable turns `unhealthy`. The image runs as uid 1000, holds no compiler, pip or secret, and init-config
-writes secure.conf on first start only."""
+writes secure.conf and the web app's sign-in on first start only."""
 from __future__ import annotations
 
 import json
@@ -18,6 +18,8 @@ import requests
 from support.client import ApiClient
 from support.suite import REDIS_SERVER_USER, write_secure_conf
 from trackside.shared.admin.secure_conf import admin_credentials
+from trackside.shared.config import load_config
+from trackside.shared.embedded.web_admin import web_admin_login
 from trackside.shared.embedded.process import free_port
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
@@ -94,12 +96,12 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
     client = docker_engine.client()
     config, key, secret = config_dir
     files = owned(tmp_path / "files", 0o750)
-    ports = {role: free_port() for role in ("api", "fileserver", "watchdog", "no-redis")}
+    ports = {role: free_port() for role in ("api", "fileserver", "watchdog", "webapp", "no-redis")}
     base = {"CLEARML_MONGODB_SERVICE_HOST": "127.0.0.1", "CLEARML_MONGODB_SERVICE_PORT": str(mongo_server.port),
             "CLEARML_REDIS_SERVICE_HOST": "127.0.0.1", "CLEARML_REDIS_SERVICE_PORT": str(redis_server.port),
             # Host networking: listen on loopback only (the image's default is every address).
             "CLEARML__APISERVER__LISTEN__HOST": "127.0.0.1", "CLEARML__FILESERVER__LISTEN__HOST": "127.0.0.1",
-            "CLEARML__WATCHDOG__HEALTH__LISTEN__HOST": "127.0.0.1"}
+            "CLEARML__WATCHDOG__HEALTH__LISTEN__HOST": "127.0.0.1", "CLEARML__WEBAPP__LISTEN__HOST": "127.0.0.1"}
     started = time.monotonic()
     containers = {
         "api": run_role(client, server_image, "api", config,
@@ -109,14 +111,18 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
                                volumes={str(files): {"bind": "/mnt/fileserver", "mode": "rw"}}),
         "watchdog": run_role(client, server_image, "watchdog", config,
                              {**base, "CLEARML__WATCHDOG__HEALTH__LISTEN__PORT": str(ports["watchdog"])}),
+        "webapp": run_role(client, server_image, "webapp", config,
+                           {**base, "CLEARML__WEBAPP__LISTEN__PORT": str(ports["webapp"]),
+                            "CLEARML__WEBAPP__API_URL": f'"http://127.0.0.1:{ports["api"]}"',
+                            "CLEARML__WEBAPP__FILES_URL": f'"http://127.0.0.1:{ports["fileserver"]}"'}),
         "no-redis": run_role(client, server_image, "api", config,
                              {**base, "CLEARML__APISERVER__LISTEN__PORT": str(ports["no-redis"]),
                               "CLEARML_REDIS_SERVICE_PORT": str(free_port())}),
     }
     try:
         wait_health(containers, {"api": "healthy", "fileserver": "healthy", "watchdog": "healthy",
-                                 "no-redis": "unhealthy"})
-        print(f"\nup to healthy (api, fileserver, watchdog): {time.monotonic() - started:.1f} s")
+                                 "webapp": "healthy", "no-redis": "unhealthy"})
+        print(f"\nup to healthy (api, fileserver, watchdog, webapp): {time.monotonic() - started:.1f} s")
 
         api_url = f"http://127.0.0.1:{ports['api']}"
         assert requests.get(f"{api_url}/health/ready", timeout=10).json() == {
@@ -124,6 +130,13 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
         assert ApiClient(api_url, key, secret).login().ok("queues.get_all", name="^default$")["queues"]
         assert requests.get(f"http://127.0.0.1:{ports['fileserver']}/health/ready", timeout=10).json() == {
             "status": "ok", "checks": {"storage": True}}
+        web_url = f"http://127.0.0.1:{ports['webapp']}"
+        assert requests.get(f"{web_url}/health/ready", timeout=10).json() == {
+            "status": "ok", "checks": {"api": True, "fileserver": True}}
+        # plotly.js as the image carries it (copied from the build context at the lockfile's version).
+        plotly = requests.get(f"{web_url}/vendor/plotly.min.js", timeout=30)
+        assert plotly.status_code == 200 and len(plotly.content) > 1_000_000
+        assert requests.get(f"{web_url}/login", timeout=10).status_code == 200
         assert requests.get(f"http://127.0.0.1:{ports['no-redis']}/health/ready", timeout=10).json() == {
             "status": "unavailable", "checks": {"mongo": True, "redis": False}}
 
@@ -163,10 +176,13 @@ def test_init_config_writes_secure_conf_once(docker_engine, server_image, tmp_pa
             container.remove(force=True)
 
     first, second = run("init-config"), run("init-config")
-    secure = config / "secure.conf"
-    assert secure.stat().st_mode & 0o777 == 0o600 and secure.stat().st_uid == UID
+    secure, web_login = config / "secure.conf", config / "apiserver" / "auth.conf"
+    for path in (secure, web_login):
+        assert path.stat().st_mode & 0o777 == 0o600 and path.stat().st_uid == UID, path
     key, secret = admin_credentials(config)
+    user, password = web_admin_login(load_config({"CLEARML_CONFIG_DIR": str(config)}))
     assert first[0] == 0 and f"CLEARML_API_SECRET_KEY={secret}" in first[1]
-    assert second[0] == 0 and secret not in second[1]
+    assert f"TRACKSIDE_WEB_USER={user}" in first[1] and f"TRACKSIDE_WEB_PASSWORD={password}" in first[1]
+    assert second[0] == 0 and secret not in second[1] and password not in second[1]
     code, usage = run()
     assert code == 2 and "init-config" in usage  # no role: the roles are listed
