@@ -39,12 +39,13 @@ function highlightNav() {
 }
 
 async function frame() {
+  // Registered before the first render, so the first page is highlighted too.
+  document.addEventListener('trackside:navigate', highlightNav);
   const config = await appConfig();
   const name = document.getElementById('user-name');
   if (name && config?.user) name.textContent = config.user.name || '';
   const form = document.getElementById('logout-form');
   if (form) form.elements.csrf_token.value = csrfToken();
-  document.addEventListener('trackside:navigate', highlightNav);
 }
 
 frame();
