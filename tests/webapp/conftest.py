@@ -5,7 +5,6 @@ through the real form; ``anon_page``). Screenshots: ``shot(page, name)`` from su
 from __future__ import annotations
 
 import os
-
 from pathlib import Path
 
 import pytest
