@@ -45,22 +45,26 @@ def _insert(db, docs: list[dict]) -> None:
 
 
 def seed_scalars(db, company: str, task: str, points: int, series: int) -> None:
-    pyramid = ScalarPyramid(db)
+    """The events, inserted a chunk at a time, and their buckets built in one pass (ScalarPyramid.insert_new)."""
     per_series = points // series
-    batch: list[dict] = []
-    for i in range(per_series):
-        for s in range(series):
-            value = math.sin(i / 500 + s) + (50.0 if i % 99_991 == 12_345 else 0.0)
-            batch.append(normalise({"type": "training_stats_scalar", "task": task, "metric": f"metric{s // 4}",
-                                    "variant": f"v{s}", "iter": i, "value": value, "timestamp": T0 + i * 100},
-                                   company))
-        if len(batch) >= CHUNK:
+
+    def events():
+        batch: list[dict] = []
+        for i in range(per_series):
+            for s in range(series):
+                value = math.sin(i / 500 + s) + (50.0 if i % 99_991 == 12_345 else 0.0)
+                event = normalise({"type": "training_stats_scalar", "task": task, "metric": f"metric{s // 4}",
+                                   "variant": f"v{s}", "iter": i, "value": value, "timestamp": T0 + i * 100},
+                                  company)
+                batch.append(event)
+                yield event
+            if len(batch) >= CHUNK:
+                _insert(db, batch)
+                batch = []
+        if batch:
             _insert(db, batch)
-            pyramid.add(company, [(e, True) for e in batch])
-            batch = []
-    if batch:
-        _insert(db, batch)
-        pyramid.add(company, [(e, True) for e in batch])
+
+    ScalarPyramid(db).insert_new(company, events())
 
 
 def seed_log(db, company: str, task: str, lines: int) -> None:

@@ -18,7 +18,7 @@ from typing import Sequence
 from trackside.api.bll.event_downsample import MIN_POINTS, Downsampler, Extremes
 from trackside.api.bll.event_reads import SINGLE_VALUE_ITERATION, EventReads, MetricVariants, iso_time, stream
 from trackside.api.bll.scalar_pyramid import (
-    MAX_LEVEL, PieceRequest, ScalarPyramid, SeriesKey, SeriesSummary, width,
+    LEVELS, PieceRequest, ScalarPyramid, SeriesKey, SeriesSummary, width,
 )
 from trackside.shared.events import ASC, SCALAR, EventFilter
 
@@ -28,31 +28,32 @@ RAW_FIELDS = ["iter", "timestamp", "value", "metric", "variant", "x_axis_label"]
 RAW_PAGE = 10_000
 
 
-def choose_level(x_min: int, x_max: int, points: int, max_level: int) -> int:
-    """The coarsest pyramid level whose buckets are at most half the grid's (0: none is, read the raw events).
+def choose_level(x_min: int, x_max: int, points: int, levels: Sequence[int]) -> int:
+    """The coarsest kept level whose buckets are no wider than the grid's (0: none is: read the raw events).
 
-    The grid's width is then rounded up to a multiple of the level's, so at most 1.5 times what ``points``
-    allows, while a view reads about points / 2 buckets per series."""
+    The grid's width is then rounded up to a multiple of the level's (so it is less than twice what ``points``
+    allows), and a view reads between points / 4 and 2 * points buckets per series."""
     needed = math.ceil((x_max - x_min + 1) / max(1, points // MIN_POINTS))
-    level = 0
-    while level < max_level and width(level + 1) * 2 <= needed:
-        level += 1
-    return level
+    fitting = [level for level in levels if width(level) <= needed]
+    return max(fitting, default=0)
 
 
-def cover(x_min: int, x_max: int, level: int) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
-    """[x_min, x_max] as whole buckets, coarsest first: ([(level, first index, last index)], [raw x ranges])."""
+def cover(x_min: int, x_max: int, levels: Sequence[int]) -> tuple[list[tuple[int, int, int]], list[tuple[int, int]]]:
+    """[x_min, x_max] as whole buckets of ``levels`` (coarsest first): ([(level, first index, last index)], [raw x
+    ranges]). What the coarsest level's whole buckets leave at each end is covered by the next finer level, and
+    what the finest leaves is read from the events."""
     if x_min > x_max:
         return [], []
-    if level == 0:
+    if not levels:
         return [], [(x_min, x_max)]
+    level, finer = levels[0], levels[1:]
     w = width(level)
     lo, hi = -(-x_min // w), (x_max + 1) // w - 1
     if lo > hi:
-        return cover(x_min, x_max, level - 1)
+        return cover(x_min, x_max, finer)
     parts, raw = [(level, lo, hi)], []
     for a, b in ((x_min, lo * w - 1), ((hi + 1) * w, x_max)):
-        more, more_raw = cover(a, b, level - 1)
+        more, more_raw = cover(a, b, finer)
         parts += more
         raw += more_raw
     return parts, raw
@@ -158,8 +159,8 @@ class DownsampledCharts:
             return None
         if summary.count <= points:
             return _View(series, a, b, 0, summary.x_axis_label, [], [(a, b)])
-        level = choose_level(a, b, points, MAX_LEVEL[x_key])
-        parts, raw = cover(a, b, level)
+        level = choose_level(a, b, points, LEVELS[x_key])
+        parts, raw = cover(a, b, sorted((lvl for lvl in LEVELS[x_key] if lvl <= level), reverse=True))
         requests = [PieceRequest(series, x_key, lvl, lo, hi) for lvl, lo, hi in parts]
         return _View(series, a, b, level, summary.x_axis_label, requests, raw)
 

@@ -2,23 +2,23 @@
 
 Reading a million events per chart is out of reach for any store answering through Python (the embedded
 Mongo-wire server reads ~30 µs per event), so ingestion also keeps, for every scalar series and for both x keys
-(iteration and timestamp), a pyramid of buckets of widths 4, 16, 64, ... (``BASE ** level``). A coarse view
-reads a few hundred buckets of one level instead of the events, and merges them with M4 (``event_downsample``);
-the edges of a zoomed range that no whole bucket covers come from finer levels, and the last few x units from
-the raw events, so every answer equals M4 over the raw points.
+(iteration and timestamp), buckets at a few widths (``BASE ** level``: 8, 64, 512, 4096 iterations; 0.5 s,
+4 s, 33 s, 4.4 minutes). A coarse view reads a few hundred buckets of one level instead of the events, and merges them with
+M4 (``event_downsample``); the edges of a zoomed range that no whole bucket covers come from finer levels, and
+the last few x units from the raw events, so every answer equals M4 over the raw points on the same grid.
 
 Storage (MongoDB, the backend database, whatever the events backend: like ``last_metrics`` these summaries
 belong to the task):
 - ``event_scalar_series``: one document per series: ``n`` (events), ``min/max_iter``, ``min/max_ts``,
   ``x_axis_label``; the list of a task's charts and their ranges without touching the events.
-- ``event_scalar_buckets``: one document per (series, key, tier, chunk). A tier holds ``LEVELS_PER_TIER``
-  consecutive levels; a document spans ``TOP_BUCKETS`` buckets of its top level, so it holds at most
-  32 + 128 + 512 buckets: ``b.<level>.<index> = {n, f, l, lo, hi}``.
+- ``event_scalar_buckets``: one document per (series, key, level, block of ``BLOCK`` consecutive buckets):
+  ``b.<index> = {n, f, l, lo, hi}``. Documents stay small, because the embedded server rewrites a whole
+  document on every update and reads a whole one for any projection.
   Points are sortable strings (``encode_x`` / ``encode_y``: fixed-width hex that orders as the numbers), so
   ``$min``/``$max`` keep first (lowest x), last (highest x), lowest y and highest y atomically, in any order,
   under concurrent batches; ``n`` is ``$inc``-ed for new events only (a resent event is not counted twice).
-  One upsert per touched document and batch: a batch of consecutive iterations touches one or two
-  documents per tier.
+  One upsert per touched document and batch: a batch of consecutive iterations touches about one document
+  per level and key (8 per series) plus the series document.
 
 Limits: an event replaced by a resend with a different value leaves its old value in the buckets' extremes
 (the count stays right); events stored before the pyramid existed are charted from the raw events.
@@ -38,11 +38,12 @@ from trackside.api.bll.event_downsample import Extremes
 from trackside.shared.events import SCALAR
 from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
 
-BASE = 4
-LEVELS_PER_TIER = 3
-TOP_BUCKETS = 32
-# The coarsest level per key: 4**12 iterations (16.7 M), 4**21 ms (139 years).
-MAX_LEVEL = {"iter": 12, "timestamp": 21}
+BASE = 8
+# The levels kept per x key. Coarser views merge the top level's buckets (a series of 16 M iterations has 4096
+# of them); finer ranges read the raw events. Fewer levels, fewer writes per batch.
+LEVELS = {"iter": (1, 2, 3, 4), "timestamp": (3, 4, 5, 6)}
+# Buckets per document.
+BLOCK = 256
 FIELD = {"iter": "iter", "timestamp": "timestamp"}
 # The iteration single values are reported at (Logger.report_single_value): never a chart.
 SINGLE_VALUE_ITERATION = -2**31
@@ -57,15 +58,6 @@ BUCKETS = Collection("event_scalar_buckets", (
 
 def width(level: int) -> int:
     return BASE ** level
-
-
-def tier(level: int) -> int:
-    return (level - 1) // LEVELS_PER_TIER + 1
-
-
-def chunk_span(tier_number: int) -> int:
-    """The x span of one bucket document of this tier."""
-    return TOP_BUCKETS * BASE ** (LEVELS_PER_TIER * tier_number)
 
 
 # -- sortable point encodings -------------------------------------------------------------------------------
@@ -153,34 +145,7 @@ class ScalarPyramid:
     # -- ingestion ------------------------------------------------------------------------------------------
     def add(self, company: str, written: Iterable[tuple[dict, bool]]) -> None:
         """Fold written scalar events ((event, created) pairs) into their series' buckets."""
-        series: dict[tuple, dict] = {}
-        docs: dict[tuple, dict[tuple[int, int], list]] = {}
-        for event, created in written:
-            iteration = event.get("iter")
-            if event["type"] != SCALAR or iteration is None or iteration == SINGLE_VALUE_ITERATION:
-                continue
-            ident = (event["model_event"], event["task"], event["metric"], event["variant"])
-            y = event["value"]
-            summary = series.get(ident)
-            ts = event["timestamp"]
-            if summary is None:
-                summary = series[ident] = {"n": 0, "min_iter": iteration, "max_iter": iteration,
-                                           "min_ts": ts, "max_ts": ts, "label": None}
-            summary["n"] += created
-            summary["min_iter"], summary["max_iter"] = min(summary["min_iter"], iteration), max(summary["max_iter"], iteration)
-            summary["min_ts"], summary["max_ts"] = min(summary["min_ts"], ts), max(summary["max_ts"], ts)
-            summary["label"] = event.get("x_axis_label") or summary["label"]
-            for key, x in (("iter", iteration), ("timestamp", ts)):
-                for level in range(1, MAX_LEVEL[key] + 1):
-                    doc_key = (ident, key, tier(level), x // chunk_span(tier(level)))
-                    buckets = docs.setdefault(doc_key, {})
-                    index = x // width(level)
-                    acc = buckets.get((level, index))
-                    if acc is None:
-                        acc = buckets[(level, index)] = [0, Extremes.of(x, y)]
-                    else:
-                        acc[1].add(x, y)
-                    acc[0] += created
+        series, docs = _fold(written)
         if not series:
             return
         ops = [self._series_update(company, ident, summary) for ident, summary in series.items()]
@@ -189,6 +154,32 @@ class ScalarPyramid:
         self.buckets.bulk_write([op for kind, op in ops if kind == "b"], ordered=False)
         self.series_coll.bulk_write([op for kind, op in ops if kind == "s"], ordered=False)
 
+    def insert_new(self, company: str, events: Iterable[dict]) -> None:
+        """Buckets for series that have none yet, written whole (a bulk load: every event of each series
+        at once, e.g. building the buckets of events stored before the pyramid existed)."""
+        series, docs = _fold((event, True) for event in events)
+        bucket_docs = []
+        for doc_key, buckets in docs.items():
+            (model_event, task, metric, variant), key, level, block = doc_key
+            bucket_docs.append({
+                "_id": _bucket_doc_id(company, model_event, task, metric, variant, key, level, block),
+                "company": company, "task": task, "model_event": model_event, "metric": metric, "variant": variant,
+                "key": key, "level": level, "block": block,
+                "b": {str(index): _entry(count, ext) for index, (count, ext) in buckets.items()},
+            })
+        if bucket_docs:
+            self.buckets.insert_many(bucket_docs, ordered=False)
+        series_docs = []
+        for (model_event, task, metric, variant), summary in series.items():
+            series_docs.append({"_id": _doc_id(company, model_event, task, metric, variant), "company": company,
+                                "task": task, "model_event": model_event, "metric": metric, "variant": variant,
+                                "n": summary["n"], "min_iter": summary["min_iter"], "max_iter": summary["max_iter"],
+                                "min_ts": summary["min_ts"], "max_ts": summary["max_ts"],
+                                **({"x_axis_label": summary["label"]} if summary["label"] else {})})
+        if series_docs:
+            self.series_coll.insert_many(series_docs, ordered=False)
+
+        docs: dict[tuple, dict[tuple[int, int], list]] = {}
     def _series_update(self, company: str, ident: tuple, summary: dict) -> tuple[str, UpdateOne]:
         model_event, task, metric, variant = ident
         update: dict = {
@@ -203,22 +194,20 @@ class ScalarPyramid:
         return "s", UpdateOne({"_id": _doc_id(company, *ident)}, update, upsert=True)
 
     def _buckets_update(self, company: str, doc_key: tuple, buckets: dict) -> tuple[str, UpdateOne]:
-        (model_event, task, metric, variant), key, tier_number, chunk = doc_key
+        (model_event, task, metric, variant), key, level, block = doc_key
         update: dict = {
             "$setOnInsert": {"company": company, "task": task, "model_event": model_event, "metric": metric,
-                             "variant": variant, "key": key, "tier": tier_number, "chunk": chunk},
+                             "variant": variant, "key": key, "level": level, "block": block},
             "$min": {}, "$max": {},
         }
-        for (level, index), (count, ext) in buckets.items():
-            path = f"b.{level}.{index}"
+        for index, (count, ext) in buckets.items():
+            path, entry = f"b.{index}", _entry(count, ext)
             if count:
                 update.setdefault("$inc", {})[f"{path}.n"] = count
-            update["$min"][f"{path}.f"] = encode_x(ext.first[0]) + encode_y(ext.first[1])
-            update["$max"][f"{path}.l"] = encode_x(ext.last[0]) + encode_y(ext.last[1])
-            update["$min"][f"{path}.lo"] = encode_y(ext.low[1]) + encode_x(ext.low[0])
-            update["$max"][f"{path}.hi"] = encode_y(ext.high[1]) + encode_x(ext.high[0])
-        return "b", UpdateOne({"_id": _bucket_doc_id(company, model_event, task, metric, variant, key, tier_number,
-                                                     chunk)}, update, upsert=True)
+            for name, op in (("f", "$min"), ("l", "$max"), ("lo", "$min"), ("hi", "$max")):
+                update[op][f"{path}.{name}"] = entry[name]
+        return "b", UpdateOne({"_id": _bucket_doc_id(company, model_event, task, metric, variant, key, level, block)},
+                              update, upsert=True)
 
     def delete(self, company: str, tasks: Sequence[str], model_events: bool) -> None:
         query = {"company": company, "task": {"$in": list(tasks)}, "model_event": model_events}
@@ -250,17 +239,16 @@ class ScalarPyramid:
 
     def pieces(self, company: str, model_events: bool, requests: Sequence[PieceRequest]) -> list[list[Extremes]]:
         """For each request, the pre-aggregated buckets it names that hold events, in x order."""
-        by_level: dict[int, dict[str, list[int]]] = {}  # level -> doc id -> request indexes
+        wanted: dict[str, list[int]] = {}  # document id -> the requests it serves
         for n, req in enumerate(requests):
-            w, span = width(req.level), chunk_span(tier(req.level))
-            for chunk in range(req.lo * w // span, req.hi * w // span + 1):
+            for block in range(req.lo // BLOCK, req.hi // BLOCK + 1):
                 doc_id = _bucket_doc_id(company, model_events, req.series.task, req.series.metric,
-                                        req.series.variant, req.key, tier(req.level), chunk)
-                by_level.setdefault(req.level, {}).setdefault(doc_id, []).append(n)
+                                        req.series.variant, req.key, req.level, block)
+                wanted.setdefault(doc_id, []).append(n)
         found: list[dict[int, Extremes]] = [{} for _ in requests]
-        for level, wanted in by_level.items():
-            for doc in self.buckets.find({"_id": {"$in": list(wanted)}}, {f"b.{level}": 1}):
-                entries = (doc.get("b") or {}).get(str(level)) or {}
+        if wanted:
+            for doc in self.buckets.find({"_id": {"$in": list(wanted)}}, {"b": 1}):
+                entries = doc.get("b") or {}
                 for n in wanted[doc["_id"]]:
                     req = requests[n]
                     for index_text, entry in entries.items():
@@ -270,5 +258,44 @@ class ScalarPyramid:
         return [[pieces[i] for i in sorted(pieces)] for pieces in found]
 
 
-def _bucket_doc_id(company, model_event, task, metric, variant, key, tier_number, chunk) -> str:
-    return _doc_id(company, model_event, task, metric, variant, key, tier_number, chunk)
+def _fold(written: Iterable[tuple[dict, bool]]) -> tuple[dict, dict]:
+    """Per series its summary, and per bucket document (series, key, level, block) its buckets:
+    index -> [new events, Extremes]."""
+    series: dict[tuple, dict] = {}
+    docs: dict[tuple, dict[int, list]] = {}
+    for event, created in written:
+        iteration = event.get("iter")
+        if event["type"] != SCALAR or iteration is None or iteration == SINGLE_VALUE_ITERATION:
+            continue
+        ident = (event["model_event"], event["task"], event["metric"], event["variant"])
+        y = event["value"]
+        summary = series.get(ident)
+        ts = event["timestamp"]
+        if summary is None:
+            summary = series[ident] = {"n": 0, "min_iter": iteration, "max_iter": iteration,
+                                       "min_ts": ts, "max_ts": ts, "label": None}
+        summary["n"] += created
+        summary["min_iter"], summary["max_iter"] = min(summary["min_iter"], iteration), max(summary["max_iter"], iteration)
+        summary["min_ts"], summary["max_ts"] = min(summary["min_ts"], ts), max(summary["max_ts"], ts)
+        summary["label"] = event.get("x_axis_label") or summary["label"]
+        for key, x in (("iter", iteration), ("timestamp", ts)):
+            for level in LEVELS[key]:
+                index = x // width(level)
+                buckets = docs.setdefault((ident, key, level, index // BLOCK), {})
+                acc = buckets.get(index)
+                if acc is None:
+                    acc = buckets[index] = [0, Extremes.of(x, y)]
+                else:
+                    acc[1].add(x, y)
+                acc[0] += created
+    return series, docs
+
+
+def _entry(count: int, ext: Extremes) -> dict:
+    return {"n": count, "f": encode_x(ext.first[0]) + encode_y(ext.first[1]),
+            "l": encode_x(ext.last[0]) + encode_y(ext.last[1]),
+            "lo": encode_y(ext.low[1]) + encode_x(ext.low[0]), "hi": encode_y(ext.high[1]) + encode_x(ext.high[0])}
+
+
+def _bucket_doc_id(company, model_event, task, metric, variant, key, level, block) -> str:
+    return _doc_id(company, model_event, task, metric, variant, key, level, block)
