@@ -195,3 +195,69 @@ def test_column_choice_and_order_persist_in_preferences_and_url(page, webapp_sta
     table.get_by_role("button", name="accuracy › val (Max)", exact=True).click()
     table.get_by_role("button", name="accuracy › val (Max)", exact=True).click()
     expect(rows(page).first).to_contain_text("metric-2")
+
+
+def test_tag_filter_any_all_exclude_and_numeric_range(page, project):
+    page.goto(f"/projects/{project['id']}/tasks")
+    page.get_by_role("button", name="Filter Tags").click()
+    tags = page.get_by_role("dialog", name="Filter Tags")
+    tags.get_by_label("best").select_option("include")
+    expect(rows(page)).to_have_count(2)
+    tags.get_by_label("live").select_option("include")
+    expect(rows(page)).to_have_count(2 + RUNNING)  # any of them
+    tags.get_by_label("Match").select_option("all")
+    expect(rows(page)).to_have_count(0)  # no task has both
+    tags.get_by_label("Match").select_option("any")
+    tags.get_by_label("best").select_option("")
+    tags.get_by_label("live").select_option("exclude")
+    expect(rows(page)).to_have_count(30)  # every task without "live" (37), first page
+    tags.get_by_role("button", name="Clear").click()
+    page.get_by_role("button", name="Filter Iteration").click()
+    page.get_by_role("dialog", name="Filter Iteration").get_by_label("Minimum").fill("1")
+    expect(rows(page)).to_have_count(30)
+    expect(rows(page).filter(has_text="run-")).to_have_count(0)
+    page.get_by_role("dialog", name="Filter Iteration").get_by_label("Maximum").fill("0")
+    expect(rows(page)).to_have_count(0)
+
+
+def test_bulk_tags_move_archive_and_delete(page, webapp_stack, shot):
+    api = admin_client(webapp_stack)
+    source = make_project(api, unique("Bulk"))
+    target_name = unique("Target")
+    target = make_project(api, target_name)
+    for i in range(3):
+        make_task(api, source, f"bulk-{i}", "completed")
+    page.goto(f"/projects/{source}/tasks")
+    expect(rows(page)).to_have_count(3)
+    page.get_by_role("checkbox", name="Select all loaded rows").check()
+    bar = page.get_by_role("region", name="Selection actions")
+
+    bar.get_by_role("button", name="Tags (3 of 3)").click()
+    dialog = page.get_by_role("dialog", name="Tags of 3 tasks")
+    dialog.get_by_label("Add tag").fill("reviewed")
+    dialog.get_by_label("Add tag").press("Enter")
+    dialog.get_by_role("button", name="Apply").click()
+    expect(rows(page).filter(has_text="reviewed")).to_have_count(3)
+
+    table = page.get_by_role("table", name="Tasks")
+    table.get_by_role("checkbox", name="Select bulk-0").uncheck()
+    bar.get_by_role("button", name="Move to project (2 of 2)").click()
+    dialog = page.get_by_role("dialog", name="Move 2 tasks to project")
+    dialog.get_by_label("Project").fill(target_name)
+    dialog.get_by_role("button", name="Move").click()
+    expect(rows(page)).to_have_count(1)
+    moved = api.ok("tasks.get_all", project=[target], only_fields=["name", "tags"])["tasks"]
+    assert sorted(t["name"] for t in moved) == ["bulk-1", "bulk-2"]
+    assert all("reviewed" in t["tags"] for t in moved)
+
+    table.get_by_role("checkbox", name="Select bulk-0").check()
+    bar.get_by_role("button", name="Archive").click()
+    expect(rows(page)).to_have_count(0)
+    page.get_by_label("Show archived").check()
+    expect(rows(page)).to_have_count(1)
+    table.get_by_role("checkbox", name="Select bulk-0").check()
+    shot(page, "tasks-archived-selection")
+    bar.get_by_role("button", name="Delete").click()
+    page.get_by_role("dialog", name="Delete").get_by_role("button", name="Delete").click()
+    expect(rows(page)).to_have_count(0)
+    assert api.ok("tasks.get_all", project=[source], only_fields=["id"], search_hidden=True)["tasks"] == []

@@ -134,6 +134,13 @@ export async function runTaskAction(actionId, tasks, {onDone, projectId} = {}) {
   }
   if (!result) return null; // cancelled
   report(action, targets, result);
+  // Deleted the task whose page this is: back to its project's table rather than a page about nothing.
+  const shownHere = actionId === 'delete'
+    && result.succeeded.some((id) => location.pathname.includes(`/tasks/${id}`));
+  if (shownHere) {
+    navigate(`/projects/${projectId || '*'}/tasks`);
+    return result;
+  }
   onDone?.({action: actionId, ...result});
   if (result.created) navigate(`/projects/${projectId || '*'}/tasks/${result.created}/execution`);
   return result;
