@@ -225,6 +225,7 @@ def signs_in_to_the_web_app(stack: Stack, project: str) -> None:
                              data={"username": user, "password": password, "csrf_token": csrf, "next": "/projects"})
     assert signed_in.status_code == 303 and signed_in.headers["Location"] == "/projects", signed_in.text[:500]
     assert "trackside_session" in browser.cookies
+    csrf = browser.cookies["trackside_csrf"]   # a fresh one comes with the session
     config = browser.get(f"{stack.web_url}/app-config.json", timeout=30)
     assert config.status_code == 200 and config.json()["user"]["role"] == "admin", config.text[:500]
     info = browser.post(f"{stack.web_url}/api/server.info", json={}, headers={"X-CSRF-Token": csrf}, timeout=30)
