@@ -178,8 +178,9 @@ function savePrefs(projectId, value) {
 export async function render({root, params, query}) {
   const projectId = params.projectId || '*';
   const ctx = {projectId, search: query.get('q') || '', archived: query.get('archive') === 'true'};
-  const project = await projectInfo(projectId);
-  const prefs = query.get('columns') ? null : await loadPrefs(projectId);
+  // Both before the first page (the saved columns decide its only_fields), asked at the same time.
+  const [project, prefs] = await Promise.all([projectInfo(projectId),
+    query.get('columns') ? null : loadPrefs(projectId)]);
 
   const builtins = builtinColumns(ctx);
   let visible = (query.get('columns')?.split(',') || prefs?.columns || DEFAULT_VISIBLE).filter(Boolean);
