@@ -3,17 +3,17 @@
 // scroll_id, column choice in the URL and the user's preferences, bulk publish/move/tags/archive/delete.
 import {api} from '../api.js';
 import {setQuery} from '../router.js';
-import {debounce, fmtDate, h, replace, toast} from '../dom.js';
+import {debounce, fmtDate, h, replace} from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
 import {MODEL_ACTION_FIELDS, modelActionsBar} from '../components/model_actions.js';
 import {escapeRegex, projectHeader, projectInfo} from '../components/project_header.js';
+import {loadTablePrefs, saveTablePrefs} from '../components/table_prefs.js';
 
 const PAGE_SIZE = 30;
 const SEARCH_FIELDS = ['id', 'name', 'comment', 'system_tags'];
 const BASE_FIELDS = [...new Set(['id', 'project.name', ...MODEL_ACTION_FIELDS])];
 const DEFAULT_VISIBLE = ['framework', 'name', 'tags', 'ready', 'task', 'project', 'user', 'last_update'];
 const DEFAULT_SORT = [{field: 'last_update', order: -1}];
-const PREFS_ROOT = 'trackside_tables';
 
 export const modelStatus = (ready) => h('span', {class: `status status-${ready ? 'published' : 'created'}`},
   ready ? 'Published' : 'Draft');
@@ -79,25 +79,11 @@ export function modelQuery(ctx, {sort, filters, visible}, columnsById) {
   return body;
 }
 
-async function loadPrefs(projectId) {
-  try {
-    const data = await api('users.get_preferences', {});
-    return data.preferences?.[PREFS_ROOT]?.models?.[projectId === '*' ? 'all' : projectId] || null;
-  } catch {
-    return null;
-  }
-}
-
-function savePrefs(projectId, value) {
-  api('users.set_preferences', {preferences: {[`${PREFS_ROOT}.models.${projectId === '*' ? 'all' : projectId}`]: value}})
-    .catch((err) => toast(`Could not save the table's settings: ${err.message}`, 'error'));
-}
-
 export async function render({root, params, query}) {
   const projectId = params.projectId || '*';
   const ctx = {projectId, search: query.get('q') || '', archived: query.get('archive') === 'true'};
   const [project, prefs] = await Promise.all([projectInfo(projectId),
-    query.get('columns') ? null : loadPrefs(projectId)]);
+    query.get('columns') ? null : loadTablePrefs('models', projectId)]);
   const columns = columnsFor(ctx);
   const columnsById = (id) => columns.find((c) => c.id === id);
   let visible = (query.get('columns')?.split(',') || prefs?.columns || DEFAULT_VISIBLE).filter(columnsById);
@@ -126,7 +112,7 @@ export async function render({root, params, query}) {
     onStateChange: ({visible: cols, sort, filters: f}) => {
       setQuery({columns: cols.join(','), order: encodeSort(sort).join(','),
         filter: Object.keys(f).length ? JSON.stringify(f) : null});
-      savePrefs(projectId, {columns: cols, sort});
+      saveTablePrefs('models', projectId, {columns: cols, sort});
     },
   });
 

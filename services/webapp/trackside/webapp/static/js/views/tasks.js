@@ -7,11 +7,12 @@
 // request ever asks for every task.
 import {api, ApiError, csrfToken} from '../api.js';
 import {setQuery} from '../router.js';
-import {debounce, downloadText, fmtDate, fmtDuration, fmtNumber, h, replace, toast}
+import {debounce, downloadText, fmtDate, fmtDuration, fmtNumber, h, replace}
   from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
 import {TASK_ACTION_FIELDS, taskActionsBar} from '../components/task_actions.js';
 import {escapeRegex, projectHeader, projectInfo} from '../components/project_header.js';
+import {loadTablePrefs, saveTablePrefs} from '../components/table_prefs.js';
 
 export const PAGE_SIZE = 30;
 const SEARCH_FIELDS = ['id', 'name', 'comment', 'system_tags', 'models.output.model', 'models.input.model'];
@@ -30,7 +31,6 @@ const DEFAULT_VISIBLE = ['type', 'name', 'tags', 'status', 'project', 'user', 's
   'last_iteration'];
 const DEFAULT_SORT = [{field: 'last_update', order: -1}];
 const VALUE_TYPES = {value: 'Last', min_value: 'Min', max_value: 'Max'};
-const PREFS_ROOT = 'trackside_tables';
 
 const shortId = (id) => (id ? id.slice(0, 8) : '');
 const encodePart = (text) => encodeURIComponent(text).replaceAll('.', '%2E');
@@ -154,33 +154,13 @@ export function taskQuery(ctx, {sort, filters, visible}, columnsById) {
   return body;
 }
 
-// ---- preferences: {columns: [...], sort: [...]} per project under trackside_tables.tasks.<project> -------
-function prefsKey(projectId) {
-  return `${PREFS_ROOT}.tasks.${projectId === '*' ? 'all' : projectId}`;
-}
-
-async function loadPrefs(projectId) {
-  try {
-    const data = await api('users.get_preferences', {});
-    return data.preferences?.[PREFS_ROOT]?.tasks?.[projectId === '*' ? 'all' : projectId] || null;
-  } catch {
-    return null;
-  }
-}
-
-// Sent at once (not debounced): a click, then leaving the page, must not lose the choice.
-function savePrefs(projectId, value) {
-  api('users.set_preferences', {preferences: {[prefsKey(projectId)]: value}})
-    .catch((err) => toast(`Could not save the table's settings: ${err.message}`, 'error'));
-}
-
 // ---- the view -----------------------------------------------------------------------------------------
 export async function render({root, params, query}) {
   const projectId = params.projectId || '*';
   const ctx = {projectId, search: query.get('q') || '', archived: query.get('archive') === 'true'};
   // Both before the first page (the saved columns decide its only_fields), asked at the same time.
   const [project, prefs] = await Promise.all([projectInfo(projectId),
-    query.get('columns') ? null : loadPrefs(projectId)]);
+    query.get('columns') ? null : loadTablePrefs('tasks', projectId)]);
 
   const builtins = builtinColumns(ctx);
   let visible = (query.get('columns')?.split(',') || prefs?.columns || DEFAULT_VISIBLE).filter(Boolean);
@@ -206,7 +186,7 @@ export async function render({root, params, query}) {
   const persist = ({visible: cols, sort: order, filters: f}) => {
     setQuery({columns: cols.join(','), order: encodeSort(order).join(','),
       filter: Object.keys(f).length ? JSON.stringify(f) : null});
-    savePrefs(projectId, {columns: cols, sort: order});
+    saveTablePrefs('tasks', projectId, {columns: cols, sort: order});
   };
 
   function addColumn(column) {
