@@ -2,23 +2,23 @@
 
 Reading a million events per chart is out of reach for any store answering through Python (the embedded
 Mongo-wire server reads ~30 µs per event), so ingestion also keeps, for every scalar series and for both x keys
-(iteration and timestamp), buckets at a few widths (``BASE ** level``: 8, 64, 512, 4096 iterations; 0.5 s,
-4 s, 33 s, 4.4 minutes). A coarse view reads a few hundred buckets of one level instead of the events, and merges them with
+(iteration and timestamp), buckets at a few widths (``LEVELS``: 16, 256, 4096 iterations; 1 s, 16 s,
+4.4 minutes). A coarse view reads a few hundred buckets of one level instead of the events, and merges them with
 M4 (``event_downsample``); the edges of a zoomed range that no whole bucket covers come from finer levels, and
 the last few x units from the raw events, so every answer equals M4 over the raw points on the same grid.
 
 Storage (MongoDB, the backend database, whatever the events backend: like ``last_metrics`` these summaries
 belong to the task):
-- ``event_scalar_series``: one document per series: ``n`` (events), ``min/max_iter``, ``min/max_ts``,
-  ``x_axis_label``; the list of a task's charts and their ranges without touching the events.
-- ``event_scalar_buckets``: one document per (series, key, level, block of ``BLOCK`` consecutive buckets):
-  ``b.<index> = {n, f, l, lo, hi}``. Documents stay small, because the embedded server rewrites a whole
-  document on every update and reads a whole one for any projection.
+- ``event_scalar_series``: one document per task (or model): ``s.<series hash> = {metric, variant, n (events),
+  min/max_iter, min/max_ts, x_axis_label}``; a task's charts and their ranges without touching the events.
+- ``event_scalar_buckets``: one document per (task, group of series, key, level, block of ``BLOCK``
+  consecutive buckets): ``s.<series hash>.<bucket index> = {n, f, l, lo, hi}``. Documents stay small, because the
+  embedded server rewrites a whole document on every update and reads a whole one for any projection.
   Points are sortable strings (``encode_x`` / ``encode_y``: fixed-width hex that orders as the numbers), so
   ``$min``/``$max`` keep first (lowest x), last (highest x), lowest y and highest y atomically, in any order,
   under concurrent batches; ``n`` is ``$inc``-ed for new events only (a resent event is not counted twice).
   One upsert per touched document and batch: a batch of consecutive iterations touches about one document
-  per level and key (8 per series) plus the series document.
+  per group, level and key (at most 4 x 6), plus the task's series document.
 
 Limits: an event replaced by a resend with a different value leaves its old value in the buckets' extremes
 (the count stays right); events stored before the pyramid existed are charted from the raw events.
@@ -38,18 +38,22 @@ from trackside.api.bll.event_downsample import Extremes
 from trackside.shared.events import SCALAR
 from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
 
-BASE = 8
-# The levels kept per x key. Coarser views merge the top level's buckets (a series of 16 M iterations has 4096
-# of them); finer ranges read the raw events. Fewer levels, fewer writes per batch.
-LEVELS = {"iter": (1, 2, 3, 4), "timestamp": (3, 4, 5, 6)}
-# Buckets per document.
-BLOCK = 256
+# The levels kept per x key, named by their bucket width: 16, 256, 4096 iterations; 1 s, 16 s, 4.4 minutes
+# (in ms). Each divides the next, so a finer level's buckets never straddle a coarser one's. Coarser views merge
+# the top level's buckets (a series of 16 M iterations has 4096 of them); finer ranges read the raw events.
+# Each level costs one upsert per series and batch at ingestion, so there are few of them.
+LEVELS = {"iter": (16, 256, 4096), "timestamp": (1024, 16_384, 262_144)}
+# Buckets per series and document.
+BLOCK = 64
+# A task's series share bucket documents in this many groups (by a hash of their names): a batch reporting 20
+# series then costs one upsert per group, level and key instead of one per series.
+GROUPS = 4
 FIELD = {"iter": "iter", "timestamp": "timestamp"}
 # The iteration single values are reported at (Logger.report_single_value): never a chart.
 SINGLE_VALUE_ITERATION = -2**31
 
 SERIES = Collection("event_scalar_series", (
-    Index((("company", ASC), ("task", ASC), ("model_event", ASC), ("metric", ASC), ("variant", ASC))),
+    Index((("company", ASC), ("task", ASC), ("model_event", ASC))),
 ))
 BUCKETS = Collection("event_scalar_buckets", (
     Index((("company", ASC), ("task", ASC), ("model_event", ASC))),
@@ -57,7 +61,8 @@ BUCKETS = Collection("event_scalar_buckets", (
 
 
 def width(level: int) -> int:
-    return BASE ** level
+    """A level's bucket width (levels are named by it)."""
+    return level
 
 
 # -- sortable point encodings -------------------------------------------------------------------------------
@@ -100,6 +105,15 @@ def decode_piece(entry: Mapping) -> Extremes:
 
 def _doc_id(*parts) -> str:
     return hashlib.md5(json.dumps(parts).encode(), usedforsecurity=False).hexdigest()
+
+
+def series_hash(metric: str, variant: str) -> str:
+    """A series' field name in the summary documents (names may hold '.' and '$')."""
+    return _doc_id(metric, variant)[:16]
+
+
+def group_of(shash: str) -> int:
+    return int(shash[:8], 16) % GROUPS
 
 
 @dataclass(frozen=True)
@@ -148,11 +162,11 @@ class ScalarPyramid:
         series, docs = _fold(written)
         if not series:
             return
-        ops = [self._series_update(company, ident, summary) for ident, summary in series.items()]
-        ops += [self._buckets_update(company, doc_key, buckets) for doc_key, buckets in docs.items()]
         # The buckets first: a series listed is then always backed by its buckets.
-        self.buckets.bulk_write([op for kind, op in ops if kind == "b"], ordered=False)
-        self.series_coll.bulk_write([op for kind, op in ops if kind == "s"], ordered=False)
+        self.buckets.bulk_write([self._buckets_update(company, doc_key, buckets) for doc_key, buckets in docs.items()],
+                                ordered=False)
+        self.series_coll.bulk_write([self._series_update(company, entity, summaries)
+                                     for entity, summaries in series.items()], ordered=False)
 
     def insert_new(self, company: str, events: Iterable[dict]) -> None:
         """Buckets for series that have none yet, written whole (a bulk load: every event of each series
@@ -160,54 +174,56 @@ class ScalarPyramid:
         series, docs = _fold((event, True) for event in events)
         bucket_docs = []
         for doc_key, buckets in docs.items():
-            (model_event, task, metric, variant), key, level, block = doc_key
-            bucket_docs.append({
-                "_id": _bucket_doc_id(company, model_event, task, metric, variant, key, level, block),
-                "company": company, "task": task, "model_event": model_event, "metric": metric, "variant": variant,
-                "key": key, "level": level, "block": block,
-                "b": {str(index): _entry(count, ext) for index, (count, ext) in buckets.items()},
-            })
+            (model_event, task), group, key, level, block = doc_key
+            entries: dict = {}
+            for (shash, index), (count, ext) in buckets.items():
+                entries.setdefault(shash, {})[str(index)] = _entry(count, ext)
+            bucket_docs.append({"_id": _doc_id(company, model_event, task, group, key, level, block),
+                                "company": company, "task": task, "model_event": model_event, "group": group,
+                                "key": key, "level": level, "block": block, "s": entries})
         if bucket_docs:
             self.buckets.insert_many(bucket_docs, ordered=False)
         series_docs = []
-        for (model_event, task, metric, variant), summary in series.items():
-            series_docs.append({"_id": _doc_id(company, model_event, task, metric, variant), "company": company,
-                                "task": task, "model_event": model_event, "metric": metric, "variant": variant,
-                                "n": summary["n"], "min_iter": summary["min_iter"], "max_iter": summary["max_iter"],
-                                "min_ts": summary["min_ts"], "max_ts": summary["max_ts"],
-                                **({"x_axis_label": summary["label"]} if summary["label"] else {})})
+        for (model_event, task), summaries in series.items():
+            entries = {}
+            for (metric, variant), summary in summaries.items():
+                entries[series_hash(metric, variant)] = {
+                    "metric": metric, "variant": variant, "n": summary["n"],
+                    **{name: summary[name] for name in ("min_iter", "max_iter", "min_ts", "max_ts")},
+                    **({"x_axis_label": summary["label"]} if summary["label"] else {})}
+            series_docs.append({"_id": _doc_id(company, model_event, task), "company": company, "task": task,
+                                "model_event": model_event, "s": entries})
         if series_docs:
             self.series_coll.insert_many(series_docs, ordered=False)
 
-        docs: dict[tuple, dict[tuple[int, int], list]] = {}
-    def _series_update(self, company: str, ident: tuple, summary: dict) -> tuple[str, UpdateOne]:
-        model_event, task, metric, variant = ident
-        update: dict = {
-            "$setOnInsert": {"company": company, "task": task, "model_event": model_event, "metric": metric,
-                             "variant": variant},
-            "$min": {"min_iter": summary["min_iter"], "min_ts": summary["min_ts"]},
-            "$max": {"max_iter": summary["max_iter"], "max_ts": summary["max_ts"]},
-            "$inc": {"n": summary["n"]},
-        }
-        if summary["label"]:
-            update["$set"] = {"x_axis_label": summary["label"]}
-        return "s", UpdateOne({"_id": _doc_id(company, *ident)}, update, upsert=True)
+    def _series_update(self, company: str, entity: tuple, summaries: dict) -> UpdateOne:
+        model_event, task = entity
+        update: dict = {"$setOnInsert": {"company": company, "task": task, "model_event": model_event},
+                        "$set": {}, "$min": {}, "$max": {}, "$inc": {}}
+        for (metric, variant), summary in summaries.items():
+            path = f"s.{series_hash(metric, variant)}"
+            update["$set"].update({f"{path}.metric": metric, f"{path}.variant": variant})
+            update["$min"].update({f"{path}.min_iter": summary["min_iter"], f"{path}.min_ts": summary["min_ts"]})
+            update["$max"].update({f"{path}.max_iter": summary["max_iter"], f"{path}.max_ts": summary["max_ts"]})
+            update["$inc"][f"{path}.n"] = summary["n"]
+            if summary["label"]:
+                update["$set"][f"{path}.x_axis_label"] = summary["label"]
+        return UpdateOne({"_id": _doc_id(company, model_event, task)}, update, upsert=True)
 
-    def _buckets_update(self, company: str, doc_key: tuple, buckets: dict) -> tuple[str, UpdateOne]:
-        (model_event, task, metric, variant), key, level, block = doc_key
+    def _buckets_update(self, company: str, doc_key: tuple, buckets: dict) -> UpdateOne:
+        (model_event, task), group, key, level, block = doc_key
         update: dict = {
-            "$setOnInsert": {"company": company, "task": task, "model_event": model_event, "metric": metric,
-                             "variant": variant, "key": key, "level": level, "block": block},
+            "$setOnInsert": {"company": company, "task": task, "model_event": model_event, "group": group,
+                             "key": key, "level": level, "block": block},
             "$min": {}, "$max": {},
         }
-        for index, (count, ext) in buckets.items():
-            path, entry = f"b.{index}", _entry(count, ext)
+        for (shash, index), (count, ext) in buckets.items():
+            path, entry = f"s.{shash}.{index}", _entry(count, ext)
             if count:
                 update.setdefault("$inc", {})[f"{path}.n"] = count
             for name, op in (("f", "$min"), ("l", "$max"), ("lo", "$min"), ("hi", "$max")):
                 update[op][f"{path}.{name}"] = entry[name]
-        return "b", UpdateOne({"_id": _bucket_doc_id(company, model_event, task, metric, variant, key, level, block)},
-                              update, upsert=True)
+        return UpdateOne({"_id": _doc_id(company, model_event, task, group, key, level, block)}, update, upsert=True)
 
     def delete(self, company: str, tasks: Sequence[str], model_events: bool) -> None:
         query = {"company": company, "task": {"$in": list(tasks)}, "model_event": model_events}
@@ -219,18 +235,19 @@ class ScalarPyramid:
                metrics: Mapping[str, Sequence[str]] | None = None) -> dict[SeriesKey, SeriesSummary]:
         query: dict = {"company": company, "task": tasks[0] if len(tasks) == 1 else {"$in": list(tasks)},
                        "model_event": model_events}
-        if metrics and len(metrics) == 1:
-            (metric, variants), = metrics.items()
-            query["metric"] = metric
         found = {}
         for doc in self.series_coll.find(query):
-            variants = None if not metrics else metrics.get(doc["metric"])
-            if metrics and (variants is None or (variants and doc["variant"] not in variants)):
-                continue
-            if not doc.get("n"):
-                continue
-            found[SeriesKey(doc["task"], doc["metric"], doc["variant"])] = SeriesSummary(
-                doc["n"], doc["min_iter"], doc["max_iter"], doc["min_ts"], doc["max_ts"], doc.get("x_axis_label"))
+            for entry in (doc.get("s") or {}).values():
+                metric, variant = entry.get("metric"), entry.get("variant")
+                if metrics is not None:
+                    variants = metrics.get(metric)
+                    if variants is None or (variants and variant not in variants):
+                        continue
+                if not entry.get("n"):
+                    continue
+                found[SeriesKey(doc["task"], metric, variant)] = SeriesSummary(
+                    entry["n"], entry["min_iter"], entry["max_iter"], entry["min_ts"], entry["max_ts"],
+                    entry.get("x_axis_label"))
         return found
 
     def has_series(self, company: str, task: str, model_events: bool) -> bool:
@@ -240,18 +257,19 @@ class ScalarPyramid:
     def pieces(self, company: str, model_events: bool, requests: Sequence[PieceRequest]) -> list[list[Extremes]]:
         """For each request, the pre-aggregated buckets it names that hold events, in x order."""
         wanted: dict[str, list[int]] = {}  # document id -> the requests it serves
+        hashes = [series_hash(req.series.metric, req.series.variant) for req in requests]
         for n, req in enumerate(requests):
             for block in range(req.lo // BLOCK, req.hi // BLOCK + 1):
-                doc_id = _bucket_doc_id(company, model_events, req.series.task, req.series.metric,
-                                        req.series.variant, req.key, req.level, block)
+                doc_id = _doc_id(company, model_events, req.series.task, group_of(hashes[n]), req.key, req.level,
+                                 block)
                 wanted.setdefault(doc_id, []).append(n)
         found: list[dict[int, Extremes]] = [{} for _ in requests]
         if wanted:
-            for doc in self.buckets.find({"_id": {"$in": list(wanted)}}, {"b": 1}):
-                entries = doc.get("b") or {}
+            projection = {f"s.{h}": 1 for h in set(hashes)}
+            for doc in self.buckets.find({"_id": {"$in": list(wanted)}}, projection):
                 for n in wanted[doc["_id"]]:
                     req = requests[n]
-                    for index_text, entry in entries.items():
+                    for index_text, entry in ((doc.get("s") or {}).get(hashes[n]) or {}).items():
                         index = int(index_text)
                         if req.lo <= index <= req.hi and entry.get("f"):
                             found[n][index] = decode_piece(entry)
@@ -259,32 +277,38 @@ class ScalarPyramid:
 
 
 def _fold(written: Iterable[tuple[dict, bool]]) -> tuple[dict, dict]:
-    """Per series its summary, and per bucket document (series, key, level, block) its buckets:
-    index -> [new events, Extremes]."""
+    """Per task (model_event, task): {(metric, variant): summary}; per bucket document
+    ((model_event, task), group, key, level, block): {(series hash, bucket index): [new events, Extremes]}."""
     series: dict[tuple, dict] = {}
-    docs: dict[tuple, dict[int, list]] = {}
+    docs: dict[tuple, dict] = {}
+    hashes: dict[tuple, str] = {}
     for event, created in written:
         iteration = event.get("iter")
         if event["type"] != SCALAR or iteration is None or iteration == SINGLE_VALUE_ITERATION:
             continue
-        ident = (event["model_event"], event["task"], event["metric"], event["variant"])
-        y = event["value"]
-        summary = series.get(ident)
-        ts = event["timestamp"]
+        entity = (event["model_event"], event["task"])
+        name = (event["metric"], event["variant"])
+        y, ts = event["value"], event["timestamp"]
+        summaries = series.setdefault(entity, {})
+        summary = summaries.get(name)
         if summary is None:
-            summary = series[ident] = {"n": 0, "min_iter": iteration, "max_iter": iteration,
-                                       "min_ts": ts, "max_ts": ts, "label": None}
+            summary = summaries[name] = {"n": 0, "min_iter": iteration, "max_iter": iteration,
+                                         "min_ts": ts, "max_ts": ts, "label": None}
         summary["n"] += created
         summary["min_iter"], summary["max_iter"] = min(summary["min_iter"], iteration), max(summary["max_iter"], iteration)
         summary["min_ts"], summary["max_ts"] = min(summary["min_ts"], ts), max(summary["max_ts"], ts)
         summary["label"] = event.get("x_axis_label") or summary["label"]
+        shash = hashes.get(name)
+        if shash is None:
+            shash = hashes[name] = series_hash(*name)
+        group = group_of(shash)
         for key, x in (("iter", iteration), ("timestamp", ts)):
             for level in LEVELS[key]:
                 index = x // width(level)
-                buckets = docs.setdefault((ident, key, level, index // BLOCK), {})
-                acc = buckets.get(index)
+                buckets = docs.setdefault((entity, group, key, level, index // BLOCK), {})
+                acc = buckets.get((shash, index))
                 if acc is None:
-                    acc = buckets[index] = [0, Extremes.of(x, y)]
+                    acc = buckets[(shash, index)] = [0, Extremes.of(x, y)]
                 else:
                     acc[1].add(x, y)
                 acc[0] += created
@@ -295,7 +319,3 @@ def _entry(count: int, ext: Extremes) -> dict:
     return {"n": count, "f": encode_x(ext.first[0]) + encode_y(ext.first[1]),
             "l": encode_x(ext.last[0]) + encode_y(ext.last[1]),
             "lo": encode_y(ext.low[1]) + encode_x(ext.low[0]), "hi": encode_y(ext.high[1]) + encode_x(ext.high[0])}
-
-
-def _bucket_doc_id(company, model_event, task, metric, variant, key, level, block) -> str:
-    return _doc_id(company, model_event, task, metric, variant, key, level, block)
