@@ -438,6 +438,13 @@ def store_limits(bench: Bench) -> list[str]:
             f"project's first page went from {table.median('base'):.2f} s to {table.median('base*'):.2f} s once "
             f"the big project was stored beside it. The API would need plain equality filters on the index's "
             f"fields (and the rest applied after the read) to avoid it.")
+    seeded = bench.seeding.get(f"big: {bench.sizes.points:,} scalar points")
+    if seeded and bench.sizes.points / seeded < 2000:
+        notes.append(
+            f"  ingestion: the API's own ingestion stored {bench.sizes.points / seeded:,.0f} scalar points/s here "
+            f"(events, log numbering, last_metrics and the scalar bucket pyramid that makes charts independent "
+            f"of the series' length); a million points take {1e6 / (bench.sizes.points / seeded) / 60:,.0f} min. "
+            f"The pyramid's upserts of many $min/$max fields cost secantusdb most of it.")
     return notes
 
 
