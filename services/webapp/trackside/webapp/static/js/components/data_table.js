@@ -332,12 +332,8 @@ export function createDataTable(options) {
         rows = rows.concat(got);
         scrollId = page.scrollId ?? null;
         exhausted = got.length < opts.pageSize || !scrollId;
-        // Reloaded (after an action, a filter or sort change): the selection keeps only rows still shown, as
-        // their fresh copies, so an action never reaches a task that left the table.
-        if (reset) {
-          const shown = new Set(got.map(opts.rowId));
-          for (const id of [...selected.keys()]) if (!shown.has(id)) selected.delete(id);
-        }
+        // The selection outlives reloads (filter, sort, after an action), as in the reference app: the bar
+        // says how many are selected, shown or not; rows loaded again replace their stale copies.
         for (const row of got) if (selected.has(opts.rowId(row))) selected.set(opts.rowId(row), row);
         if (reset) drawRows(); else tbody.append(...got.map(rowElement));
         loading = null;
