@@ -205,7 +205,7 @@ def test_column_choice_and_order_persist_in_preferences_and_url(page, webapp_sta
     expect(rows(page).first).to_contain_text("metric-2")
 
 
-def test_tag_filter_any_all_exclude_and_numeric_range(page, project):
+def test_tag_filter_any_all_exclude_and_numeric_range(page, project, shot):
     page.goto(f"/projects/{project['id']}/tasks")
     page.get_by_role("button", name="Filter Tags").click()
     tags = page.get_by_role("dialog", name="Filter Tags")
@@ -219,6 +219,7 @@ def test_tag_filter_any_all_exclude_and_numeric_range(page, project):
     tags.get_by_label("best").select_option("")
     tags.get_by_label("live").select_option("exclude")
     expect(rows(page)).to_have_count(30)  # every task without "live" (37), first page
+    shot(page, "tasks-filter-tags")
     tags.get_by_role("button", name="Clear").click()
     page.get_by_role("button", name="Filter Iteration").click()
     page.get_by_role("dialog", name="Filter Iteration").get_by_label("Minimum").fill("1")
@@ -257,6 +258,7 @@ def test_bulk_tags_move_archive_and_delete(page, webapp_stack, shot):
     dialog = page.get_by_role("dialog", name="Tags of 3 tasks")
     dialog.get_by_label("Add tag").fill("reviewed")
     dialog.get_by_label("Add tag").press("Enter")
+    shot(page, "tasks-tags-dialog")
     dialog.get_by_role("button", name="Apply").click()
     expect(rows(page).filter(has_text="reviewed")).to_have_count(3)
 
