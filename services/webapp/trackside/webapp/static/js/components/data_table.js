@@ -159,7 +159,8 @@ export function createDataTable(options) {
     const box = h('div', {class: 'filter-popover', role: 'dialog', 'aria-label': `Filter ${column.label}`,
       dataset: {col: column.id}});
     const rect = anchor.getBoundingClientRect();
-    Object.assign(box.style, {top: `${rect.bottom + 4}px`, left: `${Math.max(8, Math.min(rect.left, innerWidth - 300))}px`});
+    const left = Math.max(8, Math.min(rect.left, innerWidth - 300));
+    Object.assign(box.style, {top: `${rect.bottom + 4}px`, left: `${left}px`});
     document.body.append(box);
     openPopover = box;
     document.addEventListener('mousedown', onOutside, true);
@@ -394,8 +395,8 @@ export function createDataTable(options) {
             }}),
           h('label', {for: id}, column.label),
           h('span', {class: 'spacer'}),
-          h('button', {type: 'button', class: 'up', 'aria-label': `Move ${column.label} up`, disabled: !shown || index === 0,
-            onclick: () => move(-1)}, '↑'),
+          h('button', {type: 'button', class: 'up', 'aria-label': `Move ${column.label} up`,
+            disabled: !shown || index === 0, onclick: () => move(-1)}, '↑'),
           h('button', {type: 'button', class: 'down', 'aria-label': `Move ${column.label} down`,
             disabled: !shown || index === state.visible.length - 1, onclick: () => move(1)}, '↓'),
           column.onRemove ? h('button', {type: 'button', 'aria-label': `Remove column ${column.label}`,
@@ -455,7 +456,8 @@ function toLocalInput(iso) {
   const date = new Date(iso);
   if (Number.isNaN(date.getTime())) return '';
   const pad = (n) => String(n).padStart(2, '0');
-  return `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
+  const day = `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}`;
+  return `${day}T${pad(date.getHours())}:${pad(date.getMinutes())}`;
 }
 
 /** Sort keys as order_by: ["name", "-started"]. */

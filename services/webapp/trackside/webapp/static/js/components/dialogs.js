@@ -135,7 +135,8 @@ export function pickQueue({title = 'Enqueue', confirmLabel = 'Enqueue', intro} =
  * Choose a project by searching its path (projects.get_all_ex, name regex). With allowNew, a path that does not
  * exist is returned as {name} so the caller can create it (tasks.move / models.move take project_name).
  */
-export function pickProject({title = 'Move to project', confirmLabel = 'Move', exclude = [], allowNew = true, intro} = {}) {
+export function pickProject({title = 'Move to project', confirmLabel = 'Move', exclude = [], allowNew = true,
+  intro} = {}) {
   return openDialog(title, (close) => {
     const id = nextId('project');
     const listId = nextId('project-list');

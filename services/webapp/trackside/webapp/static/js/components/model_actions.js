@@ -72,7 +72,8 @@ async function run(action, models, onDone) {
   const total = targets.length;
   const noun = total === 1 ? 'model' : 'models';
   if (result.succeeded.length) {
-    toast(`${result.succeeded.length === total ? total : `${result.succeeded.length} of ${total}`} ${noun} ${action.verb}`,
+    const done = result.succeeded.length === total ? total : `${result.succeeded.length} of ${total}`;
+    toast(`${done} ${noun} ${action.verb}`,
       result.failed.length ? 'info' : 'success');
   }
   if (result.failed.length) {

@@ -203,7 +203,8 @@ export function taskActionsMenu(tasks, {onDone, projectId, label = 'Actions'} = 
     menu.replaceChildren(...ACTIONS.map((action) => {
       const n = applicableTasks(action.id, tasks).length;
       return h('button', {type: 'button', role: 'menuitem', disabled: n === 0, class: action.danger ? 'danger' : null,
-        dataset: {action: action.id}, onclick: () => { close(); runTaskAction(action.id, tasks, {onDone, projectId}); }},
+        dataset: {action: action.id},
+        onclick: () => { close(); runTaskAction(action.id, tasks, {onDone, projectId}); }},
       labelFor(action, tasks));
     }));
     menu.hidden = false;

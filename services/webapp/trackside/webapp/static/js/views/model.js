@@ -88,8 +88,8 @@ function metadata(model) {
 function tasksUsing(model, projectId) {
   const columns = [
     {id: 'name', label: 'Name', fields: ['name'], sortField: 'name', removable: false, text: (r) => r.name,
-      render: (r) => h('a', {href: `/projects/${r.project?.id || projectId}/tasks/${r.id}/execution`, 'data-row-link': ''},
-        r.name || r.id)},
+      render: (r) => h('a', {href: `/projects/${r.project?.id || projectId}/tasks/${r.id}/execution`,
+        'data-row-link': ''}, r.name || r.id)},
     {id: 'status', label: 'Status', fields: ['status'], sortField: 'status', text: (r) => r.status,
       render: (r) => h('span', {class: `status status-${r.status}`}, statusLabel(r.status))},
     {id: 'project', label: 'Project', fields: ['project.name'], text: (r) => r.project?.name || ''},
@@ -104,8 +104,8 @@ function tasksUsing(model, projectId) {
     rowHref: (r) => `/projects/${r.project?.id || projectId}/tasks/${r.id}/execution`,
     load: async ({scrollId, size, sort}) => {
       const data = await api('tasks.get_all_ex', {'models.input.model': [model.id], scroll_id: scrollId, size,
-        order_by: encodeSort(sort), only_fields: ['id', 'name', 'status', 'type', 'system_tags', 'tags', 'company', 'project.name', 'user.name',
-          'last_update']});
+        order_by: encodeSort(sort), only_fields: ['id', 'name', 'status', 'type', 'system_tags', 'tags', 'company',
+          'project.name', 'user.name', 'last_update']});
       return {rows: data.tasks || [], scrollId: data.scroll_id};
     },
   });
@@ -158,7 +158,8 @@ export async function render({root, params}) {
   const rerender = () => render({root, params});
   replace(root,
     h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, h('a', {href: '/projects'}, 'Projects'), ' / ',
-      h('a', {href: `/projects/${projectId}/models`}, model.project?.name || (projectId === '*' ? 'All models' : 'Models'))),
+      h('a', {href: `/projects/${projectId}/models`},
+        model.project?.name || (projectId === '*' ? 'All models' : 'Models'))),
     h('div', {class: 'model-summary'},
       h('h1', {}, model.name || model.id), modelStatus(model.ready),
       archived(model) ? h('span', {class: 'status'}, 'Archived') : null,

@@ -26,7 +26,8 @@ function modelHref(ctx, row) {
 function columnsFor(ctx) {
   const projectBody = ctx.projectId !== '*' ? {projects: [ctx.projectId]} : {};
   return [
-    {id: 'id', label: 'ID', fields: ['id'], text: (r) => r.id, render: (r) => h('code', {title: r.id}, r.id.slice(0, 8))},
+    {id: 'id', label: 'ID', fields: ['id'], text: (r) => r.id,
+      render: (r) => h('code', {title: r.id}, r.id.slice(0, 8))},
     {id: 'framework', label: 'Framework', fields: ['framework'], sortField: 'framework', text: (r) => r.framework || '',
       filter: {type: 'set', options: async () => (await api('models.get_frameworks',
         ctx.projectId !== '*' ? {projects: [ctx.projectId]} : {})).frameworks || []}},
@@ -35,7 +36,8 @@ function columnsFor(ctx) {
     {id: 'tags', label: 'Tags', fields: ['tags', 'system_tags'], text: (r) => (r.tags || []).join(', '),
       render: (r) => h('span', {class: 'tags'}, (r.tags || []).map((t) => h('span', {class: 'tag'}, t))),
       filter: {type: 'tags', options: async () => (await api('projects.get_model_tags', projectBody)).tags || []}},
-    {id: 'ready', label: 'Status', fields: ['ready'], sortField: 'ready', text: (r) => (r.ready ? 'Published' : 'Draft'),
+    {id: 'ready', label: 'Status', fields: ['ready'], sortField: 'ready',
+      text: (r) => (r.ready ? 'Published' : 'Draft'),
       render: (r) => modelStatus(r.ready),
       filter: {type: 'set', options: [{value: 'true', label: 'Published'}, {value: 'false', label: 'Draft'}]}},
     {id: 'task', label: 'Task', fields: ['task.name'], text: (r) => r.task?.name || '',

@@ -41,7 +41,8 @@ export async function render({root, params, query}) {
     try {
       // Its own tasks only: the card links to them (sub-projects have their own cards).
       parent = (await api('projects.get_all_ex', {id: [parentId], include_stats: true, stats_for_state: 'active',
-        stats_with_children: false, include_stats_filter: HIDDEN_KINDS, only_fields: ['id', 'name', 'basename', 'description', 'last_update'],
+        stats_with_children: false, include_stats_filter: HIDDEN_KINDS,
+        only_fields: ['id', 'name', 'basename', 'description', 'last_update'],
         search_hidden: true})).projects?.[0];
     } catch (err) {
       replace(root, errorBox(err));
@@ -278,7 +279,8 @@ export async function render({root, params, query}) {
     const archivedModels = contents.models || 0;
     const ok = await confirmDialog({title: 'Delete project', confirmLabel: 'Delete', danger: true,
       message: `Delete project "${name}"${archivedTasks || archivedModels
-        ? ` with its ${archivedTasks} archived task(s) and ${archivedModels} archived model(s)` : ''}? This cannot be undone.`});
+        ? ` with its ${archivedTasks} archived task(s) and ${archivedModels} archived model(s)` : ''}?`
+        + ' This cannot be undone.'});
     if (!ok) return;
     try {
       await api('projects.delete', {project: project.id, delete_contents: true});
@@ -299,11 +301,12 @@ export async function render({root, params, query}) {
     h('nav', {class: 'breadcrumbs', 'aria-label': 'Breadcrumbs'}, crumbs),
     h('div', {class: 'page-title'}, h('h1', {}, parent ? baseOf(parent.name) : 'Projects'),
       parent ? h('nav', {class: 'section-links', 'aria-label': 'Project sections'},
-        h('a', {href: `/projects/${parentId}/tasks`}, 'Tasks'), h('a', {href: `/projects/${parentId}/models`}, 'Models'),
+        h('a', {href: `/projects/${parentId}/tasks`}, 'Tasks'),
+        h('a', {href: `/projects/${parentId}/models`}, 'Models'),
         h('a', {href: `/projects/${parentId}/projects`, 'aria-current': 'page'}, 'Sub-projects')) : null),
     h('div', {class: 'toolbar'},
-      h('div', {class: 'search-field'}, h('label', {for: 'project-search', class: 'visually-hidden'}, 'Search projects'),
-        search),
+      h('div', {class: 'search-field'},
+        h('label', {for: 'project-search', class: 'visually-hidden'}, 'Search projects'), search),
       h('span', {class: 'spacer'}),
       h('button', {type: 'button', class: 'primary', onclick: () => createProject()}, 'New project')),
     grid, status, more);
