@@ -103,6 +103,19 @@ def test_scalar_chart_and_its_smoothing_and_log_scale_controls(page, reported, s
     page.get_by_label("Log scale").uncheck()
     page.get_by_label("Smoothing", exact=True).select_option(label="None")
 
+    page.get_by_label("X axis").select_option(label="Wall time")
+    page.wait_for_function("(s) => document.querySelector(s)._fullLayout.xaxis.type === 'date'",
+                           arg=CHART.format("loss"))
+    page.get_by_label("X axis").select_option(label="Relative time")
+    page.wait_for_function("(s) => { const el = document.querySelector(s);"
+                           " return el._fullLayout.xaxis.type === 'linear'"
+                           " && Math.min(...el.data.map((t) => t.x[0])) === 0; }", arg=CHART.format("loss"))
+    page.get_by_label("X axis").select_option(label="Iterations")
+    page.get_by_label("Group by").select_option(label="Series (one chart each)")
+    page.wait_for_selector(CHART.format("loss / validation") + "[data-drawn='true']")
+    shot(page, "task-scalars-by-series")
+    page.get_by_label("Group by").select_option(label="Metric")
+
 
 def test_a_plot_and_a_debug_image_render(page, reported, shot):
     page.goto(task_url(reported, "info-output/metrics/plots"))
@@ -196,3 +209,37 @@ def test_a_draft_tasks_hyperparameter_is_edited_in_place(page, webapp_stack, rep
     config = client.ok("tasks.get_by_id", task=draft)["task"]["configuration"]["model config"]
     assert config["value"] == '{"layers": [8]}'
     shot(page, "task-configuration-edited")
+
+
+def test_a_running_tasks_console_and_charts_follow_it_without_reload(page, webapp_stack, reported, shot):
+    import json
+
+    from support.webapp_reports import JSON_LINES, api_client
+
+    client = api_client(webapp_stack)
+    task = client.ok("tasks.create", name="running live", type="training", project=reported.project)["id"]
+    client.ok("tasks.started", task=task)
+
+    def add(events):
+        reply = client.send("events.add_batch", body="\n".join(json.dumps(e) for e in events), headers=JSON_LINES,
+                            version="2.23")
+        assert reply.code == (200, 0), reply.meta
+
+    add([{"type": "log", "task": task, "msg": "first live line", "level": "info", "timestamp": 1_700_000_000_000},
+         {"type": "training_stats_scalar", "task": task, "metric": "live", "variant": "a", "iter": 0, "value": 1.0}])
+    page.goto(f"/projects/{reported.project}/tasks/{task}/info-output/log")
+    console = page.get_by_role("region", name="Console output")
+    expect(console.get_by_text("first live line")).to_be_visible()
+    expect(page.get_by_label("Follow")).to_be_checked()
+    add([{"type": "log", "task": task, "msg": f"later line {n}", "level": "info", "timestamp": 1_700_000_000_001 + n}
+         for n in range(300)])
+    expect(console.get_by_text("later line 299", exact=True)).to_be_visible(timeout=15000)  # followed the tail
+    shot(page, "task-console-live")
+
+    page.get_by_role("tab", name="Scalars").click()
+    selector = CHART.format("live")
+    page.wait_for_selector(selector + "[data-drawn='true']")
+    add([{"type": "training_stats_scalar", "task": task, "metric": "live", "variant": "a", "iter": i, "value": 1.0 + i}
+         for i in range(1, 50)])
+    page.wait_for_function("(s) => document.querySelector(s).data[0].y.length === 50", arg=selector, timeout=20000)
+    shot(page, "task-scalars-live")

@@ -94,6 +94,7 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
   }
 
   function scrollToEnd() {
+    spacer.style.height = `${height()}px`; // grown first, or the end would be the old one
     viewport.scrollTop = viewport.scrollHeight;
     schedule();
   }
@@ -194,17 +195,17 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
     if (!text) { status.textContent = 'Type something to search'; return; }
     const fresh = !search || search.text !== text || search.regex !== regexBox.checked
       || search.caseSensitive !== caseBox.checked;
-    search = {text, regex: regexBox.checked, caseSensitive: caseBox.checked};
+    if (fresh) search = {text, regex: regexBox.checked, caseSensitive: caseBox.checked};
     const here = hit ?? (direction === 'next' ? firstLine() - 1 : firstLine() + visibleCount());
     const from = fresh && hit === null ? (direction === 'next' ? 0 : undefined)
       : (direction === 'next' ? here + 1 : here - 1);
     const body = {task: taskId, text, regex: search.regex, case_sensitive: search.caseSensitive, direction,
-      count: fresh};
+      count: false};
+    if (fresh) countMatches(search, {...body, direction: 'next', from_offset: 0, count: true});
     if (from !== undefined && from >= 0) body.from_offset = from;
     status.textContent = 'Searching…';
     try {
       let answer = await searchAll(body);
-      if (fresh && answer.matches !== undefined) search.matches = answer.matches_capped ? `${answer.matches}+` : answer.matches;
       let wrapped = false;
       if (!answer.found && from !== undefined && !(direction === 'next' && from === 0)) {
         // No wrap-around on the server: start again from the other end.
@@ -227,25 +228,42 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
       followBox.checked = false;
       spacer.style.height = `${height()}px`;
       scrollToLine(hit);
-      const count = search.matches !== undefined ? ` · ${search.matches} match${search.matches === 1 ? '' : 'es'}` : '';
-      status.textContent = `Match at line ${(hit + 1).toLocaleString()}${count}${wrapped ? ' (wrapped)' : ''}`;
+      search.shown = `Match at line ${(hit + 1).toLocaleString()}`;
+      search.wrapped = wrapped;
+      showStatus();
     } catch (error) {
       status.textContent = error.message;
+    }
+  }
+
+  function showStatus() {
+    if (!search?.shown) return;
+    const n = search.matches;
+    const count = n !== undefined ? ` · ${n}${search.capped ? '+' : ''} match${n === 1 && !search.capped ? '' : 'es'}` : '';
+    status.textContent = `${search.shown}${count}${search.wrapped ? ' (wrapped)' : ''}`;
+  }
+
+  /** How many lines match, asked beside the search so the hit is not held back by the count. */
+  async function countMatches(which, body) {
+    try {
+      const answer = await api('events.search_task_log', body);
+      if (search !== which || answer.matches === undefined) return;
+      which.matches = answer.matches;
+      which.capped = answer.matches_capped;
+      showStatus();
+    } catch {
+      // The count is a nicety; the search itself reports errors.
     }
   }
 
   /** One search to its end: the server stops at a time budget (done: false) and says where it got to. */
   async function searchAll(body) {
     let answer = await api('events.search_task_log', body);
-    const counted = answer;
     while (!answer.found && answer.done === false && !destroyed) {
       const next = body.direction === 'next' ? answer.searched_to + 1 : answer.searched_to - 1;
       if (next < 0 || next >= (answer.total ?? Infinity)) break;
       status.textContent = `Searching… line ${(next + 1).toLocaleString()} of ${(answer.total || 0).toLocaleString()}`;
       answer = await api('events.search_task_log', {...body, count: false, from_offset: next});
-    }
-    if (counted.matches !== undefined && answer.matches === undefined) {
-      answer = {...answer, matches: counted.matches, matches_capped: counted.matches_capped};
     }
     return answer;
   }

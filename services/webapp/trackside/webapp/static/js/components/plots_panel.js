@@ -22,9 +22,9 @@ function rewriteSources(figure, config) {
 }
 
 function figureCard(event, caption, config, observer) {
-  const plot = h('div', {class: 'chart-plot plot-figure', role: 'img',
-    'aria-label': `Plot ${event.metric} / ${event.variant}${caption ? ` · ${caption}` : ''}`});
-  const el = h('figure', {class: 'chart-card plot-card', dataset: {metric: event.metric, variant: event.variant}},
+  const plot = h('div', {class: 'chart-plot plot-figure'});
+  const el = h('figure', {class: 'chart-card plot-card', dataset: {metric: event.metric, variant: event.variant},
+    'aria-label': `Plot ${event.metric} / ${event.variant}${caption ? ` · ${caption}` : ''}`},
     plot, h('figcaption', {class: 'muted'}, caption || `${event.variant} · iteration ${event.iter ?? ''}`));
   el.draw = async () => {
     try {

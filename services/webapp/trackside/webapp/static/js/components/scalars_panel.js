@@ -13,6 +13,7 @@ const DEFAULTS = {groupBy: 'metric', xAxis: 'iter', smoothing: 'none', amount: 0
 const PALETTE = ['#2f6fed', '#e4572e', '#17a398', '#f3a712', '#8e44ad', '#4caf50', '#c2185b', '#00838f',
   '#6d4c41', '#546e7a', '#ff7043', '#7cb342', '#5c6bc0', '#ab47bc', '#26a69a', '#ef5350'];
 const LIVE_MS = 5000;
+const SINGLE_VALUE_ITER = -(2 ** 31); // the iteration Logger.report_single_value reports at
 
 function loadSettings() {
   try {
@@ -227,6 +228,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
       await Plotly.react(card.plot, traces(card), layout(card),
         {displaylogo: false, responsive: true, modeBarButtonsToRemove: ['lasso2d', 'select2d']});
       card.plot.dataset.drawn = 'true';
+      card.plot.dataset.draws = String(Number(card.plot.dataset.draws || 0) + 1); // tests and bench wait on it
       if (!card.plotted) {
         card.plotted = true;
         card.plot.on('plotly_relayout', (event) => onZoom(card, event));
@@ -288,7 +290,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     const shown = metrics.filter((m) => !wanted || m.metric.toLowerCase().includes(wanted)
       || m.variants.some((v) => v.toLowerCase().includes(wanted)));
     cards = chartCards(shown, settings.groupBy).map((card) => {
-      const plot = h('div', {class: 'chart-plot', role: 'img', 'aria-label': `Chart ${card.title}`});
+      const plot = h('div', {class: 'chart-plot'});
       const status = h('p', {class: 'chart-status muted'});
       const el = h('figure', {class: 'chart-card', dataset: {metric: card.metric, title: card.title}},
         h('figcaption', {class: 'sr-only'}, card.title), plot, status);
@@ -302,27 +304,50 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     for (const card of cards) observer.observe(card.el);
   }
 
+  // The series to chart. The tasks' (models') last_metrics summary lists every scalar series and is one cheap
+  // read; a series whose latest iteration is the single-value one has only single values (a table, no chart).
+  // Without a summary (older data) the events store is asked (events.get_multi_task_metrics, slower).
   async function loadMetrics() {
-    const [found, single] = await Promise.all([
+    const service = modelEvents ? 'models' : 'tasks';
+    const answer = await api(`${service}.get_all_ex`, {id: ids, only_fields: ['id', 'name', 'last_metrics']});
+    const found = new Map();
+    for (const doc of answer[service] || []) {
+      if (doc.name && !names.has(doc.id)) names.set(doc.id, doc.name);
+      for (const variants of Object.values(doc.last_metrics || {})) {
+        for (const entry of Object.values(variants || {})) {
+          if (!entry || entry.metric === undefined || entry.value_iteration === SINGLE_VALUE_ITER) continue;
+          if (!found.has(entry.metric)) found.set(entry.metric, new Set());
+          found.get(entry.metric).add(entry.variant);
+        }
+      }
+    }
+    if (found.size) {
+      return [...found.keys()].sort().map((metric) => ({metric, variants: [...found.get(metric)].sort()}));
+    }
+    const [fromEvents, singles] = await Promise.all([
       api('events.get_multi_task_metrics', {tasks: ids, event_type: 'training_stats_scalar', model_events: modelEvents}),
-      api('events.get_task_single_value_metrics', {tasks: ids, model_events: modelEvents}).catch(() => ({tasks: []})),
+      singleValues,
     ]);
     const singleOnly = new Set();
-    for (const {values} of single.tasks || []) for (const v of values) singleOnly.add(`${v.metric}\u0000${v.variant}`);
+    for (const {values} of singles) for (const v of values) singleOnly.add(`${v.metric}\u0000${v.variant}`);
     const list = [];
-    for (const {metric, variants} of found.metrics || []) {
+    for (const {metric, variants} of fromEvents.metrics || []) {
       const charted = variants.filter((v) => !singleOnly.has(`${metric}\u0000${v}`));
       if (charted.length) list.push({metric, variants: charted});
     }
-    return {list, single: single.tasks || []};
+    return list;
   }
 
+  // Single values: their own (slower) request, shown when it answers without holding the charts back.
+  const singleValues = api('events.get_task_single_value_metrics', {tasks: ids, model_events: modelEvents})
+    .then((answer) => answer.tasks || []).catch(() => []);
+
   async function start() {
+    singleValues.then((rows) => { if (!destroyed) replace(singles, singleValuesTable(rows, ids, names)); });
     try {
-      const {list, single} = await loadMetrics();
+      const list = await loadMetrics();
       if (destroyed) return;
       metrics = list;
-      replace(singles, singleValuesTable(single, ids, names));
       buildCards();
     } catch (error) {
       replace(note, errorBox(error));
@@ -333,7 +358,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
   const timer = setInterval(async () => {
     if (destroyed || !isRunning() || document.visibilityState !== 'visible') return;
     try {
-      const {list} = await loadMetrics();
+      const list = await loadMetrics();
       if (destroyed) return;
       const signature = (l) => JSON.stringify(l);
       if (signature(list) !== signature(metrics)) { metrics = list; buildCards(); return; }

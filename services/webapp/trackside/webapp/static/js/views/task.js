@@ -98,17 +98,20 @@ async function refresh(force = false) {
   const current = page;
   if (!current) return;
   try {
+    if (!force) {
+      // A light read first (status and last update only); the whole task only when it changed.
+      const {tasks = []} = await api('tasks.get_all_ex', {id: [current.taskId], only_fields: ['status', 'last_update']});
+      const light = tasks[0];
+      if (!light || (light.status === current.task.status && light.last_update === current.task.last_update)) return;
+    }
     const task = await loadTask(current.taskId);
     if (page !== current) return;
-    const changed = force || task.status !== current.task.status || task.last_update !== current.task.last_update;
     current.task = task;
-    if (changed) {
-      // Rebuilt, so the actions menu reads the new status.
-      const head = header(task, current.project);
-      current.head.replaceWith(head);
-      current.head = head;
-      for (const listener of current.listeners) listener(task);
-    }
+    // Rebuilt, so the actions menu reads the new status.
+    const head = header(task, current.project);
+    current.head.replaceWith(head);
+    current.head = head;
+    for (const listener of current.listeners) listener(task);
   } catch (error) {
     console.warn('task refresh failed', error);
   }

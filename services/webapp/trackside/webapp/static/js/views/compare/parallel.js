@@ -26,7 +26,7 @@ export async function render(container, {tasks}) {
     h('option', {value: ''}, '(no metric)'),
     series.map((s, i) => h('option', {value: s.key, selected: i === 0}, s.key)));
   const kindSelect = h('select', {id: 'parallel-kind'}, VALUE_KINDS.map(([v, label]) => h('option', {value: v}, label)));
-  const plot = h('div', {class: 'chart-plot parallel-plot', role: 'img', 'aria-label': 'Parallel coordinates'});
+  const plot = h('div', {class: 'chart-plot parallel-plot'});
   const paramBoxes = h('fieldset', {class: 'param-picker'}, h('legend', {}, 'Hyperparameters'),
     params.map(([key], i) => {
       const box = h('input', {type: 'checkbox', id: `parallel-param-${i}`, value: key, checked: chosen.has(key),
@@ -35,7 +35,7 @@ export async function render(container, {tasks}) {
     }));
   container.append(h('div', {class: 'toolbar'}, h('label', {for: metricSelect.id}, 'Metric'), metricSelect,
     h('label', {for: kindSelect.id}, 'Value'), kindSelect), paramBoxes,
-  h('div', {class: 'chart-card'}, plot));
+  h('figure', {class: 'chart-card', 'aria-label': 'Parallel coordinates'}, plot));
   metricSelect.addEventListener('change', () => draw());
   kindSelect.addEventListener('change', () => draw());
 
