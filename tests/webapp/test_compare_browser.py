@@ -49,6 +49,8 @@ def test_the_query_form_and_the_other_tabs_render(page, reported, shot):
     page.goto(f"/projects/{reported.project}/compare-tasks?ids={ids}")
     expect(page.get_by_role("heading", name="Compare 2 tasks")).to_be_visible()
     expect(page.get_by_role("tab", name="Details")).to_have_attribute("aria-selected", "true")
+    expect(page.get_by_role("table", name="Task details").get_by_role("row", name=re.compile("^User"))).to_contain_text(
+        "Test User")
     shot(page, "compare-details")
     for tab, name in [("Parallel coordinates", "compare-parallel"), ("Scalar values", "compare-scalar-values"),
                       ("Plots", "compare-plots"), ("Debug samples", "compare-debug-samples")]:
@@ -60,4 +62,8 @@ def test_the_query_form_and_the_other_tabs_render(page, reported, shot):
             page.wait_for_selector(".parallel-plot[data-drawn='true']")
         if tab == "Plots":
             expect(page.locator(".plot-figure[data-drawn='true']")).to_have_count(2)
+        if tab == "Debug samples":
+            expect(page.get_by_role("tabpanel").get_by_role("img")).to_have_count(2)
+        if tab == "Scalar values":
+            expect(page.get_by_role("table", name="Scalar values")).to_contain_text("loss / train")
         shot(page, name)

@@ -239,7 +239,8 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
   function showStatus() {
     if (!search?.shown) return;
     const n = search.matches;
-    const count = n !== undefined ? ` · ${n}${search.capped ? '+' : ''} match${n === 1 && !search.capped ? '' : 'es'}` : '';
+    const plural = n === 1 && !search.capped ? '' : 'es';
+    const count = n !== undefined ? ` · ${n}${search.capped ? '+' : ''} match${plural}` : '';
     status.textContent = `${search.shown}${count}${search.wrapped ? ' (wrapped)' : ''}`;
   }
 
@@ -262,7 +263,8 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
     while (!answer.found && answer.done === false && !destroyed) {
       const next = body.direction === 'next' ? answer.searched_to + 1 : answer.searched_to - 1;
       if (next < 0 || next >= (answer.total ?? Infinity)) break;
-      status.textContent = `Searching… line ${(next + 1).toLocaleString()} of ${(answer.total || 0).toLocaleString()}`;
+      const of = (answer.total || 0).toLocaleString();
+      status.textContent = `Searching… line ${(next + 1).toLocaleString()} of ${of}`;
       answer = await api('events.search_task_log', {...body, count: false, from_offset: next});
     }
     return answer;
@@ -293,7 +295,13 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
   searchInput.addEventListener('keydown', (event) => {
     if (event.key === 'Enter') { event.preventDefault(); find(event.shiftKey ? 'prev' : 'next'); }
   });
-  searchInput.addEventListener('input', debounce(() => { if (!searchInput.value) { hit = null; search = null; status.textContent = ''; schedule(); } }, 200));
+  searchInput.addEventListener('input', debounce(() => {
+    if (searchInput.value) return;
+    hit = null; // cleared: no hit highlighted
+    search = null;
+    status.textContent = '';
+    schedule();
+  }, 200));
   followBox.addEventListener('change', () => { follow = followBox.checked; if (follow) scrollToEnd(); });
   viewport.addEventListener('scroll', () => {
     // Scrolling away from the end stops following; back at the end resumes it.

@@ -85,7 +85,8 @@ async function manyTasks(ids, modelEvents, config, observer, names) {
         const latest = Object.keys(iterations).sort((a, b) => Number(b) - Number(a))[0];
         const entry = iterations[latest];
         for (const event of entry.plots || []) {
-          cells.push(figureCard(event, `${entry.name || names.get(id) || id} · iteration ${latest}`, config, observer));
+          const caption = `${entry.name || names.get(id) || id} · iteration ${latest}`;
+          cells.push(figureCard(event, caption, config, observer));
         }
       }
       rows.push(h('div', {class: 'plot-variant'}, h('h3', {}, variant), h('div', {class: 'side-by-side'}, cells)));

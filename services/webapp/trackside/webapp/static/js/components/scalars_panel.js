@@ -325,7 +325,8 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
       return [...found.keys()].sort().map((metric) => ({metric, variants: [...found.get(metric)].sort()}));
     }
     const [fromEvents, singles] = await Promise.all([
-      api('events.get_multi_task_metrics', {tasks: ids, event_type: 'training_stats_scalar', model_events: modelEvents}),
+      api('events.get_multi_task_metrics',
+        {tasks: ids, event_type: 'training_stats_scalar', model_events: modelEvents}),
       singleValues,
     ]);
     const singleOnly = new Set();

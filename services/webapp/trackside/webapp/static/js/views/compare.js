@@ -5,7 +5,7 @@ import {api} from '../api.js';
 import {errorBox, h, replace} from '../dom.js';
 
 export const MAX_TASKS = 100;
-const COMPARE_FIELDS = ['id', 'name', 'status', 'type', 'project', 'user', 'created', 'started', 'completed',
+const COMPARE_FIELDS = ['id', 'name', 'status', 'type', 'project', 'user.name', 'created', 'started', 'completed',
   'last_update', 'last_iteration', 'tags', 'comment', 'hyperparams', 'configuration', 'script.repository',
   'script.branch', 'script.version_num', 'script.entry_point', 'script.working_dir', 'execution.queue',
   'container', 'models', 'last_metrics', 'output.destination', 'parent', 'active_duration'];
@@ -59,8 +59,8 @@ export async function render(ctx) {
   }
   const missing = ids.filter((id) => !tasks.some((t) => t.id === id));
   const names = new Map(tasks.map((t) => [t.id, t.name || t.id]));
-  const body = h('section', {id: 'compare-panel', role: 'tabpanel', 'aria-labelledby': `compare-tab-${TABS.indexOf(tab)}`,
-    class: 'compare-panel'});
+  const body = h('section', {id: 'compare-panel', role: 'tabpanel', class: 'compare-panel',
+    'aria-labelledby': `compare-tab-${TABS.indexOf(tab)}`});
   replace(root,
     h('div', {class: 'breadcrumbs'}, h('a', {href: `/projects/${projectId}/tasks`}, 'Tasks'), ' / compare'),
     h('h1', {}, `Compare ${tasks.length} tasks`),

@@ -100,7 +100,8 @@ async function refresh(force = false) {
   try {
     if (!force) {
       // A light read first (status and last update only); the whole task only when it changed.
-      const {tasks = []} = await api('tasks.get_all_ex', {id: [current.taskId], only_fields: ['status', 'last_update']});
+      const {tasks = []} = await api('tasks.get_all_ex',
+        {id: [current.taskId], only_fields: ['status', 'last_update']});
       const light = tasks[0];
       if (!light || (light.status === current.task.status && light.last_update === current.task.last_update)) return;
     }

@@ -18,7 +18,8 @@ export async function render(container, {tasks, ids}) {
         h('div', {class: 'sample-thumbs'}, events.map((e) => h('a', {class: 'sample-thumb button',
           href: `/projects/*/tasks/${t.id}/info-output/debugImages`},
         mediaKind(e.url) === 'image'
-          ? h('img', {class: 'sample-media', src: fileUrl(e.url, config), alt: `${e.metric} / ${e.variant}`, loading: 'lazy'})
+          ? h('img', {class: 'sample-media', src: fileUrl(e.url, config), alt: `${e.metric} / ${e.variant}`,
+            loading: 'lazy'})
           : h('div', {class: 'sample-media sample-icon'}, mediaKind(e.url)),
         h('span', {class: 'sample-caption'}, `${e.metric} / ${e.variant}`)))));
     })));

@@ -13,7 +13,8 @@ function dimension(label, values) {
   if (numbers.every((n) => Number.isFinite(n))) return {label, values: numbers};
   const categories = [...new Set(values.map((v) => String(v ?? '')))].sort();
   return {label, values: values.map((v) => categories.indexOf(String(v ?? ''))),
-    tickvals: categories.map((_, i) => i), ticktext: categories.map((c) => (c.length > 18 ? `${c.slice(0, 18)}…` : c || '—'))};
+    tickvals: categories.map((_, i) => i),
+    ticktext: categories.map((c) => (c.length > 18 ? `${c.slice(0, 18)}…` : c || '—'))};
 }
 
 export async function render(container, {tasks}) {
@@ -25,7 +26,8 @@ export async function render(container, {tasks}) {
   const metricSelect = h('select', {id: 'parallel-metric'},
     h('option', {value: ''}, '(no metric)'),
     series.map((s, i) => h('option', {value: s.key, selected: i === 0}, s.key)));
-  const kindSelect = h('select', {id: 'parallel-kind'}, VALUE_KINDS.map(([v, label]) => h('option', {value: v}, label)));
+  const kindSelect = h('select', {id: 'parallel-kind'},
+    VALUE_KINDS.map(([v, label]) => h('option', {value: v}, label)));
   const plot = h('div', {class: 'chart-plot parallel-plot'});
   const paramBoxes = h('fieldset', {class: 'param-picker'}, h('legend', {}, 'Hyperparameters'),
     params.map(([key], i) => {
@@ -53,7 +55,8 @@ export async function render(container, {tasks}) {
     if (!dims.length) { replace(plot, h('p', {class: 'muted'}, 'Choose hyperparameters to draw')); return; }
     if (!plot.dataset.drawn) plot.replaceChildren();
     await Plotly.react(plot, [{type: 'parcoords', dimensions: dims,
-      line: color ? {color, colorscale: 'Viridis', showscale: true, colorbar: {title: {text: metric.key}}} : {color: '#2f6fed'}}],
+      line: color ? {color, colorscale: 'Viridis', showscale: true, colorbar: {title: {text: metric.key}}}
+        : {color: '#2f6fed'}}],
     {height: 440, margin: {l: 70, r: 70, t: 60, b: 30}}, {displaylogo: false, responsive: true});
     plot.dataset.drawn = 'true';
   }

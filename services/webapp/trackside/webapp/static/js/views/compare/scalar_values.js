@@ -8,9 +8,10 @@ export async function render(container, {tasks}) {
   let kind = 'value';
   let only = false;
   const slot = h('div');
-  const draw = () => replace(slot, compareTable({label: 'Scalar values', tasks, onlyDiffs: only, sections: [{title: null,
-    rows: series.map((s) => ({name: s.key, values: tasks.map((t) => s.values.get(t.id)?.[kind] ?? null),
-      render: (v) => fmtNumber(v)}))}]}));
+  const rows = () => series.map((s) => ({name: s.key, values: tasks.map((t) => s.values.get(t.id)?.[kind] ?? null),
+    render: (v) => fmtNumber(v)}));
+  const draw = () => replace(slot, compareTable({label: 'Scalar values', tasks, onlyDiffs: only,
+    sections: [{title: null, rows: rows()}]}));
   const select = h('select', {id: 'scalar-value-kind', onchange: () => { kind = select.value; draw(); }},
     VALUE_KINDS.map(([v, label]) => h('option', {value: v}, label)));
   container.append(h('div', {class: 'toolbar'}, h('label', {for: select.id}, 'Value'), select,

@@ -23,7 +23,8 @@ export function compareTable({label, tasks, sections, onlyDiffs = false}) {
     const rows = section.rows.filter((row) => !onlyDiffs || !same(row.values));
     if (!rows.length) continue;
     if (section.title) {
-      body.push(h('tr', {class: 'section-row'}, h('th', {scope: 'colgroup', colspan: tasks.length + 1}, section.title)));
+      body.push(h('tr', {class: 'section-row'},
+        h('th', {scope: 'colgroup', colspan: tasks.length + 1}, section.title)));
     }
     for (const row of rows) {
       const differs = !same(row.values);
@@ -37,7 +38,8 @@ export function compareTable({label, tasks, sections, onlyDiffs = false}) {
   return h('div', {class: 'table-wrap'}, h('table', {class: 'data-table compare-table', 'aria-label': label},
     h('thead', {}, h('tr', {}, h('th', {scope: 'col'}, 'Field'),
       tasks.map((t) => h('th', {scope: 'col'}, t.name || t.id)))),
-    h('tbody', {}, body.length ? body : h('tr', {}, h('td', {colspan: tasks.length + 1, class: 'muted'}, 'Nothing to show')))));
+    h('tbody', {}, body.length ? body
+      : h('tr', {}, h('td', {colspan: tasks.length + 1, class: 'muted'}, 'Nothing to show')))));
 }
 
 /** A labelled "only differences" checkbox that calls onChange(checked). */

@@ -73,7 +73,9 @@ function paramsEditor(task, item, onDone) {
     const removed = original.filter((p) => !kept.has(p.name)).map((p) => ({section: item.name, name: p.name}));
     try {
       if (removed.length) await api('tasks.delete_hyper_params', {task: task.id, hyperparams: removed, force: false});
-      if (edited.length) await api('tasks.edit_hyper_params', {task: task.id, hyperparams: edited, replace_hyperparams: 'none'});
+      if (edited.length) {
+        await api('tasks.edit_hyper_params', {task: task.id, hyperparams: edited, replace_hyperparams: 'none'});
+      }
       toast(`${item.label} saved`, 'success');
       onDone(true);
     } catch (error) {
