@@ -8,8 +8,8 @@ arguments), signed in through the real /login form, timing what a person waits f
 - console search: Enter in the console's search box until the hit line (in the middle of the log) is shown;
 - compare: navigation to compare-tasks;ids=.../scalars/graph until the first chart holds a trace per task.
 
-Elements are found by role and accessible name (the charts are role=img "Chart <title>"); plotly's own
-``.scatterlayer .trace`` nodes say that a chart is drawn.
+Elements are found by role and accessible name (a chart is a figure captioned with its title); plotly's own
+``.scatterlayer .trace`` nodes in its plot say that it is drawn.
 """
 from __future__ import annotations
 
@@ -98,8 +98,9 @@ def figures(bench, page, which: str, data) -> None:
 
 
 def wait_traces(page, title: str, count: int):
-    """The chart titled ``title`` once plotly has drawn at least ``count`` traces in it; its locator."""
-    chart = page.get_by_role("img", name=re.compile(rf"^Chart {re.escape(title)}\b")).first
+    """The plot of the chart titled ``title`` (a figure captioned so) once plotly has drawn at least ``count``
+    traces in it; its locator."""
+    chart = page.get_by_role("figure", name=title, exact=True).locator(".chart-plot")
     chart.wait_for()
     page.wait_for_function("([el, n]) => el.querySelectorAll('.scatterlayer .trace').length >= n",
                            arg=[chart.element_handle(), count], timeout=TIMEOUT_MS)
