@@ -166,11 +166,18 @@ class DownsampledCharts:
 
     def _raw(self, company: str, series: SeriesKey, x_key: str, a: int, b: int, model_events: bool) -> list[dict]:
         """The series' events with x in [a, b] (single values left out)."""
-        bounds = {"iter_min": a, "iter_max": b} if x_key == "iter" else {"timestamp_min": a, "timestamp_max": b}
-        flt = EventFilter(company, [series.task], types=[SCALAR], model_events=model_events,
-                          metrics={series.metric: [series.variant]}, **bounds)
-        return [e for e in stream(self.store, flt, [(x_key, ASC)], fields=RAW_FIELDS, page_size=RAW_PAGE)
-                if e.get("iter") is not None and e["iter"] != SINGLE_VALUE_ITERATION]
+        if x_key == "iter":
+            flt = EventFilter(company, [series.task], types=[SCALAR], model_events=model_events,
+                              metrics={series.metric: [series.variant]}, iter_min=a, iter_max=b)
+            events = stream(self.store, flt, [("iter", ASC)], fields=RAW_FIELDS, page_size=RAW_PAGE)
+        else:
+            # By time, every series of the task, kept to this one here: a time range narrowed by metric and variant
+            # is read through the (metric, variant, iter) index by the embedded server, i.e. the whole series.
+            flt = EventFilter(company, [series.task], types=[SCALAR], model_events=model_events,
+                              timestamp_min=a, timestamp_max=b)
+            events = (e for e in stream(self.store, flt, [("timestamp", ASC)], fields=RAW_FIELDS, page_size=RAW_PAGE)
+                      if e["metric"] == series.metric and e["variant"] == series.variant)
+        return [e for e in events if e.get("iter") is not None and e["iter"] != SINGLE_VALUE_ITERATION]
 
     def _from_events(self, company: str, task: str, x_key: str, points: int, metrics: MetricVariants | None,
                      low: int | None, high: int | None, model_events: bool) -> dict:

@@ -32,6 +32,8 @@ from trackside.shared.storage.mongo import ASCENDING, Collection, Index, ensure_
 MAX_LIMIT = 2000
 DEFAULT_LIMIT = 200
 SEARCH_WINDOW = 5000
+# A search reads small windows first (a hit nearby answers fast), then larger ones.
+FIRST_SEARCH_WINDOW = 500
 SEARCH_BUDGET_S = 0.8
 # Counting matches reads the log from its start: its own, longer budget.
 COUNT_BUDGET_S = 3.0
@@ -171,12 +173,14 @@ class LogLines:
             yield from self._legacy_scan(company, task, start, forward)
             return
         position = max(0, start) if forward else min(total - 1, start)
+        window = FIRST_SEARCH_WINDOW
         while 0 <= position < total:
-            low, high = ((position, min(total - 1, position + SEARCH_WINDOW - 1)) if forward
-                         else (max(0, position - SEARCH_WINDOW + 1), position))
+            low, high = ((position, min(total - 1, position + window - 1)) if forward
+                         else (max(0, position - window + 1), position))
             flt = self._filter(company, task, seq_min=low, seq_max=high)
-            page = self.store.search(flt, [("seq", ASC if forward else DESC)], SEARCH_WINDOW,
+            page = self.store.search(flt, [("seq", ASC if forward else DESC)], window,
                                      fields=["seq", "msg", "timestamp", "level", "worker"])
+            window = min(SEARCH_WINDOW, window * 2)
             for event in page.events:
                 yield event["seq"], event
             position = high + 1 if forward else low - 1
