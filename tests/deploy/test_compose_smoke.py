@@ -36,8 +36,10 @@ from trackside.shared.embedded.process import free_port
 
 from test_compose_static import COMPOSE_DIR, MAIN, compose_binary
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow]
 FULL = os.environ.get("TRACKSIDE_SMOKE") == "full"
+# The full run builds three images and brings up two stacks (three `up`s): past pytest.ini's 600 s on a
+# loaded 2-core machine.
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500 if FULL else 600)]
 SMOKE = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
 AGENT_IMAGE = "trackside-test/agent:dev"
 STANDIN_IMAGE = "trackside-test/compose-standins:dev"
@@ -108,8 +110,20 @@ class Stack:
         command = [str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file", str(self.env_file),
                    "-p", self.name, "-f", str(MAIN), "-f", str(SMOKE), *args]
         result = subprocess.run(command, capture_output=True, text=True, env=self.env, timeout=timeout)
-        assert result.returncode == 0, f"compose {' '.join(args)}:\n{result.stderr[-4000:]}\n{self.logs()}"
+        assert result.returncode == 0, (f"compose {' '.join(args)}:\n{result.stderr[-4000:]}\n{self.logs()}\n"
+                                        f"{self.health_logs()}")
         return result
+
+    def health_logs(self) -> str:
+        """The last probes of every container that is not healthy: why a healthcheck failed (or timed out)."""
+        lines = []
+        for container in self.engine.client().containers.list(
+                all=True, filters={"label": f"com.docker.compose.project={self.name}"}):
+            health = container.attrs["State"].get("Health") or {}
+            if health and health.get("Status") != "healthy":
+                probes = [(p.get("ExitCode"), p.get("Output", "").strip()[-300:]) for p in health.get("Log", [])[-3:]]
+                lines.append(f"{container.name}: {health.get('Status')}: {probes}")
+        return "\n".join(lines)
 
     def logs(self) -> str:
         command = [str(compose_binary()), "--project-directory", str(COMPOSE_DIR), "--env-file", str(self.env_file),
@@ -178,7 +192,8 @@ def test_the_stack_comes_up_healthy_and_serves_the_sdk(new_stack, tmp_path):
     seconds = stack.up()
     print(f"\nup to all healthy: {seconds:.1f} s")
     states = stack.states()
-    assert {name: states.get(name) for name in LONG_RUNNING} == dict.fromkeys(LONG_RUNNING, "healthy"), states
+    assert {name: states.get(name) for name in LONG_RUNNING} == dict.fromkeys(LONG_RUNNING, "healthy"), (
+        states, stack.health_logs())
     assert states["init-config"] == states["init-redis"] == "exited"
     # The first start generated the secrets, owner-only; Redis has the default user off.
     for path in (stack.root / "config" / "secure.conf", stack.root / "config" / "hosts" / "redis.conf",
