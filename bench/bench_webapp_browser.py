@@ -77,13 +77,19 @@ def summarise(db, task: str, pairs: list[tuple[str, str]], last_iter: int) -> No
     db.tasks.update_one({"_id": task}, {"$set": {**fields, "last_iteration": last_iter}})
 
 
-def timed_load(page, url: str, ready: str, arg=None, repeat: int = 3) -> float:
+def timed_load(page, url: str, ready: str, arg=None, repeat: int = 3) -> float | str:
+    """Median seconds from navigation to ``ready``; a page not ready in 120 s is reported as such."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     times = []
     for _ in range(repeat):
         page.goto("/projects")
         start = time.perf_counter()
         page.goto(url)
-        page.wait_for_function(ready, arg=arg, timeout=120_000)
+        try:
+            page.wait_for_function(ready, arg=arg, timeout=120_000)
+        except PlaywrightTimeout:
+            return "not ready in 120 s"
         times.append(time.perf_counter() - start)
     return round(statistics.median(times), 3)
 

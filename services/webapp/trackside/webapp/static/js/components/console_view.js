@@ -310,11 +310,14 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
     schedule();
   }, {passive: true});
   viewport.addEventListener('keydown', (event) => {
-    const page = viewport.clientHeight - ROW;
-    const moves = {PageDown: page, PageUp: -page, ArrowDown: ROW, ArrowUp: -ROW};
+    // Keys move by lines; in a scaled (very long) log one pixel of scroll is more than a line, so a step is
+    // at least a pixel's worth of lines.
+    const page = visibleCount() - 2;
+    const step = Math.max(1, Math.ceil(total / Math.max(1, height() - viewport.clientHeight)));
+    const moves = {PageDown: page, PageUp: -page, ArrowDown: step, ArrowUp: -step};
     if (event.key === 'End') { scrollToEnd(); event.preventDefault(); }
     if (event.key === 'Home') { viewport.scrollTop = 0; event.preventDefault(); }
-    if (moves[event.key] && scaled()) { viewport.scrollTop += moves[event.key]; event.preventDefault(); }
+    if (moves[event.key] && scaled()) { scrollToLine(firstLine() + moves[event.key], 'top'); event.preventDefault(); }
   });
   const resize = new ResizeObserver(() => schedule());
   resize.observe(viewport);

@@ -126,20 +126,41 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     showAmount();
     if (what === 'layout') buildCards();
     else for (const card of cards) {
-      if (what === 'data') { card.zoom = null; card.data = null; }
+      if (what === 'data') { card.zoom = null; forget(card); }
       card.dirty = true;
       if (card.visible) drawCard(card);
     }
   }
 
   // -- data ------------------------------------------------------------------------------------------------------
-  async function fetchCard(card) {
-    const width = Math.max(200, Math.round(card.plot.clientWidth || 600));
-    const body = {metrics: [{metric: card.metric, variants: card.variants}], key: KEY_OF[settings.xAxis],
-      points: Math.min(10000, Math.max(16, width)), model_events: modelEvents};
+  // One request per chart, all tasks in it. (One request for every chart in view was measured slower: the
+  // server works through a request's series one after the other, while separate requests share its workers.)
+  function fetchCard(card) {
+    return request([card]).then((found) => found.get(card)).finally(() => firstBatchDone());
+  }
+
+  /** One downsampled request for the cards (zoomed: one card and its range) -> Map(card -> series). */
+  async function request(cards) {
+    const width = Math.max(200, ...cards.map((card) => Math.round(card.plot.clientWidth || 600)));
+    const zoom = cards.length === 1 ? cards[0].zoom : null;
+    // Zoomed: up to 4 points a pixel, so a range of a few thousand points comes back whole (exact).
+    const points = Math.min(10000, Math.max(16, zoom ? width * 4 : width));
+    const wanted = new Map();
+    for (const card of cards) {
+      if (!wanted.has(card.metric)) wanted.set(card.metric, new Set());
+      for (const variant of card.variants) wanted.get(card.metric).add(variant);
+    }
+    const body = {metrics: [...wanted].map(([metric, variants]) => ({metric, variants: [...variants]})),
+      key: KEY_OF[settings.xAxis], points, model_events: modelEvents};
     if (compare) body.tasks = ids; else body.task = ids[0];
-    if (card.zoom) Object.assign(body, card.zoom);
+    if (zoom) Object.assign(body, zoom);
     const answer = await api('events.scalar_metrics_iter_downsampled', body);
+    const result = new Map();
+    for (const card of cards) result.set(card, seriesOf(answer, card));
+    return result;
+  }
+
+  function seriesOf(answer, card) {
     const found = answer.metrics?.[card.metric] || {};
     const series = [];
     for (const variant of Object.keys(found).sort()) {
@@ -207,13 +228,23 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     };
   }
 
+  /** The card's data no longer answers its settings (zoom, x axis, new points): fetch again when drawn. */
+  function forget(card) {
+    card.data = null;
+    card.generation = (card.generation || 0) + 1;
+    card.dirty = true;
+  }
+
   async function drawCard(card) {
     if (destroyed || !card.visible || card.drawing) return;
     card.drawing = true;
     card.dirty = false;
     try {
-      const Plotly = await loadPlotly();
-      if (!card.data) card.data = await fetchCard(card);
+      // The data and plotly.js (parsed once, ~0.3 s) are awaited together.
+      const generation = card.generation;
+      const [Plotly, data] = await Promise.all([loadPlotly(), card.data || fetchCard(card)]);
+      if (generation !== card.generation) return; // zoomed or changed meanwhile: the finally block redraws
+      card.data = data;
       if (destroyed) return;
       card.status.textContent = card.data.some((s) => s.exact === false)
         ? `Downsampled: ${card.data.reduce((n, s) => n + s.x.length, 0).toLocaleString()} of `
@@ -265,8 +296,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
         if (settings.xAxis === 'iter') { a = Math.floor(a); b = Math.ceil(b); }
         card.zoom = {x_min: a, x_max: b};
       }
-      card.data = null;
-      card.dirty = true;
+      forget(card);
       drawCard(card);
     }, 120);
   }
@@ -339,8 +369,12 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     return list;
   }
 
-  // Single values: their own (slower) request, shown when it answers without holding the charts back.
-  const singleValues = api('events.get_task_single_value_metrics', {tasks: ids, model_events: modelEvents})
+  // Single values: their own (slower) request, sent once the first chart is in (or after 2 s), so it does
+  // not compete with the charts for the server.
+  let firstBatchDone;
+  const firstBatch = new Promise((resolve) => { firstBatchDone = resolve; setTimeout(resolve, 2000); });
+  const singleValues = firstBatch
+    .then(() => api('events.get_task_single_value_metrics', {tasks: ids, model_events: modelEvents}))
     .then((answer) => answer.tasks || []).catch(() => []);
 
   async function start() {
@@ -365,8 +399,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
       if (signature(list) !== signature(metrics)) { metrics = list; buildCards(); return; }
       for (const card of cards) {
         if (card.zoom) continue;
-        card.data = null;
-        card.dirty = true;
+        forget(card);
         if (card.visible) drawCard(card);
       }
     } catch (error) {
@@ -374,6 +407,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     }
   }, LIVE_MS);
 
+  loadPlotly().catch(() => {}); // parsed while the series list loads
   start();
   return () => {
     destroyed = true;
