@@ -31,7 +31,7 @@ route('projects/:projectId/compare-tasks/*tab', views.compare);
 function highlightNav() {
   const path = location.pathname;
   const section = /\/models(\/|$)/.test(path) ? 'models'
-    : /\/(tasks|compare-tasks)(\/|$)/.test(path) ? 'tasks' : 'projects';
+    : /\/(tasks|compare-tasks)([/;]|$)/.test(path) ? 'tasks' : 'projects';
   for (const link of document.querySelectorAll('[data-nav]')) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');
     else link.removeAttribute('aria-current');
