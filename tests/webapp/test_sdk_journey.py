@@ -121,7 +121,7 @@ def test_the_sdk_journey_in_the_browser(anon_page, webapp_stack, journey, shot):
 
     # 5. The reported plot, drawn by plotly as reported.
     page.get_by_role("tab", name="Plots").click()
-    plot = page.get_by_role("img", name=re.compile(r"^Plot journey scatter \/ points"))
+    plot = page.get_by_role("figure", name=re.compile(r"^Plot journey scatter \/ points")).locator(".plot-figure")
     expect(plot).to_have_attribute("data-drawn", "true")
     kind = plot.evaluate("(el) => el.data[0].type")
     assert kind == "scatter", kind
