@@ -336,8 +336,8 @@ export function createDataTable(options) {
         // The selection outlives reloads (filter, sort, after an action), as in the reference app: the bar
         // says how many are selected, shown or not; rows loaded again replace their stale copies.
         for (const row of got) if (selected.has(opts.rowId(row))) selected.set(opts.rowId(row), row);
+        loading = null; // before drawing: an empty answer shows the empty text
         if (reset) drawRows(); else tbody.append(...got.map(rowElement));
-        loading = null;
         drawStatus();
         drawSelection();
       } catch (err) {
