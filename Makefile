@@ -86,4 +86,4 @@ deploy-smoke: setup
 	TRACKSIDE_SMOKE=full $(PY) -m pytest tests/deploy/test_compose_smoke.py -s $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) $(CLIENTS_VENV) .pytest_cache
+	rm -rf $(VENV) $(CLIENTS_VENV) .pytest_cache $(WEBAPP_FRONTEND)/node_modules
