@@ -3,11 +3,12 @@
 // scroll_id, column choice in the URL and the user's preferences, bulk publish/move/tags/archive/delete.
 import {api} from '../api.js';
 import {setQuery} from '../router.js';
-import {debounce, fmtDate, h, replace} from '../dom.js';
+import {fmtDate, h, replace} from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
 import {MODEL_ACTION_FIELDS, modelActionsBar} from '../components/model_actions.js';
 import {escapeRegex, projectHeader, projectInfo} from '../components/project_header.js';
 import {loadTablePrefs, saveTablePrefs} from '../components/table_prefs.js';
+import {tableSearch} from '../components/table_search.js';
 
 const PAGE_SIZE = 30;
 const SEARCH_FIELDS = ['id', 'name', 'comment', 'system_tags'];
@@ -118,26 +119,10 @@ export async function render({root, params, query}) {
     },
   });
 
-  const search = h('input', {type: 'search', id: 'model-search', value: ctx.search,
-    placeholder: 'Search by name, id, description…'});
-  search.addEventListener('input', debounce(() => {
-    ctx.search = search.value.trim();
-    setQuery({q: ctx.search || null});
-    table.reload();
-  }, 300));
-  const archivedBox = h('input', {type: 'checkbox', id: 'model-archived', checked: ctx.archived,
-    onchange: (event) => {
-      ctx.archived = event.target.checked;
-      setQuery({archive: ctx.archived ? 'true' : null});
-      table.clearSelection();
-      table.reload();
-    }});
   replace(root,
     projectHeader(projectId, 'models', project),
     h('div', {class: 'toolbar'},
-      h('div', {class: 'search-field'}, h('label', {for: 'model-search', class: 'visually-hidden'}, 'Search models'),
-        search),
-      h('div', {class: 'check'}, archivedBox, h('label', {for: 'model-archived'}, 'Show archived')),
+      tableSearch(ctx, table, {id: 'model', label: 'Search models'}),
       h('span', {class: 'spacer'}),
       h('button', {type: 'button', onclick: () => table.reload()}, 'Refresh'),
       h('button', {type: 'button', onclick: () => table.openChooser()}, 'Columns')),

@@ -7,12 +7,13 @@
 // request ever asks for every task.
 import {api, ApiError, csrfToken} from '../api.js';
 import {setQuery} from '../router.js';
-import {debounce, downloadText, fmtDate, fmtDuration, fmtNumber, h, replace}
+import {downloadText, fmtDate, fmtDuration, fmtNumber, h, replace}
   from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
 import {TASK_ACTION_FIELDS, taskActionsBar} from '../components/task_actions.js';
 import {escapeRegex, projectHeader, projectInfo} from '../components/project_header.js';
 import {loadTablePrefs, saveTablePrefs} from '../components/table_prefs.js';
+import {tableSearch} from '../components/table_search.js';
 
 export const PAGE_SIZE = 30;
 const SEARCH_FIELDS = ['id', 'name', 'comment', 'system_tags', 'models.output.model', 'models.input.model'];
@@ -224,29 +225,12 @@ export async function render({root, params, query}) {
     onStateChange: persist,
   });
 
-  const searchInput = h('input', {type: 'search', id: 'task-search', value: ctx.search,
-    placeholder: 'Search by name, id, description…'});
-  searchInput.addEventListener('input', debounce(() => {
-    ctx.search = searchInput.value.trim();
-    setQuery({q: ctx.search || null});
-    table.reload();
-  }, 300));
-  const archivedBox = h('input', {type: 'checkbox', id: 'task-archived', checked: ctx.archived,
-    onchange: (event) => {
-      ctx.archived = event.target.checked;
-      setQuery({archive: ctx.archived ? 'true' : null});
-      table.clearSelection();
-      table.reload();
-    }});
-
   const exportButton = h('button', {type: 'button', onclick: () => exportCsv(ctx, table, columnsById, exportButton)},
     'Export CSV');
   replace(root,
     projectHeader(projectId, 'tasks', project),
     h('div', {class: 'toolbar'},
-      h('div', {class: 'search-field'}, h('label', {for: 'task-search', class: 'visually-hidden'}, 'Search tasks'),
-        searchInput),
-      h('div', {class: 'check'}, archivedBox, h('label', {for: 'task-archived'}, 'Show archived')),
+      tableSearch(ctx, table, {id: 'task', label: 'Search tasks'}),
       h('span', {class: 'spacer'}),
       h('button', {type: 'button', onclick: () => table.reload()}, 'Refresh'),
       h('button', {type: 'button', onclick: () => table.openChooser()}, 'Columns'),
