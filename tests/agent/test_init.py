@@ -93,3 +93,12 @@ def test_hosts_are_derived_from_any_one(given, api, files):
 def test_a_pasted_block_without_the_api_wrapper():
     found = parse_pasted('credentials { "access_key" = "AK", "secret_key" = "SK" }\napi_server: "http://h:8008"')
     assert found == {"access_key": "AK", "secret_key": "SK", "api_server": "http://h:8008"}
+
+
+def test_a_secret_that_begins_with_a_dash_is_taken_as_the_flags_value():
+    """Secrets are base64url: one of 64 begins with "-", and pasting it after the flag must still work."""
+    from trackside.agent.cli import _join_secret_values
+    assert _join_secret_values(["init", "--secret-key", "-abc", "--git-pass", "-x", "--non-interactive"]) == \
+        ["init", "--secret-key=-abc", "--git-pass=-x", "--non-interactive"]
+    assert _join_secret_values(["init", "--secret-key", "--non-interactive"]) == \
+        ["init", "--secret-key", "--non-interactive"]

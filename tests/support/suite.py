@@ -11,6 +11,7 @@ from pathlib import Path
 import redis
 import requests
 
+from trackside.shared.credential_gen import new_secret_key
 from trackside.shared.dispatch import acl
 from trackside.shared.embedded.process import ServerProcess, free_port
 from trackside.shared.embedded.servers import (
@@ -48,7 +49,7 @@ def write_secure_conf(config_dir: Path, key: str, secret: str, token_secret: str
 def start_api(mongo_port: int, work_dir: Path, extra_env: dict | None = None,
               redis_port: int | None = None, elastic_port: int | None = None) -> ApiServer:
     """An API process; with ``elastic_port`` its events go to the Elasticsearch backend on that server."""
-    key, secret = "TESTKEY" + secrets.token_hex(8).upper(), secrets.token_urlsafe(24)
+    key, secret = "TESTKEY" + secrets.token_hex(8).upper(), new_secret_key(24)
     config_dir = work_dir / "config"
     write_secure_conf(config_dir, key, secret, secrets.token_urlsafe(32))
     port = free_port()

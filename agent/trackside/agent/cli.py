@@ -107,9 +107,28 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+# Flags whose values are generated secrets: a value that begins with "-" still belongs to the flag.
+_SECRET_FLAGS = ("--secret-key", "--git-pass", "--access-key")
+
+
+def _join_secret_values(argv: list[str]) -> list[str]:
+    """``--secret-key -abc`` as ``--secret-key=-abc``: argparse would read ``-abc`` as an unknown flag."""
+    joined, i = [], 0
+    while i < len(argv):
+        if argv[i] in _SECRET_FLAGS and i + 1 < len(argv) and argv[i + 1].startswith("-") \
+                and not argv[i + 1].startswith("--"):
+            joined.append(f"{argv[i]}={argv[i + 1]}")
+            i += 2
+            continue
+        joined.append(argv[i])
+        i += 1
+    return joined
+
+
 def main(argv: list[str] | None = None) -> int:
+    argv = _join_secret_values(list(sys.argv[1:] if argv is None else argv))
     args = build_parser().parse_args(argv)
-    args.argv = list(sys.argv[1:] if argv is None else argv)  # daemon --detached re-launches itself with them
+    args.argv = argv  # daemon --detached re-launches itself with them
     logging.basicConfig(level=logging.DEBUG if args.debug else logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     try:

@@ -3,19 +3,10 @@ from __future__ import annotations
 
 import base64
 import secrets
-import string
 
 import bcrypt
 
-_KEY_ALPHABET = string.ascii_uppercase + string.digits
-
-
-def new_access_key() -> str:
-    return "".join(secrets.choice(_KEY_ALPHABET) for _ in range(30))
-
-
-def new_secret_key() -> str:
-    return secrets.token_urlsafe(48)
+from trackside.shared.credential_gen import new_access_key, new_secret_key  # noqa: F401 (re-exported)
 
 
 def hash_secret(secret: str, rounds: int) -> str:
