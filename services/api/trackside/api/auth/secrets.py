@@ -1,4 +1,4 @@
-"""Generating access keys and secrets, and bcrypt hashing of the secrets kept in the database."""
+"""bcrypt hashing of the secrets kept in the database."""
 from __future__ import annotations
 
 import base64
@@ -6,7 +6,6 @@ import secrets
 
 import bcrypt
 
-from trackside.shared.credential_gen import new_access_key, new_secret_key  # noqa: F401 (re-exported)
 
 
 def hash_secret(secret: str, rounds: int) -> str:

@@ -27,6 +27,7 @@ from trackside.api.context import Identity
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
 from trackside.shared.auth_tokens import WEB_COOKIE, token_secret
 from trackside.shared.config import ConfigError
+from trackside.shared.credential_gen import new_access_key, new_secret_key
 from trackside.shared.timeutil import utcnow
 
 COOKIE_NAME = WEB_COOKIE
@@ -222,7 +223,7 @@ class AuthService:
 
     # -- credentials kept in the database --------------------------------------------------------------
     def create_credentials(self, identity: Identity, label: str | None) -> dict:
-        key, secret = secrets.new_access_key(), secrets.new_secret_key()
+        key, secret = new_access_key(), new_secret_key()
         self._db[CREDENTIALS].insert_one({
             "_id": key, "secret_hash": secrets.hash_secret(secret, self._rounds),
             "user": identity.user, "company": identity.company, "role": identity.role,
