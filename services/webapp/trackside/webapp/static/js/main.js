@@ -9,12 +9,17 @@ const views = {
   models: () => import('./views/models.js'),
   model: () => import('./views/model.js'),
   compare: () => import('./views/compare.js'),
+  workers: () => import('./views/workers.js'),
+  queues: () => import('./views/queues.js'),
+  settings: () => import('./views/settings.js'),
 };
 
 // Old and short paths the reference app (or people) use, rewritten to the canonical one.
 redirect((path) => (path === '/' || path === '/dashboard' ? '/projects' : null));
 redirect((path) => path.replace(/^\/projects\/([^/]+)\/experiments(?=\/|$)/, '/projects/$1/tasks'));
 redirect((path) => path.replace(/^\/projects\/([^/]+)\/compare-experiments(?=[;/]|$)/, '/projects/$1/compare-tasks'));
+redirect((path) => (/^\/workers-and-queues\/?$/.test(path) ? '/workers-and-queues/workers' : null));
+redirect((path) => (/^\/settings\/?$/.test(path) ? '/settings/profile' : null));
 redirect((path) => (/^\/projects\/[^/]+\/?$/.test(path) && path !== '/projects/' ? path.replace(/\/?$/, '/tasks') : null));
 
 route('projects', views.projects);
@@ -27,10 +32,15 @@ route('projects/:projectId/models/:modelId', views.model);
 route('projects/:projectId/models/:modelId/*tab', views.model);
 route('projects/:projectId/compare-tasks', views.compare);
 route('projects/:projectId/compare-tasks/*tab', views.compare);
+route('workers-and-queues/workers', views.workers);
+route('workers-and-queues/queues', views.queues);
+route('settings/:section', views.settings);
 
 function highlightNav() {
   const path = location.pathname;
-  const section = /\/models(\/|$)/.test(path) ? 'models'
+  const section = path.startsWith('/workers-and-queues') ? 'workers-and-queues'
+    : path.startsWith('/settings') ? 'settings'
+    : /\/models(\/|$)/.test(path) ? 'models'
     : /\/(tasks|compare-tasks)([/;]|$)/.test(path) ? 'tasks' : 'projects';
   for (const link of document.querySelectorAll('[data-nav]')) {
     if (link.dataset.nav === section) link.setAttribute('aria-current', 'page');

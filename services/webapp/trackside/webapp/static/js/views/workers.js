@@ -1,0 +1,6 @@
+// Placeholder: the workers page is being built (issue 16).
+import {h, replace} from '../dom.js';
+
+export async function render({root}) {
+  replace(root, h('h1', {}, 'workers'));
+}
