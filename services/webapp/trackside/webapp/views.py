@@ -153,6 +153,9 @@ def app_config() -> Response:
         "server_version": info.get("version"),
         "files_hosts": list(app.settings.files_hosts),
         "files_proxy": "/files/",
+        # The addresses this web app reaches the API and file server at (settings: clearml.conf snippets).
+        "api_url": app.settings.api_url,
+        "files_url": app.settings.files_url,
         "fixed_users": fixed_users,
     }
     response = current_app.json.response(body)

@@ -8,6 +8,7 @@ export class ApiError extends Error {
     this.status = status;
     this.code = meta?.result_code ?? status;
     this.subcode = meta?.result_subcode ?? 0;
+    this.data = meta?.error_data || {}; // e.g. {fields: [...]}: which fields a refusal names
   }
 }
 
