@@ -10,7 +10,7 @@ import {setQuery} from '../router.js';
 import {errorBox, fmtDuration, h, replace, toast} from '../dom.js';
 import {alertDialog, confirmDialog, formDialog, pickQueue} from '../components/dialogs.js';
 import {createListTable} from '../components/list_table.js';
-import {menuButton, openMenu} from '../components/popup_menu.js';
+import {contextMenu, uiActionItems} from '../components/ui_actions.js';
 import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, timeWindow}
   from '../components/live_stats.js';
 
@@ -26,14 +26,10 @@ function headWait(queue) {
   return added ? Math.max(0, (Date.now() - new Date(added).getTime()) / 1000) : null;
 }
 
-/** Custom UI actions for a queue (organization.ui_actions.queue), when the components/ui_actions.js module
- * is there; never fails the menu. */
-async function uiActions() {
-  try {
-    return await import('../components/ui_actions.js');
-  } catch {
-    return null;
-  }
+/** A "⋯" button opening a menu of `items()` (built when opened, so they are current). */
+function menuButton(label, items) {
+  return h('button', {type: 'button', class: 'icon-button', 'aria-haspopup': 'menu', 'aria-label': label, title: label,
+    onclick: (event) => contextMenu(event, items())}, '⋯');
 }
 
 /** The reference app's rules for a queue's name and display name. */
@@ -310,23 +306,13 @@ export async function render({root, query}) {
       {label: 'Clear', disabled: !length, title: length ? null : 'The queue is empty', run: () => clearQueue(queue)},
       {label: 'Delete', danger: true, run: () => deleteQueue(queue)},
     ];
-    const module = await uiActions();
-    let custom = [];
-    try {
-      custom = module?.uiActionItems ? await module.uiActionItems('queue', [queue.id]) : [];
-    } catch (error) {
-      console.warn('custom actions unavailable', error);
-    }
-    return [...own, ...custom];
+    // Custom actions for queues (organization.ui_actions.queue) follow ours; none configured: none shown.
+    const custom = await uiActionItems('queue', [queue.id]).catch(() => []);
+    return [...own, {separator: true}, ...custom];
   }
 
-  async function openContextMenu(event, queue) {
-    event.preventDefault();
-    const point = {x: event.clientX, y: event.clientY};
-    const [items, module] = await Promise.all([queueMenuItems(queue), uiActions()]);
-    if (stopped) return;
-    if (module?.contextMenu) module.contextMenu(event, items);
-    else openMenu(point, items, {label: `Actions for ${caption(queue)}`});
+  function openContextMenu(event, queue) {
+    contextMenu(event, queueMenuItems(queue));
   }
 
   async function createQueue() {
