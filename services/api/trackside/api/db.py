@@ -11,6 +11,7 @@ TASKS = Collection("tasks", (
     Index((("company", ASC), ("status", ASC))),
     Index((("company", ASC), ("name", ASC))),
     Index((("parent", ASC),)),
+    Index((("status_changed", ASC),)),  # the watchdog's replay of recent status changes (domain events)
 ))
 MODELS = Collection("models", (
     Index((("company", ASC), ("project", ASC), ("created", DESC))),

@@ -23,6 +23,7 @@ from trackside.api.bll.storage_settings import StorageSettingsBLL
 from trackside.api.bll.users import UsersBLL
 from trackside.api.bll.workers import WorkersBLL
 from trackside.api.registry import parse_version
+from trackside.shared import domain_events
 from trackside.shared.storage import redis as redis_store
 from trackside.shared.storage.mongo import connect, ensure_indexes
 
@@ -39,6 +40,9 @@ class AppServices:
         self.auth_db = connect(config.get("hosts.mongo.auth.host"))
         # Connects lazily: only dispatch and the worker registry use it.
         self.redis = redis_store.connect(config.get_config("hosts.redis.apiserver"))
+        # Domain events go out from a background thread with a client of its own (domain_events.py).
+        domain_events.configure(config, lambda: redis_store.connect(
+            config.get_config("hosts.redis.apiserver"), socket_timeout=5.0, socket_connect_timeout=2.0))
 
         api_version = config.get("apiserver.max_api_version", "2.31")
         self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version,

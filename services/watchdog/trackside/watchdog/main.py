@@ -27,6 +27,7 @@ from trackside.shared.dispatch.reconcile import Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
 from trackside.shared.storage import mongo, redis as redis_store
 from trackside.watchdog import health
+from trackside.watchdog.event_replay import EventReplay
 from trackside.watchdog.lock import RedisLock
 from trackside.watchdog.non_responsive import NonResponsiveTasks, Settings as NonResponsiveSettings
 
@@ -61,7 +62,10 @@ def build_jobs(config) -> list[Job]:
         return sampled
 
     non_responsive = NonResponsiveTasks(db, client, lambda: NonResponsiveSettings.from_config(load_config()))
+    replay = EventReplay.from_config(db, client, config)
+    replay_interval_sec = replay.interval_sec(config)
     return [
+        Job("domain event replay", lambda: replay_interval_sec, replay.run_pass),
         Job("dispatch reconcile", lambda: settings.reconcile_interval_sec, reconciler.run_pass),
         Job("queue metrics", lambda: METRICS_JOB_INTERVAL_SEC, sample_metrics),
         # The first pass waits one interval, as the reference's does: after an outage of the whole server,

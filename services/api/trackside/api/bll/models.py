@@ -17,6 +17,7 @@ from trackside.api import errors
 from trackside.api.bll.common import get_all, get_one, owner_ids, require_ids, set_fields
 from trackside.api.bll.references import MODEL_REFERENCES, References
 from trackside.api.context import Identity
+from trackside.shared import domain_events
 from trackside.shared.ids import new_id
 from trackside.shared.storage import keys
 from trackside.shared.storage.query import QuerySpec
@@ -78,6 +79,10 @@ def _api_metadata(model: dict) -> dict:
             item.get("key", field): item for field, item in metadata.items() if isinstance(item, dict)
         }
     return model
+
+
+# The data of model.created / model.published domain events, besides id and name.
+MODEL_EVENT_FIELDS = ("project", "task")
 
 
 class ModelsBLL:
@@ -171,10 +176,14 @@ class ModelsBLL:
         if not model_id:
             return 0
         now = utcnow()
-        return self.coll.update_one(
+        changed = self.coll.update_one(
             {"_id": model_id, "company": identity.company, "ready": {"$ne": True}},
             {"$set": {"ready": True, "last_update": now, "last_change": now, "last_changed_by": identity.user}},
         ).modified_count
+        if changed and domain_events.publisher():  # the event's names cost a read only when it is sent
+            model = self.coll.find_one({"_id": model_id}, {"name": 1, "project": 1, "task": 1}) or {"_id": model_id}
+            domain_events.publish_object("model.published", identity.company, model, MODEL_EVENT_FIELDS)
+        return changed
 
     def set_archived(self, identity: Identity, model_id: str, archived: bool) -> bool:
         change = {"$addToSet" if archived else "$pull": {"system_tags": ARCHIVED_TAG}}
@@ -272,6 +281,7 @@ class ModelsBLL:
             "created": values.get("created") or now, "last_update": now,
         }
         self.coll.insert_one(doc)
+        domain_events.publish_object("model.created", identity.company, doc, MODEL_EVENT_FIELDS)
         return doc["_id"]
 
     def _set(self, company: str, model_id: str, values: dict) -> int:

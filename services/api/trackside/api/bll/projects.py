@@ -15,6 +15,7 @@ from trackside.api.bll.common import (
 from trackside.api.bll.project_queries import ProjectQueries
 from trackside.api.bll.project_stats import PIPELINE_TAG, REPORTS_TAG, ProjectStats
 from trackside.api.context import Identity
+from trackside.shared import domain_events
 from trackside.shared.ids import new_id
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError, QuerySpec
@@ -177,6 +178,7 @@ class ProjectsBLL:
         parent = self._ensure_path(identity, parts[:-1], hidden=HIDDEN_TAG in (fields.get("system_tags") or []))
         doc = self._new_doc(identity, parts, parent, fields)
         insert_unique(self.coll, doc, f"project {doc['name']!r}")
+        domain_events.publish_object("project.created", identity.company, doc)
         return doc["_id"]
 
     def get_or_create(self, identity: Identity, name: str) -> str:
@@ -270,12 +272,19 @@ class ProjectsBLL:
                   "urls": {"model_urls": [], "artifact_urls": [], "event_urls": []}}
         if delete_contents:
             result["urls"]["model_urls"] = [m["uri"] for m in self._models.find(in_projects, {"uri": 1}) if m.get("uri")]
+            doomed_tasks = list(self._tasks.find(in_projects, {"name": 1, "project": 1})) \
+                if domain_events.publisher() else []
             result["deleted_tasks"] = self._tasks.delete_many(in_projects).deleted_count
+            for task in doomed_tasks:
+                domain_events.publish_object("task.deleted", company, task, ("project",))
             result["deleted_models"] = self._models.delete_many(in_projects).deleted_count
         else:
             result["disassociated_tasks"] = self._tasks.update_many(in_projects, {"$set": {"project": None}}).modified_count
             self._models.update_many(in_projects, {"$set": {"project": None}})
+        doomed = list(self.coll.find({"_id": {"$in": ids}}, {"name": 1})) if domain_events.publisher() else []
         result["deleted"] = self.coll.delete_many({"_id": {"$in": ids}}).deleted_count
+        for project in doomed:
+            domain_events.publish_object("project.deleted", company, project)
         return result
 
     def tags(self, company: str, coll_name: str, project_ids: list[str] | None, filter_: dict | None,
@@ -309,6 +318,7 @@ class ProjectsBLL:
             doc = self._new_doc(identity, parts[:depth], parent, {"system_tags": system_tags})
             try:
                 insert_unique(self.coll, doc, f"project {name!r}")
+                domain_events.publish_object("project.created", identity.company, doc)
             except errors.ExpectedUniqueData:  # created concurrently by another request: use that one
                 doc = self.coll.find_one({"company": identity.company, "name": name}, {"_id": 1})
             parent = doc["_id"]

@@ -23,6 +23,7 @@ from trackside.shared.dispatch.leases import LeaseStore
 from trackside.shared.dispatch.queue_metrics import QueueMetricsRecorder
 from trackside.shared.dispatch.settings import DispatchSettings
 from trackside.shared.dispatch.tokens import TokenStreams
+from trackside.shared import domain_events
 from trackside.shared.ids import is_id, new_id
 from trackside.shared.storage import redis as redis_store
 from trackside.shared.storage.query import QuerySpec
@@ -144,6 +145,7 @@ class QueuesBLL:
         doc = self._new_doc(identity.company, identity.user, name, tags, system_tags, display_name)
         doc["metadata"] = metadata_doc(metadata or [])
         insert_unique(self.coll, doc, f"queue {name!r}")
+        domain_events.publish_object("queue.created", identity.company, doc)
         return doc["_id"]
 
     def get_or_create(self, identity: Identity, name: str) -> str:
@@ -196,12 +198,13 @@ class QueuesBLL:
     def delete(self, company: str, queue_id: str, force: bool) -> list[str]:
         """Delete the queue; refused while it holds entries unless ``force``. The ids of the tasks that were
         in it or claimed from it (their status is the caller's to restore)."""
-        queue = self.get(company, queue_id, only_fields=["id", "entries"])
+        queue = self.get(company, queue_id, only_fields=["id", "name", "entries"])
         entries = queue.get("entries") or []
         if entries and not force:
             raise errors.QueueNotEmpty(f"queue {queue_id} holds {len(entries)} task(s): use force=true to delete",
                                        id=queue_id)
         self.coll.delete_one({"_id": queue_id, "company": company})
+        domain_events.publish_object("queue.deleted", company, queue)
         leased = self.leases.drop_for_queue(company, queue_id)
         self._delete_stream(company, queue_id)
         return [e["task"] for e in entries] + [task for task in leased if task not in {e["task"] for e in entries}]

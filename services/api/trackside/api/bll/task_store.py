@@ -43,7 +43,7 @@ class TaskStore:
              allow_public: bool = False) -> dict:
         """The task in API shape (``id``); InvalidTaskId (400/101) naming the id when there is none."""
         if only_fields:
-            only_fields = [*only_fields, "status", "project"]
+            only_fields = [*only_fields, "status", "project", "name"]  # name: for the domain events
         return unescape_task(get_one(self.coll, company, task_id, errors.InvalidTaskId, only_fields, kind="task",
                                      allow_public=allow_public))
 

@@ -16,6 +16,7 @@ from trackside.api.bll.task_status import (
 )
 from trackside.api.bll.task_store import TaskStore, changed_by
 from trackside.api.context import Identity
+from trackside.shared import domain_events
 from trackside.shared.events import EventStore
 from trackside.shared.timeutil import utcnow
 
@@ -46,6 +47,8 @@ class TaskTransitions:
         }
         self.store.update_if_status(identity.company, task, {"$set": fields, **(operators or {})}, also)
         self.projects.touch(identity.company, task.get("project"))
+        domain_events.status_changed(identity.company, task, new_status, task.get("status"), fields["status_changed"],
+                                     identity.user, fields["status_reason"], fields["status_message"])
         return {"updated": 1, "fields": fields}
 
     # -- the plain transitions, reported by the SDK and the agent ---------------------------------------
@@ -182,7 +185,7 @@ class TaskTransitions:
         status = task.get("status")
         # Checked before resolving the queue, so a refused enqueue creates no queue by name.
         check_transition(task_id, status, QUEUED, force)
-        queue_id = self._target_queue(identity, queue_id, queue_name)
+        queue_id, queue_name = self._target_queue(identity, queue_id, queue_name)
         # An earlier claim on the task that was not started is superseded: its agent may no longer start it.
         self.queues.drop_lease(identity.company, task_id)
         # Dequeueing returns the task to the status it was enqueued from.
@@ -201,14 +204,17 @@ class TaskTransitions:
         if previous_queue and previous_queue != queue_id:
             # Entries only: an agent may already hold a fresh claim on the new entry.
             self.queues.remove_entry(identity.company, previous_queue, task_id, drop_lease=False)
+        domain_events.publish_object("task.enqueued", identity.company, task, ("project",), queue=queue_id,
+                                     queue_name=queue_name)
         return {"queued": 1, **result}
 
-    def _target_queue(self, identity: Identity, queue_id: str | None, queue_name: str | None) -> str:
+    def _target_queue(self, identity: Identity, queue_id: str | None, queue_name: str | None) -> tuple[str, str]:
+        """The queue's id and name."""
         if queue_name:
-            return self.queues.get_or_create(identity, queue_name)
-        if queue_id:
-            return self.queues.get(identity.company, queue_id, only_fields=["id"])["id"]
-        return self.queues.get_default(identity.company)["id"]
+            return self.queues.get_or_create(identity, queue_name), queue_name
+        queue = self.queues.get(identity.company, queue_id, only_fields=["id", "name"]) if queue_id \
+            else self.queues.get_default(identity.company)
+        return queue["id"], queue.get("name")
 
     def _undo_enqueue(self, identity: Identity, task: dict) -> None:
         restore = {
@@ -254,7 +260,7 @@ class TaskTransitions:
         for task_id in task_ids:
             found = self.store.coll.find_one(
                 {"_id": task_id, "company": identity.company, "execution.queue": queue_id, "status": QUEUED},
-                {"status": 1, "enqueue_status": 1, "project": 1})
+                {"status": 1, "enqueue_status": 1, "project": 1, "name": 1})
             if not found:
                 continue
             task = to_api(found)

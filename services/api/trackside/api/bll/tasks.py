@@ -24,6 +24,7 @@ from trackside.api.bll.task_status import (
 from trackside.api.bll.task_store import TaskStore, changed_by
 from trackside.api.bll.task_transitions import TaskTransitions
 from trackside.api.context import Identity
+from trackside.shared import domain_events
 from trackside.shared.events import EventStore
 from trackside.shared.ids import is_id
 from trackside.shared.storage.query import QuerySpec
@@ -41,6 +42,8 @@ SPEC = QuerySpec(
     text_fields=("name", "id", "comment", "report", "models.input.model", "models.output.model",
                  "script.repository", "script.entry_point"),
 )
+# The data of a task.created domain event, besides id and name.
+TASK_CREATED_FIELDS = ("project", "type", "status", "user")
 # What tasks.update may change in any status (tasks.edit covers the task's definition).
 UPDATABLE = {"name", "tags", "system_tags", "comment", "project"}
 
@@ -96,6 +99,7 @@ class TasksBLL:
         doc = new_task(identity, fields, now)
         self.coll.insert_one(doc)
         self.projects.touch(identity.company, doc["project"])
+        domain_events.publish_object("task.created", identity.company, doc, TASK_CREATED_FIELDS)
         return doc["_id"]
 
     def validate(self, identity: Identity, data: dict) -> None:
@@ -150,6 +154,7 @@ class TasksBLL:
         doc = new_task(identity, clone_fields(source, overrides, now), now)
         self.coll.insert_one(doc)
         self.projects.touch(identity.company, doc["project"])
+        domain_events.publish_object("task.created", identity.company, doc, TASK_CREATED_FIELDS)
         return {"id": doc["_id"], **result}
 
     def _check_references(self, company: str, fields: dict) -> None:
@@ -202,6 +207,7 @@ class TasksBLL:
         result = self.transitions.cleanup.apply(identity.user, plan, delete_output_models=delete_output_models,
                                                 update_children=True)
         self.coll.delete_one({"_id": task["id"], "company": identity.company})
+        domain_events.publish_object("task.deleted", identity.company, task, ("project",))
         return result
 
     def archive(self, identity: Identity, task_id: str, reason: str | None, message: str | None) -> int:
