@@ -1,0 +1,173 @@
+// The create / edit dialog of a webhook: name, URL, event types (webhooks.get_event_types) as checkboxes,
+// project filter (searched by path), task status filter, payload template, enabled. The API's refusals are
+// shown next to the field they name (ApiError.data.fields, or the field named in the message).
+//
+//   webhookDialog({webhook, eventTypes, projectNames, submit}) -> Promise<values|null>
+//     webhook: the one being edited (null: a new one); submit(values) -> Promise (its ApiError keeps it open)
+import {api} from '../../api.js';
+import {debounce, h} from '../../dom.js';
+import {openDialog} from '../../components/dialogs.js';
+
+export const TASK_STATUSES = ['created', 'queued', 'in_progress', 'stopped', 'completed', 'failed', 'published',
+  'closed'];
+const FIELDS = ['name', 'url', 'event_types', 'projects', 'statuses', 'payload_template', 'enabled'];
+const STATUS_EVENT = 'task.status_changed';
+
+/** Client-side checks; {field: message} (empty when fine). */
+export function webhookProblems(values) {
+  const problems = {};
+  if (!values.name.trim()) problems.name = 'Enter a name.';
+  const url = values.url.trim();
+  if (!url) problems.url = 'Enter the URL deliveries are sent to.';
+  else if (!/^https?:\/\/[^/?#\s]+/i.test(url)) problems.url = 'The URL must start with http:// or https:// and name a host.';
+  if (!values.event_types.length) problems.event_types = 'Choose at least one event type.';
+  return problems;
+}
+
+/** Which field an API refusal is about: error_data.fields / field, else a field named in the message. */
+export function refusedField(error) {
+  const data = error?.data || {};
+  const named = [...(Array.isArray(data.fields) ? data.fields : []), data.field, ...Object.keys(data)]
+    .filter((f) => typeof f === 'string').map((f) => f.split('.')[0]);
+  const hit = named.find((f) => FIELDS.includes(f));
+  if (hit) return hit;
+  const message = String(error?.message || '');
+  return FIELDS.find((f) => new RegExp(`(^|[^\\w.])${f}([^\\w]|$)`).test(message)) || null;
+}
+
+export function webhookDialog({webhook = null, eventTypes, projectNames = {}, submit}) {
+  const title = webhook ? `Edit webhook "${webhook.name}"` : 'New webhook';
+  return openDialog(title, (close) => {
+    const errors = {};
+    // target: the control the label names and the error describes (a fieldset is named by its legend).
+    const fieldBox = (name, label, control, help, target = control) => {
+      const id = `webhook-${name}`;
+      errors[name] = h('p', {class: 'field-error', id: `${id}-error`, role: 'alert', hidden: true});
+      target.id = id;
+      target.setAttribute('aria-describedby', `${id}-error${help ? ` ${id}-help` : ''}`);
+      return h('div', {class: 'field', dataset: {field: name}},
+        label ? h('label', {for: id}, label) : null, control,
+        help ? h('p', {class: 'muted small field-help', id: `${id}-help`}, help) : null, errors[name]);
+    };
+    const name = h('input', {name: 'name', type: 'text', autocomplete: 'off', value: webhook?.name || '',
+      placeholder: 'e.g. Slack on failures'});
+    const url = h('input', {name: 'url', type: 'url', autocomplete: 'off', value: webhook?.url || '',
+      placeholder: 'https://example.com/hooks/trackside'});
+    const chosenTypes = new Set(webhook?.event_types || []);
+    const typeBoxes = eventTypes.map((t) => h('label', {class: 'check option'},
+      h('input', {type: 'checkbox', name: 'event_types', value: t.type, checked: chosenTypes.has(t.type)}),
+      h('span', {}, h('code', {}, t.type), t.description ? h('span', {class: 'muted'}, ` ${t.description}`) : null)));
+    const types = h('fieldset', {class: 'check-list'},
+      h('legend', {}, 'Event types'), typeBoxes);
+    const chosenStatuses = new Set(webhook?.statuses || []);
+    const statuses = h('fieldset', {class: 'check-row'},
+      h('legend', {}, 'Task statuses'),
+      TASK_STATUSES.map((s) => h('label', {class: 'check'}, h('input', {type: 'checkbox', name: 'statuses', value: s,
+        checked: chosenStatuses.has(s)}), s)));
+    const projects = projectPicker(webhook?.projects || [], projectNames);
+    const template = h('textarea', {name: 'payload_template', rows: 4, class: 'code-input',
+      placeholder: 'Empty: {"type": ..., "timestamp": ..., "data": {...}}'}, webhook?.payload_template || '');
+    const enabled = h('input', {type: 'checkbox', name: 'enabled', id: 'webhook-enabled', checked: webhook ? webhook.enabled : true});
+    const formError = h('p', {class: 'form-error', role: 'alert', hidden: true});
+    const save = h('button', {type: 'submit', class: 'primary'}, webhook ? 'Save' : 'Create webhook');
+
+    const values = () => ({
+      name: name.value, url: url.value,
+      event_types: typeBoxes.map((l) => l.querySelector('input')).filter((c) => c.checked).map((c) => c.value),
+      projects: projects.ids(),
+      statuses: [...statuses.querySelectorAll('input:checked')].map((c) => c.value),
+      payload_template: template.value,
+      enabled: enabled.checked,
+    });
+    const showErrors = (problems, general = null) => {
+      for (const [field, box] of Object.entries(errors)) {
+        box.textContent = problems[field] || '';
+        box.hidden = !problems[field];
+        const control = box.closest('.field').querySelector('input, textarea, fieldset');
+        if (problems[field]) control?.setAttribute('aria-invalid', 'true'); else control?.removeAttribute('aria-invalid');
+      }
+      formError.textContent = general || '';
+      formError.hidden = !general;
+      const first = Object.keys(problems)[0];
+      if (first) errors[first].closest('.field').querySelector('input, textarea')?.focus();
+    };
+    const syncStatuses = () => {
+      const on = values().event_types.includes(STATUS_EVENT);
+      statuses.disabled = !on;
+      statuses.closest('.field').classList.toggle('inactive', !on);
+    };
+    types.addEventListener('change', syncStatuses);
+
+    const form = h('form', {class: 'webhook-form', novalidate: true, onsubmit: async (event) => {
+      event.preventDefault();
+      const current = values();
+      const problems = webhookProblems(current);
+      if (Object.keys(problems).length) { showErrors(problems); return; }
+      save.disabled = true;
+      try {
+        await submit(current);
+      } catch (err) {
+        save.disabled = false;
+        const field = refusedField(err);
+        if (field && errors[field]) showErrors({[field]: err.message});
+        else showErrors({}, err.message);
+        return;
+      }
+      close(current);
+    }},
+    h('div', {class: 'webhook-form-grid'},
+      h('div', {},
+        fieldBox('name', 'Name', name),
+        fieldBox('url', 'URL', url, 'Deliveries are signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, '
+          + 'webhook-signature). Private and loopback addresses are refused unless the server allows them.'),
+        fieldBox('projects', 'Projects', projects.node, 'Only events of these projects. None: every project.',
+          projects.input),
+        fieldBox('statuses', null, statuses, 'For task.status_changed: only these new statuses. None: any status.'),
+        fieldBox('payload_template', 'Payload template', template, 'The request body. Empty: the default JSON body '
+          + 'with the event\'s type, timestamp and data.'),
+        h('div', {class: 'field field-inline'}, enabled, h('label', {for: 'webhook-enabled'}, 'Enabled'))),
+      fieldBox('event_types', null, types)),
+    formError,
+    h('div', {class: 'actions'}, h('button', {type: 'button', onclick: () => close(null)}, 'Cancel'), save));
+    syncStatuses();
+    return form;
+  }, {className: 'webhook-dialog'});
+}
+
+/** Projects chosen by searching their path (projects.get_all_ex), shown as removable chips. */
+function projectPicker(initial, names) {
+  const chosen = new Map(initial.map((id) => [id, names[id] || id]));
+  const listId = `webhook-project-list-${Math.random().toString(36).slice(2, 8)}`;
+  const input = h('input', {type: 'text', autocomplete: 'off', list: listId, placeholder: 'Search a project path'});
+  const datalist = h('datalist', {id: listId});
+  const chips = h('ul', {class: 'tag-chips', 'aria-label': 'Chosen projects'});
+  let found = [];
+  const draw = () => chips.replaceChildren(...[...chosen].map(([id, label]) => h('li', {class: 'tag'}, label,
+    h('button', {type: 'button', class: 'chip-remove', 'aria-label': `Remove project ${label}`,
+      onclick: () => { chosen.delete(id); draw(); }}, '×'))));
+  const search = debounce(async () => {
+    const text = input.value.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    try {
+      const data = await api('projects.get_all_ex', {...(text && {name: text}), only_fields: ['id', 'name'],
+        order_by: ['name'], size: 50, search_hidden: false});
+      found = data.projects || [];
+      datalist.replaceChildren(...found.map((p) => h('option', {value: p.name})));
+    } catch {
+      found = [];
+    }
+  }, 200);
+  const add = () => {
+    const project = found.find((p) => p.name === input.value.trim());
+    if (!project) return;
+    chosen.set(project.id, project.name);
+    input.value = '';
+    draw();
+  };
+  input.addEventListener('input', search);
+  input.addEventListener('keydown', (event) => { if (event.key === 'Enter') { event.preventDefault(); add(); } });
+  search();
+  draw();
+  const node = h('div', {class: 'project-picker'}, chips, h('div', {class: 'name-row'}, input, datalist,
+    h('button', {type: 'button', onclick: add}, 'Add project')));
+  return {node, input, ids: () => [...chosen.keys()]};
+}
