@@ -1,4 +1,8 @@
-"""Trackside UI-actions service: runs the custom context-menu actions of ``organization.ui_actions``.
+"""Trackside webhooks service: signed webhook deliveries from the domain events, and server-side UI actions.
 
-Built in a later stage; this package holds its place in the suite's layout.
+- ``trackside-webhooks`` (``main.serve``): reads the domain-events stream in a consumer group, writes one
+  delivery per matching webhook and enqueues its RQ job (``consumer``); re-enqueues open deliveries whose job
+  was lost (``sweeper``); answers health probes.
+- ``trackside-webhooks worker``: an RQ worker with the scheduler; runs ``deliver.deliver`` (one attempt of
+  one delivery, scheduling the next on failure) and ``actions.perform`` (a server-side UI action).
 """

@@ -17,21 +17,41 @@ DELIVERY_JOB_TIMEOUT = 90
 RESULT_TTL = 60
 
 
+def rq_connection(redis: Any):
+    """RQ needs a client that returns bytes; the services' clients decode to ``str``, so a bytes client to the
+    same server (same host, port, user) is made once per connection pool."""
+    if not redis.get_encoder().decode_responses:
+        return redis
+    pool = redis.connection_pool
+    client = _BYTES_CLIENTS.get(id(pool))
+    if client is None:
+        from redis import ConnectionPool, Redis
+
+        kwargs = {**pool.connection_kwargs, "decode_responses": False}
+        client = _BYTES_CLIENTS[id(pool)] = Redis(
+            connection_pool=ConnectionPool(connection_class=pool.connection_class, **kwargs))
+    return client
+
+
+_BYTES_CLIENTS: dict[int, Any] = {}
+
+
 def queue(redis: Any):
     from rq import Queue
     from rq.serializers import JSONSerializer
 
-    return Queue(QUEUE, connection=redis, serializer=JSONSerializer)
+    return Queue(QUEUE, connection=rq_connection(redis), serializer=JSONSerializer)
 
 
-def enqueue_delivery(redis: Any, delivery_id: str, *, delay: float = 0, attempt: int = 0) -> None:
+def enqueue_delivery(redis: Any, delivery_id: str, *, delay: float = 0, again: bool = False) -> None:
     """One job delivering ``delivery_id`` (now, or after ``delay`` seconds through RQ's scheduler). The job
-    id is the delivery id, with the attempt number for retries so a scheduled retry never overwrites the job
-    that schedules it; the job itself skips a delivery that already succeeded, so a second job for one
-    delivery is harmless."""
+    id is the delivery id; a retry or a re-enqueue of a lost job (``again``) gets the delivery id and a random
+    suffix, so it never overwrites the job that schedules it. The job skips a delivery that already succeeded
+    or is being sent, so a second job for one delivery is harmless."""
+    import secrets
     from datetime import timedelta
 
-    job_id = delivery_id if attempt == 0 else f"{delivery_id}.{attempt}"
+    job_id = f"{delivery_id}.{secrets.token_hex(4)}" if again or delay > 0 else delivery_id
     options = dict(job_id=job_id, job_timeout=DELIVERY_JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=86400)
     if delay > 0:
         queue(redis).enqueue_in(timedelta(seconds=delay), DELIVER_JOB, delivery_id, **options)

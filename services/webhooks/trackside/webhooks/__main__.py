@@ -1,0 +1,5 @@
+import sys
+
+from trackside.webhooks.main import main
+
+sys.exit(main())
