@@ -60,7 +60,7 @@ export function deliveriesPanel(webhook) {
       h('td', {}, h('span', {class: `status delivery-${delivery.status}`}, delivery.status)),
       h('td', {}, h('code', {}, delivery.event_type), h('div', {class: 'muted small'}, delivery.id)),
       h('td', {}, fmtDate(delivery.created)),
-      h('td', {}, attempts.length ? h('details', {},
+      h('td', {class: 'attempts-cell'}, attempts.length ? h('details', {},
         h('summary', {}, `${attempts.length} · ${attemptText(last)}`),
         h('ol', {class: 'attempts'}, attempts.map((a) => h('li', {},
           h('span', {class: 'muted'}, fmtDate(a.at)), ' ', attemptText(a)))))

@@ -21,6 +21,11 @@ export function webhookProblems(values) {
   if (!url) problems.url = 'Enter the URL deliveries are sent to.';
   else if (!/^https?:\/\/[^/?#\s]+/i.test(url)) problems.url = 'The URL must start with http:// or https:// and name a host.';
   if (!values.event_types.length) problems.event_types = 'Choose at least one event type.';
+  if (values.payload_template.trim()) {
+    try { JSON.parse(values.payload_template); } catch (err) {
+      problems.payload_template = `The template is not valid JSON: ${err.message}`;
+    }
+  }
   return problems;
 }
 
@@ -31,8 +36,10 @@ export function refusedField(error) {
     .filter((f) => typeof f === 'string').map((f) => f.split('.')[0]);
   const hit = named.find((f) => FIELDS.includes(f));
   if (hit) return hit;
+  // Our messages start with the field ("url host ... resolves to ..."); else the first field named anywhere.
   const message = String(error?.message || '');
-  return FIELDS.find((f) => new RegExp(`(^|[^\\w.])${f}([^\\w]|$)`).test(message)) || null;
+  return FIELDS.find((f) => new RegExp(`^${f}\\b`).test(message))
+    || FIELDS.find((f) => new RegExp(`(^|[^\\w.'"])${f}([^\\w.'"]|$)`).test(message)) || null;
 }
 
 export function webhookDialog({webhook = null, eventTypes, projectNames = {}, submit}) {
@@ -66,7 +73,7 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
         checked: chosenStatuses.has(s)}), s)));
     const projects = projectPicker(webhook?.projects || [], projectNames);
     const template = h('textarea', {name: 'payload_template', rows: 4, class: 'code-input',
-      placeholder: 'Empty: {"type": ..., "timestamp": ..., "data": {...}}'}, webhook?.payload_template || '');
+      placeholder: '{"text": "Task ${data.name} is now ${data.status}"}'}, webhook?.payload_template || '');
     const enabled = h('input', {type: 'checkbox', name: 'enabled', id: 'webhook-enabled', checked: webhook ? webhook.enabled : true});
     const formError = h('p', {class: 'form-error', role: 'alert', hidden: true});
     const save = h('button', {type: 'submit', class: 'primary'}, webhook ? 'Save' : 'Create webhook');
@@ -115,18 +122,19 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
       }
       close(current);
     }},
+    // One column on narrow screens in this order; beside each other on wide ones (app.css places them).
     h('div', {class: 'webhook-form-grid'},
-      h('div', {},
-        fieldBox('name', 'Name', name),
-        fieldBox('url', 'URL', url, 'Deliveries are signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, '
-          + 'webhook-signature). Private and loopback addresses are refused unless the server allows them.'),
-        fieldBox('projects', 'Projects', projects.node, 'Only events of these projects. None: every project.',
-          projects.input),
-        fieldBox('statuses', null, statuses, 'For task.status_changed: only these new statuses. None: any status.'),
-        fieldBox('payload_template', 'Payload template', template, 'The request body. Empty: the default JSON body '
-          + 'with the event\'s type, timestamp and data.'),
-        h('div', {class: 'field field-inline'}, enabled, h('label', {for: 'webhook-enabled'}, 'Enabled'))),
-      fieldBox('event_types', null, types)),
+      fieldBox('name', 'Name', name),
+      fieldBox('url', 'URL', url, 'Deliveries are signed POSTs (Standard Webhooks: webhook-id, webhook-timestamp, '
+        + 'webhook-signature). Private and loopback addresses are refused unless the server allows them.'),
+      fieldBox('event_types', null, types),
+      fieldBox('projects', 'Projects', projects.node, 'Only events of these projects. None: every project.',
+        projects.input),
+      fieldBox('statuses', null, statuses, 'For task.status_changed: only these new statuses. None: any status.'),
+      fieldBox('payload_template', 'Payload template', template, 'The request body: JSON whose strings may hold '
+        + '${type}, ${timestamp}, ${data}, ${data.name}, ${data.status}, ${data.previous_status}… '
+        + 'Empty: {"type", "timestamp", "data"} of the event.'),
+      h('div', {class: 'field field-inline'}, enabled, h('label', {for: 'webhook-enabled'}, 'Enabled'))),
     formError,
     h('div', {class: 'actions'}, h('button', {type: 'button', onclick: () => close(null)}, 'Cancel'), save));
     syncStatuses();
