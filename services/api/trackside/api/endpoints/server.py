@@ -80,6 +80,7 @@ def _config_answer(call: Call) -> dict:
     }
     if call.identity is not None:
         answer["ui_actions"] = _ui_actions(conf)
+        answer["events_store"] = conf.get("services.events.store", "mongo")  # the settings page's summary
     return answer
 
 
