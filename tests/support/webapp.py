@@ -82,9 +82,11 @@ def start_webapp(api_url: str, files_url: str, config_dir: Path, work_dir: Path,
     return WebApp(url, env, process)
 
 
-def start_webapp_stack(mongo_port: int, redis_port: int, work_dir: Path, fixed_users: bool = True) -> WebAppStack:
+def start_webapp_stack(mongo_port: int, redis_port: int, work_dir: Path, fixed_users: bool = True,
+                       extra_api_env: dict | None = None) -> WebAppStack:
     """API (fixed users: an admin and a plain user; or name-only with the webserver credential), file
-    server and web app, all real processes. Stops what it started when a later one fails to start."""
+    server and web app, all real processes. Stops what it started when a later one fails to start.
+    ``extra_api_env``: more of the API's configuration (e.g. ``CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__TASK``)."""
     if fixed_users:
         admin_password, user_password = secrets.token_urlsafe(12), secrets.token_urlsafe(12)
         api_env = fixed_users_env([
@@ -94,7 +96,8 @@ def start_webapp_stack(mongo_port: int, redis_port: int, work_dir: Path, fixed_u
     else:
         admin_password = user_password = None
         api_env = webserver_credential_env()
-    api = start_api(mongo_port, work_dir / "api", extra_env=api_env, redis_port=redis_port)
+    api = start_api(mongo_port, work_dir / "api", extra_env={**api_env, **(extra_api_env or {})},
+                    redis_port=redis_port)
     started = [api.process]
     try:
         (work_dir / "fileserver").mkdir(parents=True, exist_ok=True)

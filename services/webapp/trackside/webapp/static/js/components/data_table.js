@@ -21,6 +21,7 @@
 //     bulkBar: (selectedRows, table) -> Node | null,   // drawn above the table while something is selected
 //     chooserExtras: (table, close) -> Node,          // extra content in the column chooser (metric columns...)
 //     onStateChange: ({visible, sort, filters}) => {}, // persist (URL, preferences)
+//     onRowContextMenu: (row, event, table) => {},     // right-click on a row (links keep the browser's menu)
 //   });
 //   root.append(table.element); table.reload();
 //
@@ -273,7 +274,11 @@ export function createDataTable(options) {
         if (window.getSelection()?.toString()) return; // selecting text, not opening
         const link = event.target.closest('tr').querySelector('a[data-row-link]');
         if (link) link.click(); else opts.onRowClick?.(row, event);
-      }}, cells);
+      },
+      oncontextmenu: opts.onRowContextMenu ? (event) => {
+        if (event.target.closest('a, input, select, textarea')) return;
+        opts.onRowContextMenu(row, event, api);
+      } : null}, cells);
   }
 
   function drawRows() {

@@ -4,10 +4,13 @@
 //
 //   MODEL_ACTION_FIELDS                                  add to only_fields
 //   modelActionsBar(models, {onDone})   -> Node
-//   modelActionsMenu(models, {onDone, label = 'Model actions'}) -> Node (role=menu)
+//   modelActionsMenu(models, {onDone, label = 'Model actions', extraItems}) -> Node (role=menu); extraItems:
+//       async () -> [{label, title, run}] appended when the menu opens (the custom actions of ui_actions.js)
+//   modelActionItems(models, {onDone}) -> [{label, run, disabled, danger}] for a context menu
 import {api} from '../api.js';
 import {h, toast} from '../dom.js';
 import {alertDialog, confirmDialog, editTags, pickProject} from './dialogs.js';
+import {menuItems} from './ui_actions.js';
 
 export const MODEL_ACTION_FIELDS = ['name', 'ready', 'system_tags', 'tags', 'company', 'project.name'];
 
@@ -93,11 +96,17 @@ export function modelActionsBar(models, {onDone} = {}) {
     onclick: () => run(action, models, onDone)}, label(action, models))));
 }
 
-export function modelActionsMenu(models, {onDone, label: name = 'Model actions'} = {}) {
+export function modelActionItems(models, {onDone} = {}) {
+  return ACTIONS.map((action) => ({label: label(action, models), danger: action.danger,
+    disabled: !applicableModels(action.id, models).length, run: () => run(action, models, onDone)}));
+}
+
+export function modelActionsMenu(models, {onDone, label: name = 'Model actions', extraItems} = {}) {
   const button = h('button', {type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false'}, name, ' ▾');
   const menu = h('div', {role: 'menu', class: 'menu', hidden: true, 'aria-label': name});
   const box = h('div', {class: 'menu-box'}, button, menu);
   const outside = (event) => { if (!box.contains(event.target)) close(); };
+  let openings = 0;
   const close = () => {
     menu.hidden = true;
     button.setAttribute('aria-expanded', 'false');
@@ -112,6 +121,10 @@ export function modelActionsMenu(models, {onDone, label: name = 'Model actions'}
     button.setAttribute('aria-expanded', 'true');
     document.addEventListener('mousedown', outside, true);
     menu.querySelector('[role=menuitem]:not([disabled])')?.focus();
+    const opening = ++openings; // a reopened menu is drawn anew: an older answer is not appended to it
+    extraItems?.().then((extra) => {
+      if (!menu.hidden && opening === openings) menu.append(...menuItems([{separator: true}, ...extra], close));
+    }).catch((error) => console.warn('extra menu items unavailable', error));
   });
   menu.addEventListener('keydown', (event) => { if (event.key === 'Escape') { close(); button.focus(); } });
   return box;

@@ -6,8 +6,10 @@
 // Exports (used by views/tasks.js and by the task page):
 //   TASK_ACTION_FIELDS                     the task fields the rules read: add them to only_fields
 //   taskActionsBar(tasks, {onDone, projectId})   -> Node: one button per action, for a table's selection
-//   taskActionsMenu(tasks, {onDone, projectId, label = 'Actions'}) -> Node: a menu button (role=menu) with
-//       the same actions; the task page passes [task]
+//   taskActionsMenu(tasks, {onDone, projectId, label = 'Actions', extraItems}) -> Node: a menu button
+//       (role=menu) with the same actions; the task page passes [task]; extraItems: async () -> [{label,
+//       title, run}] appended below them when the menu opens (the custom actions of ui_actions.js)
+//   taskActionItems(tasks, {onDone, projectId}) -> [{label, run, disabled, danger}] for a context menu
 //   runTaskAction(actionId, tasks, {onDone, projectId}) -> Promise<result|null>
 //   applicableTasks(actionId, tasks)        -> the tasks the action applies to
 // onDone({action, succeeded: [ids], failed: [{id, message}], created?: id}) runs after the API answered,
@@ -16,6 +18,7 @@ import {api} from '../api.js';
 import {navigate} from '../router.js';
 import {h, toast} from '../dom.js';
 import {alertDialog, confirmDialog, editTags, formDialog, pickProject, pickQueue} from './dialogs.js';
+import {menuItems} from './ui_actions.js';
 
 export const TASK_ACTION_FIELDS = ['name', 'status', 'type', 'system_tags', 'tags', 'company', 'project.name',
   'execution.queue'];
@@ -186,13 +189,19 @@ export function taskActionsBar(tasks, {onDone, projectId} = {}) {
   return h('div', {class: 'task-actions'}, compareButton(tasks, projectId), buttons);
 }
 
-export function taskActionsMenu(tasks, {onDone, projectId, label = 'Actions'} = {}) {
+export function taskActionItems(tasks, {onDone, projectId} = {}) {
+  return ACTIONS.map((action) => ({label: labelFor(action, tasks), danger: action.danger,
+    disabled: !applicableTasks(action.id, tasks).length, run: () => runTaskAction(action.id, tasks, {onDone, projectId})}));
+}
+
+export function taskActionsMenu(tasks, {onDone, projectId, label = 'Actions', extraItems} = {}) {
   const menuId = `task-menu-${Math.random().toString(36).slice(2, 8)}`;
   const button = h('button', {type: 'button', 'aria-haspopup': 'menu', 'aria-expanded': 'false',
     'aria-controls': menuId}, label, ' ▾');
   const menu = h('div', {role: 'menu', id: menuId, class: 'menu', hidden: true, 'aria-label': label});
   const box = h('div', {class: 'menu-box'}, button, menu);
   const items = () => [...menu.querySelectorAll('[role=menuitem]:not([disabled])')];
+  let openings = 0;
   const close = () => {
     menu.hidden = true;
     button.setAttribute('aria-expanded', 'false');
@@ -211,6 +220,10 @@ export function taskActionsMenu(tasks, {onDone, projectId, label = 'Actions'} = 
     button.setAttribute('aria-expanded', 'true');
     document.addEventListener('mousedown', outside, true);
     items()[0]?.focus();
+    const opening = ++openings; // a reopened menu is drawn anew: an older answer is not appended to it
+    extraItems?.().then((extra) => {
+      if (!menu.hidden && opening === openings) menu.append(...menuItems([{separator: true}, ...extra], close));
+    }).catch((error) => console.warn('extra menu items unavailable', error));
   };
   button.addEventListener('click', () => (menu.hidden ? open() : close()));
   menu.addEventListener('keydown', (event) => {

@@ -179,7 +179,8 @@ export function contextMenu(event, items) {
   Promise.resolve(items).then((list) => {
     if (openMenu?.element !== menu) return;
     const shown = (list || []).filter(Boolean);
-    if (!shown.filter((i) => !i.separator).length) { close(); return; }
+    while (shown[0]?.separator) shown.shift();
+    if (!shown.length) { close(); return; }
     menu.replaceChildren(...menuItems(shown, close));
     place(menu, x, y);
     (enabled()[0] || menu).focus();
@@ -189,13 +190,12 @@ export function contextMenu(event, items) {
   return close;
 }
 
-/** Menu buttons for items (separators kept only between two groups of items). */
+/** Menu buttons for items (a separator is dropped when nothing follows it or it repeats). */
 export function menuItems(items, close = () => {}) {
   const nodes = [];
   items.forEach((item, i) => {
     if (item.separator) {
-      if (nodes.length && items.slice(i + 1).some((x) => !x.separator)
-        && nodes[nodes.length - 1].getAttribute('role') !== 'separator') {
+      if (items.slice(i + 1).some((x) => !x.separator) && nodes.at(-1)?.getAttribute('role') !== 'separator') {
         nodes.push(h('div', {role: 'separator', class: 'menu-separator'}));
       }
       return;

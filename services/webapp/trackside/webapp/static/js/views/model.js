@@ -5,6 +5,7 @@ import {api, appConfig, fileUrl} from '../api.js';
 import {errorBox, fmtDate, fmtNumber, h, replace} from '../dom.js';
 import {createDataTable, encodeSort} from '../components/data_table.js';
 import {modelActionsMenu} from '../components/model_actions.js';
+import {uiActionItems} from '../components/ui_actions.js';
 import {modelStatus} from './models.js';
 import {statusLabel} from './tasks.js';
 import {taskActionsBar} from '../components/task_actions.js';
@@ -165,7 +166,7 @@ export async function render({root, params}) {
       archived(model) ? h('span', {class: 'status'}, 'Archived') : null,
       h('span', {class: 'muted'}, model.framework || ''),
       h('span', {class: 'spacer', style: {flex: '1'}}),
-      modelActionsMenu([model], {onDone: rerender})),
+      modelActionsMenu([model], {onDone: rerender, extraItems: () => uiActionItems('model', [model.id])})),
     tabs, body);
 
   let cleanup = null;

@@ -5,7 +5,8 @@ import {api} from '../api.js';
 import {setQuery} from '../router.js';
 import {fmtDate, h, replace} from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
-import {MODEL_ACTION_FIELDS, modelActionsBar} from '../components/model_actions.js';
+import {MODEL_ACTION_FIELDS, modelActionItems, modelActionsBar} from '../components/model_actions.js';
+import {contextMenu, uiActionItems} from '../components/ui_actions.js';
 import {escapeRegex, projectHeader, projectInfo} from '../components/project_header.js';
 import {loadTablePrefs, saveTablePrefs} from '../components/table_prefs.js';
 import {tableSearch} from '../components/table_search.js';
@@ -112,6 +113,13 @@ export async function render({root, params, query}) {
       return {rows: data.models || [], scrollId: data.scroll_id};
     },
     bulkBar: (rows) => modelActionsBar(rows, {onDone: () => table.reload()}),
+    // Right-click: the selection's actions when the row is selected, else the row's, then the custom ones.
+    onRowContextMenu: (row, event, tableApi) => {
+      const chosen = tableApi.selectedRows();
+      const rows = chosen.some((r) => r.id === row.id) ? chosen : [row];
+      contextMenu(event, uiActionItems('model', rows.map((r) => r.id)).then((custom) => [
+        ...modelActionItems(rows, {onDone: () => table.reload()}), {separator: true}, ...custom]));
+    },
     onStateChange: ({visible: cols, sort, filters: f}) => {
       setQuery({columns: cols.join(','), order: encodeSort(sort).join(','),
         filter: Object.keys(f).length ? JSON.stringify(f) : null});

@@ -6,6 +6,7 @@ import {setQuery} from '../router.js';
 import {debounce, errorBox, fmtDate, fmtDuration, h, replace, toast} from '../dom.js';
 import {alertDialog, confirmDialog, formDialog, pickProject} from '../components/dialogs.js';
 import {escapeRegex, forgetProject} from '../components/project_header.js';
+import {menuItems, uiActionItems} from '../components/ui_actions.js';
 
 const PAGE_SIZE = 50;
 // Shown on the cards, in this order; the rest are summed as "other".
@@ -185,6 +186,13 @@ export async function render({root, params, query}) {
       menu.hidden = !opening;
       button.setAttribute('aria-expanded', String(opening));
       if (opening) menu.querySelector('[role=menuitem]')?.focus();
+      // The custom actions (ui_actions.js), drawn anew each time the menu opens.
+      for (const old of menu.querySelectorAll('.custom-action, [role=separator]')) old.remove();
+      if (opening) {
+        uiActionItems('project', [project.id]).then((extra) => {
+          if (!menu.hidden && !menu.querySelector('.custom-action')) menu.append(...menuItems([{separator: true}, ...extra], close));
+        });
+      }
     });
     menu.addEventListener('keydown', (event) => {
       const items = [...menu.querySelectorAll('[role=menuitem]')];

@@ -6,6 +6,7 @@
 import {api} from '../api.js';
 import {errorBox, h, replace, statusBadge} from '../dom.js';
 import {navigate} from '../router.js';
+import {uiActionItems} from '../components/ui_actions.js';
 
 // Tab ids as the reference names them; `path` is the tab's path after /tasks/<t>/ (details layout).
 export const TABS = [
@@ -56,7 +57,7 @@ function header(task, project) {
   import('../components/task_actions.js').then(({taskActionsMenu}) => {
     if (typeof taskActionsMenu !== 'function') return;
     actions.append(taskActionsMenu([task], {projectId: project?.id || task.project, label: 'Task actions',
-      onDone: () => refresh(true)}));
+      onDone: () => refresh(true), extraItems: () => uiActionItems('task', [task.id])}));
   }).catch((error) => console.warn('task actions unavailable', error));
   return h('header', {class: 'task-header'},
     h('div', {class: 'breadcrumbs'},

@@ -10,7 +10,8 @@ import {setQuery} from '../router.js';
 import {downloadText, fmtDate, fmtDuration, fmtNumber, h, replace}
   from '../dom.js';
 import {createDataTable, decodeSort, encodeSort, isFilterActive} from '../components/data_table.js';
-import {TASK_ACTION_FIELDS, taskActionsBar} from '../components/task_actions.js';
+import {TASK_ACTION_FIELDS, taskActionItems, taskActionsBar} from '../components/task_actions.js';
+import {contextMenu, uiActionItems} from '../components/ui_actions.js';
 import {escapeRegex, projectHeader, projectInfo} from '../components/project_header.js';
 import {loadTablePrefs, saveTablePrefs} from '../components/table_prefs.js';
 import {tableSearch} from '../components/table_search.js';
@@ -221,6 +222,13 @@ export async function render({root, params, query}) {
       return {rows: data.tasks || [], scrollId: data.scroll_id};
     },
     bulkBar: (rows) => taskActionsBar(rows, {projectId, onDone: () => table.reload()}),
+    // Right-click: the selection's actions when the row is selected, else the row's, then the custom ones.
+    onRowContextMenu: (row, event, tableApi) => {
+      const chosen = tableApi.selectedRows();
+      const rows = chosen.some((r) => r.id === row.id) ? chosen : [row];
+      contextMenu(event, uiActionItems('task', rows.map((r) => r.id)).then((custom) => [
+        ...taskActionItems(rows, {projectId, onDone: () => table.reload()}), {separator: true}, ...custom]));
+    },
     chooserExtras: (tableApi, redraw) => customColumnPicker(ctx, (column) => { addColumn(column); redraw(); }),
     onStateChange: persist,
   });
