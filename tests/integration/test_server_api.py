@@ -20,6 +20,7 @@ def test_config_for_a_logged_in_caller(api):
     assert conf["features"]["storage_settings"] is True and conf["features"]["webhooks"] in (True, False)
     assert conf["files_server"].startswith("http")
     assert conf["ui_actions"] == {"project": [], "task": [], "model": [], "queue": []}
+    assert conf["events_store"] in ("mongo", "elastic")
     assert api.ok("server.config", path="login.basic") == {"enabled": False, "guest": {"enabled": False}}
     assert api.ok("server.config", path="version") == {"value": conf["version"]}
     api.error("server.config", (400, 16), path="secure")
@@ -34,7 +35,7 @@ def test_config_never_carries_a_secret(api, api_server):
 
 def test_config_without_credentials_has_what_the_login_page_needs(anon):
     conf = anon.ok("server.config")
-    assert conf["version"] and "login" in conf and "ui_actions" not in conf
+    assert conf["version"] and "login" in conf and "ui_actions" not in conf and "events_store" not in conf
 
 
 @pytest.fixture(scope="module")

@@ -82,7 +82,7 @@ function serverPanel(info, config, hosts) {
     ['API version', info.api_version || config.api_version],
     ['Feature set', config.feature_set],
     ['Sign-in', basic ? 'User name and password (fixed users)' : 'Name only (no passwords)'],
-    ['Events store', config.events_store],
+    ['Events store', {mongo: 'MongoDB', elastic: 'Elasticsearch'}[config.events_store] || config.events_store],
     // As the credentials' snippets give them: what a client configures.
     ['API server', hosts.api],
     ['File server', hosts.files || config.files_server],
