@@ -21,7 +21,8 @@
 //     bulkBar: (selectedRows, table) -> Node | null,   // drawn above the table while something is selected
 //     chooserExtras: (table, close) -> Node,          // extra content in the column chooser (metric columns...)
 //     onStateChange: ({visible, sort, filters}) => {}, // persist (URL, preferences)
-//     onRowContextMenu: (row, event, table) => {},     // right-click on a row (links keep the browser's menu)
+//     onRowContextMenu: (row, event, table) => {},     // right-click (or the keyboard's menu key) on a row;
+//                                                        // links keep the browser's menu
 //   });
 //   root.append(table.element); table.reload();
 //
@@ -276,7 +277,7 @@ export function createDataTable(options) {
         if (link) link.click(); else opts.onRowClick?.(row, event);
       },
       oncontextmenu: opts.onRowContextMenu ? (event) => {
-        if (event.target.closest('a, input, select, textarea')) return;
+        if (event.target.closest('a, select, textarea, input:not([type=checkbox])')) return;
         opts.onRowContextMenu(row, event, api);
       } : null}, cells);
   }

@@ -144,9 +144,11 @@ export function contextMenu(event, items) {
   const menu = h('div', {role: 'menu', class: 'menu context-menu', 'aria-label': 'Actions', tabindex: '-1',
     style: {position: 'fixed', left: `${x}px`, top: `${y}px`, right: 'auto'}},
   h('div', {class: 'muted context-menu-loading'}, 'Loading…'));
+  anchor?.classList?.add('menu-target'); // the row the menu is about stays marked while it is open
   const close = () => {
     if (openMenu?.element !== menu) return;
     openMenu = null;
+    anchor?.classList?.remove('menu-target');
     menu.remove();
     document.removeEventListener('mousedown', onOutside, true);
     document.removeEventListener('contextmenu', onOutside, true);
