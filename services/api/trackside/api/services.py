@@ -21,6 +21,8 @@ from trackside.api.bll.tasks import TasksBLL
 from trackside.api.bll.server_stats import ServerStats
 from trackside.api.bll.storage_settings import StorageSettingsBLL
 from trackside.api.bll.users import UsersBLL
+from trackside.api.bll.ui_actions import UiActions
+from trackside.api.bll.webhooks import WebhooksBLL
 from trackside.api.bll.workers import WorkersBLL
 from trackside.api.registry import parse_version
 from trackside.shared import domain_events
@@ -64,6 +66,8 @@ class AppServices:
         self.reports = ReportsBLL(self.backend, self.projects, self.tasks, self.models, self.events, self.references)
         self.pipelines = PipelinesBLL(self.tasks, self.queues, self.workers)
         self.serving = ServingBLL(self.redis, self.backend, config)
+        self.webhooks = WebhooksBLL(self.backend, self.redis, config)
+        self.ui_actions = UiActions(self.backend, self.redis, config)
 
     def initialize(self) -> None:
         """Idempotent start-up work: schema migrations, indexes, configured users, the default queue."""
@@ -71,6 +75,7 @@ class AppServices:
         ensure_indexes(self.backend, db.BACKEND_COLLECTIONS)
         ensure_indexes(self.auth_db, db.AUTH_COLLECTIONS)
         self.events.setup()
+        self.webhooks.setup()
         self.auth.sync_users()
         self.queues.ensure_default(self.company_id, self.config.get("apiserver.default_queue_name", "default"))
         self.queues.setup()

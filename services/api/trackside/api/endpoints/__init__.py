@@ -9,3 +9,4 @@ from trackside.api.endpoints import workers  # noqa: F401
 from trackside.api.endpoints import claims  # noqa: F401
 from trackside.api.endpoints import organization, pipelines, reports, serving, storage  # noqa: F401
 from trackside.api.endpoints import public_objects  # noqa: F401
+from trackside.api.endpoints import webhooks  # noqa: F401

@@ -7,6 +7,7 @@ from marshmallow import INCLUDE, fields, validate
 from trackside.api import errors
 from trackside.api.context import Call
 from trackside.api.registry import REGISTRY, endpoint, parse_version
+from trackside.api.bll.ui_actions import TARGETS as UI_ACTION_TARGETS
 from trackside.api.schema import Bool, Dict, OneOf, Raw, RequestSchema, Str, StrList
 
 # Request keys of the export itself, not of the entity query.
@@ -146,3 +147,21 @@ def download_for_get_all(call: Call) -> Response:
     lines = org.csv_lines(request["field_mappings"], _page_fetcher(call, request))
     filename = org.download_name(call.identity.company, request)
     return Response(lines, mimetype="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+
+
+# -- custom context-menu actions (ours only, 2.31; bll/ui_actions.py) ------------------------------------------
+@endpoint("organization.get_ui_actions", RequestSchema, min_version="2.31")
+def get_ui_actions(call: Call) -> dict:
+    return call.app.ui_actions.for_browser()
+
+
+class RunUiActionRequest(RequestSchema):
+    type = OneOf(UI_ACTION_TARGETS, required=True)
+    name = Str(required=True)
+    ids = StrList(required=True, validate=validate.Length(min=1, max=100))
+
+
+@endpoint("organization.run_ui_action", RunUiActionRequest, min_version="2.31")
+def run_ui_action(call: Call) -> dict:
+    data = call.data
+    return {"results": call.app.ui_actions.run(call.identity.company, data["type"], data["name"], data["ids"])}

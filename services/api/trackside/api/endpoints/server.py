@@ -6,6 +6,7 @@ from typing import Any
 from marshmallow import fields
 
 from trackside.api import SERVER_VERSION, errors
+from trackside.api.bll import ui_actions
 from trackside.api.bll.users import ADMIN_ROLES
 from trackside.api.context import Call
 from trackside.api.registry import AUTH_NONE, REGISTRY, endpoint, format_version
@@ -88,7 +89,10 @@ def _ui_actions(conf) -> dict:
     actions = conf.get("services.organization.ui_actions", None) or {}
     if hasattr(actions, "as_plain_ordered_dict"):
         actions = actions.as_plain_ordered_dict()
-    return {target: list(actions.get(target) or []) for target in UI_ACTION_TARGETS}
+    # Server-side actions keep their url, headers and payload on the server (bll/ui_actions.py).
+    return {target: [ui_actions.for_browser(item) if isinstance(item, dict) and isinstance(item.get("action"), dict)
+                     else item for item in ui_actions.plain(list(actions.get(target) or []))]
+            for target in UI_ACTION_TARGETS}
 
 
 @endpoint("server.endpoints", RequestSchema)
