@@ -4,7 +4,7 @@ import {fmtDate, fmtDuration, h} from '../dom.js';
 import {loadPlotly} from './plotly.js';
 
 const HOUR = 3600;
-// The reference app's choices (its stats keep up to a month); ours also offers the last hour.
+// The reference app's choices, and the last hour (the default: a live page is mostly about now).
 export const RANGES = [
   [HOUR, '1 hour'], [3 * HOUR, '3 hours'], [6 * HOUR, '6 hours'], [12 * HOUR, '12 hours'], [24 * HOUR, '1 day'],
   [7 * 24 * HOUR, '1 week'], [30 * 24 * HOUR, '1 month'],
@@ -16,7 +16,7 @@ export const POLL_MS = 5000;
 
 export function savedRange() {
   const value = Number(localStorage.getItem(RANGE_KEY));
-  return RANGES.some(([seconds]) => seconds === value) ? value : 3 * HOUR;
+  return RANGES.some(([seconds]) => seconds === value) ? value : HOUR;
 }
 
 /** A labelled <select> of RANGES; the choice is remembered for both pages. */
@@ -89,7 +89,13 @@ export function timeAgo(value) {
 }
 
 export function agoCell(value) {
-  return value ? h('time', {datetime: new Date(value).toISOString(), title: fmtDate(value)}, timeAgo(value)) : '—';
+  return value ? h('time', {class: 'ago', datetime: new Date(value).toISOString(), title: fmtDate(value)},
+    timeAgo(value)) : '—';
+}
+
+/** Bring every agoCell under `root` up to now (rows whose data did not change are not redrawn). */
+export function updateAgo(root) {
+  for (const el of root.querySelectorAll('time.ago')) el.textContent = timeAgo(el.getAttribute('datetime'));
 }
 
 /**

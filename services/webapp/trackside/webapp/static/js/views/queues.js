@@ -11,7 +11,8 @@ import {errorBox, fmtDuration, h, replace, toast} from '../dom.js';
 import {alertDialog, confirmDialog, formDialog, pickQueue} from '../components/dialogs.js';
 import {createListTable} from '../components/list_table.js';
 import {contextMenu, uiActionItems} from '../components/ui_actions.js';
-import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, timeWindow}
+import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, timeWindow,
+  updateAgo}
   from '../components/live_stats.js';
 
 const CHART_REFRESH_MS = 15000;
@@ -126,6 +127,7 @@ export async function render({root, query}) {
       count.textContent = plural(queues.length, 'queue');
       table.setRows(queues);
       drawDetail();
+      updateAgo(root);
       replace(errorLine);
     } catch (error) {
       if (!stopped) replace(errorLine, errorBox(error));
@@ -389,13 +391,17 @@ export async function render({root, query}) {
       if (stopped || mine !== chartGeneration) return;
       const series = (data.queues || [])[0] || {dates: [], avg_waiting_times: [], queue_lengths: []};
       const empty = !series.dates.length;
+      // Samples are written when a queue changes; its length holds until the next change, so the line runs
+      // on to now at the length the table shows.
+      const shown = queueId ? queues.filter((q) => q.id === queueId) : queues;
+      const lengthNow = shown.reduce((n, q) => n + (q.entries || []).length, 0);
+      const lengths = {dates: [...series.dates, range.to_date * 1000], values: [...series.queue_lengths, lengthNow]};
       waitChart.note.textContent = empty ? 'No queue activity in this time range' : '';
-      lengthChart.note.textContent = waitChart.note.textContent;
       await Promise.all([
         drawTimeChart(waitChart.plot, {windowSec: range, yTitle: 'Seconds', hoverSuffix: ' s',
           series: [{name: 'Average wait', dates: series.dates, values: series.avg_waiting_times}]}),
         drawTimeChart(lengthChart.plot, {windowSec: range, yTitle: 'Tasks',
-          series: [{name: 'Length', dates: series.dates, values: series.queue_lengths, shape: 'hv'}]}),
+          series: [{name: 'Length', ...lengths, shape: 'hv'}]}),
       ]);
     } catch (error) {
       if (!stopped) replace(waitChart.note, errorBox(error));

@@ -7,16 +7,18 @@ import {api} from '../api.js';
 import {setQuery} from '../router.js';
 import {errorBox, fmtDate, fmtDuration, fmtNumber, h, replace} from '../dom.js';
 import {createListTable} from '../components/list_table.js';
-import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, timeWindow}
+import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, timeWindow,
+  updateAgo}
   from '../components/live_stats.js';
 
 // One chart per group, as the reference app's chart choices (its "CPU and GPU Usage", "Memory Usage", ...).
-// The agent reports memory in MiB and network rates in MiB/s.
+// The agent reports memory in MiB and network rates in MiB/s. The API gives 0 for a bucket without reports
+// (as the reference); no machine uses 0 MiB, so on the memory charts a 0 is drawn as a gap (zeroIsGap).
 const WORKER_CHARTS = [
   {id: 'usage', title: 'CPU and GPU usage', yTitle: 'Usage %', suffix: '%',
     keys: [['cpu_usage', 'CPU'], ['gpu_usage', 'GPU']]},
-  {id: 'memory', title: 'Memory used', yTitle: 'MiB', suffix: ' MiB', keys: [['memory_used', 'Memory used']]},
-  {id: 'gpu-memory', title: 'GPU memory used', yTitle: 'MiB', suffix: ' MiB',
+  {id: 'memory', title: 'Memory used', yTitle: 'MiB', suffix: ' MiB', zeroIsGap: true, keys: [['memory_used', 'Memory used']]},
+  {id: 'gpu-memory', title: 'GPU memory used', yTitle: 'MiB', suffix: ' MiB', zeroIsGap: true,
     keys: [['gpu_memory_used', 'GPU memory used']]},
   {id: 'network', title: 'Network', yTitle: 'MiB/s', suffix: ' MiB/s',
     keys: [['network_rx', 'Receive'], ['network_tx', 'Transmit']]},
@@ -118,6 +120,7 @@ export async function render({root, query}) {
       count.textContent = `${workers.length} worker${workers.length === 1 ? '' : 's'}`;
       table.setRows(workers);
       drawDetail();
+      updateAgo(root);
       replace(errorLine);
     } catch (error) {
       if (!stopped) replace(errorLine, errorBox(error));
@@ -160,8 +163,8 @@ export async function render({root, query}) {
         const series = chart.keys.map(([key, name]) => {
           const found = metrics.find((m) => m.metric === key && !m.variant);
           const stat = found?.stats?.find((s) => s.aggregation === 'avg') || found?.stats?.[0];
-          return stat ? {name, dates: stat.dates || found.dates, values: stat.values.map((v) => Number(v.toFixed(2)))}
-            : null;
+          const value = (v) => (chart.zeroIsGap && !v ? null : Number(v.toFixed(2)));
+          return stat ? {name, dates: stat.dates || found.dates, values: stat.values.map(value)} : null;
         }).filter(Boolean);
         chart.note.textContent = series.length ? ''
           : (chart.id.startsWith('gpu') ? 'No GPU reported in this time range' : 'No data in this time range');
