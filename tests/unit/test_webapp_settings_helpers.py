@@ -18,7 +18,7 @@ pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
 SCRIPT = """
 import {publicAddress, clearmlConf, agentInit} from %(credentials)s;
-import {refusedField, webhookProblems} from %(form)s;
+import {refusedField, refusalText, webhookProblems} from %(form)s;
 import {webhookBody, webhookState} from %(webhooks)s;
 import {attemptText} from %(deliveries)s;
 const here = {hostname: 'ml.example.com'};
@@ -45,6 +45,10 @@ console.log(JSON.stringify({
   good: webhookProblems({...blank, name: 'n', url: 'https://x.example/h', event_types: ['a']}),
   created: webhookBody({...blank, name: ' n ', url: ' https://x.example/h ', event_types: ['a']}),
   changed: webhookBody({...before, payload_template: '', name: 'b', statuses: ['failed']}, before),
+  cleared: webhookBody({...before, payload_template: ' '}, {...before, payload_template: '{}'}),
+  templated: webhookBody({...before, payload_template: '{"a": 1}'}, before),
+  unwrapped: refusalText({message: "Validation error (url: url host 'x' does not resolve)"}, 'url'),
+  kept: refusalText({message: 'something else'}, 'url'),
   enabled: webhookState({enabled: true}).label,
   failing: webhookState({enabled: true, failing_since: '2026-01-01T00:00:00Z'}).kind,
   disabled: webhookState({enabled: false, disabled_reason: 'HTTP 410 Gone'}),
@@ -84,6 +88,7 @@ def test_a_refusal_lands_on_the_field_it_names(out):
     assert out["byFields"] == "event_types" and out["byKey"] == "url"
     assert out["byMessage"] == "payload_template" and out["byUrlMessage"] == "url"
     assert out["unknown"] is None and out["quotedName"] == "url"
+    assert out["unwrapped"] == "url host 'x' does not resolve" and out["kept"] == "something else"
 
 
 def test_dialog_checks_and_bodies(out):
@@ -91,7 +96,8 @@ def test_dialog_checks_and_bodies(out):
     assert set(out["badUrl"]) == {"url", "payload_template"} and out["good"] == {}
     assert out["created"] == {"name": "n", "url": "https://x.example/h", "event_types": ["a"], "projects": [],
                               "statuses": [], "enabled": True}
-    assert out["changed"] == {"name": "b", "statuses": ["failed"]}  # only what changed; an empty template is null
+    assert out["changed"] == {"name": "b", "statuses": ["failed"]}  # only what changed; empty and null alike
+    assert out["cleared"] == {"payload_template": ""} and out["templated"] == {"payload_template": '{"a": 1}'}
 
 
 def test_state_badge_and_attempt_text(out):

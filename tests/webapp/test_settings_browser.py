@@ -123,7 +123,7 @@ def test_webhook_created_with_secret_once_refusal_on_its_field_and_deleted(page,
     dialog.get_by_role("checkbox", name="failed", exact=True).check()
     create.click()
     url_error = dialog.locator("[data-field=url] .field-error")
-    expect(url_error).to_be_visible()
+    expect(url_error).to_contain_text("loopback")
     expect(dialog.get_by_label("URL")).to_have_attribute("aria-invalid", "true")
     assert not [w for w in api.ok("webhooks.get_all")["webhooks"] if w["name"] == name]  # nothing stored
     shot(page, "settings-webhook-refused")
@@ -147,8 +147,29 @@ def test_webhook_created_with_secret_once_refusal_on_its_field_and_deleted(page,
     card.get_by_role("button", name=f"Deliveries of {name}").click()
     expect(card.get_by_role("region", name="Deliveries")).to_contain_text("No deliveries yet.")
     card.get_by_role("button", name=f"Test {name}").click()
-    expect(card.get_by_role("row").filter(has_text="webhook.test")).to_have_count(1)
+    test_row = card.get_by_role("row").filter(has_text="webhook.test")
+    expect(test_row).to_have_count(1)
+    delivery = test_row.get_attribute("data-delivery")
+    test_row.get_by_role("button", name=f"Redeliver {delivery}").click()
+    expect(page.get_by_text("Redelivery queued")).to_be_visible()
     shot(page, "settings-webhooks")
+
+    card.get_by_role("button", name=f"Edit {name}").click()
+    edit = page.get_by_role("dialog", name=f'Edit webhook "{name}"')
+    edit.get_by_role("checkbox", name="stopped", exact=True).check()
+    edit.get_by_label("Payload template").fill('{"text": "${data.name} is ${data.status}"}')
+    edit.get_by_role("button", name="Save").click()
+    expect(edit).to_be_hidden()
+    expect(card).to_contain_text("statuses: stopped, failed · custom payload")
+    stored = api.ok("webhooks.get_all", id=[stored[0]["id"]])["webhooks"][0]
+    assert sorted(stored["statuses"]) == ["failed", "stopped"] and stored["payload_template"].startswith('{"text"')
+
+    card.get_by_role("button", name=f"Rotate secret {name}").click()
+    page.get_by_role("dialog", name="Rotate signing secret").get_by_role("button", name="Rotate").click()
+    rotated = page.get_by_role("dialog", name=f'New secret for "{name}"')
+    new_secret = rotated.locator("[data-secret-row='Signing secret']").inner_text()
+    assert new_secret.startswith("whsec_") and new_secret != secret
+    rotated.get_by_role("button", name="Done").click()
     page.set_viewport_size(NARROW)
     shot(page, "settings-webhooks-narrow")
 

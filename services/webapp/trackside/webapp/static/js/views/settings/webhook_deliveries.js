@@ -58,7 +58,7 @@ export function deliveriesPanel(webhook) {
     const last = attempts[attempts.length - 1];
     return h('tr', {dataset: {delivery: delivery.id}},
       h('td', {}, h('span', {class: `status delivery-${delivery.status}`}, delivery.status)),
-      h('td', {}, h('code', {}, delivery.event_type), h('div', {class: 'muted small'}, delivery.id)),
+      h('td', {}, h('code', {}, delivery.event_type), h('div', {class: 'muted small delivery-id'}, delivery.id)),
       h('td', {}, fmtDate(delivery.created)),
       h('td', {class: 'attempts-cell'}, attempts.length ? h('details', {},
         h('summary', {}, `${attempts.length} · ${attemptText(last)}`),

@@ -9,7 +9,7 @@ import {debounce, h} from '../../dom.js';
 import {openDialog} from '../../components/dialogs.js';
 
 export const TASK_STATUSES = ['created', 'queued', 'in_progress', 'stopped', 'completed', 'failed', 'published',
-  'closed'];
+  'publishing', 'closed'];
 const FIELDS = ['name', 'url', 'event_types', 'projects', 'statuses', 'payload_template', 'enabled'];
 const STATUS_EVENT = 'task.status_changed';
 
@@ -27,6 +27,12 @@ export function webhookProblems(values) {
     }
   }
   return problems;
+}
+
+/** The problem alone, without the API's "Validation error (field: ...)" wrapping. */
+export function refusalText(error, field) {
+  const match = String(error?.message || '').match(/^Validation error \((\w+): ([\s\S]*)\)$/);
+  return match && match[1] === field ? match[2] : String(error?.message || '');
 }
 
 /** Which field an API refusal is about: error_data.fields / field, else a field named in the message. */
@@ -116,7 +122,7 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
       } catch (err) {
         save.disabled = false;
         const field = refusedField(err);
-        if (field && errors[field]) showErrors({[field]: err.message});
+        if (field && errors[field]) showErrors({[field]: refusalText(err, field)});
         else showErrors({}, err.message);
         return;
       }

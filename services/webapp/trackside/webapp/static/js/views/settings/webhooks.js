@@ -19,19 +19,21 @@ export function webhookState(webhook) {
   return {label: 'Enabled', kind: 'enabled', detail: null};
 }
 
-/** The body webhooks.create / update take from the dialog's values (update: only what changed). */
+/**
+ * The body webhooks.create / update take from the dialog's values. Update: only what changed, and an emptied
+ * template as "" (the API's "clear it"; null there means "not given").
+ */
 export function webhookBody(values, before = null) {
+  const template = values.payload_template.trim() ? values.payload_template : null;
   const body = {
     name: values.name.trim(), url: values.url.trim(), event_types: values.event_types, projects: values.projects,
-    statuses: values.statuses, payload_template: values.payload_template.trim() ? values.payload_template : null,
-    enabled: values.enabled,
+    statuses: values.statuses, enabled: values.enabled,
   };
-  if (!before) {
-    if (body.payload_template === null) delete body.payload_template;
-    return body;
-  }
+  if (!before) return template === null ? body : {...body, payload_template: template};
   const same = (a, b) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
-  return Object.fromEntries(Object.entries(body).filter(([key, value]) => !same(value, before[key])));
+  const changes = Object.fromEntries(Object.entries(body).filter(([key, value]) => !same(value, before[key])));
+  if (!same(template, before.payload_template || null)) changes.payload_template = template ?? '';
+  return changes;
 }
 
 function secretDialog(title, secret, intro) {
