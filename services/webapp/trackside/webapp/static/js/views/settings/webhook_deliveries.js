@@ -7,6 +7,7 @@ import {api} from '../../api.js';
 import {errorBox, fmtDate, h, replace, toast} from '../../dom.js';
 
 const PAGE_SIZE = 50;
+const FOLLOW_MS = 5000; // while a delivery is pending or retrying, the first page is read again this often
 const STATUSES = ['pending', 'retrying', 'succeeded', 'failed'];
 
 /** "HTTP 500 in 120 ms: timed out" for one attempt. */
@@ -30,6 +31,7 @@ export function deliveriesPanel(webhook) {
   const body = h('div', {}, table, status, more);
   let scrollId = null;
   let generation = 0;
+  let follow = null;
 
   async function load(reset = true) {
     const mine = reset ? ++generation : generation;
@@ -46,6 +48,11 @@ export function deliveriesPanel(webhook) {
       more.hidden = deliveries.length < PAGE_SIZE || !scrollId;
       const count = rows.children.length;
       status.textContent = count ? `${count} deliver${count === 1 ? 'y' : 'ies'}` : 'No deliveries yet.';
+      // Follow deliveries in flight (a test just sent) until they settle; stops once the panel is closed.
+      clearTimeout(follow);
+      if (reset && deliveries.some((d) => d.status === 'pending' || d.status === 'retrying')) {
+        follow = setTimeout(() => { if (node.isConnected) load(true); }, FOLLOW_MS);
+      }
     } catch (err) {
       if (mine !== generation) return;
       status.textContent = '';
@@ -59,13 +66,13 @@ export function deliveriesPanel(webhook) {
     return h('tr', {dataset: {delivery: delivery.id}},
       h('td', {}, h('span', {class: `status delivery-${delivery.status}`}, delivery.status)),
       h('td', {}, h('code', {}, delivery.event_type), h('div', {class: 'muted small delivery-id'}, delivery.id)),
-      h('td', {}, fmtDate(delivery.created)),
+      h('td', {class: 'when'}, fmtDate(delivery.created)),
       h('td', {class: 'attempts-cell'}, attempts.length ? h('details', {},
         h('summary', {}, `${attempts.length} · ${attemptText(last)}`),
         h('ol', {class: 'attempts'}, attempts.map((a) => h('li', {},
           h('span', {class: 'muted'}, fmtDate(a.at)), ' ', attemptText(a)))))
         : h('span', {class: 'muted'}, 'none yet')),
-      h('td', {}, delivery.next_attempt_at ? fmtDate(delivery.next_attempt_at) : h('span', {class: 'muted'}, '–')),
+      h('td', {class: 'when'}, delivery.next_attempt_at ? fmtDate(delivery.next_attempt_at) : h('span', {class: 'muted'}, '–')),
       h('td', {}, h('button', {type: 'button', 'aria-label': `Redeliver ${delivery.id}`, onclick: async (event) => {
         const button = event.currentTarget;
         button.disabled = true;
