@@ -98,8 +98,8 @@ def work(config, burst: bool = False) -> int:
             worker.work(burst=burst, with_scheduler=True, logging_level="WARNING")
         except Exception as exc:  # noqa: BLE001 - Redis gone while starting: wait and start again
             log.warning("RQ worker could not run: %s", exc)
-        if burst or worker._stop_requested:
-            break
+        if burst or worker._stop_requested or worker._shutdown_requested_date is not None:
+            break  # SIGTERM / SIGINT (RQ's handlers take them while it works)
         delay = 0.5 if time.monotonic() - started > 60 else min(delay * 2, WORKER_RESTART_MAX_SEC)
         log.warning("RQ worker stopped (Redis unavailable?); starting again in %.1f s", delay)
         time.sleep(delay)

@@ -48,13 +48,16 @@ def enqueue_delivery(redis: Any, delivery_id: str, *, delay: float = 0, again: b
     id is the delivery id; a retry or a re-enqueue of a lost job (``again``) gets the delivery id and a random
     suffix, so it never overwrites the job that schedules it. The job skips a delivery that already succeeded
     or is being sent, so a second job for one delivery is harmless."""
+    import math
     import secrets
-    from datetime import timedelta
+    from datetime import datetime, timezone
 
-    job_id = f"{delivery_id}.{secrets.token_hex(4)}" if again or delay > 0 else delivery_id
+    job_id = f"{delivery_id}-{secrets.token_hex(4)}" if again or delay > 0 else delivery_id
     options = dict(job_id=job_id, job_timeout=DELIVERY_JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=86400)
     if delay > 0:
-        queue(redis).enqueue_in(timedelta(seconds=delay), DELIVER_JOB, delivery_id, **options)
+        # RQ's scheduler keeps whole seconds (it truncates): round up, so a retry never comes early.
+        when = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
+        queue(redis).enqueue_at(when, DELIVER_JOB, delivery_id, **options)
     else:
         queue(redis).enqueue(DELIVER_JOB, delivery_id, **options)
 
