@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from support.browser import new_page, sign_in_page
 from support.client import ApiClient
-from support.webapp_data import admin_client, unique
+from support.webapp_data import admin_client, make_project, unique
 
 NARROW = {"width": 800, "height": 900}
 
@@ -107,7 +107,8 @@ def webhooks_served(webapp_stack):
 
 def test_webhook_created_with_secret_once_refusal_on_its_field_and_deleted(page, webhooks_served, shot):
     api = webhooks_served
-    name = unique("ci-hook")
+    name, project = unique("ci-hook"), unique("Hooked")
+    project_id = make_project(api, project)
     page.goto("/settings/webhooks")
     expect(page.get_by_role("heading", name="Webhooks", exact=True)).to_be_visible()
     page.get_by_role("button", name="New webhook").click()
@@ -129,6 +130,12 @@ def test_webhook_created_with_secret_once_refusal_on_its_field_and_deleted(page,
     shot(page, "settings-webhook-refused")
 
     dialog.get_by_label("URL").fill("https://93.184.215.14/hooks/trackside")  # public, never contacted here
+    dialog.get_by_label("Projects", exact=True).fill(project + "-missing")
+    dialog.get_by_role("button", name="Add project").click()
+    expect(dialog.locator("[data-field=projects] .field-error")).to_have_text(f'No project named "{project}-missing".')
+    dialog.get_by_label("Projects", exact=True).fill(project)
+    dialog.get_by_role("button", name="Add project").click()
+    expect(dialog.get_by_role("list", name="Chosen projects")).to_have_text(re.compile(project))
     create.click()
     shown = page.get_by_role("dialog", name=f'Webhook "{name}" created')
     secret = shown.locator("[data-secret-row='Signing secret']").inner_text()
@@ -139,10 +146,11 @@ def test_webhook_created_with_secret_once_refusal_on_its_field_and_deleted(page,
     card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=name, exact=True))
     expect(card).to_contain_text("Enabled")
     expect(card).to_contain_text("task.status_changed")
-    expect(card).to_contain_text("statuses: failed")
+    expect(card).to_contain_text(f"projects: {project} · statuses: failed")
     expect(page.locator("body")).not_to_contain_text(secret)
     stored = [w for w in api.ok("webhooks.get_all")["webhooks"] if w["name"] == name]
-    assert len(stored) == 1 and stored[0]["statuses"] == ["failed"] and "secret" not in str(stored[0])
+    assert len(stored) == 1 and stored[0]["statuses"] == ["failed"] and stored[0]["projects"] == [project_id]
+    assert "secret" not in str(stored[0])
 
     card.get_by_role("button", name=f"Deliveries of {name}").click()
     expect(card.get_by_role("region", name="Deliveries")).to_contain_text("No deliveries yet.")

@@ -26,13 +26,21 @@ export async function render({root}) {
     replace(root, h('h1', {}, 'Profile'), errorBox(err));
     return undefined;
   }
-  replace(root, h('h1', {}, 'Profile'), userPanel(user), serverPanel(info, config, hosts));
+  replace(root, h('h1', {}, 'Profile'), userPanel(user, config), serverPanel(info, config, hosts));
   return undefined;
 }
 
-function userPanel(user) {
+/** What changing the name does not change, per sign-in mode (fixed users are named by the configuration). */
+function nameHelp(config) {
+  return config.login?.basic?.enabled
+    ? 'Shown on your tasks, models and in this bar. Fixed users are named in the server\'s configuration, '
+      + 'which sets the name again when the server restarts.'
+    : 'Shown on your tasks, models and in this bar. You keep signing in with the name you signed up with.';
+}
+
+function userPanel(user, config) {
   const input = h('input', {id: 'profile-name', name: 'name', type: 'text', value: user.name || '', autocomplete: 'name',
-    maxlength: MAX_NAME, 'aria-describedby': 'profile-name-error'});
+    maxlength: MAX_NAME, 'aria-describedby': 'profile-name-error profile-name-help'});
   const error = h('p', {class: 'field-error', id: 'profile-name-error', role: 'alert', hidden: true});
   const save = h('button', {type: 'submit', class: 'primary'}, 'Save');
   const showError = (text) => {
@@ -61,7 +69,8 @@ function userPanel(user) {
     }
   }},
   h('label', {for: 'profile-name'}, 'Name'),
-  h('div', {class: 'name-row'}, input, save), error);
+  h('div', {class: 'name-row'}, input, save), error,
+  h('p', {class: 'muted small field-help', id: 'profile-name-help'}, nameHelp(config)));
   return h('section', {class: 'panel settings-panel', 'aria-labelledby': 'profile-user'},
     h('h2', {id: 'profile-user'}, 'User'),
     form,

@@ -77,7 +77,8 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
       h('legend', {}, 'Task statuses'),
       TASK_STATUSES.map((s) => h('label', {class: 'check'}, h('input', {type: 'checkbox', name: 'statuses', value: s,
         checked: chosenStatuses.has(s)}), s)));
-    const projects = projectPicker(webhook?.projects || [], projectNames);
+    const projects = projectPicker(webhook?.projects || [], projectNames,
+      (text) => showErrors(text ? {projects: text} : {}));
     const template = h('textarea', {name: 'payload_template', rows: 4, class: 'code-input',
       placeholder: '{"text": "Task ${data.name} is now ${data.status}"}'}, webhook?.payload_template || '');
     const enabled = h('input', {type: 'checkbox', name: 'enabled', id: 'webhook-enabled', checked: webhook ? webhook.enabled : true});
@@ -149,7 +150,7 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
 }
 
 /** Projects chosen by searching their path (projects.get_all_ex), shown as removable chips. */
-function projectPicker(initial, names) {
+function projectPicker(initial, names, showProblem) {
   const chosen = new Map(initial.map((id) => [id, names[id] || id]));
   const listId = `webhook-project-list-${Math.random().toString(36).slice(2, 8)}`;
   const input = h('input', {type: 'text', autocomplete: 'off', list: listId, placeholder: 'Search a project path'});
@@ -159,8 +160,9 @@ function projectPicker(initial, names) {
   const draw = () => chips.replaceChildren(...[...chosen].map(([id, label]) => h('li', {class: 'tag'}, label,
     h('button', {type: 'button', class: 'chip-remove', 'aria-label': `Remove project ${label}`,
       onclick: () => { chosen.delete(id); draw(); }}, '×'))));
+  const escape = (text) => text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
   const search = debounce(async () => {
-    const text = input.value.trim().replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+    const text = escape(input.value.trim());
     try {
       const data = await api('projects.get_all_ex', {...(text && {name: text}), only_fields: ['id', 'name'],
         order_by: ['name'], size: 50, search_hidden: false});
@@ -170,9 +172,22 @@ function projectPicker(initial, names) {
       found = [];
     }
   }, 200);
-  const add = () => {
-    const project = found.find((p) => p.name === input.value.trim());
-    if (!project) return;
+  // The path typed or picked; asked for exactly when the suggestions have not caught up with the typing.
+  const add = async () => {
+    const path = input.value.trim().replace(/^\/+|\/+$/g, '');
+    if (!path) return;
+    let project = found.find((p) => p.name === path);
+    if (!project) {
+      try {
+        project = (await api('projects.get_all_ex', {name: `^${escape(path)}$`, only_fields: ['id', 'name'],
+          search_hidden: false})).projects?.[0];
+      } catch (err) {
+        showProblem(err.message);
+        return;
+      }
+    }
+    if (!project) { showProblem(`No project named "${path}".`); return; }
+    showProblem(null);
     chosen.set(project.id, project.name);
     input.value = '';
     draw();
