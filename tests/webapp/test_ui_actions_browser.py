@@ -3,7 +3,8 @@ dynamic environment (CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__<TYPE> holding
 the right-click menu of task and model rows, the menu button of the task and model pages and of project
 cards; the browser sends the request to a loopback receiver with the id substituted and a toast tells the
 outcome (success with the status; failure on a 500 and on a port nobody listens on); a multi-selection sends
-one request per selected task."""
+one request per selected task; a `server_side` action runs on a real webhooks RQ worker, with a secret from the
+server's configuration that the browser never sees."""
 from __future__ import annotations
 
 import json
@@ -17,8 +18,12 @@ from playwright.sync_api import expect
 from support.browser import new_page, sign_in_page
 from support.waiting import wait_for
 from support.webapp import start_webapp_stack
+from support.webhooks import WebhooksStack
 from support.webapp_data import admin_client, make_model, make_project, make_task, unique
 from trackside.shared.embedded.process import free_port
+
+
+SERVER_SECRET = "tok-" + "9f2c4e1d7b"  # only the API's and the worker's configuration hold it
 
 
 class Receiver:
@@ -97,6 +102,12 @@ def actions_stack(mongo_server, redis_server, tmp_path_factory, receiver):
                     "headers": {"Content-Type": "application/json", "X-Task-Id": "${id}"}}},
         {"name": "Broken hook", "action": {"method": "POST", "url": receiver.url + "/fail/${id}"}},
         {"name": "Unreachable hook", "action": {"method": "GET", "url": f"http://127.0.0.1:{dead_port}/x/${{id}}"}},
+        # Performed by the webhooks worker: the token comes from services.webhooks.secrets, on the server
+        # (named in lower case: the environment's configuration keys are lower-cased).
+        {"name": "Server notify", "server_side": True,
+         "action": {"method": "POST", "url": receiver.url + "/ok/server/${id}", "payload": '{"task": "${id}"}',
+                    "headers": {"Authorization": "Bearer ${secret.hook_token}"}}},
+        {"name": "Server broken", "server_side": True, "action": {"method": "POST", "url": receiver.url + "/fail/server/${id}"}},
     ]
     env = {
         "CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__TASK": json.dumps(task_actions),
@@ -105,9 +116,19 @@ def actions_stack(mongo_server, redis_server, tmp_path_factory, receiver):
              "action": {"method": "PUT", "url": receiver.url + "/ok/model/${id}"}}]),
         "CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__PROJECT": json.dumps([
             {"name": "Archive project remotely", "action": {"method": "DELETE", "url": receiver.url + "/ok/project/${id}"}}]),
+        "CLEARML__SERVICES__WEBHOOKS__SECRETS__HOOK_TOKEN": json.dumps(SERVER_SECRET),
     }
     stack = start_webapp_stack(mongo_server.port, redis_server.port, tmp_path_factory.mktemp("ui-actions"),
                                extra_api_env=env)
+    yield stack
+    stack.stop()
+
+
+@pytest.fixture(scope="module")
+def webhooks_worker(actions_stack, tmp_path_factory):
+    """One webhooks RQ worker (no stream consumer: server-side actions need only the worker)."""
+    stack = WebhooksStack(actions_stack.api, tmp_path_factory.mktemp("ui-actions-worker"))
+    stack.add_worker()
     yield stack
     stack.stop()
 
@@ -252,3 +273,30 @@ def test_model_and_project_actions(page, objects, receiver, shot):
     expect(toast(page, '"Archive project remotely" succeeded (HTTP 200)')).to_be_visible()
     [request] = wait_for(lambda: receiver.received(f"/ok/project/{objects['project']}"), what="the project request")
     assert request["method"] == "DELETE"
+
+
+def test_server_side_action_runs_on_the_webhooks_worker(page, objects, receiver, webhooks_worker, shot):
+    page.goto(f"/projects/{objects['project']}/tasks")
+    # What the browser is told of a server-side action: its name and method, not where it goes or its secret.
+    told = page.evaluate("""async () => (await (await fetch('/api/organization.get_ui_actions', {method: 'POST',
+        headers: {'Content-Type': 'application/json', 'X-CSRF-Token': document.cookie.match(/trackside_csrf=([^;]+)/)[1]},
+        body: '{}'})).text())""")
+    assert "Server notify" in told and "/ok/server/" not in told and SERVER_SECRET not in told
+
+    table = page.get_by_role("table", name="Tasks")
+    for name in ("alpha", "beta"):
+        table.get_by_role("checkbox", name=f"Select {name}").check()
+    task_row(page, "beta").locator("td[data-col=status]").click(button="right")
+    page.get_by_role("menu", name="Actions").get_by_role("menuitem", name="Server notify (2)").click()
+    expect(toast(page, '"Server notify": 2 of 2 succeeded')).to_be_visible(timeout=40000)
+    for name in ("alpha", "beta"):
+        task = objects["tasks"][name]
+        [request] = wait_for(lambda: receiver.received(f"/ok/server/{task}"), what=f"the worker's request for {name}")
+        assert request["method"] == "POST" and json.loads(request["body"]) == {"task": task}
+        assert request["headers"]["authorization"] == f"Bearer {SERVER_SECRET}"
+    shot(page, "ui-actions-server-side-toast")
+
+    table.get_by_role("checkbox", name="Select alpha").uncheck()
+    task_row(page, "beta").locator("td[data-col=status]").click(button="right")
+    page.get_by_role("menu", name="Actions").get_by_role("menuitem", name="Server broken").click()
+    expect(toast(page, '"Server broken" failed: HTTP 500')).to_be_visible(timeout=40000)
