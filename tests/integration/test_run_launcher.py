@@ -111,13 +111,15 @@ def _check_web_app(exports: dict, web_port: int) -> None:
 
 
 def _check_dispatch(proc: subprocess.Popen, exports: dict, home: Path) -> None:
-    """The watchdog runs; Valkey refuses anyone without credentials; an agent's subscription works."""
+    """The watchdog and the webhooks service with its worker run; Valkey refuses anyone without credentials; an agent's subscription works."""
     import redis
 
     from trackside.shared.dispatch.acl import accepts_anonymous
 
     children = psutil.Process(proc.pid).children(recursive=True)
     assert any("trackside.watchdog" in " ".join(c.cmdline()) for c in children)
+    webhooks = [" ".join(c.cmdline()) for c in children if "trackside.webhooks" in " ".join(c.cmdline())]
+    assert any(w.endswith("trackside.webhooks") for w in webhooks) and any(w.endswith("worker") for w in webhooks)
     valkey = next(c for c in children if "valkey" in c.name())
     port = next(conn.laddr.port for conn in valkey.net_connections("tcp") if conn.status == psutil.CONN_LISTEN)
     assert accepts_anonymous("127.0.0.1", port) is False

@@ -1,7 +1,7 @@
 """``trackside-run`` (``make run``): the whole suite on one machine with the embedded backing servers.
 
 Starts a MongoDB-wire server and Valkey from PyPI (with ACL users: the default user off), then the API,
-the file server and the web app under gunicorn and the watchdog; prints the URLs, the credentials to use
+the file server and the web app under gunicorn, the watchdog, and the webhooks service with one RQ worker; prints the URLs, the credentials to use
 with the SDK and the web app's sign-in; Ctrl-C (or SIGTERM) stops everything in reverse order.
 
 State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, the file server's ``files/``
@@ -91,6 +91,11 @@ def main(argv: list[str] | None = None) -> int:
         # Dispatch reconcile and queue metrics; it finds the API's configuration in the same environment.
         _start(started, ServerProcess("watchdog", [sys.executable, "-m", "trackside.watchdog"], ready=lambda: True,
                                       log_path=logs / "watchdog.log", env=env))
+        # Webhook deliveries and server-side UI actions: the stream consumer and one RQ worker.
+        _start(started, ServerProcess("webhooks", [sys.executable, "-m", "trackside.webhooks"], ready=lambda: True,
+                                      log_path=logs / "webhooks.log", env=env))
+        _start(started, ServerProcess("webhooks-worker", [sys.executable, "-m", "trackside.webhooks", "worker"],
+                                      ready=lambda: True, log_path=logs / "webhooks-worker.log", env=env))
         _print_banner(f"http://{api_host}:{api_port}", files_url, key, secret, home,
                       _web_banner(f"http://{web_host}:{web_port}", web_admin_login(config), web_login_file))
         while not stop.is_set() and all(p.running() for p in started):
