@@ -16,13 +16,17 @@ import {h, toast} from '../dom.js';
 
 const BROWSER_TIMEOUT_MS = 30000;
 const PARALLEL_REQUESTS = 4;
+const SLOW_MS = 1500; // a run still going after this says so, so a click is never left without an answer
 
 let configured = null; // Promise of {project: [...], task: [...], ...}, once per page load
+let warned = false;
 
-/** The configured actions, asked once per page load (a failure is retried at the next menu). */
+/** The configured actions, asked once per page load (a failure is retried at the next menu, told once). */
 export function loadUiActions() {
   configured ??= api('organization.get_ui_actions', {}).catch((error) => {
     console.warn('custom actions unavailable', error);
+    if (!warned) toast(`Custom actions are unavailable: ${error.message}`, 'error', 8000);
+    warned = true;
     configured = null;
     return {};
   });
@@ -45,6 +49,8 @@ export async function uiActionItems(type, ids) {
 
 /** Perform one action for every id, then one toast that sums it up. Resolves to the per-id results. */
 export async function runUiAction(type, action, ids) {
+  const slow = setTimeout(() => toast(`"${action.name}" running${ids.length > 1 ? ` for ${ids.length} objects` : ''}…`,
+    'info', 3000), SLOW_MS);
   let results;
   try {
     results = action.server_side
@@ -52,6 +58,8 @@ export async function runUiAction(type, action, ids) {
       : await eachLimited(ids, PARALLEL_REQUESTS, (id) => browserRequest(action.action || {}, id));
   } catch (error) {
     results = ids.map((id) => ({id, ok: false, status_code: null, error: error.message}));
+  } finally {
+    clearTimeout(slow);
   }
   reportResults(action.name, results);
   return results;
@@ -153,16 +161,17 @@ export function contextMenu(event, items) {
     document.removeEventListener('mousedown', onOutside, true);
     document.removeEventListener('contextmenu', onOutside, true);
     window.removeEventListener('resize', close);
-    window.removeEventListener('scroll', close, true);
+    window.removeEventListener('scroll', onScroll, true);
     window.removeEventListener('blur', close);
   };
   const onOutside = (e) => { if (!menu.contains(e.target)) close(); };
+  const onScroll = (e) => { if (!menu.contains(e.target)) close(); }; // the page moved under it; not its own scroll
   openMenu = {element: menu, close};
   document.body.append(menu);
   document.addEventListener('mousedown', onOutside, true);
   document.addEventListener('contextmenu', onOutside, true);
   window.addEventListener('resize', close);
-  window.addEventListener('scroll', close, true);
+  window.addEventListener('scroll', onScroll, true);
   window.addEventListener('blur', close);
 
   const enabled = () => [...menu.querySelectorAll('[role=menuitem]:not([disabled])')];
