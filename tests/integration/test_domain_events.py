@@ -184,15 +184,42 @@ def test_the_replay_fills_a_lost_status_change_once_with_the_same_id(api, admin_
         "the API's marker for its own status change")
 
     first = replay.run_pass()
-    assert first.replayed >= 1
+    assert first.replayed >= 1, first
     replayed = [e for e in stream.of(lost) if e["type"] == "task.status_changed"]
-    assert len(replayed) == 1
+    assert len(replayed) == 1, (first, stream.of(lost))
     assert replayed[0]["id"] == domain_events.status_event_id(lost, "failed", changed_at)
     assert replayed[0]["data"] == {"id": lost, "name": "lost", "project": None, "status": "failed",
                                    "previous_status": None, "status_reason": "", "status_message": "",
                                    "user": "someone", "replayed": True}
-    assert not [e for e in stream.of(published) if e["data"].get("replayed")]
+    assert not [e for e in stream.of(published) if e["data"].get("replayed")], stream.of(published)
 
     second = replay.run_pass()
     assert second.replayed == 0
     assert len([e for e in stream.of(lost) if e["type"] == "task.status_changed"]) == 1
+
+
+def test_the_watchdogs_non_responsive_stop_is_published_with_the_previous_status(api, admin_redis, mongo_server,
+                                                                                  redis_server):
+    from pyhocon import ConfigTree
+
+    from support.suite import REDIS_SERVER_USER
+    from trackside.shared.storage import redis as redis_store
+    from trackside.watchdog.non_responsive import FORCED_STOP, NonResponsiveTasks, Settings
+
+    db = mongo.connect(f"mongodb://127.0.0.1:{mongo_server.port}/backend?retryWrites=false")
+    settings = {"host": "127.0.0.1", "port": redis_server.port, "username": REDIS_SERVER_USER.name,
+                "password": REDIS_SERVER_USER.password}
+    publisher = domain_events.configure(ConfigTree(), lambda: redis_store.connect(settings))
+    try:
+        task = api.ok("tasks.create", name="silent", type="training")["id"]
+        api.ok("tasks.started", task=task)
+        stream = Stream(admin_redis)
+        watchdog = NonResponsiveTasks(db, redis_store.connect(settings), lambda: Settings())
+        stale = db["tasks"].find_one({"_id": task}, {"company": 1, "project": 1, "name": 1, "last_update": 1})
+        assert watchdog.stop(stale)
+        event = stream.wait("task.status_changed", task)
+        assert event["data"]["previous_status"] == "in_progress" and event["data"]["status"] == "stopped"
+        assert event["data"]["status_reason"] == FORCED_STOP and event["data"]["name"] == "silent"
+    finally:
+        publisher.drain()
+        domain_events.configure(ConfigTree({"services": {"webhooks": {"publish_events": False}}}), lambda: None)

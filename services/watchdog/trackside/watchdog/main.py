@@ -18,6 +18,7 @@ from typing import Callable
 
 import redis
 
+from trackside.shared import domain_events
 from trackside.shared.config import ConfigError, load_config
 from trackside.shared.dispatch.acl import check_production_redis
 from trackside.shared.dispatch.entries import QueueEntries
@@ -63,6 +64,9 @@ def build_jobs(config) -> list[Job]:
 
     non_responsive = NonResponsiveTasks(db, client, lambda: NonResponsiveSettings.from_config(load_config()))
     replay = EventReplay.from_config(db, client, config)
+    # The watchdog's own status changes (non-responsive stops) are published as the API's are.
+    domain_events.configure(config, lambda: redis_store.connect(config.get_config("hosts.redis.apiserver"),
+                                                                socket_timeout=5.0, socket_connect_timeout=2.0))
     replay_interval_sec = replay.interval_sec(config)
     return [
         Job("domain event replay", lambda: replay_interval_sec, replay.run_pass),

@@ -23,6 +23,7 @@ from typing import Any, Callable
 import redis
 from pymongo.database import Database
 
+from trackside.shared import domain_events
 from trackside.shared.config import ConfigError
 from trackside.shared.live_workers import LiveWorkers
 from trackside.shared.timeutil import utcnow
@@ -138,6 +139,8 @@ class NonResponsiveTasks:
             if task.get("project"):
                 self.projects.update_one({"_id": task["project"], "company": task["company"]},
                                          {"$set": {"last_update": now}})
+            domain_events.status_changed(task["company"], task, STOPPED, IN_PROGRESS, now, CHANGED_BY, FORCED_STOP,
+                                         FORCED_STOP)
         return stopped
 
     def _refresh_settings(self) -> None:
