@@ -54,6 +54,8 @@ console.log(JSON.stringify({
   disabled: webhookState({enabled: false, disabled_reason: 'HTTP 410 Gone'}),
   attempt: attemptText({status_code: 503, duration_ms: 12.4, error: 'Service Unavailable'}),
   noAnswer: attemptText({status_code: null, duration_ms: 15000, error: 'timed out'}),
+  sameAsStatus: attemptText({status_code: 500, duration_ms: 6, error: 'HTTP 500'}),
+  statusAndReason: attemptText({status_code: 502, duration_ms: 6, error: 'HTTP 502: Bad Gateway'}),
 }));
 """
 
@@ -105,3 +107,4 @@ def test_state_badge_and_attempt_text(out):
     assert out["disabled"] == {"label": "Disabled", "kind": "disabled", "detail": "HTTP 410 Gone"}
     assert out["attempt"] == "HTTP 503 in 12 ms: Service Unavailable"
     assert out["noAnswer"] == "no answer in 15000 ms: timed out"
+    assert out["sameAsStatus"] == "HTTP 500 in 6 ms" and out["statusAndReason"] == "HTTP 502 in 6 ms: Bad Gateway"

@@ -185,3 +185,47 @@ def test_webhook_created_with_secret_once_refusal_on_its_field_and_deleted(page,
     page.get_by_role("dialog", name="Delete webhook").get_by_role("button", name="Delete").click()
     expect(card).to_have_count(0)
     assert not [w for w in api.ok("webhooks.get_all")["webhooks"] if w["name"] == name]
+
+
+@pytest.fixture(scope="module")
+def delivering(webapp_stack, tmp_path_factory):
+    """One RQ webhooks worker for the web app's API (loopback targets allowed for it) and a loopback receiver.
+    The webhook goes straight into the database: the API refuses loopback URLs, as it should."""
+    from support.webhooks import Receiver, WebhooksStack
+
+    worker = WebhooksStack(webapp_stack.api, tmp_path_factory.mktemp("webhooks-worker"))
+    worker.work_dir.mkdir(parents=True, exist_ok=True)
+    receiver = Receiver().start()
+    try:
+        worker.add_worker()  # webhooks.test enqueues straight to RQ: no stream consumer needed
+        yield receiver
+    finally:
+        worker.stop()
+        receiver.stop()
+
+
+def test_deliveries_panel_follows_a_real_delivery_retried_then_delivered(page, webapp_stack, backend, delivering, shot):
+    from support.users import company_of
+    from support.webhooks import insert_webhook
+
+    api = admin_client(webapp_stack)
+    path = f"/{unique('hook')}"
+    delivering.plan(path, [500])  # the first attempt fails, the retry gets 200
+    hook_id, _ = insert_webhook(backend, webapp_stack.api, company_of(api), delivering.url(path), ["task.created"])
+    name = api.ok("webhooks.get_all", id=[hook_id])["webhooks"][0]["name"]
+    try:
+        page.goto("/settings/webhooks")
+        card = page.get_by_role("listitem").filter(has=page.get_by_role("heading", name=name, exact=True))
+        card.get_by_role("button", name=f"Deliveries of {name}").click()
+        card.get_by_role("button", name=f"Test {name}").click()
+        row = card.get_by_role("row").filter(has_text="webhook.test")
+        expect(row.locator(".status")).to_have_text("succeeded", timeout=30000)  # followed without a click
+        row.locator("summary").click()
+        attempts = row.locator(".attempts li")
+        expect(attempts).to_have_count(2)
+        expect(attempts.nth(0)).to_contain_text("HTTP 500")
+        expect(attempts.nth(1)).to_contain_text("HTTP 200")
+        shot(page, "settings-webhook-delivered")
+        assert [r.status for r in delivering.requests if r.path == path] == [500, 200]
+    finally:
+        api.ok("webhooks.delete", webhook=hook_id)

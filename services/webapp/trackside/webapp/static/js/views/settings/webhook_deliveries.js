@@ -7,14 +7,17 @@ import {api} from '../../api.js';
 import {errorBox, fmtDate, h, replace, toast} from '../../dom.js';
 
 const PAGE_SIZE = 50;
-const FOLLOW_MS = 5000; // while a delivery is pending or retrying, the first page is read again this often
+const FOLLOW_MS = 3000; // while a delivery is pending or retrying, the first page is read again this often
 const STATUSES = ['pending', 'retrying', 'succeeded', 'failed'];
 
-/** "HTTP 500 in 120 ms: timed out" for one attempt. */
+/** "HTTP 503 in 120 ms: Service Unavailable" / "no answer in 15000 ms: timed out" for one attempt. */
 export function attemptText(attempt) {
-  const parts = [attempt.status_code ? `HTTP ${attempt.status_code}` : 'no answer'];
-  if (attempt.duration_ms !== null && attempt.duration_ms !== undefined) parts.push(`in ${Math.round(attempt.duration_ms)} ms`);
-  return parts.join(' ') + (attempt.error ? `: ${attempt.error}` : '');
+  const status = attempt.status_code ? `HTTP ${attempt.status_code}` : 'no answer';
+  let error = attempt.error || '';
+  if (attempt.status_code && error.startsWith(status)) error = error.slice(status.length).replace(/^[\s:]+/, '');
+  const took = attempt.duration_ms !== null && attempt.duration_ms !== undefined
+    ? ` in ${Math.round(attempt.duration_ms)} ms` : '';
+  return `${status}${took}${error ? `: ${error}` : ''}`;
 }
 
 export function deliveriesPanel(webhook) {
