@@ -43,7 +43,8 @@ pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.timeout(1500 if 
 SMOKE = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
 AGENT_IMAGE = "trackside-test/agent:dev"
 STANDIN_IMAGE = "trackside-test/compose-standins:dev"
-LONG_RUNNING = {"mongo", "redis", "apiserver", "fileserver", "watchdog", "webapp", "agent-services"}
+LONG_RUNNING = {"mongo", "redis", "apiserver", "fileserver", "watchdog", "webapp", "webhooks", "webhooks-worker",
+                "agent-services"}
 DATA_FOLDERS = ("config", "data/mongo", "data/redis", "data/fileserver", "data/agent")
 
 
@@ -86,7 +87,8 @@ class Stack:
     def __init__(self, engine, images: dict, test_image: str, root: Path):
         self.engine, self.root = engine, root
         self.name = unique("tsmoke").lower().replace("-", "")
-        self.ports = {name: free_port() for name in ("api", "files", "mongo", "redis", "watchdog", "web")}
+        self.ports = {name: free_port() for name in ("api", "files", "mongo", "redis", "watchdog", "web", "webhooks",
+                                                     "webhooks_worker")}
         self.env = {
             "PATH": os.environ["PATH"], "HOME": str(root), **engine.env(),
             "TRACKSIDE_DATA_ROOT": str(root),

@@ -25,7 +25,8 @@ MAIN = COMPOSE_DIR / "docker-compose.yml"
 OVERRIDE = COMPOSE_DIR / "docker-compose.override.example.yml"
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 DATABASES = {"mongo", "redis", "elasticsearch"}
-SERVER_ROLES = {"apiserver": "api", "fileserver": "fileserver", "watchdog": "watchdog", "webapp": "webapp"}
+SERVER_ROLES = {"apiserver": "api", "fileserver": "fileserver", "watchdog": "watchdog", "webapp": "webapp",
+                "webhooks": "webhooks", "webhooks-worker": "webhooks-worker"}
 SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|ACCESS_KEY|TOKEN|CREDENTIAL", re.I)
 
 VARIANTS = {
@@ -190,7 +191,11 @@ def test_services_run_as_the_data_roots_owner_with_least_privilege(tmp_path):
         assert service["deploy"]["resources"]["limits"]["memory"], name
     # The watchdog's health port is for its own healthcheck only (the image listens on every address).
     assert services["watchdog"]["environment"]["CLEARML__WATCHDOG__HEALTH__LISTEN__HOST"] == '"127.0.0.1"'
-    for name in ("apiserver", "watchdog"):
+    for name in ("webhooks", "webhooks-worker"):  # health for their own healthchecks only, too
+        env = services[name]["environment"]
+        section = "HEALTH" if name == "webhooks" else "WORKER_HEALTH"
+        assert env[f"CLEARML__SERVICES__WEBHOOKS__{section}__LISTEN__HOST"] == '"127.0.0.1"'
+    for name in ("apiserver", "watchdog", "webhooks", "webhooks-worker"):
         env = services[name]["environment"]
         assert (env["CLEARML_MONGODB_SERVICE_HOST"], env["CLEARML_REDIS_SERVICE_HOST"]) == ("mongo", "redis")
     # The config folder is writable only by the init steps.
@@ -238,7 +243,7 @@ def test_the_smoke_override_keeps_everything_on_loopback(tmp_path):
     # tests/deploy/test_compose_smoke.py runs this file on the private dockerd: host networking only, every
     # server bound to 127.0.0.1, nothing published, the real images' healthchecks kept for our services.
     smoke = COMPOSE_DIR / "test" / "docker-compose.smoke.yml"
-    ports = ("API", "FILES", "MONGO", "REDIS", "WATCHDOG", "WEB")
+    ports = ("API", "FILES", "MONGO", "REDIS", "WATCHDOG", "WEB", "WEBHOOKS", "WEBHOOKS_WORKER")
     env = {f"SMOKE_{name}_PORT": str(20000 + i) for i, name in enumerate(ports)}
     env.update(SMOKE_STANDIN_IMAGE="standins", SMOKE_TASK_IMAGE="task", SMOKE_DOCKER_SOCKET="/tmp/d.sock")
     result = run_compose([MAIN, smoke], ["config", "--format", "json"], env, tmp=tmp_path)

