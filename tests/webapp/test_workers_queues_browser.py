@@ -11,6 +11,7 @@ import time
 import pytest
 from playwright.sync_api import expect
 
+from support.our_agent import AgentHome
 from support.waiting import wait_for
 from support.webapp_data import admin_client, make_project, make_queue, make_task, unique
 
@@ -40,6 +41,18 @@ def data(webapp_stack):
             "spare_id": spare_id, "tasks": tasks, "running": running, "worker": worker}
 
 
+@pytest.fixture(scope="module")
+def agent(data, webapp_stack, tmp_path_factory):
+    """Our agent's daemon, idle on a queue of its own, reporting every second; started with the module so
+    its statistics are charted (a 40 s bucket is drawn once complete) by the time the last test looks."""
+    api, queue = data["api"], unique("agent-queue")
+    make_queue(api, queue)
+    home = AgentHome.create(tmp_path_factory.mktemp("agent"), webapp_stack.api, {"status_report_interval_sec": 1})
+    daemon = home.start_daemon("--queue", queue)
+    yield {"daemon": daemon, "queue": queue}
+    daemon.stop()
+
+
 def queue_order(api, queue_id):
     return [e["task"] for e in api.ok("queues.get_by_id", queue=queue_id)["queue"]["entries"]]
 
@@ -64,7 +77,7 @@ def chart_traces(page, chart_id):
 
 
 # -- workers ---------------------------------------------------------------------------------------------
-def test_a_reporting_worker_with_its_task_queues_and_charts(page, data, shot):
+def test_a_reporting_worker_with_its_task_queues_and_charts(page, data, agent, shot):
     page.goto("/workers-and-queues/workers")
     table = page.get_by_role("table", name="Workers")
     row = table.locator("tbody tr").filter(has_text=data["worker"])
@@ -249,3 +262,22 @@ def test_queue_charts_and_narrow_window(page, data, shot):
     page.set_viewport_size({"width": 800, "height": 900})
     expect(entries(page).first).to_be_visible()
     shot(page, "queues-narrow")
+
+
+def test_a_real_agent_daemon_with_its_machine_statistics(page, data, agent, shot):
+    """The shapes the page reads are the ones a real worker sends (memory in MiB, per-core CPU, rates)."""
+    api, queue = data["api"], agent["queue"]
+    worker = wait_for(lambda: next((w["id"] for w in api.ok("workers.get_all")["workers"]
+                                    if any(q["name"] == queue for q in w["queues"])), None),
+                      timeout=60, what="the agent to register")
+    wait_for(lambda: api.ok("workers.get_stats", worker_ids=[worker], from_date=time.time() - 600,
+                            to_date=time.time(), interval=1, items=[{"key": "memory_used"}])["workers"],
+             timeout=100, what="the agent's first complete 40 s of statistics")
+    page.goto(f"/workers-and-queues/workers?id={worker}")
+    row = page.get_by_role("table", name="Workers").locator("tbody tr").filter(has_text=worker)
+    expect(row).to_have_attribute("aria-selected", "true")
+    expect(row.get_by_role("link", name=queue)).to_be_visible()
+    memory = chart_traces(page, "worker-memory")
+    assert any(v and v > 0 for v in memory[0]["y"])  # MiB in use, never drawn as 0
+    assert chart_traces(page, "worker-usage")[0]["name"] == "CPU"
+    shot(page, "workers-real-agent")

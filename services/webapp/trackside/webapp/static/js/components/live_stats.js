@@ -48,8 +48,10 @@ export function timeWindow(rangeSec) {
 export async function drawTimeChart(plot, {series, yTitle, windowSec, rangeMode = 'tozero', yFormat, hoverSuffix = ''}) {
   const Plotly = await loadPlotly();
   const palette = ['#2f6fed', '#e4572e', '#17a398', '#f3a712', '#8e44ad', '#4caf50'];
+  // Few points (a new worker, gaps between buckets without reports): markers, or a lone point is invisible.
+  const sparse = (s) => s.values.filter((v) => v !== null && v !== undefined).length <= 60;
   const traces = series.map((s, i) => ({
-    type: 'scatter', mode: s.dates.length === 1 ? 'markers' : 'lines', name: s.name,
+    type: 'scatter', mode: sparse(s) ? 'lines+markers' : 'lines', marker: {size: 4}, name: s.name,
     x: s.dates.map((ms) => new Date(ms)), y: s.values, line: {color: palette[i % palette.length], width: 1.6,
       shape: s.shape || 'linear'},
     hovertemplate: `${s.name}: %{y}${hoverSuffix}<extra></extra>`,

@@ -155,6 +155,7 @@ export async function render({root, query}) {
 
   async function drawWorker(workerId, range, interval, mine) {
     const items = WORKER_CHARTS.flatMap((c) => c.keys.map(([key]) => ({key, aggregation: 'avg'})));
+    const registered = Date.parse(table.rows().find((w) => w.id === workerId)?.register_time || '') || 0;
     try {
       const data = await api('workers.get_stats', {...range, interval, worker_ids: [workerId], items});
       if (stopped || mine !== chartGeneration || workerId !== selectedId) return;
@@ -163,11 +164,17 @@ export async function render({root, query}) {
         const series = chart.keys.map(([key, name]) => {
           const found = metrics.find((m) => m.metric === key && !m.variant);
           const stat = found?.stats?.find((s) => s.aggregation === 'avg') || found?.stats?.[0];
-          const value = (v) => (chart.zeroIsGap && !v ? null : Number(v.toFixed(2)));
-          return stat ? {name, dates: stat.dates || found.dates, values: stat.values.map(value)} : null;
+          if (!stat) return null;
+          const dates = stat.dates || found.dates;
+          // A 0 is "no report" where the machine cannot have read 0, or before this worker registered.
+          const gap = (v, i) => !v && (chart.zeroIsGap || dates[i] + interval * 1000 < registered);
+          return {name, dates, values: stat.values.map((v, i) => (gap(v, i) ? null : Number(v.toFixed(2))))};
         }).filter(Boolean);
         chart.note.textContent = series.length ? ''
           : (chart.id.startsWith('gpu') ? 'No GPU reported in this time range' : 'No data in this time range');
+        // An empty chart is only its note (a machine without GPUs has no GPU memory to draw).
+        chart.plot.hidden = !series.length;
+        if (!series.length) { window.Plotly?.purge(chart.plot); return null; }
         return drawTimeChart(chart.plot, {windowSec: range, yTitle: chart.yTitle, series, hoverSuffix: chart.suffix});
       }));
     } catch (error) {
