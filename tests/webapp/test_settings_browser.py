@@ -10,6 +10,7 @@ import pytest
 from playwright.sync_api import expect
 
 from support.browser import new_page, sign_in_page
+from support.waiting import wait_for
 from support.client import ApiClient
 from support.webapp_data import admin_client, make_project, unique
 
@@ -227,5 +228,19 @@ def test_deliveries_panel_follows_a_real_delivery_retried_then_delivered(page, w
         expect(attempts.nth(1)).to_contain_text("HTTP 200")
         shot(page, "settings-webhook-delivered")
         assert [r.status for r in delivering.requests if r.path == path] == [500, 200]
+
+        # 410 Gone disables the webhook; its card says why, and enabling it clears the reason.
+        delivering.plan(path, [410])
+        card.get_by_role("button", name=f"Test {name}").click()
+        wait_for(lambda: not api.ok("webhooks.get_all", id=[hook_id])["webhooks"][0]["enabled"], 30, "410 disables")
+        page.reload()
+        expect(card.locator(".status").first).to_have_text("Disabled")
+        reason = api.ok("webhooks.get_all", id=[hook_id])["webhooks"][0]["disabled_reason"]
+        assert reason and "410" in reason
+        expect(card.locator(".state-detail")).to_have_text(reason)
+        shot(page, "settings-webhook-disabled")
+        card.get_by_role("button", name=f"Enable {name}").click()
+        expect(card.locator(".status").first).to_have_text("Enabled")
+        expect(card.locator(".state-detail")).to_have_count(0)
     finally:
         api.ok("webhooks.delete", webhook=hook_id)
