@@ -37,8 +37,9 @@ def data(webapp_stack):
                queue=main_id, machine_stats={
                    "cpu_usage": [40.0, 45.0], "gpu_usage": [90.0], "memory_used": 2048.0 + report,
                    "gpu_memory_used": [10240.0], "network_rx": 1.5, "network_tx": 0.5})
-    return {"api": api, "project": project, "main": main_q, "main_id": main_id, "spare": spare_q,
-            "spare_id": spare_id, "tasks": tasks, "running": running, "worker": worker}
+    yield {"api": api, "project": project, "main": main_q, "main_id": main_id, "spare": spare_q,
+           "spare_id": spare_id, "tasks": tasks, "running": running, "worker": worker}
+    api.ok("workers.unregister", worker=worker)  # other modules share this API
 
 
 @pytest.fixture(scope="module")
@@ -252,7 +253,9 @@ def test_create_rename_clear_and_delete_queues(page, data, shot):
     expect(page).to_have_url(re.compile(r"/workers-and-queues/queues$"))
 
 
-def test_queue_charts_and_narrow_window(page, data, shot):
+def test_queue_charts_narrow_window_and_polling_stops_on_leaving(page, data, shot):
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     page.goto(f"/workers-and-queues/queues?id={data['main_id']}")
     length = chart_traces(page, "queue-length")
     assert length[0]["y"] and max(length[0]["y"]) >= 4
@@ -262,6 +265,15 @@ def test_queue_charts_and_narrow_window(page, data, shot):
     page.set_viewport_size({"width": 800, "height": 900})
     expect(entries(page).first).to_be_visible()
     shot(page, "queues-narrow")
+
+    # Leaving the page stops its polling; the workers page polls its own.
+    calls = []
+    page.on("request", lambda request: calls.append(request.url.rsplit("/", 1)[-1]))
+    page.get_by_role("navigation", name="Workers and queues").get_by_role("link", name="Workers").click()
+    expect(page.get_by_role("heading", name="Workers", exact=True)).to_be_visible()
+    page.wait_for_timeout(5500)
+    assert "queues.get_all_ex" not in calls and calls.count("workers.get_all") >= 2
+    assert not errors
 
 
 def test_a_real_agent_daemon_with_its_machine_statistics(page, data, agent, shot):
