@@ -9,7 +9,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support.browser import new_page, sign_in_page
+from support.browser import VIEWPORT, new_page, sign_in_page
 from support.waiting import wait_for
 from support.client import ApiClient
 from support.webapp_data import admin_client, make_project, unique
@@ -37,6 +37,7 @@ def test_profile_edits_the_name_and_summarises_the_server(browser, webapp_stack,
         expect(server).to_contain_text("API version")
         expect(server).to_contain_text("2.31")
         expect(server).to_contain_text("User name and password")
+        expect(server).to_contain_text("MongoDB")
 
         user.get_by_label("Name").fill("  ")
         user.get_by_role("button", name="Save").click()
@@ -75,7 +76,14 @@ def test_credentials_created_shown_once_working_then_revoked(page, webapp_stack,
     assert f"# {label}" in snippet
     assert f"--secret-key={secret}" in command or f"--secret-key='{secret}'" in command
     assert f"--access-key {key}" in command
+    page.context.grant_permissions(["clipboard-read", "clipboard-write"])
+    shown.get_by_role("button", name="Copy clearml.conf section").click()
+    expect(shown.get_by_role("button", name="Copy clearml.conf section")).to_have_text("Copied")
+    assert page.evaluate("navigator.clipboard.readText()") == snippet
     shot(page, "settings-credentials-created")
+    page.set_viewport_size(NARROW)
+    shot(page, "settings-credentials-created-narrow")
+    page.set_viewport_size(VIEWPORT)
 
     # The snippet works: its API address and key sign in.
     client = ApiClient(conf_value(snippet, "api_server"), key, secret)
@@ -89,6 +97,13 @@ def test_credentials_created_shown_once_working_then_revoked(page, webapp_stack,
     shot(page, "settings-credentials")
     page.set_viewport_size(NARROW)
     shot(page, "settings-credentials-narrow")
+
+    row.get_by_role("button", name=f"Edit label of {key}").click()
+    edit = page.get_by_role("dialog", name="Edit label")
+    edit.get_by_label("Label").fill(label + " (renamed)")
+    edit.get_by_role("button", name="Save").click()
+    row = page.get_by_role("row").filter(has_text=f"{label} (renamed)")
+    expect(row).to_contain_text(key)
 
     row.get_by_role("button", name=f"Revoke {key}").click()
     confirm = page.get_by_role("dialog", name="Revoke credentials")
