@@ -22,7 +22,8 @@ import {refusedField, refusalText, webhookProblems} from %(form)s;
 import {webhookBody, webhookState} from %(webhooks)s;
 import {attemptText} from %(deliveries)s;
 const here = {hostname: 'ml.example.com'};
-const hosts = {web: 'http://ml.example.com:8080', api: 'http://ml.example.com:8008', files: 'http://ml.example.com:8081'};
+const hosts = {web: 'http://ml.example.com:8080', api: 'http://ml.example.com:8008',
+  files: 'http://ml.example.com:8081'};
 const cred = {access_key: 'AK1', secret_key: "-s3cr'et", label: 'ci box'};
 const blank = {name: '', url: '', event_types: [], projects: [], statuses: [], payload_template: '', enabled: true};
 const before = {name: 'a', url: 'https://x.example/h', event_types: ['task.created'], projects: [], statuses: [],

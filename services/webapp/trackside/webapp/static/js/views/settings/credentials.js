@@ -107,7 +107,8 @@ export async function render({root}) {
       rows: [{label: 'Access key', value: made.access_key}, {label: 'Secret key', value: made.secret_key}],
       blocks: [
         {heading: 'clearml.conf', label: 'Copy clearml.conf section',
-          note: 'Paste at clearml-init\'s prompt, or replace the api section of ~/clearml.conf.', text: clearmlConf(hosts, made)},
+          note: 'Paste at clearml-init\'s prompt, or replace the api section of ~/clearml.conf.',
+          text: clearmlConf(hosts, made)},
         {heading: 'trackside-agent', label: 'Copy trackside-agent command',
           note: 'Configures a machine for trackside-agent in one command.', text: agentInit(hosts, made)},
       ],

@@ -39,8 +39,8 @@ function nameHelp(config) {
 }
 
 function userPanel(user, config) {
-  const input = h('input', {id: 'profile-name', name: 'name', type: 'text', value: user.name || '', autocomplete: 'name',
-    maxlength: MAX_NAME, 'aria-describedby': 'profile-name-error profile-name-help'});
+  const input = h('input', {id: 'profile-name', name: 'name', type: 'text', value: user.name || '',
+    autocomplete: 'name', maxlength: MAX_NAME, 'aria-describedby': 'profile-name-error profile-name-help'});
   const error = h('p', {class: 'field-error', id: 'profile-name-error', role: 'alert', hidden: true});
   const save = h('button', {type: 'submit', class: 'primary'}, 'Save');
   const showError = (text) => {

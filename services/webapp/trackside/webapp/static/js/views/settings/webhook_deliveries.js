@@ -75,7 +75,8 @@ export function deliveriesPanel(webhook) {
         h('ol', {class: 'attempts'}, attempts.map((a) => h('li', {},
           h('span', {class: 'muted'}, fmtDate(a.at)), ' ', attemptText(a)))))
         : h('span', {class: 'muted'}, 'none yet')),
-      h('td', {class: 'when'}, delivery.next_attempt_at ? fmtDate(delivery.next_attempt_at) : h('span', {class: 'muted'}, '–')),
+      h('td', {class: 'when'}, delivery.next_attempt_at ? fmtDate(delivery.next_attempt_at)
+        : h('span', {class: 'muted'}, '–')),
       h('td', {}, h('button', {type: 'button', 'aria-label': `Redeliver ${delivery.id}`, onclick: async (event) => {
         const button = event.currentTarget;
         button.disabled = true;

@@ -19,7 +19,9 @@ export function webhookProblems(values) {
   if (!values.name.trim()) problems.name = 'Enter a name.';
   const url = values.url.trim();
   if (!url) problems.url = 'Enter the URL deliveries are sent to.';
-  else if (!/^https?:\/\/[^/?#\s]+/i.test(url)) problems.url = 'The URL must start with http:// or https:// and name a host.';
+  else if (!/^https?:\/\/[^/?#\s]+/i.test(url)) {
+    problems.url = 'The URL must start with http:// or https:// and name a host.';
+  }
   if (!values.event_types.length) problems.event_types = 'Choose at least one event type.';
   if (values.payload_template.trim()) {
     try { JSON.parse(values.payload_template); } catch (err) {
@@ -81,7 +83,8 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
       (text) => showErrors(text ? {projects: text} : {}));
     const template = h('textarea', {name: 'payload_template', rows: 4, class: 'code-input',
       placeholder: '{"text": "Task ${data.name} is now ${data.status}"}'}, webhook?.payload_template || '');
-    const enabled = h('input', {type: 'checkbox', name: 'enabled', id: 'webhook-enabled', checked: webhook ? webhook.enabled : true});
+    const enabled = h('input', {type: 'checkbox', name: 'enabled', id: 'webhook-enabled',
+      checked: webhook ? webhook.enabled : true});
     const formError = h('p', {class: 'form-error', role: 'alert', hidden: true});
     const save = h('button', {type: 'submit', class: 'primary'}, webhook ? 'Save' : 'Create webhook');
 
@@ -98,7 +101,8 @@ export function webhookDialog({webhook = null, eventTypes, projectNames = {}, su
         box.textContent = problems[field] || '';
         box.hidden = !problems[field];
         const control = box.closest('.field').querySelector('input, textarea, fieldset');
-        if (problems[field]) control?.setAttribute('aria-invalid', 'true'); else control?.removeAttribute('aria-invalid');
+        if (problems[field]) control?.setAttribute('aria-invalid', 'true');
+        else control?.removeAttribute('aria-invalid');
       }
       formError.textContent = general || '';
       formError.hidden = !general;
