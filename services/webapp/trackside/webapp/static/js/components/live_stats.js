@@ -95,9 +95,18 @@ export function agoCell(value) {
     timeAgo(value)) : '—';
 }
 
-/** Bring every agoCell under `root` up to now (rows whose data did not change are not redrawn). */
+/** How long since `value` ("1m 05s"), kept current by updateAgo like agoCell. */
+export function sinceCell(value, title) {
+  const since = (ms) => fmtDuration(Math.max(0, Date.now() - ms) / 1000);
+  return h('time', {class: 'since', datetime: new Date(value).toISOString(), title}, since(new Date(value).getTime()));
+}
+
+/** Bring every agoCell and sinceCell under `root` up to now (rows whose data did not change are not redrawn). */
 export function updateAgo(root) {
   for (const el of root.querySelectorAll('time.ago')) el.textContent = timeAgo(el.getAttribute('datetime'));
+  for (const el of root.querySelectorAll('time.since')) {
+    el.textContent = fmtDuration(Math.max(0, Date.now() - new Date(el.getAttribute('datetime')).getTime()) / 1000);
+  }
 }
 
 /**

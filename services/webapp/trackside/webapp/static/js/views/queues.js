@@ -7,12 +7,12 @@
 // and a drag in progress.
 import {api} from '../api.js';
 import {setQuery} from '../router.js';
-import {errorBox, fmtDuration, h, replace, toast} from '../dom.js';
+import {errorBox, h, replace, toast} from '../dom.js';
 import {alertDialog, confirmDialog, formDialog, pickQueue} from '../components/dialogs.js';
 import {createListTable} from '../components/list_table.js';
 import {contextMenu, uiActionItems} from '../components/ui_actions.js';
-import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, timeWindow,
-  updateAgo}
+import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, savedRange, sectionLinks, sinceCell,
+  timeWindow, updateAgo}
   from '../components/live_stats.js';
 
 const CHART_REFRESH_MS = 15000;
@@ -56,6 +56,7 @@ export async function render({root, query}) {
   let busy = 0; // moves in flight: the entries list is not redrawn from a refresh meanwhile
   let drag = null; // {taskId, from}
   let entriesSignature = '';
+  let headSignature = '';
   let chartsFetched = 0;
   let chartGeneration = 0;
 
@@ -76,8 +77,8 @@ export async function render({root, query}) {
       {id: 'length', label: 'In queue', sortValue: (q) => (q.entries || []).length,
         render: (q) => String((q.entries || []).length)},
       {id: 'wait', label: 'Waiting', sortValue: headWait,
-        render: (q) => (headWait(q) === null ? '—' : h('span', {title: 'How long the next task has waited'},
-          fmtDuration(headWait(q))))},
+        render: (q) => (q.entries?.[0]?.added ? sinceCell(q.entries[0].added, 'How long the next task has waited')
+          : '—')},
       {id: 'last_update', label: 'Last updated', sortValue: (q) => q.last_update || null,
         render: (q) => agoCell(q.last_update)},
       {id: 'menu', label: h('span', {class: 'visually-hidden'}, 'Actions'),
@@ -140,12 +141,17 @@ export async function render({root, query}) {
     const queue = selected();
     detail.hidden = !queue;
     chartsTitle.textContent = queue ? `Queue ${caption(queue)}` : 'All queues';
-    if (!queue) { entriesSignature = ''; return; }
-    replace(detailHead, h('h2', {}, caption(queue)), h('code', {class: 'muted', title: 'Queue id'}, queue.id),
-      h('span', {class: 'spacer'}),
-      menuButton(`Actions for ${caption(queue)}`, () => queueMenuItems(queue)),
-      h('button', {type: 'button', onclick: () => choose(null)}, 'Close'));
-    drawWorkers(queue);
+    if (!queue) { entriesSignature = ''; headSignature = ''; return; }
+    // Head and workers are rebuilt only when they changed, so focus on their buttons survives a refresh.
+    const head = JSON.stringify([queue.id, caption(queue), queue.workers]);
+    if (head !== headSignature) {
+      headSignature = head;
+      replace(detailHead, h('h2', {}, caption(queue)), h('code', {class: 'muted', title: 'Queue id'}, queue.id),
+        h('span', {class: 'spacer'}),
+        menuButton(`Actions for ${caption(queue)}`, () => queueMenuItems(selected() || queue)),
+        h('button', {type: 'button', onclick: () => choose(null)}, 'Close'));
+      drawWorkers(queue);
+    }
     // Redrawn only when the order changed, and never under a drag or a move in flight.
     const signature = JSON.stringify((queue.entries || []).map((e) => [e.task.id, e.task.name]));
     if (drag || busy || signature === entriesSignature) return;

@@ -93,24 +93,37 @@ export async function render({root, query}) {
     refreshCharts();
   }
 
+  // Rebuilt only when what it shows changed (times update in place), so focus on its links and buttons
+  // survives the 5 s refresh.
+  let detailShown = '';
   function drawDetail() {
     const worker = selectedId ? table.rows().find((w) => w.id === selectedId) : null;
     detail.hidden = !worker;
-    if (!worker) { replace(detail); return; }
-    const info = h('dl', {class: 'kv worker-info'},
-      h('dt', {}, 'Worker'), h('dd', {}, worker.id),
-      h('dt', {}, 'IP'), h('dd', {}, worker.ip || '—'),
-      h('dt', {}, 'Running task'), h('dd', {}, taskLink(worker)),
-      h('dt', {}, 'Run time'), h('dd', {}, worker.task?.running_time ? fmtDuration(worker.task.running_time / 1000) : '—'),
-      h('dt', {}, 'Queues'), h('dd', {}, queueLinks(worker)),
-      h('dt', {}, 'Registered'), h('dd', {}, fmtDate(worker.register_time) || '—'),
-      h('dt', {}, 'Last activity'), h('dd', {}, agoCell(worker.last_activity_time)));
-    // The charts stay (they are redrawn in place); only the heading and facts are rebuilt.
-    const head = h('div', {class: 'detail-head'}, h('h2', {}, worker.id), h('span', {class: 'spacer'}),
-      h('button', {type: 'button', onclick: () => choose(null)}, 'Close'));
-    if (!detail.contains(workerGrid)) replace(detail, head, info, workerGrid);
-    else { detail.replaceChild(head, detail.firstChild); detail.replaceChild(info, detail.children[1]); }
+    if (!worker) { replace(detail); detailShown = ''; return; }
+    const runTime = worker.task?.running_time ? fmtDuration(worker.task.running_time / 1000) : '—';
+    const shown = JSON.stringify([worker.id, worker.ip, worker.task?.id, worker.task?.name, worker.project?.id,
+      worker.queues, worker.register_time, worker.last_activity_time]);
+    if (shown !== detailShown) {
+      detailShown = shown;
+      const info = h('dl', {class: 'kv worker-info'},
+        h('dt', {}, 'Worker'), h('dd', {}, worker.id),
+        h('dt', {}, 'IP'), h('dd', {}, worker.ip || '—'),
+        h('dt', {}, 'Running task'), h('dd', {}, taskLink(worker)),
+        h('dt', {}, 'Run time'), h('dd', {class: 'run-time'}, runTime),
+        h('dt', {}, 'Queues'), h('dd', {}, queueLinks(worker)),
+        h('dt', {}, 'Registered'), h('dd', {}, fmtDate(worker.register_time) || '—'),
+        h('dt', {}, 'Last activity'), h('dd', {}, agoCell(worker.last_activity_time)));
+      const head = h('div', {class: 'detail-head'}, h('h2', {}, worker.id), h('span', {class: 'spacer'}),
+        h('button', {type: 'button', onclick: () => choose(null)}, 'Close'));
+      const focused = detail.contains(document.activeElement) && !workerGrid.contains(document.activeElement)
+        ? document.activeElement.textContent : null;
+      // The charts stay (they are redrawn in place).
+      replace(detail, head, info, workerGrid);
+      if (focused) [...detail.querySelectorAll('a, button')].find((el) => el.textContent === focused)?.focus();
+    }
+    detail.querySelector('.run-time').textContent = runTime;
   }
+
 
   async function refresh(charts = false) {
     try {
