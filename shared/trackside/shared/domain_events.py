@@ -103,8 +103,9 @@ class Settings:
 
     @property
     def marker_ttl(self) -> int:
-        # Outlives the replay window, so a published change is never replayed.
-        return int(self.replay_window_sec * 2) + 60
+        # Outlives the replay window (with a margin for clocks and slow passes), so a published change is never
+        # replayed.
+        return int(self.replay_window_sec) + 300
 
     @classmethod
     def from_config(cls, config) -> "Settings":
@@ -188,6 +189,10 @@ class Publisher:
             self._give_back(batch)
             log.warning("domain events: publish failed (%s); %d event(s) kept for a retry", exc, self.pending())
             return False
+        except Exception:  # noqa: BLE001 - a batch that can never be sent must not stop the ones after it
+            self.dropped += len(batch)
+            log.exception("domain events: %d event(s) dropped, they could not be sent", len(batch))
+            return True
         self.published += len(batch)
         return True
 
