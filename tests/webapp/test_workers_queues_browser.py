@@ -131,10 +131,24 @@ def test_reorder_a_queue_by_dragging(page, data, shot):
     entries(page).nth(4).drag_to(entries(page).nth(0))
     wait_order(api, queue_id, [tasks[4], tasks[1], tasks[2], tasks[0], tasks[3]], "the second dragged order")
     expect(entries(page).nth(0)).to_contain_text("queued-4")
-    # The page's next refresh shows the server's order, not an older one.
-    page.wait_for_timeout(5500)
-    assert entry_names(page) == ["queued-4", "queued-1", "queued-2", "queued-0", "queued-3"]
     shot(page, "queues-reordered")
+
+    # A drag in progress outlives the 5 s refresh, even one that brings a newly queued task.
+    def centre(index):
+        box = entries(page).nth(index).bounding_box()
+        return box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(*centre(3))
+    page.mouse.down()
+    page.mouse.move(*centre(2), steps=4)
+    late = make_task(api, data["project"], "queued-late", "queued", queue=queue_id)
+    page.wait_for_timeout(5500)
+    expect(entries(page).nth(3)).to_have_class(re.compile("dragging"))
+    page.mouse.move(*centre(1), steps=4)
+    page.mouse.up()
+    wait_order(api, queue_id, [tasks[4], tasks[0], tasks[1], tasks[2], tasks[3], late], "the order after a long drag")
+    expect(entries(page)).to_have_count(6)  # the refresh after the drop shows the new task
+    assert entry_names(page) == ["queued-4", "queued-0", "queued-1", "queued-2", "queued-3", "queued-late"]
+    api.ok("queues.remove_task", queue=queue_id, task=late, update_task_status=True)
 
 
 def test_move_up_down_front_back_to_another_queue_and_remove(page, data, shot):
