@@ -188,8 +188,7 @@ export async function render({root, query}) {
   function entryItem(queue, entry, index, total) {
     const task = entry.task;
     const name = task.name || task.id;
-    const li = h('li', {class: 'queue-entry', draggable: 'true', tabindex: '-1', dataset: {task: task.id, index},
-      'aria-label': `${index + 1}. ${name}`},
+    const li = h('li', {class: 'queue-entry', draggable: 'true', tabindex: '-1', dataset: {task: task.id, index}},
     h('span', {class: 'drag-handle', 'aria-hidden': 'true', title: 'Drag to reorder'}, '⠿'),
     h('span', {class: 'entry-position'}, String(index + 1)),
     h('a', {href: taskHref(task.id), class: 'entry-name', draggable: 'false'}, name),
