@@ -45,7 +45,8 @@ export function timeWindow(rangeSec) {
  * `yFormat` (plotly tickformat) and `hoverFormat`. The x axis spans the whole requested window, so an idle
  * stretch shows as such. Sets data-drawn / data-draws on the element (tests wait on them).
  */
-export async function drawTimeChart(plot, {series, yTitle, windowSec, rangeMode = 'tozero', yFormat, hoverSuffix = ''}) {
+export async function drawTimeChart(plot, {series, yTitle, windowSec, rangeMode = 'tozero', yFormat,
+  hoverSuffix = ''}) {
   const Plotly = await loadPlotly();
   const palette = ['#2f6fed', '#e4572e', '#17a398', '#f3a712', '#8e44ad', '#4caf50'];
   // Few points (a new worker, gaps between buckets without reports): markers, or a lone point is invisible.

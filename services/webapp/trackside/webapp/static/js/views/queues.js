@@ -176,8 +176,9 @@ export async function render({root, query}) {
     const list = h('ol', {class: 'queue-entries', 'aria-label': `Tasks in ${caption(queue)}, in order`},
       entries.map((entry, index) => entryItem(queue, entry, index, entries.length)));
     replace(entriesBox, h('h3', {}, `Queued tasks (${entries.length})`),
-      entries.length ? [h('p', {class: 'muted small'}, 'Drag a task onto another one to take its place, or use its buttons.'),
-        list] : h('p', {class: 'muted'}, 'No tasks are queued'));
+      entries.length
+        ? [h('p', {class: 'muted small'}, 'Drag a task onto another one to take its place, or use its buttons.'), list]
+        : h('p', {class: 'muted'}, 'No tasks are queued'));
     // A keyboard user's focus follows the task they moved.
     if (focusTask) {
       const item = list.querySelector(`[data-task="${CSS.escape(focusTask)}"]`);
@@ -198,7 +199,8 @@ export async function render({root, query}) {
       h('button', {type: 'button', class: 'icon-button', dataset: {control: 'up'}, disabled: index === 0,
         'aria-label': `Move ${name} up`, title: 'Move up', onclick: () => move(queue, task, index, index - 1)}, '↑'),
       h('button', {type: 'button', class: 'icon-button', dataset: {control: 'down'}, disabled: index === total - 1,
-        'aria-label': `Move ${name} down`, title: 'Move down', onclick: () => move(queue, task, index, index + 1)}, '↓'),
+        'aria-label': `Move ${name} down`, title: 'Move down',
+        onclick: () => move(queue, task, index, index + 1)}, '↓'),
       menuButton(`Actions for task ${name}`, () => entryMenuItems(queue, task, index, total))));
     li.addEventListener('dragstart', (event) => {
       drag = {taskId: task.id, from: index};
@@ -252,7 +254,8 @@ export async function render({root, query}) {
     // The ends have their own endpoints; between them, so many places towards the head or the tail.
     const [endpoint, extra] = to === 0 ? ['queues.move_task_to_front', {}]
       : to === entries.length - 1 ? ['queues.move_task_to_back', {}]
-        : to < from ? ['queues.move_task_forward', {count: from - to}] : ['queues.move_task_backward', {count: to - from}];
+        : to < from ? ['queues.move_task_forward', {count: from - to}]
+          : ['queues.move_task_backward', {count: to - from}];
     busy++;
     try {
       await api(endpoint, {queue: queue.id, task: task.id, ...extra});
@@ -334,7 +337,10 @@ export async function render({root, query}) {
         choose(created.id);
       },
     });
-    if (values) { toast(`Queue "${values.display_name.trim() || values.name.trim()}" created`, 'success'); refresh(true); }
+    if (values) {
+      toast(`Queue "${values.display_name.trim() || values.name.trim()}" created`, 'success');
+      refresh(true);
+    }
   }
 
   async function renameQueue(queue) {

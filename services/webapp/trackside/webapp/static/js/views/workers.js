@@ -17,7 +17,8 @@ import {agoCell, chartCard, chartInterval, drawTimeChart, poll, rangeSelect, sav
 const WORKER_CHARTS = [
   {id: 'usage', title: 'CPU and GPU usage', yTitle: 'Usage %', suffix: '%',
     keys: [['cpu_usage', 'CPU'], ['gpu_usage', 'GPU']]},
-  {id: 'memory', title: 'Memory used', yTitle: 'MiB', suffix: ' MiB', zeroIsGap: true, keys: [['memory_used', 'Memory used']]},
+  {id: 'memory', title: 'Memory used', yTitle: 'MiB', suffix: ' MiB', zeroIsGap: true,
+    keys: [['memory_used', 'Memory used']]},
   {id: 'gpu-memory', title: 'GPU memory used', yTitle: 'MiB', suffix: ' MiB', zeroIsGap: true,
     keys: [['gpu_memory_used', 'GPU memory used']]},
   {id: 'network', title: 'Network', yTitle: 'MiB/s', suffix: ' MiB/s',
@@ -31,8 +32,8 @@ const queuesHref = (queueId) => `/workers-and-queues/queues?id=${encodeURICompon
 
 function taskLink(worker) {
   if (!worker.task?.id) return '—';
-  return h('a', {href: taskLogHref(worker.task, worker.project), title: `Console of ${worker.task.name || worker.task.id}`},
-    worker.task.name || worker.task.id);
+  const name = worker.task.name || worker.task.id;
+  return h('a', {href: taskLogHref(worker.task, worker.project), title: `Console of ${name}`}, name);
 }
 
 function queueLinks(worker) {
@@ -82,7 +83,8 @@ export async function render({root, query}) {
       h('button', {type: 'button', onclick: () => refresh(true)}, 'Refresh')),
     errorLine, table.element, detail,
     h('section', {class: 'panel', 'aria-labelledby': 'activity-title'},
-      h('h2', {id: 'activity-title'}, 'Utilisation'), h('div', {class: 'chart-grid stats-grid single'}, activity.element)));
+      h('h2', {id: 'activity-title'}, 'Utilisation'),
+      h('div', {class: 'chart-grid stats-grid single'}, activity.element)));
 
   function choose(id) {
     if (id === selectedId) return;
@@ -156,7 +158,8 @@ export async function render({root, query}) {
     try {
       const data = await api('workers.get_activity_report', {...range, interval});
       if (stopped || mine !== chartGeneration) return;
-      activity.note.textContent = (data.total?.counts || []).some((n) => n) ? '' : 'No worker reported in this time range';
+      const any = (data.total?.counts || []).some((n) => n);
+      activity.note.textContent = any ? '' : 'No worker reported in this time range';
       await drawTimeChart(activity.plot, {windowSec: range, yTitle: 'Workers', series: [
         {name: 'Total', dates: data.total?.dates || [], values: data.total?.counts || [], shape: 'hv'},
         {name: 'Active', dates: data.active?.dates || [], values: data.active?.counts || [], shape: 'hv'},
