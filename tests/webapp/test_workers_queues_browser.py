@@ -1,8 +1,9 @@
 """The workers and queues pages in a real Chromium: a registered worker with machine statistics in the table
 (queue, running task linked to its console) with its charts and the utilisation chart, refreshed live; a
 queue's tasks reordered by dragging, by the Move up/down buttons and by the menu (front, back, another queue,
-remove), each order read back through queues.get_by_id; queues created, renamed, cleared and deleted (forced
-when not empty) from the row menu and the right-click menu."""
+remove), each order read back through queues.get_by_id, a drag held across a refresh; queues created, renamed,
+cleared and deleted (forced when not empty) from the row menu and the right-click menu; our real agent daemon
+with its own statistics; polling stops when the page is left."""
 from __future__ import annotations
 
 import re
