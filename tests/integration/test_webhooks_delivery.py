@@ -9,7 +9,6 @@ import pytest
 
 from support.clients import client_env, run_client_script
 from support.names import unique
-from support.suite import redis_admin
 from support.users import company_of
 from support.waiting import wait_for
 from support.webhooks import Receiver, WebhooksStack, insert_webhook, verify

@@ -12,6 +12,7 @@ import json
 import logging
 import threading
 import time
+from collections import OrderedDict
 from datetime import datetime, timezone
 from typing import Any
 
@@ -20,7 +21,7 @@ import redis
 
 from trackside.shared import domain_events
 from trackside.shared.webhooks import jobs, store, templates
-from trackside.webhooks.matching import matching_webhooks
+from trackside.webhooks.matching import enabled_webhooks, wants
 from trackside.webhooks.resources import Resources
 
 log = logging.getLogger("trackside.webhooks.consumer")
@@ -28,11 +29,18 @@ CLAIM_EVERY_SEC = 5.0
 RETRY_MAX_SEC = 5.0
 
 
+# How many (webhook, object) pairs the consumer remembers the last delivery of, for per-object order.
+ORDER_MEMORY = 20000
+
+
 class Consumer:
     def __init__(self, res: Resources):
         self.res = res
         self.settings = res.settings
         self.handled = 0
+        # (webhook, object id) -> the last delivery made for it: the next one waits for it (deliver.py), so a
+        # healthy receiver sees each task's events in order. Lost on a restart (order is best effort then).
+        self._last_delivery: OrderedDict[tuple[str, str], str] = OrderedDict()
         self._group_ready = False
         self._read_own_pending = True  # after a restart, what this consumer read but did not acknowledge
         self._next_claim = 0.0
@@ -57,13 +65,14 @@ class Consumer:
                 delay = min(delay * 2, RETRY_MAX_SEC)
 
     def step(self) -> int:
-        """One read (own pending, claimed, or new entries) and its handling; the number of entries."""
+        """One read (own pending, claimed, or new entries) and its handling; the number of entries. The
+        entries of one read are handled together: one insert, one enqueue round trip, one XACK."""
         self._ensure_group()
         entries = self._read()
-        for entry_id, fields in entries:
-            self.handle(entry_id, fields)
-            self.res.redis.xack(domain_events.STREAM, self.settings.consumer_group, entry_id)
-            self.handled += 1
+        if entries:
+            self.handle(entries)
+            self.res.redis.xack(domain_events.STREAM, self.settings.consumer_group, *[e[0] for e in entries])
+            self.handled += len(entries)
         return len(entries)
 
     def _ensure_group(self) -> None:
@@ -104,54 +113,87 @@ class Consumer:
                 return []
             raise
 
-    # -- one event ----------------------------------------------------------------------------------------------
-    def handle(self, entry_id: str, fields: dict | None) -> int:
-        """Store and enqueue the deliveries of one stream entry; the number of new deliveries."""
-        event = _event(entry_id, fields)
-        if event is None:
+    # -- events to deliveries ----------------------------------------------------------------------------------
+    def handle(self, entries: list[tuple[str, dict | None]]) -> int:
+        """Store and enqueue the deliveries of some stream entries; the number of new deliveries."""
+        docs, events = [], {}
+        cache = WebhookCache(self.res.db)
+        for entry_id, fields in entries:
+            event = _event(entry_id, fields)
+            if event is None:
+                continue
+            for webhook in cache.matching(event):
+                docs.append(self._delivery(webhook, event))
+                events[docs[-1]["_id"]] = (webhook, event)
+        if not docs:
             return 0
-        created = 0
-        for webhook in matching_webhooks(self.res.db, event):
-            created += self._deliver(webhook, event, _seq(entry_id))
-        return created
+        duplicates = self._insert(docs)
+        fresh = [d["_id"] for d in docs if d["_id"] not in duplicates and d["status"] == store.PENDING]
+        jobs.enqueue_deliveries(self.res.redis, fresh)
+        for delivery_id in duplicates:
+            self._redelivered_entry(*events[delivery_id])
+        return len(docs) - len(duplicates)
 
-    def _deliver(self, webhook: dict, event: dict, seq: int) -> int:
+    def _insert(self, docs: list[dict]) -> set[str]:
+        """Insert ``docs``; the ids of those that already existed for their (webhook, event)."""
+        try:
+            self.res.db[store.DELIVERIES].insert_many(docs, ordered=False)
+            return set()
+        except pymongo.errors.BulkWriteError as exc:
+            errors = exc.details.get("writeErrors", [])
+            if any(error.get("code") != 11000 for error in errors):
+                raise
+            return {docs[error["index"]]["_id"] for error in errors}
+
+    def _delivery(self, webhook: dict, event: dict) -> dict:
         now = datetime.now(timezone.utc)
         doc: dict[str, Any] = {
             "_id": store.new_delivery_id(), "company": event["company"], "webhook": webhook["_id"],
             "event_id": event["id"], "event_type": event["type"], "status": store.PENDING, "attempts": [],
             "attempt": 0, "next_attempt_at": now, "created": now, "last_update": now,
-            "object_id": (event.get("data") or {}).get("id"), "seq": seq,
+            "object_id": (event.get("data") or {}).get("id"), "after": None,
         }
+        if doc["object_id"]:
+            key = (webhook["_id"], doc["object_id"])
+            doc["after"] = self._last_delivery.pop(key, None)
+            self._last_delivery[key] = doc["_id"]
+            if len(self._last_delivery) > ORDER_MEMORY:
+                self._last_delivery.popitem(last=False)
+        error = None
         try:
             body = templates.render(webhook.get("payload_template"), event)
         except templates.TemplateError as exc:
-            body, doc["status"] = b"", store.FAILED
-            doc["attempts"] = [{"attempt": 1, "at": now, "status_code": None, "duration_ms": 0.0,
-                                "error": f"the payload template does not render: {exc}"}]
-            doc["attempt"], doc["next_attempt_at"] = 1, None
-        doc["body"] = body[: self.settings.max_body_bytes].decode("utf-8", errors="ignore")
+            body, error = b"", f"the payload template does not render: {exc}"
         if len(body) > self.settings.max_body_bytes:
-            doc["status"], doc["next_attempt_at"], doc["attempt"] = store.FAILED, None, 1
-            doc["attempts"] = [{"attempt": 1, "at": now, "status_code": None, "duration_ms": 0.0,
-                                "error": f"the body ({len(body)} bytes) is larger than max_body_bytes "
-                                         f"({self.settings.max_body_bytes}); not sent"}]
-        try:
-            self.res.db[store.DELIVERIES].insert_one(doc)
-        except pymongo.errors.DuplicateKeyError:
-            return self._redelivered_entry(webhook, event)
-        if doc["status"] == store.PENDING:
-            jobs.enqueue_delivery(self.res.redis, doc["_id"])
-        return 1
+            error = (f"the body ({len(body)} bytes) is larger than max_body_bytes ({self.settings.max_body_bytes}); "
+                     "not sent")
+        doc["body"] = body[: self.settings.max_body_bytes].decode("utf-8", errors="ignore")
+        if error:
+            doc.update(status=store.FAILED, next_attempt_at=None, attempt=1, attempts=[
+                {"attempt": 1, "at": now, "status_code": None, "duration_ms": 0.0, "error": error}])
+        return doc
 
-    def _redelivered_entry(self, webhook: dict, event: dict) -> int:
+    def _redelivered_entry(self, webhook: dict, event: dict) -> None:
         """The event was handled before (a re-read entry, a replay): enqueue again only a delivery that may
         never have been enqueued (a crash between the insert and the acknowledgement)."""
         existing = self.res.db[store.DELIVERIES].find_one(
             {"webhook": webhook["_id"], "event_id": event["id"]}, {"status": 1, "attempt": 1})
         if existing and existing.get("status") == store.PENDING and not existing.get("attempt"):
             jobs.enqueue_delivery(self.res.redis, existing["_id"], again=True)
-        return 0
+
+
+class WebhookCache:
+    """The webhooks of each company, read once per batch of entries (not once per event)."""
+
+    def __init__(self, db: Any):
+        self.db = db
+        self._by_company: dict[str, list[dict]] = {}
+
+    def matching(self, event: dict) -> list[dict]:
+        company = event.get("company")
+        if company not in self._by_company:
+            self._by_company[company] = enabled_webhooks(self.db, company)
+        return [hook for hook in self._by_company[company] if wants(hook, event)]
 
 
 def _entries(reply: Any) -> list[tuple[str, dict | None]]:
@@ -171,8 +213,3 @@ def _event(entry_id: str, fields: dict | None) -> dict | None:
         return None
     return event
 
-
-def _seq(entry_id: str) -> int:
-    """A stream entry id (``<ms>-<n>``) as one sortable number: the order events were published in."""
-    ms, _, n = entry_id.partition("-")
-    return int(ms) * 1_000_000 + int(n or 0)

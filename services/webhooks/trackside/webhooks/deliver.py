@@ -169,13 +169,16 @@ def _signing_secrets(webhook: dict, token_secret: str, now: datetime) -> list[st
 
 
 def _wait_for_earlier(res, delivery: dict) -> None:
-    """Wait (bounded) while an earlier delivery of this webhook about the same object is on its first try."""
-    if not delivery.get("object_id") or delivery.get("seq") is None:
+    """Wait (bounded) while the delivery made before this one about the same object (``after``, set by the
+    consumer) is still on its first try."""
+    earlier = delivery.get("after")
+    if not earlier:
         return
-    earlier = {"webhook": delivery["webhook"], "object_id": delivery["object_id"], "seq": {"$lt": delivery["seq"]},
-               "status": store.PENDING}
     deadline = time.monotonic() + ORDER_WAIT_SEC
-    while time.monotonic() < deadline and res.db[store.DELIVERIES].find_one(earlier, {"_id": 1}) is not None:
+    while time.monotonic() < deadline:
+        doc = res.db[store.DELIVERIES].find_one({"_id": earlier}, {"status": 1})
+        if doc is None or doc.get("status") != store.PENDING:
+            return
         time.sleep(0.05)
 
 

@@ -11,16 +11,16 @@ from trackside.shared.webhooks import store
 PROJECT_SCOPED_PREFIXES = ("task.", "model.")
 
 
-def matching_webhooks(db: Any, event: dict) -> list[dict]:
-    candidates = db[store.WEBHOOKS].find(
-        {"company": event.get("company"), "enabled": True, "event_types": event.get("type")},
-        {"secret_sealed": 0, "previous_secret_sealed": 0})
-    happened = _parse_time(event.get("timestamp"))
-    return [hook for hook in candidates if wants(hook, event, happened)]
+def enabled_webhooks(db: Any, company: str) -> list[dict]:
+    return list(db[store.WEBHOOKS].find({"company": company, "enabled": True},
+                                        {"secret_sealed": 0, "previous_secret_sealed": 0}))
 
 
-def wants(webhook: dict, event: dict, happened: datetime | None = None) -> bool:
+def wants(webhook: dict, event: dict) -> bool:
+    if event.get("type") not in (webhook.get("event_types") or []):
+        return False
     data = event.get("data") or {}
+    happened = _parse_time(event.get("timestamp"))
     created = webhook.get("created")
     if happened is not None and created is not None and _aware(created) > happened:
         return False  # a webhook is not told what happened before it existed (a stream read from its start)

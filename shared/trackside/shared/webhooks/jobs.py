@@ -14,7 +14,9 @@ UI_ACTION_JOB = "trackside.webhooks.actions.perform"
 SERIALIZER = "rq.serializers.JSONSerializer"
 # A delivery job that has not finished by then is killed (request_timeout is at most this minus a margin).
 DELIVERY_JOB_TIMEOUT = 90
-RESULT_TTL = 60
+RESULT_TTL = 60  # UI action results, read by run_ui_action
+# A delivery's outcome lives in its document; RQ keeps no result (fewer writes per job).
+DELIVERY_RESULT_TTL = 0
 
 
 def rq_connection(redis: Any):
@@ -53,13 +55,27 @@ def enqueue_delivery(redis: Any, delivery_id: str, *, delay: float = 0, again: b
     from datetime import datetime, timezone
 
     job_id = f"{delivery_id}-{secrets.token_hex(4)}" if again or delay > 0 else delivery_id
-    options = dict(job_id=job_id, job_timeout=DELIVERY_JOB_TIMEOUT, result_ttl=RESULT_TTL, failure_ttl=86400)
+    options = dict(job_id=job_id, job_timeout=DELIVERY_JOB_TIMEOUT, result_ttl=DELIVERY_RESULT_TTL,
+                   failure_ttl=86400)
     if delay > 0:
         # RQ's scheduler keeps whole seconds (it truncates): round up, so a retry never comes early.
         when = datetime.fromtimestamp(math.ceil(time.time() + delay), timezone.utc)
         queue(redis).enqueue_at(when, DELIVER_JOB, delivery_id, **options)
     else:
         queue(redis).enqueue(DELIVER_JOB, delivery_id, **options)
+
+
+def enqueue_deliveries(redis: Any, delivery_ids: list[str]) -> None:
+    """One job per delivery (job id = delivery id), all in one Redis round trip."""
+    if not delivery_ids:
+        return
+    from rq import Queue
+
+    target = queue(redis)
+    target.enqueue_many([
+        Queue.prepare_data(DELIVER_JOB, (delivery_id,), job_id=delivery_id, timeout=DELIVERY_JOB_TIMEOUT,
+                           result_ttl=DELIVERY_RESULT_TTL, failure_ttl=86400)
+        for delivery_id in delivery_ids])
 
 
 def run_ui_action(redis: Any, action: dict, object_id: str, *, timeout: float = 35) -> dict:

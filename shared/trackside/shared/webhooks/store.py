@@ -37,8 +37,5 @@ def ensure_indexes(db: Any) -> None:
         [("webhook", pymongo.ASCENDING), ("event_id", pymongo.ASCENDING)], unique=True, name="webhook_event")
     # get_deliveries pages a webhook's deliveries newest first.
     deliveries.create_index([("webhook", pymongo.ASCENDING), ("created", pymongo.DESCENDING)])
-    # A delivery about an object waits for the earlier ones about it (per-object order).
-    deliveries.create_index([("object_id", pymongo.ASCENDING), ("webhook", pymongo.ASCENDING),
-                             ("seq", pymongo.ASCENDING)])
     # The webhooks service's sweep finds open deliveries whose job was lost (a Redis restart, a killed worker).
     deliveries.create_index([("status", pymongo.ASCENDING), ("next_attempt_at", pymongo.ASCENDING)])
