@@ -12,7 +12,7 @@ WHEELHOUSE := .trackside/wheelhouse
 WEBAPP_FRONTEND := services/webapp/frontend
 WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
-.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp stress-dispatch deploy-smoke clean
+.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks stress-dispatch deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
@@ -74,6 +74,11 @@ bench-docker: setup
 # server and browser time against small baselines in one run (sizes: TRACKSIDE_BENCH_* in bench/bench_webapp.py).
 bench-webapp: $(VENV)/.installed $(WEBAPP_NPM)
 	$(PY) bench/bench_webapp.py
+
+# Webhook deliveries: events/s from API write to delivery at a loopback receiver, end-to-end p50/p99, and what
+# publishing domain events costs tasks.create (publish_events on against off), in one run.
+bench-webhooks: $(VENV)/.installed
+	$(PY) bench/bench_webhooks.py
 
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
