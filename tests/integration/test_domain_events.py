@@ -112,6 +112,9 @@ def test_model_project_and_queue_events(api, admin_redis):
     api.ok("projects.delete", project=project, force=True)
     assert stream.wait("project.deleted", project)["data"] == {"id": project, "name": project_name}
     assert [e["type"] for e in stream.of(queue)] == ["queue.created", "queue.deleted"]  # each once
+    merged, into = create_project(api, unique("merged")), create_project(api, unique("into"))
+    api.ok("projects.merge", project=merged, destination_project=into)
+    assert stream.wait("project.deleted", merged)["data"]["id"] == merged
 
 
 def test_every_type_is_described():

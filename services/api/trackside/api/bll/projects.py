@@ -227,7 +227,7 @@ class ProjectsBLL:
 
     def merge(self, identity: Identity, project_id: str, destination_id: str) -> dict:
         company = identity.company
-        self.get(company, project_id)
+        project = self.get(company, project_id)
         destination = self.get(company, destination_id)
         if destination_id == project_id:
             raise errors.ProjectSourceAndDestinationAreTheSame(project=project_id)
@@ -243,6 +243,7 @@ class ProjectsBLL:
                                  new_parent=destination_id, reparent=True)
             moved_projects += 1
         self.coll.delete_one({"_id": project_id})
+        domain_events.publish_object("project.deleted", company, project)
         return {"moved_entities": moved, "moved_projects": moved_projects}
 
     def contents(self, company: str, project_ids: list[str]) -> dict:
