@@ -3,15 +3,18 @@ deliveries and real RQ workers send them to a loopback receiver, signed (checked
 `standardwebhooks` package); retries, 410, long failure, private targets, server-side UI actions."""
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 
 import pytest
 
+from support.client import ApiClient
 from support.clients import client_env, run_client_script
 from support.names import unique
+from support.suite import start_api
 from support.users import company_of
 from support.waiting import wait_for
-from support.webhooks import Receiver, WebhooksStack, insert_webhook, verify
+from support.webhooks import Receiver, WebhooksStack, insert_webhook, token_secret, verify
 from trackside.shared.storage import redis as redis_store
 from trackside.shared.webhooks import jobs, store
 
@@ -35,9 +38,18 @@ def stack(api_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def company(api_server):
-    from support.client import ApiClient
-
     return company_of(ApiClient(api_server.url, api_server.key, api_server.secret).login())
+
+
+@pytest.fixture(scope="module")
+def private_api(api_server, mongo_server, redis_server, tmp_path_factory):
+    """A second API on the suite's databases that lets webhooks target loopback (the receiver); it seals
+    secrets with the first API's token secret, as every API of one installation does."""
+    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-private"), redis_port=redis_server.port,
+                       extra_env={"CLEARML__SERVICES__WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
+                                  "CLEARML__SECURE__AUTH__TOKEN_SECRET": json.dumps(token_secret(api_server))})
+    yield ApiClient(server.url, server.key, server.secret).login()
+    server.process.stop()
 
 
 def _hook(backend, api_server, company, receiver, event_types, **options):
@@ -159,6 +171,35 @@ def test_filters_and_payload_template(api, api_server, backend, company, receive
         {"text": f"queue {name} (queue.deleted)", "raw": {"id": queue_id, "name": name}},
     ]
     assert receiver.at(other_path) == []  # not subscribed to queue events
+
+
+def test_a_webhook_made_through_the_api_delivers_signed_rotates_redelivers_and_tests(private_api, receiver, stack):
+    path = "/" + unique("api-hook")
+    made = private_api.ok("webhooks.create", name=unique("hook"), url=receiver.url(path), event_types=["queue.created"])
+    name = unique("q")
+    private_api.ok("queues.create", name=name)
+    first = wait_for(lambda: receiver.at(path), 30, "the delivery")[0]
+    assert verify(made["secret"], first)["data"]["name"] == name
+    deliveries = wait_for(lambda: (got := private_api.ok("webhooks.get_deliveries", webhook=made["id"])["deliveries"])
+                          and got[0]["status"] == "succeeded" and got, 10, "the delivery log")
+    assert deliveries[0]["id"] == first.headers["webhook-id"] and deliveries[0]["attempts"][0]["status_code"] == 200
+
+    new_secret = private_api.ok("webhooks.rotate_secret", webhook=made["id"])["secret"]
+    private_api.ok("webhooks.redeliver", delivery=deliveries[0]["id"])
+    again = wait_for(lambda: (got := receiver.at(path)) and len(got) >= 2 and got[1], 30, "the redelivery")
+    assert again.headers["webhook-id"] == first.headers["webhook-id"]  # the same message, a new attempt
+    assert len(again.headers["webhook-signature"].split()) == 2  # new and previous secret during rotation
+    assert verify(new_secret, again) == verify(made["secret"], again)
+
+    private_api.ok("webhooks.test", webhook=made["id"])
+    test = wait_for(lambda: (got := receiver.at(path)) and len(got) >= 3 and got[2], 30, "the test delivery")
+    assert verify(new_secret, test)["type"] == "webhook.test"
+
+
+def test_a_private_target_is_refused_at_creation_without_allow_private_targets(api):
+    reply = api.send("webhooks.create", {"name": unique("hook"), "url": "http://127.0.0.1:9/x",
+                                         "event_types": ["queue.created"]})
+    assert reply.status == 400 and "url" in reply.meta["result_msg"] and "loopback" in reply.meta["result_msg"]
 
 
 def test_a_private_target_is_refused_when_sending_without_allow_private_targets(api_server, backend, company,
