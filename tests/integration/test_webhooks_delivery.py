@@ -115,6 +115,17 @@ def test_a_receiver_failing_twice_gets_the_same_delivery_on_the_retry_schedule(a
     assert backend[store.WEBHOOKS].find_one({"_id": hook_id})["failing_since"] is None
 
 
+def test_a_delivery_fails_when_the_schedule_is_spent(api, api_server, backend, company, receiver, stack):
+    hook_id, _, path = _hook(backend, api_server, company, receiver, ["queue.created"])
+    receiver.plan(path, [502] * 5)
+    api.ok("queues.create", name=unique("q"))
+    delivery = wait_for(_settled(backend, hook_id, 1), 30, "the delivery to fail")[0]
+    assert delivery["status"] == "failed" and delivery["attempt"] == 4  # the first try and 3 retries
+    assert len(receiver.at(path)) == 4 and delivery["next_attempt_at"] is None
+    hook = backend[store.WEBHOOKS].find_one({"_id": hook_id})
+    assert hook["enabled"] is True and hook["failing_since"] is not None  # failing, not yet for disable_after
+
+
 def test_retry_after_is_honoured(api, api_server, backend, company, receiver, stack):
     hook_id, _, path = _hook(backend, api_server, company, receiver, ["queue.created"])
     receiver.plan(path, [429], headers={"Retry-After": "2"})

@@ -106,8 +106,11 @@ def _attempt(res: resources.Resources, delivery_id: str) -> str:
 
 def _retry_or_fail(res, delivery: dict, webhook: dict, record: dict, retry_after: str | None) -> str:
     delay = next_delay(res.settings.retry_schedule, record["attempt"], retry_after)
-    if delay is None or _failing_too_long(res, webhook, record):
+    if delay is None:
         return _fail(res, delivery, webhook, record)
+    if _failing_too_long(res, webhook, record):  # disabled now: no retry
+        _close(res, delivery, store.FAILED, record=record)
+        return "failed"
     next_at = _now() + timedelta(seconds=delay)
     _close(res, delivery, store.RETRYING, record=record, next_attempt_at=next_at)
     _note_failure(res, webhook)
