@@ -24,7 +24,8 @@ until the page shows it: the table's first rows, the chart's plotly traces, the 
 first lines and the search hit, compare's charts of 100 tasks.
 
 Figures are medians of REPS runs after one warm-up run (a figure whose first run takes over SLOW_S seconds
-is measured fewer times, said in the table), and big/baseline ratios. Sizes come from the environment:
+is measured fewer times, said in the table; --quick skips the warm-up), and big/baseline ratios. Sizes come
+from the environment:
 
     TRACKSIDE_BENCH_TASKS (100000) TRACKSIDE_BENCH_POINTS (1000000) TRACKSIDE_BENCH_LOG_LINES (1000000)
     TRACKSIDE_BENCH_COMPARE (100) TRACKSIDE_BENCH_COMPARE_POINTS (200) TRACKSIDE_BENCH_REPS (5)
@@ -77,6 +78,7 @@ class Sizes:
     compare: int = 100
     compare_points: int = 200
     reps: int = 5
+    warm_up: bool = True  # --quick (a sanity run in make test) measures without a warm-up run
     browser: int = 1
     # the baselines
     base_tasks: int = 10
@@ -87,8 +89,8 @@ class Sizes:
     compare_metrics: int = 10
 
 
-QUICK = dict(tasks=500, points=2_000, log_lines=2_000, compare=3, compare_points=10, reps=1, base_points=200,
-             base_log_lines=200)
+QUICK = dict(tasks=500, points=2_000, log_lines=2_000, compare=3, compare_points=10, reps=1, warm_up=False,
+             base_points=200, base_log_lines=200)
 ENV = {"tasks": "TRACKSIDE_BENCH_TASKS", "points": "TRACKSIDE_BENCH_POINTS",
        "log_lines": "TRACKSIDE_BENCH_LOG_LINES", "compare": "TRACKSIDE_BENCH_COMPARE",
        "compare_points": "TRACKSIDE_BENCH_COMPARE_POINTS", "reps": "TRACKSIDE_BENCH_REPS",
@@ -181,9 +183,11 @@ class Figure:
         return big / base if big is not None and base else None
 
 
-def measure(run: Callable[[], float], reps: int) -> list[float]:
+def measure(run: Callable[[], float], reps: int, warm_up: bool = True) -> list[float]:
     """Seconds per run (``run`` returns its own): one warm-up (kept when slow), then up to ``reps`` runs
-    within MAX_SECONDS."""
+    within MAX_SECONDS; without ``warm_up``, ``reps`` runs."""
+    if not warm_up:
+        return [run() for _ in range(reps)]
     first = run()
     if first > SLOW_S:
         samples, reps = [first], max(1, min(reps, int(MAX_SECONDS // first)))
@@ -219,7 +223,7 @@ class Bench:
         """``run`` returns the seconds that count (it may prepare the page first)."""
         fig = self.figure(name, target_s)
         try:
-            fig.samples[which] = measure(run, self.sizes.reps)
+            fig.samples[which] = measure(run, self.sizes.reps, self.sizes.warm_up)
         except Exception as exc:  # the figure is reported as failed; the others still run
             fig.failed = f"{which}: {exc}"[:300]
             print(f"  ! {name} ({which}): {exc}", file=sys.stderr)
@@ -400,7 +404,7 @@ def report(bench: Bench) -> str:
         f"web app speed: big = {s.tasks:,} tasks | {s.points:,} points in {s.series} series | {s.log_lines:,} "
         f"console lines | {s.compare} tasks x {s.compare_metrics} metrics x {s.compare_points} points; baseline = "
         f"{s.base_tasks} tasks | {s.base_points:,} points | {s.base_log_lines:,} lines | {s.base_compare} tasks; "
-        f"medians of up to {s.reps} runs after a warm-up",
+        f"medians of up to {s.reps} runs{' after a warm-up' if s.warm_up else ', no warm-up (--quick)'}",
         "",
         f"{'measure':<56} {'baseline':>10} {'baseline*':>10} {'big':>10} {'big/base':>9} {'target':>8}  "
         f"{'runs':>4}  met",

@@ -16,7 +16,7 @@ import pytest
 
 from support.client import ApiClient
 from support.files import FilesClient
-from support.suite import start_api, start_fileserver, start_mongo
+from support.suite import start_api, start_fileserver, start_mongo, stop_together
 from trackside.shared.admin.restore import verify
 from trackside.shared.embedded.servers import mongo_env
 
@@ -49,9 +49,8 @@ class Stack:
         self.admin_env = {**self.api.env, "CLEARML_UPLOAD_FOLDER": str(self.files.root)}
         self.backend = pymongo.MongoClient("127.0.0.1", self.mongo.port, directConnection=True)["backend"]
 
-    def stop(self):
-        for process in (self.files.process, self.api.process, self.mongo):
-            process.stop()
+    def processes(self):
+        return [self.files.process, self.api.process, self.mongo]
 
 
 @pytest.fixture(scope="module")
@@ -64,8 +63,8 @@ def stacks(tmp_path_factory, redis_server):
         made.append(target)
         yield source, target
     finally:
-        for stack in made:
-            stack.stop()
+        # Both stacks' servers at once: each API and file server takes seconds to stop.
+        stop_together([p for stack in made for p in stack.processes()])
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import redis
 
-from support.suite import ApiServer, redis_admin, start_api, start_redis
+from support.suite import ApiServer, redis_admin, start_api, start_redis, stop_together
 from trackside.shared.dispatch.client import ApiSession
 from trackside.shared.dispatch.subscriber import ClaimedTask, Subscriber
 from trackside.shared.embedded.process import ServerProcess
@@ -57,10 +57,7 @@ class DispatchStack:
     def stop(self) -> None:
         for session in self.sessions:
             session.close()
-        if self.watchdog:
-            self.watchdog.stop()
-        self.api.process.stop()
-        self.redis.stop()
+        stop_together([p for p in (self.watchdog, self.api.process, self.redis) if p])
 
 
 def start_dispatch_stack(mongo_port: int, work_dir: Path, extra_env: dict | None = None,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -99,6 +100,12 @@ def start_fileserver(config_dir: Path, work_dir: Path, extra_env: dict | None = 
         ready=lambda: _answers_ok(url), port=port, log_path=work_dir / "fileserver.log", env=env,
     ).start(timeout=60)
     return FileServer(url, root, config_dir, env, process)
+
+
+def stop_together(processes: list[ServerProcess]) -> None:
+    """Stop servers concurrently (each gunicorn takes seconds to wind its workers down)."""
+    with ThreadPoolExecutor(max(1, len(processes))) as pool:
+        list(pool.map(ServerProcess.stop, processes))
 
 
 def redis_env(port: int) -> dict[str, str]:

@@ -31,7 +31,8 @@ _reported: dict[str, SdkTasks] = {}
 def sdk_tasks(stack, home: Path) -> SdkTasks:
     """Two tasks ("first" lr 0.01, "second" lr 0.1) reported once per stack."""
     if stack.url not in _reported:
-        env = client_env(stack.api_url, stack.api_key, stack.api_secret, home, files_url=stack.files_url)
+        env = client_env(stack.api_url, stack.api_key, stack.api_secret, home, files_url=stack.files_url,
+                         thread_reporting=True)
         run = run_client_script("webapp_task_flow.py", ["report", unique("webapp-sdk"), "first:0.01", "second:0.1"],
                                 env, timeout=240)
         assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]

@@ -33,7 +33,7 @@ def journey(webapp_stack, tmp_path_factory):
     """Two reported tasks and a running one, all from the real SDK with the web app as its web host."""
     home = tmp_path_factory.mktemp("journey-sdk")
     env = client_env(webapp_stack.api_url, webapp_stack.api_key, webapp_stack.api_secret, home,
-                     files_url=webapp_stack.files_url)
+                     files_url=webapp_stack.files_url, thread_reporting=True)
     env["CLEARML_WEB_HOST"] = webapp_stack.url  # the links Task.init prints point at the web app
     project, marker = unique("Journey"), f"journey marker {unique('line')}"
     run = run_client_script("sdk_webapp_journey.py", ["report", project, marker, "journey-a", "journey-b"], env,
