@@ -125,11 +125,14 @@ class Receiver:
         with self._lock:
             self.requests.append(Received(handler.command, path, {k.lower(): v for k, v in handler.headers.items()},
                                           body, time.time(), status))
-        handler.send_response(status)
-        for name, value in headers.items():
-            handler.send_header(name, value)
-        handler.send_header("Content-Length", "0")
-        handler.end_headers()
+        try:
+            handler.send_response(status)
+            for name, value in headers.items():
+                handler.send_header(name, value)
+            handler.send_header("Content-Length", "0")
+            handler.end_headers()
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the sender died waiting (a killed worker): what it sent is recorded
 
 
 # -- the service and its workers -----------------------------------------------------------------------------

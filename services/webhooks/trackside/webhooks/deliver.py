@@ -26,8 +26,12 @@ from trackside.webhooks.retry import next_delay
 log = logging.getLogger("trackside.webhooks.deliver")
 
 LOCK_PREFIX = "trackside:webhooks:sending:"
-# A delivery to the same object (a task's status changes) waits this long for an earlier one that is still
-# on its first attempt, so a healthy receiver sees each object's events in order.
+# A delivery about the same object as an earlier one (a task's status changes) that is still on its first
+# attempt waits for it, so a healthy receiver sees each object's events in order: a moment in the job (the
+# earlier one is being sent by another worker), then by rescheduling itself (the earlier one is queued behind
+# it: holding the worker would stall the queue), for at most ORDER_WAIT_SEC after it was created.
+ORDER_INLINE_WAIT_SEC = 1.0
+ORDER_RECHECK_SEC = 1.0
 ORDER_WAIT_SEC = 10.0
 EARLY_TOLERANCE_SEC = 2.0
 
@@ -64,7 +68,11 @@ def _attempt(res: resources.Resources, delivery_id: str) -> str:
         return _close(res, delivery, store.FAILED, error="the webhook was deleted")
     if not webhook.get("enabled", True):
         return _close(res, delivery, store.FAILED, error="the webhook is disabled")
-    _wait_for_earlier(res, delivery)
+    if not _earlier_done(res, delivery):
+        recheck = _now() + timedelta(seconds=ORDER_RECHECK_SEC)
+        res.db[store.DELIVERIES].update_one({"_id": delivery_id}, {"$set": {"next_attempt_at": recheck}})
+        jobs.enqueue_delivery(res.redis, delivery_id, delay=ORDER_RECHECK_SEC)
+        return "waiting"
     try:
         secrets = _signing_secrets(webhook, res.settings.token_secret, now)
     except sealing.SealError as exc:
@@ -171,18 +179,22 @@ def _signing_secrets(webhook: dict, token_secret: str, now: datetime) -> list[st
     return secrets
 
 
-def _wait_for_earlier(res, delivery: dict) -> None:
-    """Wait (bounded) while the delivery made before this one about the same object (``after``, set by the
-    consumer) is still on its first try."""
+def _earlier_done(res, delivery: dict) -> bool:
+    """Whether the delivery made before this one about the same object (``after``, set by the consumer) has
+    had its first try; waits up to ORDER_INLINE_WAIT_SEC, and gives up waiting ORDER_WAIT_SEC after creation."""
     earlier = delivery.get("after")
     if not earlier:
-        return
-    deadline = time.monotonic() + ORDER_WAIT_SEC
-    while time.monotonic() < deadline:
+        return True
+    if (_now() - _aware(delivery["created"])).total_seconds() > ORDER_WAIT_SEC:
+        return True  # order is best effort: a stuck earlier delivery does not hold this one back for long
+    deadline = time.monotonic() + ORDER_INLINE_WAIT_SEC
+    while True:
         doc = res.db[store.DELIVERIES].find_one({"_id": earlier}, {"status": 1})
         if doc is None or doc.get("status") != store.PENDING:
-            return
-        time.sleep(0.05)
+            return True
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.02)
 
 
 def _now() -> datetime:
