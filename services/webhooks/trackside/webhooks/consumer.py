@@ -60,6 +60,7 @@ class Consumer:
                 stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_SEC)
             except pymongo.errors.PyMongoError as exc:
+                self._read_own_pending = True  # what was read stays unacknowledged: read it again first
                 log.warning("database unavailable (%s); retrying in %.1f s", exc, delay)
                 stop.wait(delay)
                 delay = min(delay * 2, RETRY_MAX_SEC)
