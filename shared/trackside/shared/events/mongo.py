@@ -79,11 +79,10 @@ class MongoEventStore(EventStore):
         return created, failed
 
     def delete_for_tasks(self, company: str, task_ids: Iterable[str], model_events: bool = False) -> int:
-        task_ids = list(task_ids)
-        if not task_ids:
-            return 0
-        query = {"company": company, "task": {"$in": task_ids}, "model_event": model_events}
-        return self.coll.delete_many(query).deleted_count
+        # One delete per task: secantusdb serves `task: <id>` from the index but reads the whole collection
+        # for `task: {$in: [...]}` (4 s per 200,000 events, whatever the task holds).
+        return sum(self.coll.delete_many({"company": company, "task": task, "model_event": model_events}).deleted_count
+                   for task in dict.fromkeys(task_ids))
 
     def delete(self, flt: EventFilter) -> int:
         if not flt.tasks:

@@ -226,9 +226,11 @@ class ScalarPyramid:
         return UpdateOne({"_id": _doc_id(company, model_event, task, group, key, level, block)}, update, upsert=True)
 
     def delete(self, company: str, tasks: Sequence[str], model_events: bool) -> None:
-        query = {"company": company, "task": {"$in": list(tasks)}, "model_event": model_events}
-        self.series_coll.delete_many(query)
-        self.buckets.delete_many(query)
+        # Task by task: secantusdb reads the whole collection for `task: {$in: [...]}`, not for `task: <id>`.
+        for task in dict.fromkeys(tasks):
+            query = {"company": company, "task": task, "model_event": model_events}
+            self.series_coll.delete_many(query)
+            self.buckets.delete_many(query)
 
     # -- reads ----------------------------------------------------------------------------------------------
     def series(self, company: str, tasks: Sequence[str], model_events: bool,
