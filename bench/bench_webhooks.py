@@ -13,7 +13,8 @@ a loopback receiver in this process. One webhook subscribes to ``task.created``.
                alternating between them in the same run (target: publishing adds at most 1 ms p50).
 
 Run:
-    make bench-webhooks                                  # full run (~2 minutes)
+    make bench-webhooks                                  # full run (~2 minutes), 4 workers
+    .venv/bin/python bench/bench_webhooks.py --workers 8  # another worker count
     .venv/bin/python bench/bench_webhooks.py --quick     # sanity run inside make test (~40 s)
 """
 from __future__ import annotations
@@ -207,10 +208,10 @@ def _pct(values: list[float], q: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(q / 100 * (len(ordered) - 1))))]
 
 
-def report(rate: float, write_rate: float, burst_lat: list[float], idle_lat: list[float], on: list[float], off: list[float],
-           quick: bool) -> dict:
+def report(rate: float, write_rate: float, burst_lat: list[float], idle_lat: list[float], on: list[float],
+           off: list[float], quick: bool, workers: int) -> dict:
     ms = lambda values, q: _pct(values, q) * 1000  # noqa: E731
-    print(f"\nwebhook deliveries, {'quick' if quick else 'full'} run")
+    print(f"\nwebhook deliveries, {'quick' if quick else 'full'} run, {workers} RQ workers")
     print(f"burst: {len(burst_lat)} events, {rate:.0f} events/s from API write to delivery "
           f"(the API took the writes at {write_rate:.0f}/s)")
     print(f"\n{'latency (ms)':34} {'n':>5} {'p50':>8} {'p99':>8} {'max':>8}")
@@ -236,8 +237,11 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced sanity run")
     parser.add_argument("--json", help="also write the figures to this file")
+    parser.add_argument("--workers", type=int, help="RQ workers (default: 4, --quick 2)")
     args = parser.parse_args(argv)
-    sizes = QUICK if args.quick else FULL
+    sizes = dict(QUICK if args.quick else FULL)
+    if args.workers:
+        sizes["workers"] = args.workers
     home = Path(tempfile.mkdtemp(prefix="bench-webhooks-"))
     stack = receiver = None
     try:
@@ -250,7 +254,7 @@ def main(argv: list[str] | None = None) -> int:
         rate, write_rate, burst_lat = burst(stack, receiver, sizes["burst"], sizes["clients"])
         idle_lat = idle(stack, receiver, sizes["idle"])
         on, off = publish_cost(stack, sizes["cost"])
-        figures = report(rate, write_rate, burst_lat, idle_lat, on, off, args.quick)
+        figures = report(rate, write_rate, burst_lat, idle_lat, on, off, args.quick, sizes["workers"])
         if args.json:
             Path(args.json).write_text(json.dumps(figures, indent=2))
         return 0
