@@ -15,7 +15,8 @@ time.time() to a file), on one clock. The venv build of the warm-up (cache miss)
 
 Run:
     make bench-agent                                   # full run (5 measured tasks per agent, ~3 minutes)
-    .venv/bin/python bench/bench_agent.py --quick      # sanity run inside make test (1 measured task each)
+    .venv/bin/python bench/bench_agent.py --quick      # sanity run inside make test (1 measured task each,
+                                                       # its requirement one small wheel: six)
 """
 from __future__ import annotations
 
@@ -30,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters and agent
 
 from support.our_agent import WHEELHOUSE, AgentHome  # noqa: E402
 from support.stock_agent import StockAgent  # noqa: E402
-from task_start import measure, start_stack  # noqa: E402
+from task_start import QUICK_REQUIREMENTS, REQUIREMENTS, measure, start_stack  # noqa: E402
 
 STOCK_POLL_SEC = 5  # clearml-agent's default (and minimum) poll period
 FULL, QUICK = 5, 1
@@ -45,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{WHEELHOUSE} is missing: run `make setup`", file=sys.stderr)
         return 2
     runs = QUICK if args.quick else FULL
+    requirements = QUICK_REQUIREMENTS if args.quick else REQUIREMENTS
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     servers, agents = [], []
     try:
@@ -54,7 +56,7 @@ def main(argv: list[str] | None = None) -> int:
         ours_home = AgentHome.create(work / "trackside", server)
         ours = ours_home.start_daemon("--queue", "bench-trackside")
         agents.append(ours)
-        trackside = measure("trackside", api, work, queue_ids["bench-trackside"], runs)
+        trackside = measure("trackside", api, work, queue_ids["bench-trackside"], runs, requirements=requirements)
         ours.stop()
 
         stock_home = work / "stock"
@@ -63,7 +65,7 @@ def main(argv: list[str] | None = None) -> int:
                                  poll_sec=STOCK_POLL_SEC, system_site_packages=False, venvs_cache=True,
                                  extra_env={"PIP_FIND_LINKS": str(WHEELHOUSE)})
         agents.append(stock)
-        stock_figures = measure("stock", api, work, queue_ids["bench-stock"], runs)
+        stock_figures = measure("stock", api, work, queue_ids["bench-stock"], runs, requirements=requirements)
         stock.stop()
     finally:
         for agent in agents:

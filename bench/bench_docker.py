@@ -18,7 +18,8 @@ container's interpreter) and is reported as "cold"; each measured run then enque
 
 Run:
     make bench-docker                                  # full run (5 measured tasks per mode, ~2 minutes)
-    .venv/bin/python bench/bench_docker.py --quick     # sanity run (1 measured task each); make test runs it
+    .venv/bin/python bench/bench_docker.py --quick     # sanity run (1 measured task each, requirement: six);
+                                                       # make test runs it
                                                        # on its own engine: --docker-host URL --image NAME
 """
 from __future__ import annotations
@@ -34,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters, agent ha
 
 from support.docker_engine import DockerEngine, DockerUnavailable  # noqa: E402
 from support.our_agent import WHEELHOUSE, AgentHome  # noqa: E402
-from task_start import measure, start_stack  # noqa: E402
+from task_start import QUICK_REQUIREMENTS, REQUIREMENTS, measure, start_stack  # noqa: E402
 
 FULL, QUICK = 5, 1
 
@@ -52,6 +53,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{WHEELHOUSE} is missing: run `make setup`", file=sys.stderr)
         return 2
     runs = QUICK if args.quick else FULL
+    requirements = QUICK_REQUIREMENTS if args.quick else REQUIREMENTS
     work = Path(tempfile.mkdtemp(prefix="bench-docker-"))
     marks = work / "marks"
     for folder in (marks, work / "docker"):
@@ -75,14 +77,14 @@ def main(argv: list[str] | None = None) -> int:
 
         venv_daemon = home.start_daemon("--queue", "bench-venv", name="venv-daemon")
         daemons.append(venv_daemon)
-        venv = measure("venv", api, marks, queues["bench-venv"], runs)
+        venv = measure("venv", api, marks, queues["bench-venv"], runs, requirements=requirements)
         venv_daemon.stop()
 
         docker_daemon = home.start_daemon("--queue", "bench-docker", "--docker", image, name="docker-daemon")
         daemons.append(docker_daemon)
         # The mark folder is mounted at its own path, so the task writes where this process reads.
         in_docker = measure("docker", api, marks, queues["bench-docker"], runs,
-                            {"image": image, "arguments": f"-v {marks}:{marks}"})
+                            {"image": image, "arguments": f"-v {marks}:{marks}"}, requirements=requirements)
         docker_daemon.stop()
     finally:
         for daemon in daemons:
