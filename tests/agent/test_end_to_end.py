@@ -9,7 +9,7 @@ import time
 
 import pytest
 
-from support.clients import client_env, run_client_script
+from support.clients import THREAD_REPORTING_CONF, client_env, run_client_script
 from support.git_repo import make_repository
 from support.names import unique
 from support.objects import create_queue, get_task
@@ -55,6 +55,8 @@ def test_a_repository_task_runs_in_a_cached_venv(api, api_server, tmp_path):
     enqueued_ms = int(time.time() * 1000)
 
     home = AgentHome.create(tmp_path, api_server, {"log_flush_interval_sec": 0.2})
+    with open(home.config_file, "a") as conf:  # the task's SDK reads the agent's clearml.conf: ends ~10 s sooner
+        conf.write(THREAD_REPORTING_CONF)
     daemon = home.start_daemon("--queue", queue_name)
     try:
         first = wait_final(api, task)
