@@ -227,12 +227,15 @@ def test_a_running_tasks_console_and_charts_follow_it_without_reload(page, webap
 
     add([{"type": "log", "task": task, "msg": "first live line", "level": "info", "timestamp": 1_700_000_000_000},
          {"type": "training_stats_scalar", "task": task, "metric": "live", "variant": "a", "iter": 0, "value": 1.0}])
+    # The page's own timers run faster on demand (fast_forward): its 3 s and 5 s refreshes come at once.
+    page.clock.install()
     page.goto(f"/projects/{reported.project}/tasks/{task}/info-output/log")
     console = page.get_by_role("region", name="Console output")
     expect(console.get_by_text("first live line")).to_be_visible()
     expect(page.get_by_label("Follow")).to_be_checked()
     add([{"type": "log", "task": task, "msg": f"later line {n}", "level": "info", "timestamp": 1_700_000_000_001 + n}
          for n in range(300)])
+    page.clock.fast_forward(5000)
     expect(console.get_by_text("later line 299", exact=True)).to_be_visible(timeout=15000)  # followed the tail
     shot(page, "task-console-live")
 
@@ -241,5 +244,6 @@ def test_a_running_tasks_console_and_charts_follow_it_without_reload(page, webap
     page.wait_for_selector(selector + "[data-drawn='true']")
     add([{"type": "training_stats_scalar", "task": task, "metric": "live", "variant": "a", "iter": i, "value": 1.0 + i}
          for i in range(1, 50)])
+    page.clock.fast_forward(5000)
     page.wait_for_function("(s) => document.querySelector(s).data[0].y.length === 50", arg=selector, timeout=20000)
     shot(page, "task-scalars-live")
