@@ -1,6 +1,6 @@
 """The server image (deploy/server/Dockerfile), built from the local test image offline: the api, fileserver,
-watchdog and webapp roles run with host networking against the session's Mongo-wire server and Valkey, configured by
-CLEARML_* variables and a generated configuration folder mounted read-only, on a read-only root filesystem
+watchdog, webapp, webhooks and webhooks-worker roles run with host networking against the session's Mongo-wire
+server and Valkey, configured by CLEARML_* variables and a generated configuration folder mounted read-only, on a read-only root filesystem
 without capabilities, and turn `healthy` through the image's own HEALTHCHECK; an API whose Redis is
 unreachable turns `unhealthy`. The image runs as uid 1000, holds no compiler, pip or secret, and init-config
 writes secure.conf and the web app's sign-in on first start only."""
@@ -96,12 +96,15 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
     client = docker_engine.client()
     config, key, secret = config_dir
     files = owned(tmp_path / "files", 0o750)
-    ports = {role: free_port() for role in ("api", "fileserver", "watchdog", "webapp", "no-redis")}
+    ports = {role: free_port() for role in ("api", "fileserver", "watchdog", "webapp", "webhooks", "webhooks-worker",
+                                            "no-redis")}
     base = {"CLEARML_MONGODB_SERVICE_HOST": "127.0.0.1", "CLEARML_MONGODB_SERVICE_PORT": str(mongo_server.port),
             "CLEARML_REDIS_SERVICE_HOST": "127.0.0.1", "CLEARML_REDIS_SERVICE_PORT": str(redis_server.port),
             # Host networking: listen on loopback only (the image's default is every address).
             "CLEARML__APISERVER__LISTEN__HOST": "127.0.0.1", "CLEARML__FILESERVER__LISTEN__HOST": "127.0.0.1",
-            "CLEARML__WATCHDOG__HEALTH__LISTEN__HOST": "127.0.0.1", "CLEARML__WEBAPP__LISTEN__HOST": "127.0.0.1"}
+            "CLEARML__WATCHDOG__HEALTH__LISTEN__HOST": "127.0.0.1", "CLEARML__WEBAPP__LISTEN__HOST": "127.0.0.1",
+            "CLEARML__SERVICES__WEBHOOKS__HEALTH__LISTEN__HOST": "127.0.0.1",
+            "CLEARML__SERVICES__WEBHOOKS__WORKER_HEALTH__LISTEN__HOST": "127.0.0.1"}
     started = time.monotonic()
     containers = {
         "api": run_role(client, server_image, "api", config,
@@ -115,14 +118,21 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
                            {**base, "CLEARML__WEBAPP__LISTEN__PORT": str(ports["webapp"]),
                             "CLEARML__WEBAPP__API_URL": f'"http://127.0.0.1:{ports["api"]}"',
                             "CLEARML__WEBAPP__FILES_URL": f'"http://127.0.0.1:{ports["fileserver"]}"'}),
+        "webhooks": run_role(client, server_image, "webhooks", config,
+                             {**base, "CLEARML__SERVICES__WEBHOOKS__HEALTH__LISTEN__PORT": str(ports["webhooks"])}),
+        "webhooks-worker": run_role(client, server_image, "webhooks-worker", config,
+                                    {**base, "CLEARML__SERVICES__WEBHOOKS__WORKER_HEALTH__LISTEN__PORT":
+                                     str(ports["webhooks-worker"])}),
         "no-redis": run_role(client, server_image, "api", config,
                              {**base, "CLEARML__APISERVER__LISTEN__PORT": str(ports["no-redis"]),
                               "CLEARML_REDIS_SERVICE_PORT": str(free_port())}),
     }
     try:
         wait_health(containers, {"api": "healthy", "fileserver": "healthy", "watchdog": "healthy",
-                                 "webapp": "healthy", "no-redis": "unhealthy"})
-        print(f"\nup to healthy (api, fileserver, watchdog, webapp): {time.monotonic() - started:.1f} s")
+                                 "webapp": "healthy", "webhooks": "healthy", "webhooks-worker": "healthy",
+                                 "no-redis": "unhealthy"})
+        print(f"\nup to healthy (api, fileserver, watchdog, webapp, webhooks, webhooks-worker): "
+              f"{time.monotonic() - started:.1f} s")
 
         api_url = f"http://127.0.0.1:{ports['api']}"
         assert requests.get(f"{api_url}/health/ready", timeout=10).json() == {
