@@ -1,9 +1,9 @@
 """The server image (deploy/server/Dockerfile), built from the local test image offline: the api, fileserver,
 watchdog, webapp, webhooks and webhooks-worker roles run with host networking against the session's Mongo-wire
-server and Valkey, configured by CLEARML_* variables and a generated configuration folder mounted read-only, on a read-only root filesystem
-without capabilities, and turn `healthy` through the image's own HEALTHCHECK; an API whose Redis is
-unreachable turns `unhealthy`. The image runs as uid 1000, holds no compiler, pip or secret, and init-config
-writes secure.conf and the web app's sign-in on first start only."""
+server and Valkey, configured by CLEARML_* variables and a generated configuration folder mounted read-only, on a
+read-only root filesystem without capabilities, and turn `healthy` through the image's own HEALTHCHECK; an API
+whose Redis is unreachable turns `unhealthy`. The image runs as uid 1000, holds no compiler, pip or secret, and
+init-config writes secure.conf and the web app's sign-in on first start only."""
 from __future__ import annotations
 
 import json
