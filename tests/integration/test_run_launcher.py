@@ -111,7 +111,8 @@ def _check_web_app(exports: dict, web_port: int) -> None:
 
 
 def _check_dispatch(proc: subprocess.Popen, exports: dict, home: Path) -> None:
-    """The watchdog and the webhooks service with its worker run; Valkey refuses anyone without credentials; an agent's subscription works."""
+    """The watchdog and the webhooks service with its worker run; Valkey refuses anyone without credentials;
+    an agent's subscription works."""
     import redis
 
     from trackside.shared.dispatch.acl import accepts_anonymous

@@ -1,8 +1,9 @@
 """``trackside-run`` (``make run``): the whole suite on one machine with the embedded backing servers.
 
 Starts a MongoDB-wire server and Valkey from PyPI (with ACL users: the default user off), then the API,
-the file server and the web app under gunicorn, the watchdog, and the webhooks service with one RQ worker; prints the URLs, the credentials to use
-with the SDK and the web app's sign-in; Ctrl-C (or SIGTERM) stops everything in reverse order.
+the file server and the web app under gunicorn, the watchdog, and the webhooks service with one RQ worker;
+prints the URLs, the credentials to use with the SDK and the web app's sign-in; Ctrl-C (or SIGTERM) stops
+everything in reverse order.
 
 State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, the file server's ``files/``
 (unless ``CLEARML_UPLOAD_FOLDER`` names another folder), logs, and a ``config/`` folder holding the generated
