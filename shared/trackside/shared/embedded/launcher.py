@@ -111,8 +111,18 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     finally:
         print("trackside-run: stopping", file=sys.stderr)
-        for process in reversed(started):
+        # The services together (each gunicorn takes seconds to wind its workers down), then the two stores.
+        _stop_together(started[2:])
+        for process in reversed(started[:2]):
             process.stop()
+
+
+def _stop_together(processes: list[ServerProcess]) -> None:
+    threads = [threading.Thread(target=process.stop) for process in processes]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
 
 
 def _start(started: list[ServerProcess], process: ServerProcess) -> ServerProcess:
