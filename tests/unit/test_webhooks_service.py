@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import socket
 import threading
+import time
 from datetime import datetime, timedelta, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
@@ -193,3 +194,51 @@ def test_settings_from_defaults_and_environment_overrides():
     assert tuned.allow_private_targets is True and tuned.retry_schedule == (1.0, 2.5)
     assert tuned.request_timeout == 60.0  # capped below the RQ job timeout
     assert tuned.secrets == {"CI": "s3"} and "s3" not in repr(tuned)
+
+
+def _dripping_server(head: bytes):
+    """A server that sends ``head`` and then one byte every 0.1 s (no single wait reaches a 0.5 s timeout)."""
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen()
+    stop = threading.Event()
+
+    def drip():
+        conn, _ = server.accept()
+        conn.recv(65536)
+        conn.sendall(head)
+        while not stop.is_set():
+            try:
+                conn.sendall(b"x")
+            except OSError:
+                break
+            stop.wait(0.1)
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    return server, stop
+
+
+def test_a_receiver_dripping_its_headers_is_cut_off_at_twice_the_timeout():
+    server, stop = _dripping_server(b"HTTP/1.1 200 OK\r\nX-Slow: ")
+    started = time.monotonic()
+    try:
+        with pytest.raises(sender.SendError, match="no complete answer within 1 s") as caught:
+            sender.send("POST", f"http://127.0.0.1:{server.getsockname()[1]}/", {}, b"{}", timeout=0.5,
+                        allow_private=True)
+    finally:
+        stop.set()
+        server.close()
+    assert caught.value.retryable is True and time.monotonic() - started < 3
+
+
+def test_a_status_followed_by_a_dripping_body_is_the_answer_within_twice_the_timeout():
+    server, stop = _dripping_server(b"HTTP/1.1 200 OK\r\nContent-Length: 1000000\r\n\r\n")
+    started = time.monotonic()
+    try:
+        answer = sender.send("POST", f"http://127.0.0.1:{server.getsockname()[1]}/", {}, b"{}", timeout=0.5,
+                             allow_private=True)
+    finally:
+        stop.set()
+        server.close()
+    assert answer.status == 200 and time.monotonic() - started < 3

@@ -39,9 +39,9 @@ EARLY_TOLERANCE_SEC = 2.0
 def deliver(delivery_id: str) -> str:
     res = resources.get()
     lock_key = LOCK_PREFIX + delivery_id
-    # Outlives one attempt (connect, send, answer: each within request_timeout); a worker killed mid-send
-    # leaves it to expire.
-    lock_ms = int((2 * res.settings.request_timeout + 5) * 1000)
+    # Outlives one attempt (sender.send ends within TOTAL_TIMEOUT_FACTOR * request_timeout); a worker killed
+    # mid-send leaves it to expire.
+    lock_ms = int((sender.TOTAL_TIMEOUT_FACTOR * res.settings.request_timeout + 5) * 1000)
     if not res.redis.set(lock_key, "1", nx=True, px=lock_ms):
         # Another job is sending it now, or one was killed while sending: look again once the lock is gone
         # (the delivery is then done, scheduled, or due again after the killed attempt).

@@ -12,6 +12,7 @@ from __future__ import annotations
 import http.client
 import socket
 import ssl
+import threading
 import time
 from dataclasses import dataclass
 from urllib.parse import urlsplit
@@ -19,6 +20,7 @@ from urllib.parse import urlsplit
 from trackside.shared.webhooks.targets import TargetRefused, resolve_checked, split_target
 
 MAX_RESPONSE_BYTES = 65536
+TOTAL_TIMEOUT_FACTOR = 2
 USER_AGENT = "Trackside-Webhooks/1"
 
 
@@ -40,6 +42,9 @@ class Answer:
 
 def send(method: str, url: str, headers: dict[str, str], body: bytes | None, *, timeout: float,
          allow_private: bool) -> Answer:
+    """One request; ``timeout`` bounds each network wait, and the whole request ends within
+    ``TOTAL_TIMEOUT_FACTOR * timeout`` (a receiver dripping its answer cannot hold a worker longer than the
+    per-delivery lock lasts)."""
     started = time.monotonic()
     try:
         host, port = split_target(url)
@@ -49,29 +54,58 @@ def send(method: str, url: str, headers: dict[str, str], body: bytes | None, *, 
     parts = urlsplit(url.strip())
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
     headers = {"User-Agent": USER_AGENT, **headers}
+    deadline = started + TOTAL_TIMEOUT_FACTOR * timeout
     last_error: SendError | None = None
     for address in addresses:
-        connection = _connection(parts.scheme.lower(), host, port, str(address), timeout)
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        connection = _connection(parts.scheme.lower(), host, port, str(address), min(timeout, remaining))
+        expired = threading.Event()
+        timer = threading.Timer(remaining, _abort, (connection, expired))
+        timer.daemon = True
+        timer.start()
         try:
             connection.request(method.upper(), path, body=body, headers=headers)
             response = connection.getresponse()
+            if expired.is_set():  # the headers were cut short: http.client takes what came as complete
+                raise OSError("cut off")
             response.read(MAX_RESPONSE_BYTES)  # drained (bounded) so the receiver sees a clean close
             return Answer(response.status, {k.lower(): v for k, v in response.getheaders()},
                           round((time.monotonic() - started) * 1000, 1))
         except _Connect as exc:
             last_error = SendError(str(exc), retryable=True)
             continue  # the next address of the host
-        except (socket.timeout, TimeoutError):
-            raise SendError(f"timed out after {timeout:g} s", retryable=True) from None
-        except ssl.SSLCertVerificationError as exc:
-            raise SendError(f"TLS certificate not accepted: {exc.verify_message}", retryable=True) from None
-        except ssl.SSLError as exc:
-            raise SendError(f"TLS error: {exc.reason or exc.__class__.__name__}", retryable=True) from None
         except (http.client.HTTPException, OSError) as exc:
-            raise SendError(f"connection error: {_describe(exc)}", retryable=True) from None
+            if expired.is_set():
+                raise SendError(f"no complete answer within {TOTAL_TIMEOUT_FACTOR * timeout:g} s",
+                                retryable=True) from None
+            raise _error(exc, timeout) from None
         finally:
+            timer.cancel()
             connection.close()
-    raise last_error or SendError("no address to connect to", retryable=True)
+    raise last_error or SendError(f"no answer within {TOTAL_TIMEOUT_FACTOR * timeout:g} s", retryable=True)
+
+
+def _error(exc: BaseException, timeout: float) -> SendError:
+    if isinstance(exc, (socket.timeout, TimeoutError)):
+        return SendError(f"timed out after {timeout:g} s", retryable=True)
+    if isinstance(exc, ssl.SSLCertVerificationError):
+        return SendError(f"TLS certificate not accepted: {exc.verify_message}", retryable=True)
+    if isinstance(exc, ssl.SSLError):
+        return SendError(f"TLS error: {exc.reason or exc.__class__.__name__}", retryable=True)
+    return SendError(f"connection error: {_describe(exc)}", retryable=True)
+
+
+def _abort(connection: http.client.HTTPConnection, expired: threading.Event) -> None:
+    """Past the request's whole time: cut its socket, which ends any wait on it."""
+    expired.set()
+    sock = connection.sock
+    if sock is not None:
+        try:
+            sock.shutdown(socket.SHUT_RDWR)
+        except OSError:
+            pass
 
 
 class _Connect(Exception):
