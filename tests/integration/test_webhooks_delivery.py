@@ -240,6 +240,31 @@ def test_a_private_target_is_refused_when_sending_without_allow_private_targets(
     assert receiver.at(path) == []
 
 
+def test_the_sweep_enqueues_a_lost_delivery_again_and_gives_up_on_one_that_keeps_dying(api_server, backend, stack,
+                                                                                     monkeypatch):
+    """Deliveries whose job vanished (overdue, nothing queued) are enqueued again; after MAX_SWEEPS, failed."""
+    from trackside.shared.config import load_config
+    from trackside.webhooks import resources, sweeper
+
+    monkeypatch.setattr("os.environ", {**api_server.env, "CLEARML__SERVICES__WEBHOOKS__SWEEP_OVERDUE_SEC": "0"})
+    res = resources.build(load_config())
+    long_ago = datetime.now(timezone.utc) - timedelta(minutes=5)
+    lost, dying = store.new_delivery_id(), store.new_delivery_id()
+    for delivery_id, swept in ((lost, 0), (dying, sweeper.MAX_SWEEPS)):
+        backend[store.DELIVERIES].insert_one({
+            "_id": delivery_id, "company": "c", "webhook": unique("gone"), "event_id": unique("e"),
+            "event_type": "queue.created", "body": "{}", "status": "pending", "attempts": [], "attempt": 0,
+            "next_attempt_at": long_ago, "created": long_ago, "last_update": long_ago, "swept": swept})
+    wait_for(lambda: sweeper.sweep(res) or backend[store.DELIVERIES].find_one({"_id": dying})["status"] == "failed",
+             20, "a sweep with the workers idle")
+    given_up = backend[store.DELIVERIES].find_one({"_id": dying})
+    assert given_up["status"] == "failed" and given_up["attempts"][-1]["error"] == "its job failed again and again"
+    # The other one's new job ran on the stack's workers: its webhook is gone, so it failed saying so.
+    again = wait_for(lambda: (d := backend[store.DELIVERIES].find_one({"_id": lost}))["status"] == "failed" and d,
+                     20, "the re-enqueued delivery to run")
+    assert again["attempts"][-1]["error"] == "the webhook was deleted" and again["swept"] == 0
+
+
 def test_server_side_ui_action_substitutes_id_and_secret(api_server, receiver, stack):
     client = redis_store.connect(_redis_settings(api_server))
     path = "/" + unique("action")

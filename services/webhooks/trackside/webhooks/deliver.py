@@ -45,8 +45,11 @@ def deliver(delivery_id: str) -> str:
     if not res.redis.set(lock_key, "1", nx=True, px=lock_ms):
         # Another job is sending it now, or one was killed while sending: look again once the lock is gone
         # (the delivery is then done, scheduled, or due again after the killed attempt).
-        remaining = max(res.redis.pttl(lock_key), 0) / 1000
-        jobs.enqueue_delivery(res.redis, delivery_id, delay=remaining + 0.5)
+        remaining = max(res.redis.pttl(lock_key), 0) / 1000 + 0.5
+        res.db[store.DELIVERIES].update_one(
+            {"_id": delivery_id, "status": {"$in": list(store.OPEN_STATES)}},
+            {"$max": {"next_attempt_at": _now() + timedelta(seconds=remaining)}})
+        jobs.enqueue_delivery(res.redis, delivery_id, delay=remaining)
         return "busy"
     try:
         return _attempt(res, delivery_id)
@@ -156,7 +159,8 @@ def _disable(res, webhook: dict, reason: str) -> None:
 
 def _close(res, delivery: dict, status: str, *, record: dict | None = None, error: str | None = None,
            next_attempt_at: datetime | None = None) -> str:
-    update: dict[str, Any] = {"$set": {"status": status, "last_update": _now(), "next_attempt_at": next_attempt_at}}
+    update: dict[str, Any] = {"$set": {"status": status, "last_update": _now(), "next_attempt_at": next_attempt_at,
+                                       "swept": 0}}  # its job ran: the sweeper's count starts again
     if record is None and error is not None:
         record = _record(int(delivery.get("attempt", 0)) + 1, None, None, error)
     if record is not None:
