@@ -6,23 +6,37 @@ import pymongo
 import pytest
 
 from support.client import ApiClient
-from support.suite import ApiServer, start_api, start_elastic, start_mongo, start_redis
+from support.suite import ApiServer, start_api, start_elastic, start_mongo, start_redis, stop_together
 from support.suite import FileServer, start_fileserver
 from support.docker_fixtures import docker_engine, test_image, wheel_index  # noqa: F401  (one dockerd per session)
+
+
+# The session's servers, stopped together once every test is done (one after another took seconds each): the
+# API and file server processes first, then the stores they use.
+_session_services: list = []
+_session_stores: list = []
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _stop_session_servers():
+    """Set up first, so torn down last: the session fixtures' teardowns only hand their servers over."""
+    yield
+    stop_together(_session_services)
+    stop_together(_session_stores)
 
 
 @pytest.fixture(scope="session")
 def mongo_server(tmp_path_factory):
     server = start_mongo(tmp_path_factory.mktemp("mongo"))
     yield server
-    server.stop()
+    _session_stores.append(server)
 
 
 @pytest.fixture(scope="session")
 def redis_server(tmp_path_factory):
     server = start_redis(tmp_path_factory.mktemp("redis"))
     yield server
-    server.stop()
+    _session_stores.append(server)
 
 
 @pytest.fixture(scope="session")
@@ -37,7 +51,7 @@ def backend(mongo_server):
 def api_server(mongo_server, redis_server, tmp_path_factory) -> ApiServer:
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api"), redis_port=redis_server.port)
     yield server
-    server.process.stop()
+    _session_services.append(server.process)
 
 
 @pytest.fixture(scope="session")
@@ -45,7 +59,7 @@ def elastic_server(tmp_path_factory):
     """osmem-server, the in-memory OpenSearch-API server standing in for Elasticsearch 8."""
     server = start_elastic(tmp_path_factory.mktemp("elastic"))
     yield server
-    server.stop()
+    _session_stores.append(server)
 
 
 @pytest.fixture(scope="session")
@@ -54,7 +68,7 @@ def api_server_elastic(mongo_server, redis_server, elastic_server, tmp_path_fact
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-elastic"), redis_port=redis_server.port,
                        elastic_port=elastic_server.port)
     yield server
-    server.process.stop()
+    _session_services.append(server.process)
 
 
 @pytest.fixture(params=["mongo", "elastic"])
@@ -71,7 +85,7 @@ def fileserver(api_server, tmp_path_factory) -> FileServer:
     """The file server, checking tokens with the API's secret (it reads the API's configuration folder)."""
     server = start_fileserver(api_server.config_dir, tmp_path_factory.mktemp("fileserver"))
     yield server
-    server.process.stop()
+    _session_services.append(server.process)
 
 
 @pytest.fixture

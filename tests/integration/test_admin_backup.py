@@ -49,9 +49,6 @@ class Stack:
         self.admin_env = {**self.api.env, "CLEARML_UPLOAD_FOLDER": str(self.files.root)}
         self.backend = pymongo.MongoClient("127.0.0.1", self.mongo.port, directConnection=True)["backend"]
 
-    def processes(self):
-        return [self.files.process, self.api.process, self.mongo]
-
 
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory, redis_server):
@@ -63,8 +60,9 @@ def stacks(tmp_path_factory, redis_server):
         made.append(target)
         yield source, target
     finally:
-        # Both stacks' servers at once: each API and file server takes seconds to stop.
-        stop_together([p for stack in made for p in stack.processes()])
+        # Both stacks' servers at once (each API and file server takes seconds to stop), then their stores.
+        stop_together([p for stack in made for p in (stack.files.process, stack.api.process)])
+        stop_together([stack.mongo for stack in made])
 
 
 @pytest.fixture(scope="module")

@@ -57,7 +57,8 @@ class DispatchStack:
     def stop(self) -> None:
         for session in self.sessions:
             session.close()
-        stop_together([p for p in (self.watchdog, self.api.process, self.redis) if p])
+        stop_together([p for p in (self.watchdog, self.api.process) if p])  # together, then their store
+        self.redis.stop()
 
 
 def start_dispatch_stack(mongo_port: int, work_dir: Path, extra_env: dict | None = None,
