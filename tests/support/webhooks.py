@@ -197,13 +197,19 @@ class WebhooksStack:
         return "\n".join(f"--- {p.name}\n{p.read_text(errors='replace')[-3000:]}" for p in paths if p.exists())
 
     def stop(self) -> None:
-        for process in [*self.worker_processes, self.service]:
-            if process is not None and process.running():
-                process.stop()
-                try:
-                    os.killpg(process.pid, signal.SIGKILL)  # what the worker's scheduler left
-                except (ProcessLookupError, PermissionError):
-                    pass
+        """Stop every process at once (each finishes its current job: RQ's warm shutdown), then whatever their
+        process groups left (a worker's RQ scheduler)."""
+        running = [p for p in [*self.worker_processes, self.service] if p is not None and p.running()]
+        stoppers = [threading.Thread(target=process.stop) for process in running]
+        for stopper in stoppers:
+            stopper.start()
+        for stopper in stoppers:
+            stopper.join()
+        for process in running:
+            try:
+                os.killpg(process.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
 
 
 def _ready(port: int) -> bool:
