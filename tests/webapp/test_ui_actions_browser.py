@@ -19,7 +19,7 @@ from support.browser import new_page, sign_in_page
 from support.waiting import wait_for
 from support.webapp import start_webapp_stack
 from support.webhooks import WebhooksStack
-from support.webapp_data import admin_client, make_model, make_project, make_task, unique
+from support.webapp_data import admin_client, make_model, make_project, make_queue, make_task, unique
 from trackside.shared.embedded.process import free_port
 
 
@@ -116,6 +116,9 @@ def actions_stack(mongo_server, redis_server, tmp_path_factory, receiver):
              "action": {"method": "PUT", "url": receiver.url + "/ok/model/${id}"}}]),
         "CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__PROJECT": json.dumps([
             {"name": "Archive project remotely", "action": {"method": "DELETE", "url": receiver.url + "/ok/project/${id}"}}]),
+        "CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__QUEUE": json.dumps([
+            {"name": "Scale up", "tooltip": "Add a machine for this queue",
+             "action": {"method": "POST", "url": receiver.url + "/ok/queue/${id}"}}]),
         "CLEARML__SERVICES__WEBHOOKS__SECRETS__HOOK_TOKEN": json.dumps(SERVER_SECRET),
     }
     stack = start_webapp_stack(mongo_server.port, redis_server.port, tmp_path_factory.mktemp("ui-actions"),
@@ -140,7 +143,10 @@ def objects(actions_stack):
     project = make_project(api, name)
     tasks = {n: make_task(api, project, n, "completed") for n in ("alpha", "beta", "gamma")}
     model = make_model(api, project, "classifier", framework="PyTorch")
-    return {"project": project, "project_name": name, "tasks": tasks, "model": model}
+    queue_name = unique("actions-queue")
+    queue = make_queue(api, queue_name)
+    return {"project": project, "project_name": name, "tasks": tasks, "model": model,
+            "queue": queue, "queue_name": queue_name}
 
 
 @pytest.fixture
@@ -273,6 +279,22 @@ def test_model_and_project_actions(page, objects, receiver, shot):
     expect(toast(page, '"Archive project remotely" succeeded (HTTP 200)')).to_be_visible()
     [request] = wait_for(lambda: receiver.received(f"/ok/project/{objects['project']}"), what="the project request")
     assert request["method"] == "DELETE"
+
+
+def test_queue_row_menus_hold_the_queue_actions(page, objects, receiver, shot):
+    name, queue = objects["queue_name"], objects["queue"]
+    page.goto("/workers-and-queues/queues")
+    row = page.get_by_role("table", name="Queues").locator("tbody tr").filter(has_text=name)
+    row.click(button="right")
+    menu = page.get_by_role("menu")
+    expect(menu.get_by_role("menuitem")).to_have_text(["Rename", "Clear", "Delete", "Scale up"])
+    shot(page, "ui-actions-queue-row-menu")
+    menu.get_by_role("menuitem", name="Scale up").click()
+    expect(toast(page, '"Scale up" succeeded (HTTP 200)')).to_be_visible()
+    [request] = wait_for(lambda: receiver.received(f"/ok/queue/{queue}"), what="the queue row's request")
+    assert request["method"] == "POST"
+    row.get_by_role("button", name=f"Actions for {name}").click()
+    expect(page.get_by_role("menu").get_by_role("menuitem", name="Scale up")).to_be_visible()
 
 
 def test_server_side_action_runs_on_the_webhooks_worker(page, objects, receiver, webhooks_worker, shot):
