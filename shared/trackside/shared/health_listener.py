@@ -1,5 +1,5 @@
 """A tiny probe listener for services that serve nothing else over HTTP: ``GET /health/live`` and
-``GET /health/ready`` from a stdlib server in a daemon thread (the webhooks service and its workers).
+``GET /health/ready`` from a stdlib server in a daemon thread (the watchdog, the webhooks service and its workers).
 
 A port that is taken is logged and the service runs on without the listener: its work matters more than its
 probe. Port 0 picks a free one (several workers on one machine).

@@ -18,7 +18,7 @@ from typing import Callable
 
 import redis
 
-from trackside.shared import domain_events
+from trackside.shared import domain_events, health_listener
 from trackside.shared.config import ConfigError, load_config
 from trackside.shared.dispatch.acl import check_production_redis
 from trackside.shared.dispatch.entries import QueueEntries
@@ -27,7 +27,6 @@ from trackside.shared.dispatch.queue_metrics import QueueMetricsRecorder
 from trackside.shared.dispatch.reconcile import Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
 from trackside.shared.storage import mongo, redis as redis_store
-from trackside.watchdog import health
 from trackside.watchdog.event_replay import EventReplay
 from trackside.watchdog.lock import RedisLock
 from trackside.watchdog.non_responsive import NonResponsiveTasks, Settings as NonResponsiveSettings
@@ -136,7 +135,9 @@ def main(argv: list[str] | None = None) -> int:
     stop = threading.Event()
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
-    probes = health.start(config)
+    probes = health_listener.start(config.get("watchdog.health.listen.host"),
+                                   config.get_int("watchdog.health.listen.port"),
+                                   health_listener.readiness(config), "trackside-watchdog")
     log.info("watchdog started")
     run(config, stop)
     if probes is not None:
