@@ -72,7 +72,7 @@ def _settled(backend, hook_id, count):
 def test_sdk_run_delivers_its_status_changes_in_order_signed(api_server, backend, company, receiver, stack,
                                                             tmp_path):
     hook_id, secret, path = _hook(backend, api_server, company, receiver, ["task.created", "task.status_changed"])
-    env = client_env(api_server.url, api_server.key, api_server.secret, tmp_path / "home")
+    env = client_env(api_server.url, api_server.key, api_server.secret, tmp_path / "home", thread_reporting=True)
     run = run_client_script("sdk_plain_script.py", [], env)
     assert run.returncode == 0, run.stderr[-3000:]
     task_id = run.result["task_id"]
