@@ -58,7 +58,8 @@ def _zip_members(data: bytes, budget: _Budget, problems: list):
             mode = info.external_attr >> 16
             if info.is_dir():
                 continue
-            if mode and not stat.S_ISREG(mode):
+            # Unix type bits are optional in a zip (writestr leaves them out); when present they must say "file".
+            if stat.S_IFMT(mode) not in (0, stat.S_IFREG):
                 problems.append(Problem(info.filename, "", "links and special files are not allowed"))
                 continue
             yield info.filename, lambda info=info: budget.read(zf.open(info))

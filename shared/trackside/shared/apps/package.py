@@ -31,7 +31,7 @@ class AppPackage:
 def _strip_single_top_folder(files: dict) -> dict:
     """``zip -r x.zip folder/`` wraps everything in one folder; the doc's command does not. Accept both."""
     tops = {name.split("/", 1)[0] for name in files}
-    if len(tops) == 1 and all("/" in name for name in files):
+    if len(tops) == 1 and all("/" in name for name in files) and tops != {ASSETS_DIR.rstrip("/")}:
         top = next(iter(tops)) + "/"
         if not any(name.endswith(CONF_SUFFIX) and "/" not in name for name in files):
             return {name[len(top):]: data for name, data in files.items()}
