@@ -196,6 +196,9 @@ BAD_CONFS = [
      [("wizard.entries[0].item_template", "is required for a group"),
       ("wizard.entries[1].item_template", "only a group or a list has an item_template, not 'string'"),
       ("wizard.entries[2].item_template", "must be a list of entries or one entry")]),
+    ("title-template", app_conf('{name: l, type: list, collapsibleTitleTemplate: "Item ${nope}", '
+                                'item_template: [{name: a, type: string}], target: {field: configuration, name: l}}'),
+     [("wizard.entries[0].collapsibleTitleTemplate", "${nope} names no field of the item_template")]),
     ("unknown-element", app_conf(dashboard='{contents: [{type: video, title: x}]}'),
      [("dashboard.lines[0].contents[0].type", "unknown dashboard element type 'video' (one of html, plot, scalar, "
                                                "scalar-histogram, debug-images, log, hyperparameter, configuration)")]),

@@ -2,7 +2,6 @@
 from dataclasses import dataclass, field
 
 from pyhocon import ConfigFactory
-from pyhocon.exceptions import ConfigException
 
 from trackside.shared.apps.archive import read_archive
 from trackside.shared.apps.errors import PackageError, Problem
@@ -66,7 +65,7 @@ def parse_conf(text: str, conf_file: str) -> dict:
     """The HOCON text as plain data (quoted ``${ASSET:..}`` / ``${hyperparams..}`` stay literal strings)."""
     try:
         parsed = ConfigFactory.parse_string(text)
-    except (ConfigException, Exception) as exc:  # pyparsing raises its own types on syntax errors
+    except Exception as exc:  # pyhocon's ConfigException, or pyparsing's own types on syntax errors
         raise PackageError([Problem(conf_file, "", f"HOCON syntax error: {exc}")]) from None
     return parsed.as_plain_ordered_dict()
 

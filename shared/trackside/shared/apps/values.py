@@ -55,6 +55,11 @@ def same_value(a, b) -> bool:
     return _norm(a) == _norm(b)
 
 
+def same_key(key: str, value) -> bool:
+    """A ``default_conditional_on`` key (always text in HOCON) against the other field's value."""
+    return _norm(key) == _norm(value)
+
+
 def _norm(v):
     if isinstance(v, bool):
         return "true" if v else "false"

@@ -6,7 +6,7 @@ are neither required nor kept; ``None`` and ``""`` mean "not given".
 """
 from trackside.shared.apps.choices import fixed_values, is_source
 from trackside.shared.apps.errors import LaunchError
-from trackside.shared.apps.values import BASIC_TYPES, BadValue, _norm, coerce, same_value
+from trackside.shared.apps.values import BadValue, coerce, same_value, same_key
 
 _MISSING = object()
 
@@ -74,7 +74,7 @@ def _default(field, scope):
     if spec:
         other = scope.get(spec["name"])
         for key, default in spec["value"].items():
-            if other is not None and _norm(key) == _norm(other):
+            if other is not None and same_key(key, other):
                 return default
     return field.get("default")
 
@@ -119,5 +119,3 @@ def _resolve_list(field, raw, path, problems, allowed, scope):
                 items.append(value)
     return items
 
-
-__all__ = ["validate_launch", "BASIC_TYPES"]

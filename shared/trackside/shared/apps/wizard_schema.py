@@ -3,13 +3,16 @@
 Entries come back normalised (every key present, ``required`` false, lists' target format json) so that
 the launch code and the web app's wizard never have to guess a default.
 """
+import re
+
 from trackside.shared.apps.checker import join
-from trackside.shared.apps.choices import fixed_values, is_source, validate_choices
+from trackside.shared.apps.choices import fixed_values, validate_choices
 from trackside.shared.apps.values import BASIC_TYPES, FIELD_TYPES, BadValue, coerce
 
 ENTRY_KEYS = ("name", "title", "info", "type", "required", "default", "placeholder", "collapsible",
               "collapsibleTitleTemplate", "conditional", "default_conditional_on", "autocomplete", "choices",
               "target", "item_template")
+FIELD_REF = re.compile(r"\$\{([^}]*)\}")
 TARGET_FIELDS = ("hyperparams", "configuration")
 FORMATS = ("str", "json")
 
@@ -77,6 +80,7 @@ def _validate_entry(chk, entry: dict, p: str, seen, scope_names, needs_target: b
         chk.error(join(p, "target"), "is required: this field's value must be stored in the task")
     children_need_target = needs_target and ftype == "group" and "target" not in entry
     field["item_template"] = _item_template(chk, entry, p, ftype, seen, children_need_target)
+    _title_template(chk, entry, field["item_template"], p)
     _defaults(chk, entry, field, p, ftype)
     return field
 
@@ -202,4 +206,14 @@ def _defaults(chk, entry, field, p, ftype):
         chk.is_type(default, dict, dp)
 
 
-__all__ = ["validate_wizard", "validate_entries", "is_source"]
+
+def _title_template(chk, entry, template, p):
+    """``collapsibleTitleTemplate: "Layer ${size}"`` may only name fields of the item."""
+    text = entry.get("collapsibleTitleTemplate")
+    if not isinstance(text, str) or template is None:
+        return
+    items = template if isinstance(template, list) else [template]
+    names = {e.get("name") for e in items}
+    for ref in FIELD_REF.findall(text):
+        if ref not in names:
+            chk.error(join(p, "collapsibleTitleTemplate"), f"${{{ref}}} names no field of the item_template")
