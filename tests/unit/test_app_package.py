@@ -68,6 +68,16 @@ def test_unsafe_archives_are_refused(archive, expected):
     assert _problems(exc) == expected
 
 
+def test_folder_entries_count_against_the_file_cap():
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as zf:
+        for i in range(5):
+            zf.writestr(f"assets/d{i}/", b"")
+    with pytest.raises(PackageError) as exc:
+        read_archive(buf.getvalue(), "p.zip", max_files=3)
+    assert _problems(exc) == [("p.zip", "", "more than 3 files")]
+
+
 def test_zip_symlink_is_refused():
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w") as zf:
@@ -83,9 +93,10 @@ def test_zip_symlink_is_refused():
     ({"assets/big": b"\0" * 5000}, {"max_bytes": 4096}, "uncompressed size over 4096 bytes"),
     ({f"assets/{i}": b"" for i in range(4)}, {"max_files": 3}, "more than 3 files"),
 ], ids=["bytes", "files"])
-def test_zip_bombs_are_capped(files, limits, message):
+@pytest.mark.parametrize("build", [build_zip, build_tar_gz], ids=["zip", "tar.gz"])
+def test_bombs_are_capped(build, files, limits, message):
     with pytest.raises(PackageError) as exc:
-        read_archive(build_zip(files), "p.zip", **limits)
+        read_archive(build(files), "p.zip", **limits)
     assert _problems(exc) == [("p.zip", "", message)]
 
 

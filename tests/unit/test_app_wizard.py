@@ -116,6 +116,16 @@ def test_required_list_needs_an_item():
     assert validate_launch(app, {"l": ["1", 2]}) == {"l": [1, 2]}
 
 
+def test_numeric_fixed_choices_resolve_to_the_option():
+    app = load_conf("t.app.conf", app_conf("{name: k, type: dropdown, choices: [1, 2, {value: 3, label: Three}], "
+                                           "target: {field: hyperparams, section: S, name: k}}"), {}).app
+    assert validate_launch(app, {"k": "2"}) == {"k": 2}
+    assert validate_launch(app, {"k": 3}) == {"k": 3}
+    with pytest.raises(LaunchError) as exc:
+        validate_launch(app, {"k": "4"})
+    assert exc.value.problems == {"k": "'4' is not one of the choices"}
+
+
 def test_targets_and_formats():
     values = validate_launch(APP, {"s": "x", "notes": "hi", "debug": True, "opt": {"momentum": 0.5},
                                    "layers": [{"size": 4}], "tags": ["a"]})

@@ -12,7 +12,7 @@ import zipfile
 
 from trackside.shared.apps.errors import PackageError, Problem
 
-MAX_FILES = 500
+MAX_FILES = 500  # archive members of any kind
 MAX_TOTAL_BYTES = 64 * 1024 * 1024
 _CHUNK = 64 * 1024
 
@@ -36,6 +36,7 @@ class _Budget:
         self.files = self.bytes = 0
 
     def add_file(self):
+        """Called for every archive member (files, folders, links)."""
         self.files += 1
         if self.files > self.max_files:
             raise PackageError([Problem(self.archive_name, "", f"more than {self.max_files} files")])
@@ -55,6 +56,7 @@ class _Budget:
 def _zip_members(data: bytes, budget: _Budget, problems: list):
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
+            budget.add_file()  # every member counts, folders too: a million empty entries is a bomb as well
             mode = info.external_attr >> 16
             if info.is_dir():
                 continue
@@ -68,6 +70,7 @@ def _zip_members(data: bytes, budget: _Budget, problems: list):
 def _tar_members(data: bytes, budget: _Budget, problems: list):
     with tarfile.open(fileobj=io.BytesIO(data), mode="r:*") as tf:
         for member in tf:
+            budget.add_file()
             if member.isdir():
                 continue
             if not member.isfile():
@@ -99,7 +102,6 @@ def read_archive(data: bytes, archive_name: str = "package", *, max_files: int =
             if not name:
                 problems.append(Problem(raw_name, "", "absolute or escaping path"))
                 continue
-            budget.add_file()
             if name in files:
                 problems.append(Problem(name, "", "appears twice in the archive"))
                 continue

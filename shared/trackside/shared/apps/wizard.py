@@ -93,9 +93,12 @@ def _resolve_value(field, raw, path, problems, allowed, scope):
     choices = field.get("choices")
     if ftype == "dropdown" and choices is not None:
         options = allowed.get(path, allowed.get(field["name"])) if is_source(choices) else fixed_values(choices)
-        if options is not None and not any(same_value(value, o) for o in options):
-            problems[path] = f"{value!r} is not one of the choices"
-            return _MISSING
+        if options is not None:
+            match = [o for o in options if same_value(value, o)]
+            if not match:
+                problems[path] = f"{value!r} is not one of the choices"
+                return _MISSING
+            return match[0]  # the option itself: a form's "2" becomes the choice 2
     return value
 
 
