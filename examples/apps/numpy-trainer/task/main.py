@@ -28,7 +28,7 @@ logger = task.get_logger()
 general = {"run_name": "numpy run", "compare_project": "", "notes": ""}
 model = {"kind": "polynomial", "degree": 3}
 data = {"samples": 200, "noise": 0.1, "seed": 1}
-training = {"iterations": 200, "learning_rate": 0.05, "sleep_seconds": 0.1, "early_stop": False,
+training = {"iterations": 200, "learning_rate": 0.4, "sleep_seconds": 0.1, "early_stop": False,
             "report_every": 10}
 task.connect(general, name="General")
 task.connect(model, name="Model")
@@ -91,7 +91,7 @@ def main() -> None:
     schedule = read_schedule()
     x_train, y_train, x_val, y_val = trainer.make_data(int(data["samples"]), float(data["noise"]), int(data["seed"]))
     weights, start = trainer.initial_weights(kind, degree), 0
-    if truthy(task.get_user_properties(value_only=True).get("resume")):
+    if truthy(task.get_parameter("properties/resume")):  # user properties live in the "properties" section
         start = int(task.get_parameter("Status/iteration") or 0)
         stored = task.get_parameter("Status/weights")
         if stored:
