@@ -181,3 +181,10 @@ def test_the_residual_image_is_a_valid_png(trainer):
     raw = zlib.decompress(data[41:41 + idat_len])
     assert (width, height) == (160, 64) and len(raw) == height * (1 + 3 * width)
     assert struct.unpack(">I", data[41 + idat_len:45 + idat_len])[0] == zlib.crc32(data[37:41 + idat_len])
+
+
+def test_the_readme_commands_match_the_package(app):
+    readme = (APP_DIR / "README.md").read_text()
+    assert "zip -r numpy-trainer.zip numpy-trainer.app.conf assets/" in readme
+    assert f"sed -i 's#{app['task']['script']['repository']}#" in readme  # the placeholder it tells to replace
+    assert "trackside-apps upload --host" in readme and "upload_apps.py --host" in readme

@@ -6,8 +6,9 @@ what the app's dashboard shows: the "Loss" and "Learning rate" scalars, the "Fit
 
 Inputs come from the instance task, where the launch wizard wrote them: hyperparameter sections General,
 Model, Data and Training (``task.connect``) and the ``lr_schedule`` configuration (JSON). Run by hand it uses
-the defaults below. Resuming: when the task's user properties hold ``resume`` (true/1/yes), training
-continues after the iteration and from the weights stored in ``Status`` by the previous run.
+the defaults below. Resuming: when the task's user properties hold ``resume`` (true/1/yes), or a previous
+run of this task was cut off while "running", training continues after the iteration and from the weights
+that the previous run stored in ``Status``.
 """
 import json
 import os
@@ -56,6 +57,14 @@ def truthy(value) -> bool:
     return str(value).strip().lower() in ("1", "true", "yes", "on")
 
 
+def wants_resume() -> bool:
+    """The ``resume`` user property is set (user properties live in the "properties" section), or an earlier
+    run of this same task stopped while "running" (a resumable instance whose container was restarted)."""
+    if truthy(task.get_parameter("properties/resume")):
+        return True
+    return task.get_parameter("Status/state") == "running" and int(task.get_parameter("Status/iteration") or 0) > 0
+
+
 def compare_with_project(project_name: str) -> str:
     """The best validation loss among the completed tasks of the chosen project ("" when none or unknown)."""
     if not project_name:
@@ -91,7 +100,7 @@ def main() -> None:
     schedule = read_schedule()
     x_train, y_train, x_val, y_val = trainer.make_data(int(data["samples"]), float(data["noise"]), int(data["seed"]))
     weights, start = trainer.initial_weights(kind, degree), 0
-    if truthy(task.get_parameter("properties/resume")):  # user properties live in the "properties" section
+    if wants_resume():
         start = int(task.get_parameter("Status/iteration") or 0)
         stored = task.get_parameter("Status/weights")
         if stored:
