@@ -66,18 +66,19 @@ def wants_resume() -> bool:
 
 
 def compare_with_project(project_name: str) -> str:
-    """The best validation loss among the completed tasks of the chosen project ("" when none or unknown)."""
+    """A line for the dashboard: the best validation loss among the chosen project's completed tasks."""
     if not project_name:
-        return ""
+        return "no project chosen"
     try:
         tasks = Task.get_tasks(project_name=project_name, task_filter={"status": ["completed"]})
     except Exception as exc:  # a baseline is nice to have; the run goes on without it
         print(f"could not read project {project_name!r}: {exc}")
-        return ""
+        return f"project {project_name!r} could not be read"
     best = [t.get_last_scalar_metrics().get("Loss", {}).get("validation", {}).get("min") for t in tasks[:20]]
     best = [b for b in best if b is not None]
-    print(f"baseline: {len(tasks)} completed task(s) in {project_name!r}")
-    return f"{min(best):.4f}" if best else ""
+    if not best:
+        return f"no completed task in {project_name!r} reports Loss/validation"
+    return f"best validation loss {min(best):.4f} in {project_name!r} ({len(best)} completed tasks)"
 
 
 def report_fit(weights, x_val, y_val, iteration: int) -> None:
@@ -107,9 +108,10 @@ def main() -> None:
             weights = np.array(json.loads(stored), dtype=float)
         print(f"resuming after iteration {start}")
     baseline = compare_with_project(general["compare_project"])
+    print(f"baseline: {baseline}")
     print(f"run {general['run_name']!r}: {kind} model (degree {degree}), {iterations} iterations, "
           f"{len(x_train)} training samples; notes: {general['notes'] or '-'}")
-    set_status(state="running", iteration=start, baseline_loss=baseline or "n/a")
+    set_status(state="running", iteration=start, baseline=baseline)
     best, loss_val = float("inf"), float("nan")
     for iteration in range(start + 1, iterations + 1):
         lr = trainer.learning_rate(iteration, float(training["learning_rate"]), schedule)
