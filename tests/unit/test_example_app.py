@@ -72,7 +72,7 @@ def test_the_wizard_defaults_launch_and_reach_the_dashboard(app):
     assert hp["Training"] == {"learning_rate": "0.4", "iterations": "200", "sleep_seconds": "0.1",
                               "early_stop": "False"}
     assert hp["Data"] == {"samples": "200", "noise": "0.1", "seed": "1"}
-    assert "lr_schedule" not in task["configuration"]  # an empty list is "not given"
+    assert "lr_schedule" not in task["configuration"]  # not sent and no default: nothing written
     html = resolve_html(_html_texts(app)[0], task)
     assert "<h2>numpy run</h2>" in html and "<b>queued</b>: iteration 0 of 200" in html
     assert "Model: polynomial, learning rate 0.4" in html and "200 samples, noise 0.1" in html
