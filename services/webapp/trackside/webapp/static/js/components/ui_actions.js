@@ -165,7 +165,15 @@ export function contextMenu(event, items) {
     window.removeEventListener('blur', close);
   };
   const onOutside = (e) => { if (!menu.contains(e.target)) close(); };
-  const onScroll = (e) => { if (!menu.contains(e.target)) close(); }; // the page moved under it; not its own scroll
+  // Close when the page moved the anchor away under the menu, not on every scroll event: a live page's
+  // redraw (a chart, a panel appearing) can scroll some container without moving what the menu is about.
+  const anchorAt = anchor?.getBoundingClientRect?.();
+  const anchorMoved = () => {
+    if (!anchorAt || !anchor.isConnected) return true;
+    const now = anchor.getBoundingClientRect();
+    return Math.abs(now.top - anchorAt.top) > 2 || Math.abs(now.left - anchorAt.left) > 2;
+  };
+  const onScroll = (e) => { if (!menu.contains(e.target) && anchorMoved()) close(); };
   openMenu = {element: menu, close};
   document.body.append(menu);
   document.addEventListener('mousedown', onOutside, true);
