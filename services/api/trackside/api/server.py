@@ -7,7 +7,7 @@ import sys
 
 from trackside.shared.auth_tokens import token_secret
 from trackside.shared.config import ConfigError, load_config
-from trackside.shared.dispatch.acl import check_production_redis
+from trackside.shared.dispatch.acl import check_configured_redis
 
 
 def _migrate(config) -> None:
@@ -39,8 +39,7 @@ def main(argv: list[str] | None = None) -> None:
     except ConfigError as exc:
         print(f"trackside-api: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
-    redis_host = config.get_config("hosts.redis.apiserver")
-    refusal = check_production_redis(redis_host.get("host", "127.0.0.1"), int(redis_host.get("port", 6379)))
+    refusal = check_configured_redis(config)
     if refusal:  # dispatch credentials would mean nothing on a Redis anyone can use
         print(f"trackside-api: {refusal}", file=sys.stderr)
         sys.exit(2)

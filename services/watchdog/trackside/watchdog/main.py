@@ -20,7 +20,7 @@ import redis
 
 from trackside.shared import domain_events, health_listener
 from trackside.shared.config import ConfigError, load_config
-from trackside.shared.dispatch.acl import check_production_redis
+from trackside.shared.dispatch.acl import check_configured_redis
 from trackside.shared.dispatch.entries import QueueEntries
 from trackside.shared.dispatch.keys import WATCHDOG_LOCK
 from trackside.shared.dispatch.queue_metrics import QueueMetricsRecorder
@@ -127,8 +127,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trackside-watchdog: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.config.dictConfig(config.get_config("logging").as_plain_ordered_dict())
-    server = config.get_config("hosts.redis.apiserver")
-    refusal = check_production_redis(server.get("host", "127.0.0.1"), int(server.get("port", 6379)))
+    refusal = check_configured_redis(config)
     if refusal:
         print(f"trackside-watchdog: {refusal}", file=sys.stderr)
         return 2

@@ -16,7 +16,7 @@ import time
 
 from trackside.shared import health_listener
 from trackside.shared.config import ConfigError, load_config
-from trackside.shared.dispatch.acl import check_production_redis
+from trackside.shared.dispatch.acl import check_configured_redis
 from trackside.shared.webhooks import jobs
 from trackside.webhooks import resources, sweeper
 from trackside.webhooks.consumer import Consumer
@@ -42,8 +42,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"trackside-webhooks: configuration error: {exc}", file=sys.stderr)
         return 2
     logging.config.dictConfig(config.get_config("logging").as_plain_ordered_dict())
-    server = config.get_config("hosts.redis.apiserver")
-    refusal = check_production_redis(server.get("host", "127.0.0.1"), int(server.get("port", 6379)))
+    refusal = check_configured_redis(config)
     if refusal:
         print(f"trackside-webhooks: {refusal}", file=sys.stderr)
         return 2

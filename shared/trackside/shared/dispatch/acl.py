@@ -82,6 +82,12 @@ def accepts_anonymous(host: str, port: int, timeout: float = 2.0) -> bool | None
         client.close()
 
 
+def check_configured_redis(config) -> str | None:
+    """``check_production_redis`` for the services' Redis (``hosts.redis.apiserver``), checked at start-up."""
+    server = config.get_config("hosts.redis.apiserver")
+    return check_production_redis(server.get("host", "127.0.0.1"), int(server.get("port", 6379)))
+
+
 def check_production_redis(host: str, port: int) -> str | None:
     """A refusal message when a Redis off loopback is open to anyone, else None."""
     if is_loopback(host):
