@@ -196,9 +196,11 @@ def test_the_replay_fills_a_lost_status_change_once_with_the_same_id(api, admin_
                                    "user": "someone", "replayed": True}
     assert not [e for e in stream.of(published) if e["data"].get("replayed")], stream.of(published)
 
-    second = replay.run_pass()
-    assert second.replayed == 0
+    # The session's database is shared: other tests' changes (made by API processes without this Redis) may
+    # age into the window between passes, so the second pass is judged by these two tasks, not by its count.
+    replay.run_pass()
     assert len([e for e in stream.of(lost) if e["type"] == "task.status_changed"]) == 1
+    assert not [e for e in stream.of(published) if e["data"].get("replayed")], stream.of(published)
 
 
 def test_the_watchdogs_non_responsive_stop_is_published_with_the_previous_status(api, admin_redis, mongo_server,
