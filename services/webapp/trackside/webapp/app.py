@@ -9,7 +9,7 @@ from flask import Flask, Response
 from pyhocon import ConfigTree
 
 from trackside.shared.config import load_config
-from trackside.webapp import health, proxy, views
+from trackside.webapp import app_assets, health, proxy, views
 from trackside.webapp.api_client import ApiCallError, ApiClient, ApiUnreachable, pooled_session
 from trackside.webapp.name_login import NameLogin
 from trackside.webapp.settings import Settings, read_settings
@@ -69,6 +69,7 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     app.extensions[EXTENSION] = WebApp(settings)
     app.register_blueprint(health.routes)
     app.register_blueprint(proxy.routes)
+    app.register_blueprint(app_assets.routes)
     app.register_blueprint(views.routes)
     app.after_request(_security_headers)
     # Compress plotly.js before the first page asks for it (about 0.4 s of CPU per worker).

@@ -20,7 +20,8 @@ routes = Blueprint("views", __name__)
 EXTENSION = "trackside.webapp"
 DEFAULT_NEXT = "/projects"
 # First path segments the UI owns (the reference app's routes); every GET under them is the shell.
-SPA_SECTIONS = frozenset({"projects", "tasks", "models", "dashboard", "settings", "workers-and-queues"})
+SPA_SECTIONS = frozenset({"projects", "tasks", "models", "dashboard", "settings", "workers-and-queues",
+                          "applications"})
 SPA_PREFIXES = ("compare",)
 WRONG_PASSWORD = "Wrong user name or password."
 UNREACHABLE = "The Trackside API server is not reachable; try again in a moment."
