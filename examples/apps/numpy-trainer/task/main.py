@@ -49,8 +49,9 @@ def read_schedule() -> list:
 
 
 def set_status(**values) -> None:
-    """Write ``Status/<name>`` hyperparameters: the dashboard's html shows them."""
-    task.set_parameters({f"Status/{name}": str(value) for name, value in values.items()})
+    """Write ``Status/<name>`` hyperparameters: the dashboard's html shows them. ``update_parameters`` keeps
+    the others (``set_parameters`` would replace every section, the wizard's values included)."""
+    task.update_parameters({f"Status/{name}": str(value) for name, value in values.items()})
 
 
 def truthy(value) -> bool:
