@@ -12,6 +12,7 @@ const views = {
   workers: () => import('./views/workers.js'),
   queues: () => import('./views/queues.js'),
   settings: () => import('./views/settings.js'),
+  appPage: () => import('./views/apps/app_page.js'),
 };
 
 // Old and short paths the reference app (or people) use, rewritten to the canonical one.
@@ -35,6 +36,8 @@ route('projects/:projectId/compare-tasks/*tab', views.compare);
 route('workers-and-queues/workers', views.workers);
 route('workers-and-queues/queues', views.queues);
 route('settings/:section', views.settings);
+route('applications/:appId', views.appPage);
+route('applications/:appId/instances/:instanceId', views.appPage);
 
 function highlightNav() {
   const path = location.pathname;

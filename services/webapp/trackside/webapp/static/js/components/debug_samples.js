@@ -15,7 +15,7 @@ export function mediaKind(url) {
   return 'image';
 }
 
-function media(event, config, {thumb = false} = {}) {
+export function media(event, config, {thumb = false} = {}) {
   const src = fileUrl(event.url, config);
   const label = `${event.metric} / ${event.variant}, iteration ${event.iter}`;
   const kind = mediaKind(event.url);
@@ -27,7 +27,7 @@ function media(event, config, {thumb = false} = {}) {
 }
 
 /** The viewer: a dialog on one sample with previous/next and an iteration slider. */
-function openViewer(taskId, start, config, modelEvents) {
+export function openViewer(taskId, start, config, modelEvents) {
   let state = null; // the last answer: {scroll_id, event, min_iteration, max_iteration}
   const title = h('h2', {id: 'sample-viewer-title'});
   const stage = h('div', {class: 'sample-stage'});

@@ -5,7 +5,7 @@ import {api, appConfig, fileUrl} from '../api.js';
 import {errorBox, h, replace} from '../dom.js';
 import {loadPlotly} from './plotly.js';
 
-function parseFigure(event) {
+export function parseFigure(event) {
   try {
     const figure = typeof event.plot_str === 'string' ? JSON.parse(event.plot_str) : (event.plot_str || {});
     return figure && typeof figure === 'object' ? figure : {};
@@ -15,7 +15,7 @@ function parseFigure(event) {
 }
 
 /** Image sources the SDK pointed at the file server are fetched through /files with the user's token. */
-function rewriteSources(figure, config) {
+export function rewriteSources(figure, config) {
   for (const image of figure.layout?.images || []) if (image.source) image.source = fileUrl(image.source, config);
   for (const trace of figure.data || []) if (trace.source) trace.source = fileUrl(trace.source, config);
   return figure;

@@ -66,12 +66,15 @@ function singleValuesTable(rows, ids, names) {
 }
 
 /**
- * mountScalars(container, {ids, modelEvents, isRunning, names}) -> cleanup.
+ * mountScalars(container, {ids, modelEvents, isRunning, names, fixed}) -> cleanup.
  * ids: one task (model) id, or several to overlay (compare); names: optional Map id -> name for compare legends.
+ * fixed: {metrics: [{metric, variants}], xAxis, hideLegend, bars} charts just those series without the controls
+ * and single values (an application dashboard's element).
  */
-export function mountScalars(container, {ids, modelEvents = false, isRunning = () => false, names = new Map()}) {
+export function mountScalars(container, {ids, modelEvents = false, isRunning = () => false, names = new Map(),
+  fixed = null}) {
   const compare = ids.length > 1;
-  let settings = loadSettings();
+  let settings = fixed ? {...DEFAULTS, xAxis: fixed.xAxis || 'iter'} : loadSettings();
   let destroyed = false;
   let cards = [];
   let metrics = [];
@@ -118,7 +121,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
   const singles = h('div');
   const grid = h('div', {class: 'chart-grid'});
   const note = h('p', {class: 'muted'}, 'Loading scalars…');
-  container.append(controls, singles, note, grid);
+  container.append(...(fixed ? [note, grid] : [controls, singles, note, grid]));
 
   function update(change, what) {
     settings = {...settings, ...change};
@@ -195,7 +198,8 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
       }
       const name = compare ? (card.variants.length > 1 ? `${s.name} · ${s.variant}` : s.name) : s.variant;
       const dash = compare ? ['solid', 'dot', 'dash', 'dashdot'][card.variants.indexOf(s.variant) % 4] : 'solid';
-      const base = {type: 'scatter', mode: s.x.length === 1 ? 'markers' : 'lines', x, name, legendgroup: name,
+      const base = {type: fixed?.bars ? 'bar' : 'scatter', mode: s.x.length === 1 ? 'markers' : 'lines', x, name,
+        legendgroup: name, marker: {color},
         hovertemplate: `${name}<br>%{x}: %{y}<extra></extra>`};
       // Smoothed: the raw line stays, faint and without hover, under the smoothed one.
       const raw = {...base, y: s.y, line: {color, width: smoothing ? 1 : 1.5, dash}, opacity: smoothing ? 0.3 : 1,
@@ -214,14 +218,14 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     const label = card.data.find((s) => s.x_axis_label)?.x_axis_label;
     const compareLegend = compare && card.data.length > 6;
     return {
-      title: {text: card.title, font: {size: 13}, x: 0.01, xanchor: 'left'},
-      height: 300, margin: {l: 56, r: compareLegend ? 8 : 16, t: 32, b: 40},
+      title: {text: fixed ? '' : card.title, font: {size: 13}, x: 0.01, xanchor: 'left'},
+      height: 300, margin: {l: 56, r: compareLegend ? 8 : 16, t: fixed ? 12 : 32, b: 40},
       xaxis: {title: {text: settings.xAxis === 'iter' && label ? label : X_TITLE[settings.xAxis], font: {size: 11}},
         type: settings.xAxis === 'wall' ? 'date' : 'linear', ...(card.range ? {range: card.range} : {}),
         autorange: card.range ? false : true},
       yaxis: {type: settings.log ? 'log' : 'linear', automargin: true},
       legend: compareLegend ? {orientation: 'v', font: {size: 10}} : {orientation: 'h', y: -0.2, font: {size: 11}},
-      showlegend: card.data.length > 1 || compare,
+      showlegend: !fixed?.hideLegend && (card.data.length > 1 || compare),
       hovermode: compare ? 'closest' : 'x unified',
       uirevision: `${card.title}|${settings.xAxis}|${settings.log}`,
       paper_bgcolor: '#fff', plot_bgcolor: '#fff',
@@ -338,6 +342,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
   // read; a series whose latest iteration is the single-value one has only single values (a table, no chart).
   // Without a summary (older data) the events store is asked (events.get_multi_task_metrics, slower).
   async function loadMetrics() {
+    if (fixed) return fixed.metrics;
     const service = modelEvents ? 'models' : 'tasks';
     const answer = await api(`${service}.get_all_ex`, {id: ids, only_fields: ['id', 'name', 'last_metrics']});
     const found = new Map();
@@ -373,7 +378,7 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
   // not compete with the charts for the server.
   let firstBatchDone;
   const firstBatch = new Promise((resolve) => { firstBatchDone = resolve; setTimeout(resolve, 2000); });
-  const singleValues = firstBatch
+  const singleValues = fixed ? Promise.resolve([]) : firstBatch
     .then(() => api('events.get_task_single_value_metrics', {tasks: ids, model_events: modelEvents}))
     .then((answer) => answer.tasks || []).catch(() => []);
 

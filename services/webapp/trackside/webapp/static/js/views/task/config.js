@@ -27,7 +27,7 @@ function paramRows(task, sectionName) {
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
-function paramsView(task, item, editable, onEdit) {
+export function paramsView(task, item, editable, onEdit) {
   const rows = paramRows(task, item.name);
   const table = rows.length
     ? h('table', {class: 'data-table params-table', 'aria-label': `${item.label} parameters`},
@@ -94,7 +94,7 @@ function paramsEditor(task, item, onDone) {
       h('button', {type: 'button', class: 'primary', onclick: save}, 'Save')));
 }
 
-function configurationView(task, item, editable, onEdit) {
+export function configurationView(task, item, editable, onEdit) {
   const config = task.configuration?.[item.name] || {};
   return h('div', {},
     h('div', {class: 'toolbar'}, h('h2', {}, item.name), h('span', {class: 'muted'}, config.type || ''),
