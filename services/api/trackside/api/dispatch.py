@@ -77,6 +77,8 @@ def _resolve(path: str, max_version: tuple[int, int], check_max: bool, meta: dic
 
 
 def _body(req: Request, endpoint: Endpoint) -> Any:
+    if endpoint.upload:
+        return _upload_body(req)
     raw = req.get_data(cache=False, as_text=True)
     if endpoint.batch:
         lines = [line for line in raw.splitlines() if line.strip()]
@@ -98,6 +100,19 @@ def _body(req: Request, endpoint: Endpoint) -> Any:
         converted = [_query_value(v) for v in values]
         many = len(converted) > 1 or key.endswith("[]")
         body.setdefault(key[:-2] if key.endswith("[]") else key, converted if many else converted[0])
+    return body
+
+
+def _upload_body(req: Request) -> dict:
+    """An uploaded file: the multipart field ``file`` (its filename kept) or the raw body, as ``file`` bytes,
+    with the query's and form's other values as text (``?filename=x.zip`` names a raw body)."""
+    body: dict = {**req.args.to_dict(), **req.form.to_dict()}
+    upload = req.files.get("file")
+    if upload is not None:
+        body["file"] = upload.read()
+        body.setdefault("filename", upload.filename or "")
+    else:
+        body["file"] = req.get_data(cache=False)
     return body
 
 

@@ -38,6 +38,8 @@ class Endpoint:
     batch: bool
     # Roles allowed to call it; None means every authenticated role.
     roles: frozenset[str] | None
+    # The body is an uploaded file (multipart field ``file`` or the raw body), handed over as bytes (apps.upload).
+    upload: bool = False
 
 
 class Registry:
@@ -74,12 +76,13 @@ def endpoint(
     auth: str = AUTH_TOKEN,
     batch: bool = False,
     roles: tuple[str, ...] | None = None,
+    upload: bool = False,
 ):
     def register(handler: Callable[..., Any]) -> Callable[..., Any]:
         REGISTRY.add(
             Endpoint(
                 name=name, handler=handler, schema=schema, min_version=parse_version(min_version),
-                auth=auth, batch=batch, roles=frozenset(roles) if roles else None,
+                auth=auth, batch=batch, roles=frozenset(roles) if roles else None, upload=upload,
             )
         )
         return handler

@@ -6,6 +6,8 @@ from pyhocon import ConfigTree
 from trackside.api import db, migrations
 from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.auth.service import AuthService
+from trackside.api.bll.app_store import AppStore
+from trackside.api.bll.apps import AppsBLL
 from trackside.api.bll.events import EventsBLL
 from trackside.api.bll.models import ModelsBLL
 from trackside.api.bll.organization import OrganizationBLL
@@ -68,6 +70,7 @@ class AppServices:
         self.serving = ServingBLL(self.redis, self.backend, config)
         self.webhooks = WebhooksBLL(self.backend, self.redis, config)
         self.ui_actions = UiActions(self.backend, self.redis, config)
+        self.apps = AppsBLL(AppStore(self.backend), self.tasks, self.projects)
 
     def initialize(self) -> None:
         """Idempotent start-up work: schema migrations, indexes, configured users, the default queue."""
@@ -76,6 +79,7 @@ class AppServices:
         ensure_indexes(self.auth_db, db.AUTH_COLLECTIONS)
         self.events.setup()
         self.webhooks.setup()
+        self.apps.store.setup()
         self.auth.sync_users()
         self.queues.ensure_default(self.company_id, self.config.get("apiserver.default_queue_name", "default"))
         self.queues.setup()

@@ -92,11 +92,14 @@ class TasksBLL:
         return sorted(t for t in self.coll.distinct("type", query) if t)
 
     # -- creating and editing --------------------------------------------------------------------------
-    def create(self, identity: Identity, data: dict) -> str:
+    def create(self, identity: Identity, data: dict, application: dict | None = None) -> str:
+        """``application``: only apps.launch_instance sets it (the task is an app instance); no request can."""
         now = utcnow()
         fields = prepare_fields(data, now)
         self._check_references(identity.company, fields)
         doc = new_task(identity, fields, now)
+        if application:
+            doc["application"] = application
         self.coll.insert_one(doc)
         self.projects.touch(identity.company, doc["project"])
         domain_events.publish_object("task.created", identity.company, doc, TASK_CREATED_FIELDS)
@@ -152,6 +155,8 @@ class TasksBLL:
         self._check_references(identity.company, {key: overrides.get(key) for key in ("project", "parent")})
         now = utcnow()
         doc = new_task(identity, clone_fields(source, overrides, now), now)
+        if source.get("application"):  # a clone of an app instance is an instance of the same app
+            doc["application"] = source["application"]
         self.coll.insert_one(doc)
         self.projects.touch(identity.company, doc["project"])
         domain_events.publish_object("task.created", identity.company, doc, TASK_CREATED_FIELDS)

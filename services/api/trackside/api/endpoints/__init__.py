@@ -10,3 +10,4 @@ from trackside.api.endpoints import claims  # noqa: F401
 from trackside.api.endpoints import organization, pipelines, reports, serving, storage  # noqa: F401
 from trackside.api.endpoints import public_objects  # noqa: F401
 from trackside.api.endpoints import webhooks  # noqa: F401
+from trackside.api.endpoints import apps  # noqa: F401
