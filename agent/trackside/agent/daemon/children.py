@@ -93,7 +93,8 @@ def spawn(spec: ChildSpec, task_id: str, queue_id: str, extra_env: dict[str, str
     """``extra_env`` overrides the shared environment and ``worker`` the worker id for this task alone (its
     dynamic GPUs and the worker named after them)."""
     env = {**os.environ, **spec.env, **(extra_env or {}), "CLEARML_WORKER_ID": worker or spec.worker,
-           "TRACKSIDE_AGENT_QUEUE": queue_id}
+           "TRACKSIDE_AGENT_QUEUE": queue_id,
+           "TRACKSIDE_AGENT_PARENT_WORKER": spec.worker}   # docker's clearml-parent-worker-id label
     log_path, log = None, None
     if not spec.foreground and spec.log_dir is not None:
         spec.log_dir.mkdir(parents=True, exist_ok=True)

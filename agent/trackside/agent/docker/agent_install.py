@@ -32,6 +32,8 @@ TASK_DIR_IN_CONTAINER = "/trackside/task"
 VENVS_DIR_IN_CONTAINER = "/root/.clearml/venvs-builds"
 CONFIG_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/clearml.conf"
 RESULT_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/result.json"
+TOKEN_FILE_NAME = "owner.token"   # --use-owner-token: the owner's token, the only credential in the container
+TOKEN_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/{TOKEN_FILE_NAME}"
 RESULT_ENV = "TRACKSIDE_AGENT_RESULT_FILE"
 # Exit code of the bootstrap when it fails before the agent runs (no python, a failed install).
 BOOTSTRAP_FAILED = 97

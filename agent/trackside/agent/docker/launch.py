@@ -23,6 +23,7 @@ from trackside.agent.docker.agent_install import BOOTSTRAP_FAILED, AgentInstallE
 from trackside.agent.docker.arguments import DockerArgumentError
 from trackside.agent.docker.container import ContainerError, TaskContainer, engine
 from trackside.agent.docker.spec import DOCKER_BUILDS, build_spec, inner_config
+from trackside.agent.execute import owner_token
 from trackside.agent.execute.log_stream import LineSplitter
 from trackside.agent.execute.slots import Slot
 
@@ -34,8 +35,10 @@ __all__ = ["BOOTSTRAP_FAILED", "LAUNCH_ERRORS", "ContainerLaunch"]
 class ContainerLaunch:
     def __init__(self, config: AgentConfig, task: dict, worker: str, flag: list[str] | None,
                  inner_command: list[str], line: Callable[[str], None], say: Callable[[str], None],
-                 share_agent_venv: bool = True):
+                 share_agent_venv: bool = True, owner_token: str | None = None):
         self.config, self.task, self.worker, self.flag = config, task, worker, flag
+        # --use-owner-token: the container gets this token and a configuration without the agent's credentials
+        self.owner_token = owner_token
         self.inner_command, self.line, self.say = inner_command, line, say
         self.share_agent_venv = share_agent_venv   # False: the agent is installed into the container itself
         self.home = Path(config.get("agent.venvs_dir")).parent      # ~/.clearml: a host mount when containerized
@@ -56,7 +59,8 @@ class ContainerLaunch:
         spec = build_spec(self.task, self.config, flag=self.flag, inner_command=self.inner_command,
                           worker=self.worker, task_dir=self.task_dir, wheels=wheels,
                           agent_venvs=self.home / "trackside-agent-venvs" if self.share_agent_venv else None,
-                          environ=dict(os.environ), build_slot=self.build_slot and self.build_slot.name)
+                          environ=dict(os.environ), build_slot=self.build_slot and self.build_slot.name,
+                          owner_token=bool(self.owner_token), warn=lambda text: self.say(text, "WARNING"))
         self.say(f"running task {self.task['id']} in container {spec.name} from image {spec.image}")
         self.container = TaskContainer(engine(), spec)
         self.container.start(bool(self.config.get("agent.docker_force_pull")), self.say)
@@ -118,5 +122,7 @@ class ContainerLaunch:
         folder = Path(tempfile.mkdtemp(prefix=f"{self.task['id']}-", dir=parent))   # 0700
         fd = os.open(folder / "clearml.conf", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "w") as out:   # only this user reads the credentials
-            out.write(inner_config(self.config))
+            out.write(inner_config(self.config, with_credentials=not self.owner_token))
+        if self.owner_token:
+            owner_token.write_token(folder / agent_install.TOKEN_FILE_NAME, self.owner_token)
         return folder

@@ -10,10 +10,13 @@ import json
 import os
 import re
 import secrets
+import string
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from trackside.agent.config import AgentConfig
+from trackside.agent.config.loader import TOKEN_FILE_ENV
 from trackside.agent.docker import agent_install
 from trackside.agent.docker.agent_install import VENVS_DIR_IN_CONTAINER
 from trackside.agent.docker.arguments import (
@@ -25,6 +28,11 @@ from trackside.agent.gpus import detect_gpu_count
 
 DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
 TASK_LABEL, WORKER_LABEL = "trackside.task", "trackside.worker"
+# clearml-agent's labels: the worker the task runs as, and the agent (daemon) that started it.
+CLEARML_WORKER_LABEL, CLEARML_PARENT_WORKER_LABEL = "clearml-worker-id", "clearml-parent-worker-id"
+PARENT_WORKER_ENV = "TRACKSIDE_AGENT_PARENT_WORKER"   # the daemon's worker id, set for its children
+EXTRA_LABELS_ENV = "CLEARML_AGENT_EXTRA_DOCKER_LABELS"
+_VALID_NAME = re.compile(r"[a-zA-Z0-9][a-zA-Z0-9_.-]+")
 # Build slots inside the venv cache folder (a name the cache neither lists nor clears, see venv_cache.py).
 DOCKER_BUILDS = ".docker_builds"
 FIND_LINKS_IN_CONTAINER = "/trackside/find-links"
@@ -80,10 +88,13 @@ def setup_script(task: dict, config: AgentConfig) -> list[str]:
 
 def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner_command: list[str], worker: str,
                task_dir: Path, wheels: Path, agent_venvs: Path | None, environ: dict[str, str],
-               build_slot: str | None = None) -> ContainerSpec:
+               build_slot: str | None = None, owner_token: bool = False,
+               warn: Callable[[str], None] | None = None) -> ContainerSpec:
     """``agent_venvs``: the host folder that keeps the agent's venv per interpreter; None installs the agent
     into the container itself (``build``: it must be in the image). ``build_slot``: the slot under the venv
-    cache's ``DOCKER_BUILDS`` that the container's venvs folder is to be (see ``ContainerLaunch``)."""
+    cache's ``DOCKER_BUILDS`` that the container's venvs folder is to be (see ``ContainerLaunch``).
+    ``owner_token``: the agent inside authenticates with the token file in the task's folder. ``warn``: where
+    settings that are ignored (a bad name format, restart policy or label) are said (the task's log)."""
     image, task_arguments = task_image(task, config, flag)
     forbidden = config.get("agent.forbidden_docker_args") or []
     options = parse_arguments(list(config.get("agent.extra_docker_arguments") or []) + task_arguments, forbidden)
@@ -94,7 +105,9 @@ def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner
     if agent_venvs is not None:
         mounts.append(Mount(host_path(str(agent_venvs), environ), agent_install.VENVS_IN_CONTAINER))
     environment = {"PYTHONUNBUFFERED": "1", "CLEARML_WORKER_ID": worker, **ssh_environment(mounts)}
-    policy = restart_policy(environ.get(RESTART_ENV), task)
+    if owner_token:
+        environment[TOKEN_FILE_ENV] = agent_install.TOKEN_IN_CONTAINER
+    policy = restart_policy(environ.get(RESTART_ENV), task, warn)
     if policy:
         options["restart_policy"] = policy   # the agent inside ends the task itself (see restart.py)
     else:
@@ -110,36 +123,88 @@ def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner
     if environ.get("TRACKSIDE_AGENT_QUEUE"):
         environment["TRACKSIDE_AGENT_QUEUE"] = environ["TRACKSIDE_AGENT_QUEUE"]
     _gpus(options, environment, environ)
-    labels = {TASK_LABEL: task["id"], WORKER_LABEL: worker}
-    labels.update(dict(label.partition("=")[::2] for label in config.get("agent.extra_docker_labels") or []))
+    labels = task_labels(task["id"], worker, environ.get(PARENT_WORKER_ENV) or worker,
+                         config.get("agent.extra_docker_labels") or [], warn)
     builds = None
     if build_slot is not None:
         builds = f"{in_container(config)['agent.venvs_cache.path']}/{DOCKER_BUILDS}/{build_slot}"
     script = agent_install.bootstrap_script(setup_script(task, config), inner_command, wheels, builds)
     return ContainerSpec(image, ["bash", "-c", script], options, mounts, environment, labels,
-                         container_name(config, task["id"], worker))
+                         container_name(config, task, worker, warn))
 
 
-def container_name(config: AgentConfig, task_id: str, worker: str) -> str:
-    """``agent.docker_container_name_format`` with ``{task_id}``, ``{worker_id}``, ``{rand_string}`` and
-    ``agent.docker_container_name_format_fields``; characters docker refuses become ``-``."""
-    template = config.get("agent.docker_container_name_format") or DEFAULT_NAME_FORMAT
-    fields = {"task_id": task_id, "worker_id": worker, "rand_string": secrets.token_hex(16)}
-    fields.update({k: str(v) for k, v in (config.get("agent.docker_container_name_format_fields") or {}).items()})
-    try:
-        name = template.format(**fields)
-    except (KeyError, IndexError, ValueError) as exc:
-        raise DockerArgumentError(f"agent.docker_container_name_format {template!r}: {exc}") from None
-    name = re.sub(r"[^a-zA-Z0-9_.-]", "-", name).lstrip("_.-")
-    return name[:128] or f"trackside-{task_id}"
+def task_labels(task_id: str, worker: str, parent_worker: str, extra: list[str],
+                warn: Callable[[str], None] | None = None) -> dict[str, str]:
+    """Ours (what the daemon finds a task's container by), clearml-agent's worker labels, then
+    ``agent.extra_docker_labels`` / ``CLEARML_AGENT_EXTRA_DOCKER_LABELS`` (``key=value``; ``key`` alone is an
+    empty label, as ``docker run -l key`` makes it)."""
+    labels = {TASK_LABEL: task_id, WORKER_LABEL: worker, CLEARML_WORKER_LABEL: worker,
+              CLEARML_PARENT_WORKER_LABEL: parent_worker}
+    for label in extra:
+        key, _, value = str(label).partition("=")
+        if not key.strip():
+            _say(warn, f"docker label {label!r} ignored: expected key=value")
+        elif key.strip() in (TASK_LABEL, WORKER_LABEL):
+            _say(warn, f"docker label {key.strip()!r} ignored: the agent sets it")
+        else:
+            labels[key.strip()] = value
+    return labels
 
 
-def inner_config(config: AgentConfig) -> str:
+def container_name(config: AgentConfig, task: dict, worker: str, warn: Callable[[str], None] | None = None) -> str:
+    """``agent.docker_container_name_format`` with ``{task_id}``, ``{worker_id}``, ``{rand_string}`` (32
+    random lower-case letters: ``{rand_string:.8}`` takes 8) and the fields
+    ``agent.docker_container_name_format_fields`` names (``{name: "task.field.path"}``, read from the task),
+    as clearml-agent allows. A format that does not work, or a name docker would refuse, is said through
+    ``warn`` and the default name is used: the task still runs."""
+    task_id = task["id"]
+    template = config.get("agent.docker_container_name_format") or ""
+    if template:
+        fields = {"task_id": _name_safe(task_id), "worker_id": _name_safe(worker),
+                  "rand_string": "".join(secrets.choice(string.ascii_lowercase) for _ in range(32))}
+        for key, path in (config.get("agent.docker_container_name_format_fields") or {}).items():
+            fields[key] = _task_field(task, str(path))
+        try:
+            name = template.format(**fields)
+        except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
+            _say(warn, f"agent.docker_container_name_format {template!r} ignored ({type(exc).__name__}: {exc}); "
+                       "using the default container name")
+        else:
+            if _VALID_NAME.fullmatch(name) and len(name) <= 255:
+                return name
+            _say(warn, f"agent.docker_container_name_format {template!r} gives {name!r}, which docker refuses; "
+                       "using the default container name")
+    return DEFAULT_NAME_FORMAT.format(task_id=_name_safe(task_id), rand_string=secrets.token_hex(8))
+
+
+def _name_safe(text: str) -> str:
+    return re.sub(r"[^a-zA-Z0-9._-]", "-", text)
+
+
+def _task_field(task: dict, path: str):
+    """A task field by dotted path (``hyperparams.General.port.value``); None when the task has none."""
+    node = task
+    for part in path.split("."):
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return node
+
+
+def _say(warn: Callable[[str], None] | None, text: str) -> None:
+    if warn is not None:
+        warn(text)
+
+
+def inner_config(config: AgentConfig, with_credentials: bool = True) -> str:
     """The configuration the agent in the container reads, and the task's SDK with it: this agent's whole
     ``clearml.conf`` (``sdk`` storage credentials, ``environment``, ``files``...), with its folders where the
     container has them. Written 0600 in the task's own folder; it holds the credentials, which therefore
-    never appear in the container's environment (``docker inspect``) or command line."""
+    never appear in the container's environment (``docker inspect``) or command line. Without credentials
+    (``--use-owner-token``): the agent's own key and secret stay out, the owner's token is the container's."""
     values = json.loads(json.dumps(config.values, default=str))
+    if not with_credentials:
+        (values.get("api") or {}).pop("credentials", None)
     agent = values.setdefault("agent", {})
     agent["venvs_dir"] = VENVS_DIR_IN_CONTAINER
     agent["python_binary"] = ""    # the image's python, not this machine's path

@@ -6,6 +6,13 @@ administrator's). The task's process then gets ``CLEARML_AUTH_TOKEN`` (which the
 renews by itself), none of the agent's key variables, and a copy of the agent's ``clearml.conf`` without
 ``api.credentials`` (clearml-agent writes the same copy), so the task's code cannot act as the agent. When the
 token is refused the task runs with the agent's credentials, and the task's log says why.
+
+In docker mode the agent outside asks for the token and the container gets only that (a file in the task's
+folder, ``TRACKSIDE_AGENT_AUTH_TOKEN_FILE``) and a configuration without credentials: the agent inside
+authenticates with the owner's token and hands it to the task's process. The token is asked for with
+``OWNER_TOKEN_SEC`` (30 days, the server's default and the reference's) and renewed (``auth.login`` with the
+token) each time the agent inside starts, written back to the file: a resumable service that docker
+restarts weeks later starts from a fresh token, never from one that expired meanwhile.
 """
 from __future__ import annotations
 
@@ -16,21 +23,29 @@ from typing import Callable
 
 from trackside.agent.api import ApiError
 from trackside.agent.config import AgentConfig
+from trackside.agent.config.loader import TOKEN_FILE_ENV
 
 TOKEN_ENV = "CLEARML_AUTH_TOKEN"
 # The agent's key variables, which the task's process must not inherit when it runs as its owner.
 KEY_ENV = ("CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY", "TRAINS_API_ACCESS_KEY", "TRAINS_API_SECRET_KEY")
 CONFIG_ENV = ("CLEARML_CONFIG_FILE", "TRAINS_CONFIG_FILE")
+OWNER_TOKEN_SEC = 30 * 24 * 3600
 
 
-def fetch(call: Callable[[str, dict], dict], task: dict, note: Callable[..., None]) -> str | None:
-    """The owner's token, or None (said in the task's log) when the server will not give one."""
+def fetch(call: Callable[[str, dict], dict], task: dict, note: Callable[..., None],
+          own_token: str | None = None) -> str | None:
+    """The owner's token, or None (said in the task's log) when the server will not give one. ``own_token``:
+    this agent itself calls with the owner's token (a task container's agent): that one, renewed."""
     user = task.get("user")
+    if own_token:
+        token = renewed(call, own_token, note)
+        note(f"running the task with its owner's token (user {user}, given to this agent)")
+        return token
     if not user:
         note("--use-owner-token: the task has no owner; running it with the agent's credentials", "WARNING")
         return None
     try:
-        token = call("auth.get_token_for_user", {"user": user})["token"]
+        token = call("auth.get_token_for_user", {"user": user, "expiration_sec": OWNER_TOKEN_SEC})["token"]
     except (ApiError, KeyError, TypeError) as exc:
         note(f"--use-owner-token: cannot get a token for the task's owner {user} ({exc}); running the task with "
              "the agent's credentials (they must be an administrator's)", "WARNING")
@@ -39,10 +54,46 @@ def fetch(call: Callable[[str, dict], dict], task: dict, note: Callable[..., Non
     return token
 
 
+def renewed(call: Callable[[str, dict], dict], token: str, note: Callable[..., None]) -> str:
+    """A fresh token for the same user (``auth.login`` with the token), written back to the token file when
+    there is one; the given token when the server will not renew it (it still works until it expires)."""
+    try:
+        fresh = call("auth.login", {"expiration_sec": OWNER_TOKEN_SEC})["token"]
+    except (ApiError, KeyError, TypeError) as exc:
+        note(f"--use-owner-token: could not renew the owner's token ({exc}); using it as it is", "WARNING")
+        return token
+    path = os.environ.get(TOKEN_FILE_ENV)
+    if path:
+        try:
+            write_token(Path(path), fresh)
+        except OSError as exc:
+            note(f"--use-owner-token: could not keep the renewed token in {path}: {exc.strerror}", "WARNING")
+    return fresh
+
+
+def write_token(path: Path, token: str) -> Path:
+    """The token, 0600 at ``path`` (replaced whole: a reader never sees half a token)."""
+    temporary = path.with_name(f".{path.name}.{os.getpid()}")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as out:
+        out.write(token)
+    os.replace(temporary, path)
+    return path
+
+
 def write_config_without_credentials(config: AgentConfig, folder: Path) -> Path:
     """The agent's configuration less ``api.credentials``, 0600 in ``folder``, for the task's SDK."""
-    values = json.loads(json.dumps(config.values, default=str))
+    return write_config(without_credentials(config.values), folder)
+
+
+def without_credentials(values: dict) -> dict:
+    """A copy of the configuration tree less ``api.credentials`` (the agent's own key and secret)."""
+    values = json.loads(json.dumps(values, default=str))
     (values.get("api") or {}).pop("credentials", None)
+    return values
+
+
+def write_config(values: dict, folder: Path) -> Path:
     path = folder / "clearml.conf"
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as out:

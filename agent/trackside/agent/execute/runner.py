@@ -184,7 +184,7 @@ class TaskRunner:
                                               worker=self.worker, log_level=self.log_level, task_env=task_env)
         owner_folder = None
         if self.use_owner_token:
-            token = owner_token.fetch(self.api.call, task, self.note)
+            token = owner_token.fetch(self.api.call, task, self.note, own_token=getattr(self.api, "token", None))
             if token:
                 self.redact.add(token)
                 owner_folder = Path(tempfile.mkdtemp(prefix="trackside-owner-"))
@@ -253,7 +253,13 @@ class TaskRunner:
         inner = ["execute", "--id", self.task_id, "--full-monitoring", "--log-to-stdout",
                  "--log-level", self.log_level] + ["-O"] * self.optimization \
             + (["--use-owner-token"] if self.use_owner_token else [])
-        launch = ContainerLaunch(self.config, task, self.worker, self.docker, inner, self.console.line, self.note)
+        token = None
+        if self.use_owner_token:   # the container gets the owner's token, never this agent's credentials
+            token = owner_token.fetch(self.api.call, task, self.note, own_token=getattr(self.api, "token", None))
+            if token:
+                self.redact.add(token)
+        launch = ContainerLaunch(self.config, task, self.worker, self.docker, inner, self.console.line, self.note,
+                                 owner_token=token)
         result = None
         try:
             try:
@@ -442,7 +448,8 @@ class TaskRunner:
 
     # -- secrets ---------------------------------------------------------------------------------------------
     def _seeded_redactor(self) -> Redactor:
-        redact = Redactor([self.config.secret_key, self.config.get("agent.git_pass") or ""])
+        redact = Redactor([self.config.secret_key, self.config.get("agent.git_pass") or "",
+                           self.config.auth_token or ""])
         redact.add(*_secret_leaves(self.config.values))
         redact.add_environment(dict(os.environ))
         redact.add_environment(launch.configured_environment(self.config))
