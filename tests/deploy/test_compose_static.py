@@ -396,3 +396,70 @@ def test_init_config_leaves_fixed_users_an_operator_configured(tmp_path, capsys)
     captured = capsys.readouterr()
     assert not (config / "apiserver" / "auth.conf").exists()
     assert "TRACKSIDE_WEB_PASSWORD" not in captured.out and "fixed users are configured" in captured.err
+
+
+# -- the custom-apps agent (issue 17: custom-apps.md "Deployment facts") ----------------------------------
+def test_the_custom_apps_agent_runs_as_documented_and_our_agent_accepts_its_settings(tmp_path):
+    from trackside.agent.cli import build_parser
+    from trackside.agent.config.loader import load_config as load_agent_config
+    from trackside.agent.docker.restart import restart_policy
+
+    services = render("override", tmp_path, TRACKSIDE_CUSTOM_APPS_INSTANCES="3")["services"]
+    apps = services["agent-custom-apps"]
+    env = apps["environment"]
+    assert (env["CLEARML_WORKER_ID"], env["TRACKSIDE_AGENT_QUEUES"]) == ("custom-apps-agent", "custom_apps_queue")
+    assert env["TRACKSIDE_AGENT_ARGS"].split() == ["--foreground", "--create-queue", "--use-owner-token",
+                                                   "--child-report-tags", "application", "--services-mode=3"]
+    assert env["CLEARML_AGENT_SERVICES_DOCKER_RESTART"] == "on-failure;application.resumable=True"
+    assert env["CLEARML_AGENT_DISABLE_SSH_MOUNT"] == "1" and env["CLEARML_DOCKER_IMAGE"]
+    assert env["TRACKSIDE_AGENT_KEY_ENTRY"] == "custom_apps_agent"
+    assert apps["restart"] == "unless-stopped"
+    assert apps["logging"] == {"driver": "json-file", "options": {"max-size": "10m", "max-file": "3"}}
+    assert any(v["source"] == v["target"] == "/var/run/docker.sock" for v in apps["volumes"])
+    assert apps["entrypoint"][1:] == ["/opt/trackside-compose/agent_credentials.py",
+                                      "/usr/local/bin/trackside-agent-entrypoint"]
+    # Its key exists before the API starts, which reads secure.conf once.
+    assert "init-custom-apps" in apps["depends_on"] and "init-custom-apps" in services["apiserver"]["depends_on"]
+    init = services["init-custom-apps"]
+    assert init["network_mode"] == "none" and init["user"] == "1000:1000" and init["read_only"]
+    assert init["command"][:3] == ["--config-dir", "/opt/trackside/config", "custom_apps_agent"]
+    # What the image's entry point runs (deploy/agent/entrypoint.sh), parsed by our agent.
+    daemon = build_parser().parse_args(["daemon", "--foreground", "--queue", env["TRACKSIDE_AGENT_QUEUES"],
+                                        "--docker", "--cpu-only", *env["TRACKSIDE_AGENT_ARGS"].split()])
+    assert (daemon.services_mode, daemon.use_owner_token, daemon.create_queue) == (3, True, True)
+    assert daemon.child_report_tags == ["application"] and daemon.docker == []
+    config = load_agent_config(None, {**env, "HOME": str(tmp_path),  # no clearml.conf: the environment alone
+                                      "CLEARML_API_ACCESS_KEY": "K", "CLEARML_API_SECRET_KEY": "S"})
+    assert config.get("agent.docker_container_name_format") == "custom-app-{task_id}-{rand_string:.8}"
+    assert config.get("agent.disable_ssh_mount") is True
+    assert config.get("agent.extra_docker_labels") == ["trackside.role=custom-app"]
+    assert restart_policy(env["CLEARML_AGENT_SERVICES_DOCKER_RESTART"], {"application": {"resumable": True}})
+    assert restart_policy(env["CLEARML_AGENT_SERVICES_DOCKER_RESTART"], {"application": {"resumable": False}}) is None
+
+
+def test_the_custom_apps_key_is_generated_once_and_the_api_and_agent_share_it(tmp_path):
+    generate = COMPOSE_DIR / "scripts" / "system_credentials.py"
+    command = [sys.executable, str(generate), "--config-dir", str(tmp_path), "custom_apps_agent", "--role", "admin"]
+    missing = subprocess.run(command, capture_output=True, text=True)
+    assert missing.returncode == 2 and "init-config writes it first" in missing.stderr
+    assert create_secure_conf(tmp_path, "test")
+    admin = admin_credentials(tmp_path)
+    for _ in range(2):  # the second start keeps the key
+        result = subprocess.run(command, capture_output=True, text=True)
+        assert result.returncode == 0, result.stderr
+        secure = load_config({"CLEARML_CONFIG_DIR": str(tmp_path)}).get_config("secure.credentials")
+        entry = secure.get_config("custom_apps_agent")
+        if _ == 0:
+            first = (entry["user_key"], entry["user_secret"])
+        assert (entry["user_key"], entry["user_secret"]) == first and entry["role"] == "admin"
+        assert entry["user_secret"] not in result.stdout + result.stderr
+    assert "kept as it is" in result.stdout
+    assert admin_credentials(tmp_path) == admin and first[0] != admin[0]
+    assert stat.S_IMODE((tmp_path / "secure.conf").stat().st_mode) == 0o600
+    show = [sys.executable, "-c", "import os; print(os.environ['CLEARML_API_ACCESS_KEY'], "
+                                  "os.environ['CLEARML_API_SECRET_KEY'])"]
+    env = {"PATH": os.environ["PATH"], "TRACKSIDE_SECURE_CONF": str(tmp_path / "secure.conf"),
+           "TRACKSIDE_AGENT_KEY_ENTRY": "custom_apps_agent"}
+    agent = subprocess.run([sys.executable, str(COMPOSE_DIR / "scripts" / "agent_credentials.py"), *show],
+                           capture_output=True, text=True, env=env)
+    assert agent.stdout.split() == list(first)

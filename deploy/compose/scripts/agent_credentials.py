@@ -2,9 +2,9 @@
 
 The compose stack's agents use a key the init-config step generated (``secure.credentials.<name>``,
 default ``admin``), so no secret goes into ``.env`` or the compose file. ``TRACKSIDE_SECURE_CONF`` names
-the file (mounted read-only), ``TRACKSIDE_AGENT_CREDENTIALS`` the entry. Keys already in the environment
-(``CLEARML_API_ACCESS_KEY`` / ``CLEARML_API_SECRET_KEY``) win. Then the command replaces this process, so
-signals reach the agent directly.
+the file (mounted read-only), ``TRACKSIDE_AGENT_KEY_ENTRY`` (or ``TRACKSIDE_AGENT_CREDENTIALS``) the entry.
+Keys already in the environment (``CLEARML_API_ACCESS_KEY`` / ``CLEARML_API_SECRET_KEY``) win. Then the
+command replaces this process, so signals reach the agent directly.
 """
 from __future__ import annotations
 
@@ -25,7 +25,8 @@ def main(argv: list[str]) -> int:
         return 2
     if not (os.environ.get("CLEARML_API_ACCESS_KEY") and os.environ.get("CLEARML_API_SECRET_KEY")):
         path = os.environ.get("TRACKSIDE_SECURE_CONF", "/etc/trackside/config/secure.conf")
-        name = os.environ.get("TRACKSIDE_AGENT_CREDENTIALS", "admin")
+        # TRACKSIDE_AGENT_KEY_ENTRY: an entry's name is no secret (compose's secret-name policy flags *CREDENTIAL*)
+        name = os.environ.get("TRACKSIDE_AGENT_KEY_ENTRY") or os.environ.get("TRACKSIDE_AGENT_CREDENTIALS", "admin")
         try:
             key, secret = credentials(path, name)
         except Exception as exc:  # missing file, syntax error or missing entry: say which, do not start
