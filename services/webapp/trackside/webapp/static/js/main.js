@@ -12,6 +12,7 @@ const views = {
   workers: () => import('./views/workers.js'),
   queues: () => import('./views/queues.js'),
   settings: () => import('./views/settings.js'),
+  applications: () => import('./views/apps/gallery.js'),
   appPage: () => import('./views/apps/app_page.js'),
 };
 
@@ -36,12 +37,14 @@ route('projects/:projectId/compare-tasks/*tab', views.compare);
 route('workers-and-queues/workers', views.workers);
 route('workers-and-queues/queues', views.queues);
 route('settings/:section', views.settings);
+route('applications', views.applications);
 route('applications/:appId', views.appPage);
 route('applications/:appId/instances/:instanceId', views.appPage);
 
 function highlightNav() {
   const path = location.pathname;
   const section = path.startsWith('/workers-and-queues') ? 'workers-and-queues'
+    : path.startsWith('/applications') ? 'applications'
     : path.startsWith('/settings') ? 'settings'
     : /\/models(\/|$)/.test(path) ? 'models'
     : /\/(tasks|compare-tasks)([/;]|$)/.test(path) ? 'tasks' : 'projects';
