@@ -75,7 +75,7 @@ def test_upload_multipart_zip_then_raw_tar_gz_replaces_the_version(api):
     assert simple["icon_url"] == "/apps.get_asset?app=simple-app&version=1.0.0&file=app-simple-app%402x.png"
     assert simple["no_info_html_url"].endswith("file=simple-app-no-info.html")
     assert simple["details_page"] == "task" and simple["enabled"] is True and simple["featured"] == 500
-    assert simple["instances"] == {"total": 0, "running": 0}
+    assert set(simple["instances"]) == {"total", "running"}
 
 
 def test_a_bad_package_stores_nothing_and_lists_every_problem(api, backend):
@@ -120,7 +120,8 @@ def test_get_apps_summary_order_and_category(api, trainer):
                          "resumable", "default_queue", "details_page", "enabled", "icon_url", "no_info_html_url",
                          "instances"}
     assert mine["badges"] == ["example", "numpy"] and mine["resumable"] is True and mine["featured"] == 100
-    assert [a["id"] for a in api.ok("apps.get_apps", category="Training")["apps"]] == ["numpy-trainer"]
+    training = api.ok("apps.get_apps", category="Training")["apps"]
+    assert "numpy-trainer" in [a["id"] for a in training] and {a["category"] for a in training} == {"Training"}
     assert api.ok("apps.get_apps", category="nothing-here")["apps"] == []
     assert [a["id"] for a in api.ok("apps.get_apps", id=["numpy-trainer"])["apps"]] == ["numpy-trainer"]
 
@@ -194,3 +195,218 @@ def test_launch_names_each_bad_field_and_creates_nothing(api, backend, trainer):
     assert set(fields) >= {"kind", "iterations", "data.noise", "lr_schedule[1].factor", "unknown",
                            "compare_project"}
     assert backend["tasks"].count_documents({"application.app_id": "numpy-trainer"}) == before
+
+
+# -- wizard semantics through the API ----------------------------------------------------------------------------
+WIZARD_ENTRIES = """
+{name: mode, type: dropdown, required: true, choices: ["fast", "slow"],
+ target {field: hyperparams, section: Args, name: mode}}
+{name: depth, type: integer, required: true, conditional {entries: [{name: mode, value: slow}]},
+ target {field: hyperparams, section: Args, name: depth}}
+{name: rate, type: float, default_conditional_on {name: mode, value {fast: 0.9, slow: 0.1}},
+ target {field: hyperparams, section: Args, name: rate}}
+{name: layers, type: list, item_template: [{name: size, type: integer, required: true}],
+ target {field: configuration, name: layers}}
+{name: queue, type: dropdown, choices {source: queue, display_field: name, value_field: id},
+ target {field: hyperparams, section: Args, name: queue}}
+"""
+WIZARD_DASHBOARD = """{contents: [{type: html, title: Run,
+ text: "<p>${hyperparams.Args.mode.value} ${hyperparams.Args.note.value}</p><img src='${ASSET:pic.png}'>"}]}"""
+
+
+def wizard_app(app_id: str, version: str = "1.0.0", title: str = "Run") -> dict:
+    conf = app_conf(WIZARD_ENTRIES, WIZARD_DASHBOARD.replace("title: Run", f"title: {title}"))
+    conf = conf.replace("id: t", f"id: {app_id}").replace('version: "1.0.0"', f'version: "{version}"')
+    conf = conf.replace("default_queue: q", f"default_queue: {app_id}-queue")
+    return {f"{app_id}.app.conf": conf.encode(), "assets/pic.png": b"\x89PNG"}
+
+
+@pytest.fixture(scope="module")
+def wizard(api) -> str:
+    app_id = unique("apps-wiz")
+    uploaded(api, wizard_app(app_id))
+    return app_id
+
+
+def launch(client, app_id, **params) -> str:
+    return client.ok("apps.launch_instance", app=app_id, launch_params=params)["id"]
+
+
+def test_launch_conditionals_defaults_lists_and_source_choices(api, user, wizard):
+    queue_id = api.ok("queues.get_default")["id"]
+    instance = launch(user, wizard, mode="fast", depth=7, layers=[{"size": 4}, {"size": "8"}], queue=queue_id)
+    task = get_task(api, instance)
+    args = task["hyperparams"]["Args"]
+    assert "depth" not in args  # hidden by its conditional: neither required nor stored
+    assert args["rate"]["value"] == "0.9" and args["queue"]["value"] == queue_id
+    assert json.loads(task["configuration"]["layers"]["value"]) == [{"size": 4}, {"size": 8}]
+    assert task["configuration"]["layers"]["type"] == "json"
+    # The app's default_queue did not exist: launching created it and queued the task there.
+    queue = api.ok("queues.get_by_id", queue=task["execution"]["queue"])["queue"]
+    assert queue["name"] == f"{wizard}-queue" and [e["task"] for e in queue["entries"]] == [instance]
+    slow = get_task(api, launch(api, wizard, mode="slow", depth="3"))["hyperparams"]["Args"]
+    assert slow["depth"]["value"] == "3" and slow["rate"]["value"] == "0.1"
+    fields = api.error("apps.launch_instance", (400, 12), app=wizard,
+                       launch_params={"mode": "slow", "layers": [{"size": "big"}, {}], "queue": "no-such-queue"}
+                       ).meta["error_data"]["fields"]
+    assert fields == {"depth": "is required", "layers[0].size": "must be an integer",
+                      "layers[1].size": "is required", "queue": "'no-such-queue' is not one of the choices"}
+    assert api.error("apps.launch_instance", (400, 12), app=wizard, launch_params={"mode": "medium"}
+                     ).meta["error_data"]["fields"] == {"mode": "'medium' is not one of the choices"}
+
+
+def test_launch_template_normalises_fixed_choices_and_reads_queues(api, wizard):
+    entries = {e["name"]: e for e in api.ok("apps.get_launch_template", app=wizard)["entries"]}
+    assert entries["mode"]["choices"] == [{"label": "fast", "value": "fast"}, {"label": "slow", "value": "slow"}]
+    queue = api.ok("queues.get_default")
+    assert {"label": queue["name"], "value": queue["id"]} in entries["queue"]["choices"]
+    assert entries["layers"]["target"] == {"field": "configuration", "section": None, "name": "layers",
+                                           "format": "json"}
+
+
+# -- instances ----------------------------------------------------------------------------------------------------
+def test_get_instances_filters_and_pages(api, user, wizard):
+    from datetime import datetime, timedelta, timezone
+    since = (datetime.now(timezone.utc) - timedelta(seconds=1)).isoformat()
+    ids = [launch(api, wizard, mode="fast") for _ in range(3)]
+    api.ok("apps.stop_instance", instance=ids[0])
+    listed = api.ok("apps.get_instances", app=wizard, updated_since=since)
+    newest_first = [i["id"] for i in listed["instances"]]
+    assert newest_first[:3] == ids[::-1] and listed["total"] >= 3
+    row = listed["instances"][0]
+    assert set(row) == {"id", "name", "app_id", "version", "status", "status_message", "status_reason", "created",
+                        "started", "completed", "last_update", "user", "queue", "project"}
+    assert row["app_id"] == wizard and row["version"] == "1.0.0" and row["user"]["name"]
+    stopped = api.ok("apps.get_instances", app=wizard, status=["stopped"], updated_since=since)["instances"]
+    assert [i["id"] for i in stopped] == [ids[0]]
+    page = api.ok("apps.get_instances", app=wizard, updated_since=since, page=1, page_size=1)
+    assert [i["id"] for i in page["instances"]] == [ids[1]] and page["total"] == listed["total"]
+    future = (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat()
+    assert api.ok("apps.get_instances", app=wizard, updated_since=future) == {"instances": [], "total": 0}
+    assert user.ok("apps.get_instances", app=wizard)["total"] == listed["total"]
+
+
+def test_instance_info_resolves_html_and_survives_a_newer_version(api, backend, wizard):
+    instance = launch(api, wizard, mode="fast")
+    api.ok("tasks.started", task=instance)  # the app writes what its dashboard shows while it runs
+    api.ok("tasks.edit_hyper_params", task=instance, force=True,
+           hyperparams=[{"section": "Args", "name": "note", "value": "<script>x</script>"}])
+    uploaded(api, wizard_app(wizard, "2.0.0", title="Newer"))
+    assert api.ok("apps.get_apps", id=[wizard])["apps"][0]["version"] == "2.0.0"
+    info = api.ok("apps.get_instance_info", instance=instance)
+    assert info["app"]["version"] == "1.0.0" and info["app_missing"] is False
+    element = info["dashboard"]["lines"][0]["contents"][0]
+    assert element["title"] == "Run" and element["type"] == "html"
+    assert element["text"] == ("<p>fast &lt;script&gt;x&lt;/script&gt;</p>"
+                               f"<img src='/apps.get_asset?app={wizard}&version=1.0.0&file=pic.png'>")
+    assert info["instance"]["id"] == instance and info["instance"]["app_id"] == wizard
+    assert info["task"]["hyperparams"]["Args"]["mode"]["value"] == "fast"
+    assert api.ok("apps.get_info_template", app=wizard)["dashboard"]["lines"][0]["contents"][0]["title"] == "Newer"
+    old = api.ok("apps.get_info_template", app=wizard, version="1.0.0")["dashboard"]
+    assert old["lines"][0]["contents"][0]["title"] == "Run"
+    assert backend["app_versions"].count_documents({"app_id": wizard}) == 2
+
+
+def test_stop_edit_and_relaunch(api, wizard):
+    instance = launch(api, wizard, mode="slow", depth=2)
+    assert api.ok("apps.edit_instance", instance=instance, name="renamed") == {"updated": 1}
+    new_id = api.ok("apps.relaunch_instance", instance=instance)["id"]
+    old, new = get_task(api, instance), get_task(api, new_id)
+    assert old["status"] == "stopped" and "archived" in old["system_tags"]
+    assert new["status"] == "queued" and new["name"] == "renamed"
+    assert new["application"]["launch_params"] == {"mode": "slow", "depth": 2}
+    assert new["application"]["version"] == api.ok("apps.get_apps", id=[wizard])["apps"][0]["version"]
+    assert new["hyperparams"]["Args"]["depth"]["value"] == "2"
+    assert instance not in [i["id"] for i in api.ok("apps.get_instances", app=wizard)["instances"]]
+    assert api.ok("apps.stop_instance", instance=new_id) == {"stopped": 1}
+    stopped = get_task(api, new_id)
+    assert stopped["status"] == "stopped"
+    queue = api.ok("queues.get_by_id", queue=stopped["execution"]["queue"])["queue"]
+    assert new_id not in [e["task"] for e in queue["entries"]]
+    # A clone of an instance stays an instance of the same app.
+    clone = api.ok("tasks.clone", task=new_id)["id"]
+    assert get_task(api, clone)["application"]["app_id"] == wizard
+
+
+def test_disable_enable_and_delete(api, user):
+    app_id = unique("apps-gone")
+    uploaded(api, wizard_app(app_id))
+    instance = launch(api, app_id, mode="fast")
+    assert api.ok("apps.disable", app=app_id) == {"updated": 1}
+    assert app_id not in [a["id"] for a in user.ok("apps.get_apps")["apps"]]
+    listed = {a["id"]: a for a in api.ok("apps.get_apps", include_disabled=True)["apps"]}
+    assert listed[app_id]["enabled"] is False
+    reply = api.error("apps.launch_instance", (400, 12), app=app_id, launch_params={"mode": "fast"})
+    assert "disabled" in reply.meta["result_msg"]
+    api.error("apps.relaunch_instance", (400, 12), instance=instance)
+    assert get_task(api, instance)["status"] == "queued"  # a refused relaunch leaves the instance as it was
+    assert api.ok("apps.enable", app=app_id) == {"updated": 1}
+    assert app_id in [a["id"] for a in user.ok("apps.get_apps")["apps"]]
+    assert api.ok("apps.delete", app=app_id) == {"deleted": 1}
+    info = api.ok("apps.get_instance_info", instance=instance)
+    assert info["app"] is None and info["app_missing"] is True and info["instance"]["id"] == instance
+    api.error("apps.relaunch_instance", (400, 10), instance=instance)
+    api.error("apps.get_launch_template", (400, 10), app=app_id)
+
+
+# -- request checks -------------------------------------------------------------------------------------------
+APP_ENDPOINTS = ("get_launch_template", "get_info_template", "enable", "disable", "delete")
+INSTANCE_ENDPOINTS = ("get_instance_info", "stop_instance", "relaunch_instance")
+
+
+@pytest.mark.parametrize("name", APP_ENDPOINTS + ("launch_instance",))
+def test_app_endpoints_check_the_app_field(api, name):
+    api.error(f"apps.{name}", (400, 11))
+    api.error(f"apps.{name}", (400, 12), app=["x"])
+    reply = api.error(f"apps.{name}", (400, 10), app="no-such-app")
+    assert "no-such-app" in reply.meta["result_msg"]
+
+
+@pytest.mark.parametrize("name", INSTANCE_ENDPOINTS + ("edit_instance",))
+def test_instance_endpoints_check_the_instance_field(api, wizard, name):
+    extra = {"name": "x"} if name == "edit_instance" else {}
+    api.error(f"apps.{name}", (400, 11), **extra)
+    api.error(f"apps.{name}", (400, 12), instance=5, **extra)
+    api.error(f"apps.{name}", (400, 10), instance="no-such-instance", **extra)
+    plain = api.ok("tasks.create", name=unique("plain"), type="training")["id"]
+    api.error(f"apps.{name}", (400, 10), instance=plain, **extra)
+
+
+def test_other_fields_are_checked(api, wizard):
+    instance = launch(api, wizard, mode="fast")
+    api.error("apps.edit_instance", (400, 11), instance=instance)
+    api.error("apps.edit_instance", (400, 12), instance=instance, name="  ")
+    api.error("apps.stop_instance", (400, 12), instance=instance, force="maybe")
+    api.error("apps.launch_instance", (400, 12), app=wizard, launch_params=[1])
+    api.error("apps.launch_instance", (400, 12), app=wizard, launch_params={"mode": "fast"}, task_name=3)
+    api.error("apps.get_apps", (400, 12), id="x", category=3)
+    api.error("apps.get_apps", (400, 12), include_disabled="sometimes")
+    api.error("apps.get_asset", (400, 11), app=wizard)
+    api.error("apps.get_info_template", (400, 10), app=wizard, version="0.0.0")
+    for bad in ({"status": ["sleeping"]}, {"updated_since": "yesterday"}, {"page": -1}, {"page_size": 501},
+                {"page_size": "many"}):
+        reply = api.error("apps.get_instances", (400, 12), **bad)
+        assert [f.split(".")[0] for f in reply.meta["error_data"]["fields"]] == [next(iter(bad))]
+    api.error("apps.get_instances", (400, 10), app="no-such-app")
+
+
+@pytest.mark.parametrize("name", ("upload", "get_apps", "get_asset") + APP_ENDPOINTS + INSTANCE_ENDPOINTS +
+                         ("launch_instance", "get_instances", "edit_instance"))
+def test_every_endpoint_refuses_a_caller_without_a_token(anon, name):
+    reply = anon.send(f"apps.{name}", {"app": "x", "instance": "x", "file": "x", "name": "x"})
+    assert reply.status == 401
+
+
+# -- the real SDK ---------------------------------------------------------------------------------------------
+def test_the_sdk_reads_an_instance(api, api_server, wizard, tmp_path):
+    from support.clients import CLIENTS_PYTHON, client_env
+    import subprocess
+    instance = launch(api, wizard, mode="fast")
+    code = ("import json; from clearml import Task; t = Task.get_task(task_id=%r); "
+            "print(json.dumps([t.id, str(t.data.type), t.get_parameters().get('Args/mode')]))" % instance)
+    env = client_env(api_server.url, api_server.key, api_server.secret, tmp_path)
+    run = subprocess.run([str(CLIENTS_PYTHON), "-c", code], env=env, cwd=tmp_path, capture_output=True, text=True,
+                         timeout=120)
+    assert run.returncode == 0, run.stderr[-2000:]
+    task_id, task_type, mode = json.loads(run.stdout.strip().splitlines()[-1])
+    assert (task_id, task_type.rpartition(".")[2], mode) == (instance, "application", "fast")

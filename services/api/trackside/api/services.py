@@ -70,7 +70,7 @@ class AppServices:
         self.serving = ServingBLL(self.redis, self.backend, config)
         self.webhooks = WebhooksBLL(self.backend, self.redis, config)
         self.ui_actions = UiActions(self.backend, self.redis, config)
-        self.apps = AppsBLL(AppStore(self.backend), self.tasks, self.projects)
+        self.apps = AppsBLL(AppStore(self.backend), self.tasks, self.projects, self.users)
 
     def initialize(self) -> None:
         """Idempotent start-up work: schema migrations, indexes, configured users, the default queue."""

@@ -11,47 +11,24 @@ from __future__ import annotations
 import copy
 import re
 from typing import Callable
-from urllib.parse import quote, urlencode
 
 from trackside.api import errors
+from trackside.api.bll.app_instances import AppInstances
 from trackside.api.bll.app_store import MAX_STORED_ASSET_BYTES, AppStore
+from trackside.api.bll.app_summary import summary
 from trackside.api.bll.common import HIDDEN_TAG
 from trackside.api.bll.task_status import ARCHIVED_TAG, IN_PROGRESS, QUEUED
 from trackside.api.context import Identity
 from trackside.shared.apps import LaunchError, PackageError, Problem, apply_targets, load_package, validate_launch
-from trackside.shared.apps.assets import ASSET_REF
 from trackside.shared.apps.choices import choices_query, is_source, options_from_rows
 from trackside.shared.apps.targets import base_task_fields
 
 APPLICATION_TYPE = "application"  # the instance task's type and system tag
 APPLICATIONS_PROJECT = ".applications"
 ACTIVE_STATUSES = (QUEUED, IN_PROGRESS)
-SUMMARY_KEYS = ("name", "version", "provider", "description", "badges", "category", "featured", "resumable",
-                "default_queue", "details_page")
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 
 ReadChoices = Callable[[str, dict], list]
-
-
-def asset_url(app_id: str, version: str, name: str) -> str:
-    """The API path serving one asset (relative to the API root)."""
-    return "/apps.get_asset?" + urlencode({"app": app_id, "version": version, "file": name}, quote_via=quote)
-
-
-def resolved_url(value: str | None, app_id: str, version: str) -> str | None:
-    """``${ASSET:file}`` becomes the asset's URL; a public URL stays as given."""
-    if not value:
-        return None
-    return ASSET_REF.sub(lambda m: asset_url(app_id, version, m.group(1)), value)
-
-
-def summary(app: dict, enabled: bool, instances: dict | None = None) -> dict:
-    """What the gallery shows of one app version."""
-    out = {"id": app["id"], **{key: copy.deepcopy(app.get(key)) for key in SUMMARY_KEYS}, "enabled": enabled}
-    out["icon_url"] = resolved_url(app.get("icon"), app["id"], app["version"])
-    out["no_info_html_url"] = resolved_url(app.get("no_info_html"), app["id"], app["version"])
-    out["instances"] = instances or {"total": 0, "running": 0}
-    return out
 
 
 def invalid_fields(message: str, problems: dict) -> errors.APIError:
@@ -59,10 +36,11 @@ def invalid_fields(message: str, problems: dict) -> errors.APIError:
 
 
 class AppsBLL:
-    def __init__(self, store: AppStore, tasks, projects):
+    def __init__(self, store: AppStore, tasks, projects, users):
         self.store = store
         self.tasks = tasks
         self.projects = projects
+        self.instances = AppInstances(self, users)
 
     # -- installing ------------------------------------------------------------------------------------
     def upload(self, identity: Identity, data: bytes, filename: str) -> dict:
@@ -154,6 +132,12 @@ class AppsBLL:
     def launch(self, identity: Identity, app_id: str, launch_params: dict, task_name: str | None,
                read_choices: ReadChoices) -> dict:
         """Validate the values against the app's current version, create the instance task and enqueue it."""
+        app, values = self.checked_launch(identity, app_id, launch_params, read_choices)
+        return self.start_instance(identity, app, launch_params, values, task_name)
+
+    def checked_launch(self, identity: Identity, app_id: str, launch_params: dict,
+                       read_choices: ReadChoices) -> tuple[dict, dict]:
+        """(the app's current version, the resolved values); 400 naming every bad field, or a disabled app."""
         app_doc, version = self.store.current(identity.company, app_id)
         if not app_doc.get("enabled", True):
             raise errors.ValidationError(f"app {app_id!r} is disabled: enable it to launch instances", fields=["app"])
@@ -162,6 +146,10 @@ class AppsBLL:
             values = validate_launch(app, launch_params, _allowed_values(app["wizard"]["entries"], read_choices))
         except LaunchError as exc:
             raise invalid_fields(str(exc), exc.problems) from None
+        return app, values
+
+    def start_instance(self, identity: Identity, app: dict, launch_params: dict, values: dict,
+                       task_name: str | None) -> dict:
         task_id = self._create_instance(identity, app, launch_params, values, task_name)
         self.tasks.transitions.enqueue(identity, task_id, None, app["default_queue"], False, "launched",
                                        f"launched from app {app['id']} {app['version']}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import mimetypes
 from dataclasses import replace
+from datetime import timezone
 
 from flask import Response
 from marshmallow import fields, validate
@@ -127,3 +128,53 @@ class VersionRequest(AppRequest):
 @endpoint("apps.get_info_template", VersionRequest, min_version=SINCE)
 def get_info_template(call: Call) -> dict:
     return call.app.apps.info_template(call.identity.company, call.data["app"], call.data.get("version"))
+
+
+# -- instances ---------------------------------------------------------------------------------------------
+class GetInstancesRequest(RequestSchema):
+    app = Str()
+    status = fields.List(OneOf(TASK_STATUSES))
+    updated_since = fields.AwareDateTime(default_timezone=timezone.utc)
+    page = Int(load_default=0, validate=validate.Range(min=0))
+    page_size = Int(load_default=50, validate=validate.Range(min=1, max=500))
+
+
+@endpoint("apps.get_instances", GetInstancesRequest, min_version=SINCE)
+def get_instances(call: Call) -> dict:
+    data = call.data
+    if data.get("app"):
+        call.app.apps.store.require(call.identity.company, data["app"])
+    return call.app.apps.instances.get_all(call.identity.company, data.get("app"), data.get("status"),
+                                           data.get("updated_since"), data["page"], data["page_size"])
+
+
+class InstanceRequest(RequestSchema):
+    instance = Str(required=True)
+
+
+@endpoint("apps.get_instance_info", InstanceRequest, min_version=SINCE)
+def get_instance_info(call: Call) -> dict:
+    return call.app.apps.instances.info(call.identity.company, call.data["instance"])
+
+
+class StopInstanceRequest(InstanceRequest):
+    force = Bool(load_default=False)
+
+
+@endpoint("apps.stop_instance", StopInstanceRequest, min_version=SINCE)
+def stop_instance(call: Call) -> dict:
+    return call.app.apps.instances.stop(call.identity, call.data["instance"], call.data["force"])
+
+
+@endpoint("apps.relaunch_instance", InstanceRequest, min_version=SINCE)
+def relaunch_instance(call: Call) -> dict:
+    return call.app.apps.instances.relaunch(call.identity, call.data["instance"], _choices_reader(call))
+
+
+class EditInstanceRequest(InstanceRequest):
+    name = Str(required=True)
+
+
+@endpoint("apps.edit_instance", EditInstanceRequest, min_version=SINCE)
+def edit_instance(call: Call) -> dict:
+    return call.app.apps.instances.rename(call.identity, call.data["instance"], call.data["name"])
