@@ -239,6 +239,7 @@ def test_bad_credentials_not_admin_and_bad_packages_are_explained(fake, packed, 
     fake.replies["apps.upload"] = (400, 12, "invalid app package: ...", {}, {"problems": problems})
     assert main(["upload", *creds(fake), "--files", str(packed)]) == 1
     err = capsys.readouterr().err
+    assert f"{packed}: refused: invalid app package, 2 problems:" in err and "..." not in err
     assert "  x.app.conf: wizard.entries[2].type: unknown type 'slider'" in err
     assert "  x.app.conf: HOCON syntax error" in err
     fake.replies["apps.delete"] = (400, 10, f"invalid app id: nope {SECRET}", {}, {})

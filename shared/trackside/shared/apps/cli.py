@@ -119,15 +119,18 @@ def _client(args, say: _Output) -> AppsClient | None:
 
 
 def _failure(exc: ApiFailure, say: _Output, what: str) -> None:
-    if exc.endpoint == "auth.login" or exc.status == 401:
+    if exc.status == 401 or (exc.endpoint == "auth.login" and exc.status < 500):
         say.err(f"the API refused the credentials ({exc.message}); check --user and --password")
     elif exc.status == 403:
         say.err(f"{what}: needs an admin's credentials (the API answered: {exc.message})")
-    else:
-        say.err(f"{what}: {exc.message}")
-        for problem in exc.error_data.get("problems") or []:
+    elif exc.error_data.get("problems"):  # the message repeats them all on one line: one per line instead
+        problems = exc.error_data["problems"]
+        say.err(f"{what}: invalid app package, {len(problems)} problem{'s' if len(problems) > 1 else ''}:")
+        for problem in problems:
             where = ": ".join(str(problem.get(k)) for k in ("file", "path") if problem.get(k))
             say.err(f"  {where}: {problem.get('message')}" if where else f"  {problem.get('message')}")
+    else:
+        say.err(f"{what}: {exc.message}")
 
 
 def _fatal(exc: ApiFailure) -> bool:
