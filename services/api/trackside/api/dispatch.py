@@ -104,14 +104,15 @@ def _body(req: Request, endpoint: Endpoint) -> Any:
 
 
 def _upload_body(req: Request) -> dict:
-    """An uploaded file: the multipart field ``file`` (its filename kept) or the raw body, as ``file`` bytes,
-    with the query's and form's other values as text (``?filename=x.zip`` names a raw body)."""
+    """An uploaded file: the multipart field ``file`` (its filename kept) or a raw body named by
+    ``?filename=x.zip``, as ``file`` bytes, with the query's and form's other values as text. Anything else
+    (a JSON body, say) has no ``file``."""
     body: dict = {**req.args.to_dict(), **req.form.to_dict()}
     upload = req.files.get("file")
     if upload is not None:
         body["file"] = upload.read()
         body.setdefault("filename", upload.filename or "")
-    else:
+    elif body.get("filename"):
         body["file"] = req.get_data(cache=False)
     return body
 
