@@ -280,17 +280,23 @@ class Daemon:
                     task_id, how)
         self._end_task(task_id, "failed", f"agent execute process ended ({how}) without ending the task")
 
-    def _remove_left_behind(self, child: Child) -> None:
-        """A killed ``execute --docker`` leaves its container running the task, unwatched: remove it."""
+    def _remove_left_behind(self, child: Child) -> bool:
+        """A killed ``execute --docker`` leaves its container running the task, unwatched: remove it. A
+        resumable service's container that docker runs or restarts is left to the agent inside (it owns the
+        task): True then, and the task is not failed either."""
         from trackside.agent.docker.container import remove_left_behind  # docker mode only
         try:
-            removed = remove_left_behind(child.task, child.worker or self.settings.worker)
+            removed, kept = remove_left_behind(child.task, child.worker or self.settings.worker)
         except Exception as exc:  # noqa: BLE001 - no engine, or it answered with an error
             log.warning("task %s: could not look for its container to remove it: %s", child.task, exc)
-            return
+            return False
         if removed:
             log.warning("task %s: removed its container %s, left behind by its execute process",
                         child.task, ", ".join(removed))
+        if kept:
+            log.warning("task %s: its container %s has a restart policy and is running or restarting: left to "
+                        "the agent inside it", child.task, ", ".join(kept))
+        return bool(kept)
 
     def _wait_child(self, child: Child) -> None:
         """One per child: frees its slot the moment it exits; the reaper does the rest (API calls, from one
@@ -309,9 +315,9 @@ class Daemon:
             seconds = time.monotonic() - child.started
             log.info("task %s: %s (exit code %d) after %.1f s", child.task, EXIT_MEANING.get(code, "ended"), code,
                      seconds)
-            self._fail_if_abandoned(child.task, code)
-            if self.settings.docker:
-                self._remove_left_behind(child)
+            kept = self.settings.docker and self._remove_left_behind(child)
+            if not kept:
+                self._fail_if_abandoned(child.task, code)
             prune_logs(self.spec.log_dir)
             self.reporter.report_now()
 

@@ -35,6 +35,8 @@ RESULT_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/result.json"
 TOKEN_FILE_NAME = "owner.token"   # --use-owner-token: the owner's token, the only credential in the container
 TOKEN_IN_CONTAINER = f"{TASK_DIR_IN_CONTAINER}/{TOKEN_FILE_NAME}"
 RESULT_ENV = "TRACKSIDE_AGENT_RESULT_FILE"
+# Set in a container with a restart policy: the agent inside owns the task's status and resumes it.
+RESTARTABLE_ENV = "TRACKSIDE_AGENT_RESTARTABLE"
 # Exit code of the bootstrap when it fails before the agent runs (no python, a failed install).
 BOOTSTRAP_FAILED = 97
 

@@ -26,18 +26,33 @@ def engine() -> docker.DockerClient:
         raise ContainerError(f"cannot reach the Docker Engine (DOCKER_HOST or /var/run/docker.sock): {exc}") from None
 
 
-def remove_left_behind(task_id: str, worker: str) -> list[str]:
+def remove_left_behind(task_id: str, worker: str) -> tuple[list[str], list[str]]:
     """The containers of ``task_id`` run for ``worker`` that are still on the engine once the ``execute``
     process that owned them is gone (killed: nobody follows, stops or removes them now): removed, with
-    whatever still runs in them. Their names."""
+    whatever still runs in them. A container with a restart policy that runs or is being restarted is kept:
+    a resumable service, whose agent inside owns the task (it resumes it, and ends it on a stop request).
+    ``(removed names, kept names)``."""
     client = engine()
     left = client.containers.list(all=True, filters={"label": [f"{TASK_LABEL}={task_id}", f"{WORKER_LABEL}={worker}"]})
+    removed, kept = [], []
     for container in left:
+        if is_restarting_service(container):
+            kept.append(container.name)
+            continue
         try:
             container.remove(force=True)
         except docker.errors.NotFound:
             pass
-    return [container.name for container in left]
+        removed.append(container.name)
+    return removed, kept
+
+
+def is_restarting_service(container) -> bool:
+    """Whether docker runs this container under a restart policy and it is up or coming back up."""
+    policy = ((container.attrs.get("HostConfig") or {}).get("RestartPolicy") or {}).get("Name") or "no"
+    state = (container.attrs.get("State") or {})
+    return policy != "no" and (state.get("Running") or state.get("Restarting")
+                               or container.status in ("running", "restarting"))
 
 
 class TaskContainer:

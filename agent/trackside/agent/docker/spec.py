@@ -110,6 +110,7 @@ def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner
     policy = restart_policy(environ.get(RESTART_ENV), task, warn)
     if policy:
         options["restart_policy"] = policy   # the agent inside ends the task itself (see restart.py)
+        environment[agent_install.RESTARTABLE_ENV] = "1"
     else:
         environment[agent_install.RESULT_ENV] = agent_install.RESULT_IN_CONTAINER
     if environ.get("CLEARML_WORKER_TAGS"):

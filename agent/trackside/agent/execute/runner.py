@@ -32,7 +32,7 @@ from typing import TextIO
 
 from trackside.agent.api import AgentApi, ApiError
 from trackside.agent.config import AgentConfig
-from trackside.agent.docker.agent_install import RESULT_ENV
+from trackside.agent.docker.agent_install import RESTARTABLE_ENV, RESULT_ENV
 from trackside.agent.execute import launch, owner_token
 from trackside.agent.execute.code import CodeError, CodeLocation, prepare_code
 from trackside.agent.execute.environment import EnvironmentBuildError, PythonEnvironment, build_environment
@@ -46,6 +46,8 @@ from trackside.agent.redact import Redactor, is_secret_name, looks_like_secret_v
 
 EXIT_COMPLETED, EXIT_FAILED, EXIT_STOPPED, EXIT_AGENT_ERROR = 0, 1, 2, 3
 AGENT_STOPPED_REASON = "the agent running the task was stopped"   # the daemon uses the same words
+# What a restarted service's task may be in to run again: started (its first run) or failed (a run that died).
+RESUMABLE_STATUSES = ("in_progress", "failed")
 LEFTOVER_GRACE_SEC = 5.0
 FINAL_EXIT = {"completed": EXIT_COMPLETED, "failed": EXIT_FAILED, "stopped": EXIT_STOPPED}      # processes the task left behind when it exited (clearml-agent kills them too)
 
@@ -84,6 +86,16 @@ class TaskRunner:
 
     # -- the whole run -------------------------------------------------------------------------------------
     def run(self) -> int:
+        """In a container that docker restarts on failure (a resumable service), a task that ended stopped (a
+        stop request, ``docker stop``) exits 0 so that docker leaves it ended; failed ones exit non-zero and
+        run again."""
+        code = self._run_all()
+        return EXIT_COMPLETED if code == EXIT_STOPPED and self._resumable_container() else code
+
+    def _resumable_container(self) -> bool:
+        return not self.stream_logs and bool(os.environ.get(RESTARTABLE_ENV))
+
+    def _run_all(self) -> int:
         self._install_signal_handlers()
         adopting = become_subreaper()
         log_file = open(self.log_file_path, "a", encoding="utf-8") if self.log_file_path else None
@@ -94,6 +106,10 @@ class TaskRunner:
             task = self._load_task()
             if task is None:
                 return EXIT_AGENT_ERROR
+            if self._resumable_container() and task.get("status") not in RESUMABLE_STATUSES:
+                # docker restarted the container after the task was ended for good (stopped, reset, enqueued)
+                self.say(f"task {self.task_id} is {task.get('status')}: not resuming it")
+                return EXIT_STOPPED
             self._seed_from_task(task)
             if self.prepare_only:
                 return self._prepare_only(task)
