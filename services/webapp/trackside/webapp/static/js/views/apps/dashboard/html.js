@@ -18,8 +18,9 @@ export function mount(body, element) {
   let shown = null;
   // Sized to its content (the line's own height, when set, still bounds the card).
   const fit = () => {
-    const doc = frame.contentDocument;
-    if (doc?.documentElement) frame.style.height = `${Math.max(40, doc.documentElement.scrollHeight)}px`;
+    // The <html> box, not scrollHeight: that is never less than the frame's own (default 150 px) height.
+    const box = frame.contentDocument?.documentElement?.getBoundingClientRect();
+    if (box) frame.style.height = `${Math.max(40, Math.ceil(box.height))}px`;
   };
   frame.addEventListener('load', fit);
   const update = async (el) => {
