@@ -92,6 +92,24 @@ def test_a_bad_package_stores_nothing_and_lists_every_problem(api, backend):
     assert backend["app_versions"].count_documents({"app_id": "bad-app"}) == 0
 
 
+def test_a_bad_new_version_leaves_the_installed_one(api, backend):
+    app_id = unique("apps-kept")
+    uploaded(api, wizard_app(app_id))
+    broken = wizard_app(app_id, "2.0.0")
+    del broken["assets/pic.png"]  # the dashboard's ${ASSET:pic.png} now names a missing file
+    links = {"assets/escape.png": "../../etc/passwd"}
+    reply = upload(api, build_tar_gz(broken, links=links), f"{app_id}.tar.gz")
+    assert reply.status_code == 400
+    assert meta(reply)["error_data"]["problems"] == [
+        {"file": "assets/escape.png", "path": "", "message": "links and special files are not allowed"}]
+    reply = upload(api, build_zip(broken), f"{app_id}.zip")
+    assert meta(reply)["error_data"]["problems"] == [
+        {"file": f"{app_id}.app.conf", "path": "dashboard.lines[0].contents[0].text",
+         "message": "${ASSET:pic.png} names a file missing from assets/"}]
+    assert api.ok("apps.get_apps", id=[app_id])["apps"][0]["version"] == "1.0.0"
+    assert backend["app_versions"].count_documents({"app_id": app_id}) == 1
+
+
 @pytest.mark.parametrize("data, filename, code", [
     (b"not an archive", "x.zip", (400, 12)),
     (b"", "x.zip", (400, 11)),
@@ -132,7 +150,7 @@ def test_get_asset_answers_the_bytes_with_a_type(api, trainer):
     reply = requests.get(url, params={"app": "numpy-trainer", "file": "numpy-trainer.svg"}, headers=headers,
                          timeout=30)
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("image/svg+xml")
-    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["Content-Security-Policy"] == "sandbox"
     assert reply.content == (EXAMPLE / "assets" / "numpy-trainer.svg").read_bytes()
     api.error("apps.get_asset", (400, 10), app="numpy-trainer", file="missing.png")
     api.error("apps.get_asset", (400, 10), app="no-such-app", file="x.png")

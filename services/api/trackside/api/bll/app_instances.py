@@ -34,9 +34,8 @@ class AppInstances:
     def get_all(self, company: str, app_id: str | None, statuses: list[str] | None,
                 updated_since: datetime | None, page: int, page_size: int) -> dict:
         """A page of the company's unarchived instances, newest first, and how many match in all."""
-        query: dict = {"company": company, "application": {"$exists": True}, "system_tags": {"$ne": ARCHIVED_TAG}}
-        if app_id:
-            query["application.app_id"] = app_id
+        query: dict = {"company": company, "application.app_id": app_id or {"$exists": True},
+                       "system_tags": {"$ne": ARCHIVED_TAG}}
         if statuses:
             query["status"] = {"$in": statuses}
         if updated_since is not None:

@@ -30,10 +30,15 @@ class AppStore:
     def __init__(self, db: Database):
         self.apps = db[APPS]
         self.versions = db[APP_VERSIONS]
+        self._tasks = db["tasks"]
 
     def setup(self) -> None:
-        self.apps.create_index([("company", 1), ("featured", 1)])
-        self.versions.create_index([("company", 1), ("app_id", 1), ("version", 1)], unique=True)
+        self.apps.create_index([("company", 1), ("featured", 1)], name="apps_company_featured")
+        self.versions.create_index([("company", 1), ("app_id", 1), ("version", 1)], unique=True,
+                                   name="app_versions_company_app_version")
+        # Instances are found by their app (gallery counts, apps.get_instances) among all the company's tasks.
+        self._tasks.create_index([("company", 1), ("application.app_id", 1), ("created", -1)],
+                                 name="tasks_company_application_created")
 
     # -- writing ---------------------------------------------------------------------------------------
     def save(self, identity: Identity, package: AppPackage) -> bool:

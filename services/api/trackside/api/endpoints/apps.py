@@ -101,7 +101,9 @@ def get_asset(call: Call) -> Response:
     data = call.data
     blob = call.app.apps.get_asset(call.identity.company, data["app"], data.get("version"), data["file"])
     mimetype = mimetypes.guess_type(data["file"])[0] or "application/octet-stream"
-    return Response(blob, mimetype=mimetype, headers={"X-Content-Type-Options": "nosniff"})
+    # Assets are the uploader's files: an html one must not run scripts with the API's origin.
+    return Response(blob, mimetype=mimetype,
+                    headers={"X-Content-Type-Options": "nosniff", "Content-Security-Policy": "sandbox"})
 
 
 @endpoint("apps.get_launch_template", AppRequest, min_version=SINCE)
