@@ -19,6 +19,8 @@ agent_secret_key=$(secret)
 redis_server_password=$(secret)
 redis_agent_password=$(secret)
 web_admin_password=$(random 'A-Za-z0-9' 32)
+custom_apps_agent_access_key=$(key)
+custom_apps_agent_secret_key=$(secret)
 END
 echo "new-secret-env.sh: wrote $out; the admin key pair is in it (admin_access_key, admin_secret_key), and the" \
      "web app's sign-in (user admin, password web_admin_password)"

@@ -48,6 +48,7 @@ TARGETS = {
     "current_version+ingress": ("overlays/current_version", ["ingress"], None),
     "current_version+ingress-hosts": ("overlays/current_version", ["ingress"], "components/ingress/hosts.example.yaml"),
     "current_version+gpu-agent": ("overlays/current_version", ["gpu-agent"], None),
+    "current_version+custom-apps-agent": ("overlays/current_version", ["custom-apps-agent"], None),
     "single-node+elastic+ingress": ("overlays/single-node", ["elastic", "ingress"], None),
 }
 
@@ -364,6 +365,36 @@ def test_gpu_agent_runs_on_gpu_nodes_in_venv_mode_with_secret_credentials(render
     api = _by(docs, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
     api_config = _load_container_config(api, docs, tmp_path)
     assert api_config.get("secure.credentials.agent.user_key") == env["CLEARML_API_ACCESS_KEY"]
+
+
+def test_custom_apps_agent_runs_as_documented_in_venv_mode_with_its_admin_key(render, tmp_path):
+    from trackside.agent.cli import build_parser
+
+    docs = render("current_version+custom-apps-agent")
+    agent = _by(docs, "Deployment", "custom-apps-agent")
+    assert agent["spec"]["strategy"] == {"type": "Recreate"} and agent["spec"]["replicas"] == 1
+    pod = agent["spec"]["template"]["spec"]
+    assert not [v for v in pod.get("volumes", []) if "hostPath" in v]  # no docker socket: venv mode
+    container = pod["containers"][0]
+    assert container["image"] == "trackside/agent:0.1.0"
+    env = _container_env(container, docs)
+    assert (env["CLEARML_WORKER_ID"], env["TRACKSIDE_AGENT_QUEUES"]) == ("custom-apps-agent", "custom_apps_queue")
+    command = _expand(container["command"][2], env).replace("$TRACKSIDE_AGENT_QUEUES", env["TRACKSIDE_AGENT_QUEUES"])
+    command = command.replace("$TRACKSIDE_AGENT_ARGS", env["TRACKSIDE_AGENT_ARGS"]).split()
+    assert command[:5] == ["exec", "trackside-agent", "daemon", "--foreground", "--queue"] and "--docker" not in command
+    daemon = build_parser().parse_args(command[2:])  # what our agent makes of it
+    assert (daemon.queues, daemon.services_mode, daemon.use_owner_token, daemon.create_queue) == (
+        ["custom_apps_queue"], 5, True, True)
+    assert daemon.child_report_tags == ["application"] and daemon.docker is False
+    # The API takes the same key pair as credentials.custom_apps_agent, an administrator; the admin stays.
+    api = _by(docs, "Deployment", "api")["spec"]["template"]["spec"]["containers"][0]
+    api_config = _load_container_config(api, docs, tmp_path)
+    entry = api_config.get_config("secure.credentials.custom_apps_agent")
+    assert (entry["role"], entry["user_key"], entry["user_secret"]) == (
+        "admin", env["CLEARML_API_ACCESS_KEY"], env["CLEARML_API_SECRET_KEY"])
+    assert api_config.get("secure.credentials.admin.role") == "admin"
+    # Without the component the API needs no such Secret keys (a secret.env made before it keeps working).
+    assert "custom_apps_agent" not in yaml.safe_dump(_by(render("current_version"), "Deployment", "api"))
 
 
 # -- the configuration the servers will load -------------------------------------------------------------
