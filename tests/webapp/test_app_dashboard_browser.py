@@ -220,6 +220,25 @@ def test_the_dashboard_follows_the_run_live_and_stops_it(page, instance, webapp_
     expect(open_task).to_have_attribute("href", f"/projects/{task['project']}/tasks/{instance.task}/execution")
     shot(page, "app-dashboard-stopped")
 
+    page.get_by_role("button", name="Rename").click()
+    rename = page.get_by_role("dialog", name="Rename instance")
+    rename.get_by_label("Name").fill("renamed instance")
+    rename.get_by_role("button", name="Rename").click()
+    expect(page.locator(".app-instance-name")).to_have_text("renamed instance")
+    expect(page.get_by_role("list", name="Instances")).to_contain_text("renamed instance")
+
+    # Relaunch: the stopped task is archived and the page moves to the new instance, queued again.
+    page.get_by_role("button", name="Relaunch").click()
+    page.get_by_role("dialog", name="Relaunch instance").get_by_role("button", name="Relaunch").click()
+    expect(page).not_to_have_url(re.compile(rf"/instances/{instance.task}$"))
+    new_id = page.url.rsplit("/", 1)[1]
+    expect(page.locator(".app-instance-title .status")).to_have_text("queued")
+    expect(page.get_by_role("list", name="Instances").locator("li")).to_have_count(1)
+    expect(page.locator(f"li[data-instance='{new_id}']")).to_contain_text("renamed instance")
+    old = instance.client.ok("tasks.get_by_id", task=instance.task)["task"]
+    assert "archived" in old["system_tags"]
+    instance.client.ok("apps.stop_instance", instance=new_id)  # nothing left queued for other tests
+
 
 def test_an_app_without_instances_shows_its_no_info_page(page, instance, shot):
     page.goto(f"/applications/{IDLE_APP_ID}")
@@ -227,5 +246,9 @@ def test_an_app_without_instances_shows_its_no_info_page(page, instance, shot):
     expect(page.get_by_text("No instances yet")).to_be_visible()
     frame = page.locator("iframe.app-no-info")
     expect(frame).to_have_attribute("src", re.compile(rf"^/app-assets/{IDLE_APP_ID}/"))
-    expect(page.frame_locator("iframe.app-no-info").locator("body")).to_contain_text("NumPy")
+    expect(page.frame_locator("iframe.app-no-info").locator("body")).to_contain_text("No NumPy Trainer runs yet")
     shot(page, "app-no-instances")
+    # ?launch=1 (the gallery's link) opens the launch form on the app page.
+    page.goto(f"/applications/{IDLE_APP_ID}?launch=1")
+    expect(page.get_by_role("dialog", name="Launch NumPy Trainer (idle)")).to_be_visible()
+    expect(page).to_have_url(re.compile(rf"/applications/{IDLE_APP_ID}$"))
