@@ -150,7 +150,8 @@ def test_get_asset_answers_the_bytes_with_a_type(api, trainer):
     reply = requests.get(url, params={"app": "numpy-trainer", "file": "numpy-trainer.svg"}, headers=headers,
                          timeout=30)
     assert reply.status_code == 200 and reply.headers["Content-Type"].startswith("image/svg+xml")
-    assert reply.headers["X-Content-Type-Options"] == "nosniff" and reply.headers["Content-Security-Policy"] == "sandbox"
+    assert reply.headers["X-Content-Type-Options"] == "nosniff"
+    assert reply.headers["Content-Security-Policy"] == "sandbox"
     assert reply.content == (EXAMPLE / "assets" / "numpy-trainer.svg").read_bytes()
     api.error("apps.get_asset", (400, 10), app="numpy-trainer", file="missing.png")
     api.error("apps.get_asset", (400, 10), app="no-such-app", file="x.png")
@@ -175,6 +176,10 @@ def test_launch_template_reads_project_choices_for_the_caller(api, user, trainer
     assert entries["degree"]["conditional"] == [{"name": "kind", "value": "polynomial"}]
     # A plain user reads the same wizard (any user launches).
     assert user.ok("apps.get_launch_template", app="numpy-trainer")["app"]["id"] == "numpy-trainer"
+    # A project the filter leaves out is refused at launch as well.
+    reply = user.error("apps.launch_instance", (400, 12), app="numpy-trainer",
+                       launch_params={"compare_project": dropped})
+    assert reply.meta["error_data"]["fields"] == {"compare_project": f"{dropped!r} is not one of the choices"}
 
 
 # -- launch -----------------------------------------------------------------------------------------------------
@@ -195,6 +200,9 @@ def test_launch_writes_the_targets_and_enqueues_to_the_default_queue(api, traine
     assert hp["Training"]["learning_rate"]["value"] == "0.8"  # default_conditional_on linear
     assert hp["Training"]["iterations"]["value"] == "50"
     assert hp["Data"]["noise"]["value"] == "0.25" and hp["Data"]["samples"]["value"] == "200"
+    schedule = task["configuration"]["lr_schedule"]
+    assert json.loads(schedule["value"]) == [{"at_iteration": 10, "factor": 0.5}]
+    assert schedule["type"] == "json"
     assert task["status"] == "queued"
     queue = api.ok("queues.get_by_id", queue=task["execution"]["queue"])["queue"]
     assert queue["name"] == "custom_apps_queue" and instance in [e["task"] for e in queue["entries"]]
