@@ -10,7 +10,6 @@ import base64
 import json
 import secrets
 import urllib.error
-import urllib.parse
 import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
