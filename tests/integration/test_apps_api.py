@@ -354,6 +354,17 @@ def test_stop_edit_and_relaunch(api, wizard):
     assert get_task(api, clone)["application"]["app_id"] == wizard
 
 
+def test_only_a_launch_sets_the_application_field(api, wizard):
+    forged = {"app_id": wizard, "version": "1.0.0", "resumable": True, "launch_params": {}}
+    plain = api.ok("tasks.create", name=unique("plain"), type="training", application=forged)["id"]
+    api.ok("tasks.edit", task=plain, application=forged)
+    assert "application" not in get_task(api, plain)
+    instance = launch(api, wizard, mode="fast")
+    # The agent's restart condition reads application.resumable like any other task field.
+    rows = api.ok("tasks.get_all", id=[instance], only_fields=["application.resumable"])["tasks"]
+    assert rows == [{"id": instance, "application": {"resumable": False}}]
+
+
 def test_disable_enable_and_delete(api, user):
     app_id = unique("apps-gone")
     uploaded(api, wizard_app(app_id))
