@@ -36,7 +36,8 @@ class _Output:
         self.prog, self.secret = prog, None
 
     def _mask(self, text: str) -> str:
-        return text.replace(self.secret, "***") if self.secret else text
+        # A very short "secret" would mask ordinary words: real secret keys are long.
+        return text.replace(self.secret, "***") if self.secret and len(self.secret) >= 8 else text
 
     def out(self, text: str) -> None:
         print(self._mask(text), flush=True)
