@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging.config
 
-from flask import Flask
+from flask import Flask, Response, g
 from flask_cors import CORS
 from pyhocon import ConfigTree
 
@@ -26,7 +26,15 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     app.add_url_rule("/", "root", lambda: "OK")
     health.register(app, services)
     app.add_url_rule("/<path:path>", "api", dispatch.handle, methods=["GET", "POST", "PUT"])
+    app.after_request(_retry_after_header)
     return app
+
+
+def _retry_after_header(response: Response) -> Response:
+    """The sign-in throttle's wait (auth/throttle.py), as the header HTTP clients honour on a 429."""
+    if g.get("retry_after"):
+        response.headers["Retry-After"] = str(g.retry_after)
+    return response
 
 
 def _configure_cors(app: Flask, config: ConfigTree) -> None:

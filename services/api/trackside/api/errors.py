@@ -116,6 +116,9 @@ NoWritePermission = _error("NoWritePermission", 403, 21, "forbidden (modificatio
 # 404
 EndpointNotFound = _error("EndpointNotFound", 404, 0, "endpoint not found")
 
+# 429: not in the reference's table; the sign-in throttle's answer, with a Retry-After header
+TooManyFailedLogins = _error("TooManyFailedLogins", 429, 1, "too many failed sign-in attempts")
+
 # 500
 InternalError = _error("InternalError", 500, 1, "internal server error")
 DataError = _error("DataError", 500, 100, "general data error")

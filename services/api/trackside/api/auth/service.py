@@ -5,8 +5,13 @@ Credentials come from three places, checked in this order:
 2. the database, created with ``auth.create_credentials``; only a bcrypt hash of the secret is stored;
 3. ``apiserver.auth.fixed_users`` username/password pairs, for web login.
 
-Tokens are checked locally (signature, expiry) and against the sessions revoked by a logout
-(``revocation.py``); endpoints open to anyone try the credentials sent but never fail on them.
+Tokens are checked locally (signature, expiry), against the sessions revoked by a logout (``revocation.py``)
+and against revoked keys and disabled users (``revoked_access.py``); endpoints open to anyone try the
+credentials sent but never fail on them.
+
+Sign-in hardening: failed logins are throttled (``throttle.py``), and every way a secret is checked costs one
+bcrypt verification at the configured rounds (an unknown key, a configuration key or a plain fixed-user password
+is checked against a dummy hash too), so the answer's timing does not tell which keys exist.
 """
 from __future__ import annotations
 
@@ -16,18 +21,23 @@ import hmac
 import uuid
 from dataclasses import dataclass
 
-from flask import Request
+import bcrypt
+from flask import Request, g
 from pyhocon import ConfigTree
 from pymongo.database import Database
 
 from trackside.api import SERVER_VERSION, errors
 from trackside.api.auth import secrets, tokens
+from trackside.api.auth.addresses import client_address, trusted_networks
 from trackside.api.auth.revocation import RevokedSessions
+from trackside.api.auth.revoked_access import RevokedAccess
+from trackside.api.auth.throttle import LoginThrottle, MemoryCounters, RedisCounters, ResilientCounters, ThrottleRules
 from trackside.api.context import Identity
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
 from trackside.shared.auth_tokens import WEB_COOKIE, token_secret
 from trackside.shared.config import ConfigError
 from trackside.shared.credential_gen import new_access_key, new_secret_key
+from trackside.shared.storage import redis as redis_store
 from trackside.shared.timeutil import utcnow
 
 COOKIE_NAME = WEB_COOKIE
@@ -61,8 +71,18 @@ class AuthService:
         self._company_name = company_name
         self._api_version = api_version
         self._token_secret = token_secret(config)
-        self._expiration_sec = config.get_int("apiserver.auth.token_expiration_sec", 2592000)
+        auth = config.get_config("apiserver.auth", ConfigTree())
+        # The reference's name for the default lifetime wins when an operator's configuration sets it.
+        self._expiration_sec = auth.get_int("default_expiration_sec", auth.get_int("token_expiration_sec", 2592000))
+        self._max_expiration_sec = auth.get_int("max_expiration_sec", 31536000)
         self._rounds = config.get_int("apiserver.auth.bcrypt_rounds", 12)
+        # What an unknown key's secret is checked against: costs what checking a real one costs.
+        self._dummy_hash = bcrypt.hashpw(b"no such key", bcrypt.gensalt(self._rounds)).decode()
+        self.revoked_access = RevokedAccess(auth_db, auth.get_float("revocation_refresh_sec", 2.0),
+                                            max(self._max_expiration_sec, self._expiration_sec))
+        self.throttle = _login_throttle(config)
+        self._trusted_proxies = trusted_networks(
+            auth.get_list("login_throttle.trusted_proxies", ["127.0.0.1", "::1"]))
         self._cookie_options = _cookie_options(config.get_config("apiserver.auth.cookies", ConfigTree()))
         self._config_keys = self._read_config_credentials(config.get_config("secure.credentials", ConfigTree()))
         fixed = config.get_config("apiserver.auth.fixed_users", ConfigTree())
@@ -138,15 +158,35 @@ class AuthService:
             return self._token_identity(value.strip())
         if scheme == "basic" and endpoint.auth == AUTH_LOGIN:
             key, secret = _basic_pair(value)
-            return self.check_credentials(key, secret)
+            return self._throttled_login(request, key, secret)
         if endpoint.auth == AUTH_NONE:
             return None
         raise errors.BadAuthType(f"unauthorized (bad authentication header type {scheme!r}): use Bearer")
+
+    def _throttled_login(self, request: Request, key: str, secret: str) -> Identity:
+        address = client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
+                                 request.headers.get("X-Real-Ip", ""), self._trusted_proxies)
+        wait = self.throttle.retry_after(key, address)
+        if wait:
+            g.retry_after = wait  # the app's after-request hook sends it as Retry-After
+            raise errors.TooManyFailedLogins(
+                f"too many failed sign-in attempts: retry in {wait} s", retry_after=wait)
+        try:
+            identity = self.check_credentials(key, secret)
+        except errors.InvalidCredentials:
+            self.throttle.failed(key, address)
+            raise
+        self.throttle.succeeded(key, address)
+        return identity
 
     def _token_identity(self, token: str) -> Identity:
         identity = tokens.identity_from(token, self._token_secret)
         if self._is_revoked(token):
             raise errors.InvalidToken("revoked token")
+        access_key, issued_at = tokens.revocation_claims(token)
+        if self.revoked_access.refuses(identity.user, access_key, issued_at):
+            raise errors.InvalidToken("revoked token (its access key was revoked or its user disabled)")
+        g.signed_in_key = access_key  # a token refreshed with auth.login keeps its key
         return identity
 
     def _is_revoked(self, token: str) -> bool:
@@ -180,7 +220,8 @@ class AuthService:
             identity = tokens.identity_from(token, self._token_secret)
         except errors.InvalidToken as exc:
             return {"valid": False, "msg": exc.message}
-        revoked = self._is_revoked(token)
+        access_key, issued_at = tokens.revocation_claims(token)
+        revoked = self._is_revoked(token) or self.revoked_access.refuses(identity.user, access_key, issued_at)
         return {"valid": not revoked, "user": identity.user, "company": identity.company,
                 **({"msg": "revoked token"} if revoked else {})}
 
@@ -194,29 +235,61 @@ class AuthService:
         return COOKIE_NAME, "", {**self._cookie_options, "max_age": 0, "expires": 0}
 
     def check_credentials(self, key: str, secret: str) -> Identity:
+        """Every path checks one bcrypt hash (a dummy one where the key has none), so that an unknown key
+        and a wrong secret take the same time."""
         configured = self._config_keys.get(key)
         if configured is not None:
+            self._spend_one_check(secret)
             if hmac.compare_digest(configured.secret.encode(), secret.encode()):
                 return configured.identity
             raise errors.InvalidCredentials()
         stored = self._db[CREDENTIALS].find_one({"_id": key})
         if stored is not None:
             if secrets.check_secret(secret, stored.get("secret_hash", "")):
-                self._db[CREDENTIALS].update_one({"_id": key}, {"$set": {"last_used": utcnow()}})
                 # The user's current role (auth.edit_user may have changed it since the key was created).
-                user = self._db[USERS].find_one({"_id": stored["user"]}, {"role": 1, "name": 1}) or {}
+                user = self._db[USERS].find_one({"_id": stored["user"]}, {"role": 1, "name": 1, "disabled": 1}) or {}
+                if user.get("disabled"):
+                    raise errors.InvalidCredentials("unauthorized (invalid credentials): user disabled")
+                self._db[CREDENTIALS].update_one({"_id": key}, {"$set": {"last_used": utcnow()}})
+                g.signed_in_key = key
                 return Identity(
                     user=stored["user"], company=stored["company"], role=user.get("role", stored.get("role", "user")),
                     user_name=user.get("name", stored.get("user_name", "")), company_name=self._company_name,
                 )
             raise errors.InvalidCredentials()
         fixed = self._fixed_users.get(key)
-        if fixed is not None and secrets.check_fixed_user_password(secret, fixed.password, self._pass_hashed):
+        if fixed is None:
+            self._spend_one_check(secret)
+            raise errors.InvalidCredentials()
+        if not self._pass_hashed:
+            self._spend_one_check(secret)
+        if secrets.check_fixed_user_password(secret, fixed.password, self._pass_hashed):
             return fixed.identity
         raise errors.InvalidCredentials()
 
+    def _spend_one_check(self, secret: str) -> None:
+        secrets.check_secret(secret, self._dummy_hash)
+
     def issue_token(self, identity: Identity, expiration_sec: int | None = None) -> str:
-        return tokens.issue(identity, self._token_secret, self._api_version, expiration_sec or self._expiration_sec)
+        return tokens.issue(identity, self._token_secret, self._api_version, self._lifetime(expiration_sec))
+
+    def login_token(self, identity: Identity, expiration_sec: int | None = None) -> str:
+        """``auth.login``'s token: it names the database key that signed in (or that the refreshed token
+        named), so revoking that key refuses it."""
+        return tokens.issue(identity, self._token_secret, self._api_version, self._lifetime(expiration_sec),
+                            access_key=g.get("signed_in_key", ""))
+
+    def _lifetime(self, expiration_sec: int | None) -> int:
+        """A requested lifetime, at most ``max_expiration_sec`` (as the reference validates it); else the default."""
+        if expiration_sec is not None and expiration_sec > self._max_expiration_sec:
+            raise errors.ValidationError(
+                f"Validation error (expiration_sec: must be at most {self._max_expiration_sec})",
+                fields=["expiration_sec"])
+        return expiration_sec or self._expiration_sec
+
+    def is_configured_user(self, user_id: str) -> bool:
+        """Users defined in configuration (secure.conf keys, fixed users) sign in without the database."""
+        return any(i.identity.user == user_id for i in [*self._config_keys.values(), *self._fixed_users.values()])
 
     def cookie_for(self, token: str) -> tuple[str, str, dict]:
         return COOKIE_NAME, token, self._cookie_options
@@ -251,7 +324,17 @@ class AuthService:
         result = self._db[CREDENTIALS].delete_one({"_id": access_key, "user": identity.user, "company": identity.company})
         if not result.deleted_count:
             raise errors.InvalidAccessKey(f"access key not found: {access_key}", access_key=access_key)
+        self.revoked_access.revoke_key(access_key, identity.user)
         return result.deleted_count
+
+
+def _login_throttle(config: ConfigTree) -> LoginThrottle:
+    rules = ThrottleRules.from_config(config.get_config("apiserver.auth.login_throttle", ConfigTree()))
+    # A client of its own with short time-outs: a Redis outage slows a login by at most ~1 s, then the
+    # process counts in memory for a while.
+    client = redis_store.connect(config.get_config("hosts.redis.apiserver"), socket_timeout=1.0,
+                                 socket_connect_timeout=1.0)
+    return LoginThrottle(rules, ResilientCounters(RedisCounters(client), MemoryCounters()))
 
 
 def _basic_pair(value: str) -> tuple[str, str]:

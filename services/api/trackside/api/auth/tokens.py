@@ -12,7 +12,8 @@ from trackside.shared import auth_tokens
 from trackside.shared.auth_tokens import ALGORITHM
 
 
-def issue(identity: Identity, secret: str, api_version: str, expiration_sec: int) -> str:
+def issue(identity: Identity, secret: str, api_version: str, expiration_sec: int, access_key: str = "") -> str:
+    """``access_key``: the key that signed in (database keys only), so that revoking it refuses the token."""
     now = int(time.time())
     claims = {
         "identity": identity.as_claims(),
@@ -24,6 +25,7 @@ def issue(identity: Identity, secret: str, api_version: str, expiration_sec: int
         "session_id": uuid.uuid4().hex,
         "iat": now,
         "exp": now + expiration_sec,
+        **({"access_key": access_key} if access_key else {}),
     }
     return jwt.encode(claims, secret, algorithm=ALGORITHM)
 
@@ -38,6 +40,13 @@ def identity_from(token: str, secret: str) -> Identity:
         user=ident["user"], company=ident["company"], role=ident["role"],
         user_name=ident.get("user_name") or "", company_name=ident.get("company_name") or "",
     )
+
+
+def revocation_claims(token: str) -> tuple[str, int]:
+    """``(access_key, iat)`` of a token already verified by :func:`identity_from` (what key and user
+    revocations look at)."""
+    claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
+    return str(claims.get("access_key") or ""), int(claims.get("iat") or 0)
 
 
 def session_of(token: str) -> tuple[str, int]:

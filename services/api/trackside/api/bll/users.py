@@ -113,6 +113,14 @@ class UsersBLL:
         self._credentials.update_many({"user": user_id, "company": company}, {"$set": {"role": role}})
         return result.modified_count
 
+    def set_disabled(self, company: str, user_id: str, disabled: bool) -> int:
+        """A disabled user's database keys stop signing in (auth/service.py checks the flag)."""
+        change = {"$set": {"disabled": True}} if disabled else {"$unset": {"disabled": ""}}
+        result = self._users.update_one({"_id": user_id, "company": company}, change)
+        if not result.matched_count:
+            raise errors.InvalidUserId(f"invalid user id: {user_id}", id=user_id)
+        return result.modified_count
+
     def find(self, user_id: str, company: str | None = None) -> dict | None:
         query = {"_id": user_id, **({"company": company} if company else {})}
         return self._users.find_one(query, {"preferences": 0})

@@ -9,7 +9,7 @@ from trackside.api import errors
 from trackside.api.bll.users import ADMIN_ROLES, ROLES
 from trackside.api.context import Call
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, endpoint
-from trackside.api.schema import Int, OneOf, RequestSchema, Str
+from trackside.api.schema import Bool, Int, OneOf, RequestSchema, Str
 from trackside.shared.ids import new_id
 
 SYSTEM_ROLES = frozenset({"system", "root"})
@@ -22,7 +22,7 @@ class LoginRequest(RequestSchema):
 
 @endpoint("auth.login", LoginRequest, auth=AUTH_LOGIN)
 def login(call: Call) -> dict:
-    token = call.app.auth.issue_token(call.identity, call.data.get("expiration_sec"))
+    token = call.app.auth.login_token(call.identity, call.data.get("expiration_sec"))
     call.cookies.append(call.app.auth.cookie_for(token))
     return {"token": token}
 
@@ -112,6 +112,8 @@ def get_token_for_user(call: Call) -> dict:
     user = call.app.users.find(data["user"], company)
     if user is None:
         raise errors.InvalidUserId(f"invalid user id: {data['user']}", id=data["user"], company=company)
+    if user.get("disabled"):
+        raise errors.FieldsValueError(f"user is disabled: {data['user']}", user=data["user"])
     token = call.app.auth.issue_token(call.app.auth.identity_for_user(user), data.get("expiration_sec"))
     return {"token": token}
 
@@ -151,16 +153,35 @@ def create_user(call: Call) -> dict:
 class EditUserRequest(RequestSchema):
     user = Str(required=True)
     role = fields.String(validate=validate.OneOf(ROLES))
+    # Ours (the reference has no way to disable a user): a disabled user's keys stop signing in and the
+    # tokens already issued to them stop working within apiserver.auth.revocation_refresh_sec.
+    disabled = Bool()
 
 
 @endpoint("auth.edit_user", EditUserRequest, roles=tuple(ADMIN_ROLES))
 def edit_user(call: Call) -> dict:
-    """Today only the role; it applies from the user's next login (tokens carry their role)."""
+    """The role (it applies from the user's next login: tokens carry their role) and ``disabled``."""
     data = call.data
     fields_ = {"role": data["role"]} if data.get("role") else {}
+    if "disabled" in data:
+        return _set_disabled(call, data["user"], data["disabled"], fields_)
     if not fields_:
         if call.app.users.find(data["user"], call.identity.company) is None:
             raise errors.InvalidUserId(f"invalid user id: {data['user']}", id=data["user"])
         return {"updated": 0, "fields": {}}
     updated = call.app.users.set_role(call.identity.company, data["user"], data["role"])
     return {"updated": updated, "fields": fields_}
+
+
+def _set_disabled(call: Call, user: str, disabled: bool, fields_: dict) -> dict:
+    if call.app.auth.is_configured_user(user):
+        raise errors.FieldsValueError(
+            f"user {user} is defined in configuration (secure.conf or fixed_users): remove it there", user=user)
+    if user == call.identity.user and disabled:
+        raise errors.FieldsValueError("cannot disable the calling user", user=user)
+    updated = call.app.users.set_disabled(call.identity.company, user, disabled)
+    if fields_:
+        call.app.users.set_role(call.identity.company, user, fields_["role"])
+    if disabled:
+        call.app.auth.revoked_access.revoke_user(user)
+    return {"updated": 1 if updated or fields_ else 0, "fields": {**fields_, "disabled": disabled}}

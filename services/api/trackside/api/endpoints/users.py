@@ -133,6 +133,7 @@ def create(call: Call) -> dict:
 @endpoint("users.delete", UserRequest, roles=tuple(ADMIN_ROLES))
 def delete(call: Call) -> dict:
     call.app.users.delete(call.identity.company, call.data["user"])
+    call.app.auth.revoked_access.revoke_user(call.data["user"])  # tokens already issued stop working
     return {}
 
 
