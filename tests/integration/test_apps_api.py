@@ -142,6 +142,7 @@ def test_get_apps_summary_order_and_category(api, trainer):
     assert "numpy-trainer" in [a["id"] for a in training] and {a["category"] for a in training} == {"Training"}
     assert api.ok("apps.get_apps", category="nothing-here")["apps"] == []
     assert [a["id"] for a in api.ok("apps.get_apps", id=["numpy-trainer"])["apps"]] == ["numpy-trainer"]
+    assert api.ok("server.config")["features"]["applications"] is True
 
 
 def test_get_asset_answers_the_bytes_with_a_type(api, trainer):

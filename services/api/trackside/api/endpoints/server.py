@@ -21,6 +21,7 @@ FEATURE_ENDPOINTS = {
     "storage_settings": "storage.get_settings",
     "webhooks": "webhooks.create",
     "public_objects": "projects.make_public",
+    "applications": "apps.get_apps",
 }
 
 
