@@ -82,6 +82,7 @@ function wizardForm(app, entries, close) {
     formError.hidden = false;
     refresh();
     first?.focus();
+    first?.node.scrollIntoView({block: 'nearest'});  // the message under the field too, not just its input
   }
 
   const form = h('form', {class: 'wizard-form', novalidate: true, onsubmit: async (event) => {

@@ -37,9 +37,22 @@ export function buildField(entry, ctx) {
   return basicField(entry, ctx);
 }
 
+const requiredMark = (entry) => (entry.required
+  ? h('span', {class: 'required-mark', 'aria-hidden': 'true', title: 'Required'}, '*') : null);
+
+/** The label names the field by its title alone; the required mark sits beside it (aria-required says it). */
 function label(entry, forId) {
-  return h('label', {for: forId}, entry.title || entry.name,
-    entry.required ? h('span', {class: 'required-mark', 'aria-hidden': 'true'}, ' *') : null);
+  return h('span', {class: 'field-label'}, h('label', {for: forId}, entry.title || entry.name), requiredMark(entry));
+}
+
+/** A button that shows and hides `body` (aria-expanded); the arrow is decoration, not part of its name. */
+function toggleButton(content, body) {
+  return h('button', {type: 'button', class: 'section-toggle', 'aria-expanded': 'true', 'aria-controls': body.id,
+    onclick: (event) => {
+      const open = event.currentTarget.getAttribute('aria-expanded') !== 'true';
+      event.currentTarget.setAttribute('aria-expanded', String(open));
+      body.hidden = !open;
+    }}, h('span', {class: 'toggle-mark', 'aria-hidden': 'true'}), content);
 }
 
 function hint(entry, id) {
@@ -165,15 +178,8 @@ function basicField(entry, ctx) {
 function section(entry, className, content) {
   const id = nextId(entry.name);
   const body = h('div', {class: 'wizard-section-body', id: `${id}-body`}, content);
-  const legend = entry.collapsible
-    ? h('legend', {}, h('button', {type: 'button', class: 'section-toggle', 'aria-expanded': 'true',
-      'aria-controls': `${id}-body`, onclick: (event) => {
-        const open = event.currentTarget.getAttribute('aria-expanded') !== 'true';
-        event.currentTarget.setAttribute('aria-expanded', String(open));
-        body.hidden = !open;
-      }}, entry.title || entry.name))
-    : h('legend', {}, entry.title || entry.name,
-      entry.required ? h('span', {class: 'required-mark', 'aria-hidden': 'true'}, ' *') : null);
+  const legend = h('legend', {}, entry.collapsible ? toggleButton(entry.title || entry.name, body)
+    : entry.title || entry.name, requiredMark(entry));
   const node = h('fieldset', {class: className, dataset: {field: entry.name}}, legend, hint(entry, `${id}-help`),
     body);
   return {node, body};
@@ -252,14 +258,7 @@ function listField(entry, ctx) {
     const bodyId = nextId(`${entry.name}-item`);
     item.title = h('span', {class: 'item-title'});
     item.body = h('div', {class: 'wizard-list-item-body', id: bodyId}, item.fields.map((f) => f.node));
-    const head = entry.collapsible
-      ? h('button', {type: 'button', class: 'section-toggle', 'aria-expanded': 'true', 'aria-controls': bodyId,
-        onclick: (event) => {
-          const open = event.currentTarget.getAttribute('aria-expanded') !== 'true';
-          event.currentTarget.setAttribute('aria-expanded', String(open));
-          item.body.hidden = !open;
-        }}, item.title)
-      : item.title;
+    const head = entry.collapsible ? toggleButton(item.title, item.body) : item.title;
     item.remove = h('button', {type: 'button', class: 'remove-item', onclick: () => {
       items.splice(items.indexOf(item), 1);
       item.node.remove();
