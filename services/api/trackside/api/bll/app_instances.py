@@ -15,6 +15,7 @@ from trackside.api.context import Identity
 from trackside.shared.apps import resolve_html
 
 RELAUNCHED = "relaunched"
+ACTIVE_STATUSES = (QUEUED, IN_PROGRESS)  # what the gallery counts as running
 
 
 def instance_not_found(instance_id: str) -> errors.APIError:
@@ -46,6 +47,24 @@ class AppInstances:
         names = self._user_names(company, [t.get("user") for t in found])
         return {"instances": [_shown(task, names) for task in found], "total": coll.count_documents(query)}
 
+    def counts(self, company: str, app_ids: list[str]) -> dict:
+        """{app id: {total, running}} of the apps' unarchived instances (running: queued or in progress)."""
+        counts = {app_id: {"total": 0, "running": 0} for app_id in app_ids}
+        if not app_ids:
+            return counts
+        rows = self._tasks.coll.aggregate([
+            {"$match": {"company": company, "application.app_id": {"$in": app_ids},
+                        "system_tags": {"$ne": ARCHIVED_TAG}}},
+            {"$group": {"_id": {"app": "$application.app_id", "status": "$status"}, "n": {"$sum": 1}}},
+        ])
+        for row in rows:
+            entry = counts.get(row["_id"]["app"])
+            if entry is not None:
+                entry["total"] += row["n"]
+                if row["_id"]["status"] in ACTIVE_STATUSES:
+                    entry["running"] += row["n"]
+        return counts
+
     def info(self, company: str, instance_id: str) -> dict:
         """The instance, its own app version's summary and dashboard with html resolved against the task."""
         task = self._load(company, instance_id)
@@ -61,7 +80,7 @@ class AppInstances:
         }
         if stored is None or app_doc is None:  # the app (or this version) was deleted; the task stays
             return {**reply, "app": None, "app_missing": True, "dashboard": {"lines": []}}
-        counts = self.apps.instance_counts(company, [app_id])[app_id]
+        counts = self.counts(company, [app_id])[app_id]
         dashboard = copy.deepcopy(stored["app"].get("dashboard") or {"lines": []})
         for line in dashboard.get("lines") or []:
             for element in line.get("contents") or []:

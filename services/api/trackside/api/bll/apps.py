@@ -17,7 +17,6 @@ from trackside.api.bll.app_instances import AppInstances
 from trackside.api.bll.app_store import MAX_STORED_ASSET_BYTES, AppStore
 from trackside.api.bll.app_summary import summary
 from trackside.api.bll.common import HIDDEN_TAG
-from trackside.api.bll.task_status import ARCHIVED_TAG, IN_PROGRESS, QUEUED
 from trackside.api.context import Identity
 from trackside.shared.apps import LaunchError, PackageError, Problem, apply_targets, load_package, validate_launch
 from trackside.shared.apps.choices import choices_query, is_source, options_from_rows
@@ -25,7 +24,6 @@ from trackside.shared.apps.targets import base_task_fields
 
 APPLICATION_TYPE = "application"  # the instance task's type and system tag
 APPLICATIONS_PROJECT = ".applications"
-ACTIVE_STATUSES = (QUEUED, IN_PROGRESS)
 ARCHIVE_SUFFIXES = (".zip", ".tar.gz", ".tgz")
 
 ReadChoices = Callable[[str, dict], list]
@@ -71,7 +69,7 @@ class AppsBLL:
     # -- reading ---------------------------------------------------------------------------------------
     def get_apps(self, company: str, ids: list[str] | None, category: str | None, include_disabled: bool) -> list:
         docs = self.store.listed(company, ids, include_disabled)
-        counts = self.instance_counts(company, [d["app_id"] for d in docs])
+        counts = self.instances.counts(company, [d["app_id"] for d in docs])
         out = []
         for doc in docs:
             version = self.store.version(company, doc["app_id"], doc["version"])
@@ -81,24 +79,6 @@ class AppsBLL:
                 continue
             out.append(summary(version["app"], doc.get("enabled", True), counts.get(doc["app_id"])))
         return sorted(out, key=lambda a: (a["featured"] if a["featured"] is not None else 500, a["name"] or ""))
-
-    def instance_counts(self, company: str, app_ids: list[str]) -> dict:
-        """{app id: {total, running}} of the apps' unarchived instances (running: queued or in progress)."""
-        counts = {app_id: {"total": 0, "running": 0} for app_id in app_ids}
-        if not app_ids:
-            return counts
-        rows = self.tasks.coll.aggregate([
-            {"$match": {"company": company, "application.app_id": {"$in": app_ids},
-                        "system_tags": {"$ne": ARCHIVED_TAG}}},
-            {"$group": {"_id": {"app": "$application.app_id", "status": "$status"}, "n": {"$sum": 1}}},
-        ])
-        for row in rows:
-            entry = counts.get(row["_id"]["app"])
-            if entry is not None:
-                entry["total"] += row["n"]
-                if row["_id"]["status"] in ACTIVE_STATUSES:
-                    entry["running"] += row["n"]
-        return counts
 
     def get_asset(self, company: str, app_id: str, version: str | None, name: str) -> bytes:
         app_doc = self.store.require(company, app_id)
@@ -125,7 +105,7 @@ class AppsBLL:
     def launch_template(self, identity: Identity, app_id: str, read_choices: ReadChoices) -> dict:
         app_doc, version = self.store.current(identity.company, app_id)
         app = version["app"]
-        counts = self.instance_counts(identity.company, [app_id])[app_id]
+        counts = self.instances.counts(identity.company, [app_id])[app_id]
         entries = _with_choices(copy.deepcopy(app["wizard"]["entries"]), read_choices)
         return {"app": summary(app, app_doc.get("enabled", True), counts), "entries": entries}
 
