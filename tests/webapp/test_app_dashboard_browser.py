@@ -30,12 +30,24 @@ sys.path.insert(0, str(EXAMPLE / "task"))
 import trainer  # noqa: E402  (the example app's own image writer)
 
 
+# The second app's extra dashboard line: the element types the example does not use.
+EXTRA_LINE = """
+    { style: "height: 420px", contents: [
+      { title: "Loss over time", type: scalar-histogram, metric: "Loss", variant: ["train"], key: iso_time }
+      { title: "Schedule", type: configuration, name: "lr_schedule" }
+      { title: "Training", type: hyperparameter, section: "Training", name: "iterations" }
+    ] }"""
+
+
 def package(app_id: str = APP_ID) -> bytes:
-    """The example's package (the README's zip); another id gives a second app from the same files."""
+    """The example's package (the README's zip); another id gives a second app from the same files (with one
+    more dashboard line)."""
     conf = (EXAMPLE / f"{APP_ID}.app.conf").read_text()
     if app_id != APP_ID:
         conf = conf.replace(f'id: "{APP_ID}"', f'id: "{app_id}"').replace('name: "NumPy Trainer"',
                                                                           'name: "NumPy Trainer (idle)"')
+        assert conf.count("dashboard {\n  lines: [") == 1
+        conf = conf.replace("dashboard {\n  lines: [", "dashboard {\n  lines: [" + EXTRA_LINE)
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         archive.writestr(f"{app_id}.app.conf", conf)
@@ -248,7 +260,30 @@ def test_an_app_without_instances_shows_its_no_info_page(page, instance, shot):
     expect(frame).to_have_attribute("src", re.compile(rf"^/app-assets/{IDLE_APP_ID}/"))
     expect(page.frame_locator("iframe.app-no-info").locator("body")).to_contain_text("No NumPy Trainer runs yet")
     shot(page, "app-no-instances")
+
+    # The first instance appears without a reload: the page moves to its dashboard.
+    client = instance.client
+    task = client.ok("apps.launch_instance", app=IDLE_APP_ID, launch_params={
+        "lr_schedule": [{"at_iteration": 10, "factor": 0.5}], "iterations": 12})["id"]
+    run = RunningTask(instance.stack, client, task)
+    client.ok("tasks.started", task=task)
+    run.iterations(1, 12)
+    expect(page).to_have_url(re.compile(rf"/applications/{IDLE_APP_ID}/instances/{task}$"), timeout=15000)
+    line = page.locator(".app-line", has=page.locator("section[aria-label='Loss over time']"))
+    expect(line).to_have_css("height", "420px")  # the line's style
+    bars = page.locator("section[aria-label='Loss over time'] .chart-plot[data-drawn='true']")
+    expect(bars).to_have_count(1, timeout=15000)
+    assert bars.evaluate("(el) => [el.data.map((t) => t.type), el._fullLayout.xaxis.type]") == [["bar"], "date"]
+    schedule = page.locator("section[aria-label='Schedule']")
+    expect(schedule).to_contain_text('"at_iteration": 10')
+    training = page.locator("section[aria-label='Training']").get_by_role("table")
+    expect(training).to_contain_text("iterations")
+    expect(training.locator("tbody tr")).to_have_count(1)  # narrowed to one name
+    page.locator("section[aria-label='Loss over time']").scroll_into_view_if_needed()
+    shot(page, "app-dashboard-more-elements")
+    client.ok("apps.stop_instance", instance=task)
+
     # ?launch=1 (the gallery's link) opens the launch form on the app page.
     page.goto(f"/applications/{IDLE_APP_ID}?launch=1")
     expect(page.get_by_role("dialog", name="Launch NumPy Trainer (idle)")).to_be_visible()
-    expect(page).to_have_url(re.compile(rf"/applications/{IDLE_APP_ID}$"))
+    expect(page).to_have_url(re.compile(rf"/applications/{IDLE_APP_ID}/instances/{task}$"))

@@ -45,7 +45,7 @@ export function mountDashboard(container, {instanceId, onChange = () => {}, onRe
   let timer = null;
   const mounted = []; // {element, handle}
   const head = h('div', {class: 'app-instance-head'});
-  const body = h('div', {class: 'app-dashboard', 'aria-label': 'Instance dashboard'},
+  const body = h('div', {class: 'app-dashboard'},
     h('p', {class: 'muted'}, 'Loading dashboard…'));
   replace(container, head, body);
 
@@ -87,8 +87,13 @@ export function mountDashboard(container, {instanceId, onChange = () => {}, onRe
     if (values) await poll();
   }
 
+  let headShown = null;
   function drawHead() {
     const instance = info.instance;
+    // Rebuilt only when something in it changed, so a focused button keeps its focus between refreshes.
+    const signature = JSON.stringify([instance, Boolean(info.app)]);
+    if (signature === headShown) return;
+    headShown = signature;
     const active = ACTIVE.has(instance.status);
     const message = [instance.status_message, instance.status_reason].filter(Boolean).join(' · ');
     replace(head,

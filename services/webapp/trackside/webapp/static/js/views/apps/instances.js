@@ -19,12 +19,17 @@ export function mountInstanceList(container, {appId, onLoad = () => {}}) {
   let instances = [];
   let total = 0;
   let destroyed = false;
+  let shown = null;
   const count = h('span', {class: 'muted app-instance-count'});
   const list = h('ul', {class: 'app-instance-list', 'aria-label': 'Instances'});
   const note = h('p', {class: 'muted', hidden: true});
   replace(container, h('div', {class: 'app-instances-head'}, h('h2', {}, 'Instances'), count), note, list);
 
   function draw() {
+    // Redrawn only when something changed, so a focused link keeps its focus between refreshes.
+    const signature = JSON.stringify([selected, total, instances]);
+    if (signature === shown) return;
+    shown = signature;
     count.textContent = total ? String(total) : '';
     note.hidden = instances.length > 0;
     note.textContent = 'No instances yet';
