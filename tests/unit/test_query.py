@@ -170,6 +170,8 @@ FILTER_CASES = [
     ("unknown-keys-ignored", {"whatever": 1, "page": 2, "only_fields": ["x"]}, {}),
     ("none-values-ignored", {"name": None, "tags": None}, {}),
     ("name-regex", {"name": "^exp.*1$"}, {"name": {"$regex": "^exp.*1$"}}),
+    # PCRE's inline flag after the anchor (the custom-apps docs' project filter), moved first for Python's re
+    ("name-regex-flags-after-anchor", {"name": "^(?i)(?!example).*$"}, {"name": {"$regex": "(?i)^(?!example).*$"}}),
     ("id-renamed", {"id": ["a", "b"]}, {"_id": {"$in": ["a", "b"]}}),
     ("id-scalar", {"id": "a"}, {"_id": {"$in": ["a"]}}),
     ("tags", {"tags": ["x", "-y"]}, {"$and": [IN("x"), NIN("y")]}),

@@ -353,9 +353,15 @@ def _any_all_filter(params: Mapping[str, Any], spec: QuerySpec) -> dict:
     return _and(clauses)
 
 
+# MongoDB's PCRE takes inline flags anywhere ("^(?i)(?!example).*$", as the custom-apps docs write it); Python's
+# re, which checks patterns here and runs them in the embedded store, wants them first. "(?i)^..." is the same.
+_FLAGS_AFTER_ANCHOR = re.compile(r"^\^((?:\(\?[aiLmsux]+\))+)")
+
+
 def _checked_regex(key: str, value: Any) -> str:
     if not isinstance(value, str):
         raise QueryError(key, f"expected a regular expression string, got {type(value).__name__}")
+    value = _FLAGS_AFTER_ANCHOR.sub(r"\1^", value)
     try:
         re.compile(value)
     except re.error as exc:

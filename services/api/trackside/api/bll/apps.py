@@ -9,7 +9,6 @@ which the endpoint layer runs as that get_all call of the caller (same filters, 
 from __future__ import annotations
 
 import copy
-import re
 from typing import Callable
 
 from trackside.api import errors
@@ -176,15 +175,8 @@ def _source_fields(entries: list, prefix: str = ""):
             yield from _source_fields([template], path)
 
 
-# "^(?i)(?!example).*$" (the documented filter) is valid for MongoDB's PCRE, but Python's re, which our query
-# layer checks patterns with, wants global flags first: "(?i)^..." means the same.
-_FLAGS_AFTER_ANCHOR = re.compile(r"^\^((?:\(\?[aiLmsux]+\))+)")
-
-
 def _options(field: dict, read_choices: ReadChoices) -> list:
     endpoint, body = choices_query(field["choices"])
-    body = {key: _FLAGS_AFTER_ANCHOR.sub(r"\1^", value) if isinstance(value, str) else value
-            for key, value in body.items()}
     return options_from_rows(field["choices"], read_choices(endpoint, body))
 
 
