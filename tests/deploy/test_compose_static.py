@@ -437,24 +437,28 @@ def test_the_custom_apps_agent_runs_as_documented_and_our_agent_accepts_its_sett
     assert restart_policy(env["CLEARML_AGENT_SERVICES_DOCKER_RESTART"], {"application": {"resumable": False}}) is None
 
 
-def test_the_custom_apps_key_is_generated_once_and_the_api_and_agent_share_it(tmp_path):
-    generate = COMPOSE_DIR / "scripts" / "system_credentials.py"
-    command = [sys.executable, str(generate), "--config-dir", str(tmp_path), "custom_apps_agent", "--role", "admin"]
-    missing = subprocess.run(command, capture_output=True, text=True)
-    assert missing.returncode == 2 and "init-config writes it first" in missing.stderr
+def test_the_custom_apps_key_is_generated_once_and_the_api_and_agent_share_it(tmp_path, capsys):
+    generate = load_script("system_credentials").main
+    args = ["--config-dir", str(tmp_path), "custom_apps_agent", "--role", "admin"]
+    assert generate(args) == 2 and "init-config writes it first" in capsys.readouterr().err
+    from pyhocon import ConfigFactory
+
     assert create_secure_conf(tmp_path, "test")
-    admin = admin_credentials(tmp_path)
+    before = (tmp_path / "secure.conf").read_text()
+    keys = []
     for _ in range(2):  # the second start keeps the key
-        result = subprocess.run(command, capture_output=True, text=True)
-        assert result.returncode == 0, result.stderr
-        secure = load_config({"CLEARML_CONFIG_DIR": str(tmp_path)}).get_config("secure.credentials")
-        entry = secure.get_config("custom_apps_agent")
-        if _ == 0:
-            first = (entry["user_key"], entry["user_secret"])
-        assert (entry["user_key"], entry["user_secret"]) == first and entry["role"] == "admin"
-        assert entry["user_secret"] not in result.stdout + result.stderr
-    assert "kept as it is" in result.stdout
-    assert admin_credentials(tmp_path) == admin and first[0] != admin[0]
+        assert generate(args) == 0
+        output = capsys.readouterr()
+        entry = ConfigFactory.parse_file(str(tmp_path / "secure.conf")).get_config("credentials.custom_apps_agent")
+        keys.append((entry["user_key"], entry["user_secret"]))
+        assert entry["user_secret"] not in output.out + output.err
+    first = keys[0]
+    assert keys[1] == first and "kept as it is" in output.out
+    assert (tmp_path / "secure.conf").read_text().startswith(before)  # appended: nothing else changes
+    # What the API loads: the entry, an administrator, beside the first admin.
+    secure = load_config({"CLEARML_CONFIG_DIR": str(tmp_path)}).get_config("secure.credentials")
+    assert (secure["custom_apps_agent"]["role"], secure["custom_apps_agent"]["user_key"]) == ("admin", first[0])
+    assert secure["admin"]["role"] == "admin" and secure["admin"]["user_key"] != first[0]
     assert stat.S_IMODE((tmp_path / "secure.conf").stat().st_mode) == 0o600
     show = [sys.executable, "-c", "import os; print(os.environ['CLEARML_API_ACCESS_KEY'], "
                                   "os.environ['CLEARML_API_SECRET_KEY'])"]
