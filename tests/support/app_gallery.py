@@ -20,9 +20,13 @@ def example_files() -> dict:
     return files
 
 
+ONE_FIELD = """{ name: path, title: "Path", type: string, required: true, default: "/data",
+    target { field: hyperparams, section: General, name: path } }"""
+
+
 def small_app_files(app_id: str, name: str, category: str, featured: int, badges: list[str],
-                    description: str) -> dict:
-    """One string field, an asset icon and a placeholder page: enough for a card and a one-field wizard."""
+                    description: str, entries: str = ONE_FIELD) -> dict:
+    """An asset icon, a placeholder page and the wizard ``entries`` (HOCON; default: one string field)."""
     header = f"""
 id: "{app_id}"
 name: "{name}"
@@ -34,8 +38,7 @@ badges: [{", ".join(f'"{b}"' for b in badges)}]
 icon: "${{ASSET:icon.png}}"
 no_info_html: "${{ASSET:no-info.html}}"
 """
-    conf = app_conf(entries="""{ name: path, title: "Path", type: string, required: true, default: "/data",
-        target { field: hyperparams, section: General, name: path } }""")
+    conf = app_conf(entries=entries)
     conf = conf.replace("id: t\nname: T\n", header)
     return {f"{app_id}.app.conf": conf.encode(), "assets/icon.png": PIXEL_PNG,
             "assets/no-info.html": b"<p>No instance yet</p><script>document.title = 'ran'</script>"}

@@ -2,7 +2,9 @@
 field type): a dropdown's conditional field hides and shows, a default follows another field until it is edited,
 the collapsible group, two list items titled live from their values, live validation that blocks Launch, a
 server refusal shown under the list item's field, and a launch whose instance task holds the typed values (read
-back through the API). The instance goes to a queue no agent serves: nothing runs."""
+back through the API); and, on a small app opened from its gallery card, a required list of single values with
+suggestions, and a checkbox that shows a field inside a group. The instances go to a queue no agent serves:
+nothing runs."""
 from __future__ import annotations
 
 import json
@@ -11,10 +13,25 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support.app_gallery import EXAMPLE_ID, example_files, upload_app
+from support.app_gallery import EXAMPLE_ID, example_files, small_app_files, upload_app
 from support.webapp_data import admin_client, make_project, unique
 
 WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 800, "height": 700}
+SMALL_ID = "wizard-small"
+SMALL_ENTRIES = """
+  { name: verbose, title: "Verbose", type: checkbox, default: false,
+    target { field: hyperparams, section: General, name: verbose } }
+  { name: tags, title: "Tags", type: list, required: true,
+    item_template { name: tag, title: "Tag", type: string, choices: ["alpha", "beta"] },
+    target { field: configuration, name: tags } }
+  { name: advanced, title: "Advanced", type: group, item_template: [
+    { name: level, title: "Log level", type: integer, default: 1,
+      conditional { entries: [ { name: verbose, value: true } ] },
+      target { field: hyperparams, section: Advanced, name: level } }
+    { name: comment, title: "Comment", type: multiline_text,
+      target { field: hyperparams, section: Advanced, name: comment } }
+  ] }
+"""
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +40,11 @@ def example_app(webapp_stack):
     upload_app(webapp_stack, api, example_files())
     project = unique("wizard-compare")  # the project dropdown lists it (its filter drops names starting "example")
     make_project(api, project)
-    return api, project
+    files = small_app_files(SMALL_ID, "Small Wizard", "Tools", 20, [], "Lists, suggestions, a checkbox",
+                            entries=SMALL_ENTRIES)
+    upload_app(webapp_stack, api, files)
+    yield api, project
+    api.ok("apps.delete", app=SMALL_ID)
 
 
 def field(dialog, label, scope=None):
@@ -149,3 +170,45 @@ def test_wizard_fields_validation_errors_and_launch(page, example_app, shot):
     assert json.loads(task["configuration"]["lr_schedule"]["value"]) == [
         {"at_iteration": 50, "factor": 0.5}, {"at_iteration": 120, "factor": 0.1}]
     assert task["application"]["launch_params"]["lr_schedule"][1] == {"at_iteration": 120, "factor": 0.1}
+
+
+def test_single_value_list_suggestions_and_a_checkbox_condition_in_a_group(page, example_app, shot):
+    api, _ = example_app
+    page.set_viewport_size(WIDE)
+    page.goto("/applications")
+    page.get_by_role("button", name="Launch Small Wizard").click()
+    dialog = page.get_by_role("dialog", name="Launch Small Wizard")
+    launch = dialog.get_by_role("button", name="Launch", exact=True)
+    expect(dialog.locator(".wizard-summary")).to_have_text("To launch, fix: Tags")  # required, and empty
+    expect(launch).to_be_disabled()
+
+    level = field(dialog, "Log level")
+    expect(level).to_be_hidden()  # its condition names the checkbox outside its group
+    field(dialog, "Verbose").check()
+    expect(level).to_have_value("1")
+
+    add = dialog.get_by_role("button", name="Add an item to Tags")
+    add.click()
+    items = dialog.locator(".wizard-list-item")
+    tag = field(dialog, "Tag", items.nth(0))
+    expect(tag).to_be_focused()
+    expect(dialog.locator(f"datalist#{tag.get_attribute('list')} option")).to_have_count(2)  # the suggestions
+    tag.fill("alpha")
+    add.click()
+    field(dialog, "Tag", items.nth(1)).blur()
+    expect(error_of(field(dialog, "Tag", items.nth(1)))).to_have_text("Enter a value or remove the item.")
+    expect(launch).to_be_disabled()
+    shot(page, "apps-wizard-small")
+    dialog.get_by_role("button", name="Remove Tags item 2").click()
+    expect(items).to_have_count(1)
+    expect(launch).to_be_enabled()
+    field(dialog, "Comment").fill("two\nlines")
+
+    launch.click()
+    page.wait_for_url(re.compile(rf"/applications/{SMALL_ID}/instances/[0-9a-f]+$"))
+    task = api.ok("tasks.get_by_id", task=page.url.rsplit("/", 1)[-1])["task"]
+    assert task["application"]["launch_params"] == {"verbose": True, "tags": ["alpha"],
+                                                    "advanced": {"level": 1, "comment": "two\nlines"}}
+    assert json.loads(task["configuration"]["tags"]["value"]) == ["alpha"]
+    assert task["hyperparams"]["General"]["verbose"]["value"] == "True"
+    assert task["hyperparams"]["Advanced"]["level"]["value"] == "1"

@@ -287,7 +287,7 @@ function listField(entry, ctx) {
         for (const f of item.fields) f.update(item.scope.lookup);
         const values = Array.isArray(template) ? itemValue(item, (f) => f.value()) : {};
         const text = entry.collapsibleTitleTemplate ? fillTitle(entry.collapsibleTitleTemplate, values)
-          : `Item ${i + 1}`;
+          : `${Array.isArray(template) ? 'Item' : template?.title || 'Item'} ${i + 1}`;
         item.title.textContent = text;
         item.node.setAttribute('aria-label', `${title}: ${text}`);
         item.remove.setAttribute('aria-label', `Remove ${title} item ${i + 1}`);
