@@ -229,6 +229,10 @@ def test_bad_credentials_not_admin_and_bad_packages_are_explained(fake, packed, 
     assert main(["upload", "--host", fake.url, "--user", KEY, "--password", "wrong", "--files", str(packed)]) == 1
     err = capsys.readouterr().err
     assert "refused the credentials" in err and "wrong" not in err
+    fake.replies["auth.login"] = (429, 1, "too many failed sign-in attempts", {}, {})
+    assert main(["list", *creds(fake)]) == 1
+    assert "refusing sign-ins for now (too many failed sign-in attempts)" in capsys.readouterr().err
+    del fake.replies["auth.login"]
     fake.replies["apps.upload"] = (403, 20, "forbidden (not allowed for role)", {}, {})
     assert main(["upload", *creds(fake), "--files", str(packed), str(packed)]) == 1
     err = capsys.readouterr().err

@@ -120,7 +120,9 @@ def _client(args, say: _Output) -> AppsClient | None:
 
 
 def _failure(exc: ApiFailure, say: _Output, what: str) -> None:
-    if exc.status == 401 or (exc.endpoint == "auth.login" and exc.status < 500):
+    if exc.status == 429:  # the sign-in throttle: retrying at once only extends the lock
+        say.err(f"the API is refusing sign-ins for now ({exc.message}); wait a little and try again")
+    elif exc.status == 401 or (exc.endpoint == "auth.login" and exc.status < 500):
         say.err(f"the API refused the credentials ({exc.message}); check --user and --password")
     elif exc.status == 403:
         say.err(f"{what}: needs an admin's credentials (the API answered: {exc.message})")
