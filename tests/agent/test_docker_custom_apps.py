@@ -143,7 +143,7 @@ def test_a_resumable_app_instance_runs_as_its_owner_restarts_when_killed_and_sto
     secret = api_server.secret
     with GitHttpServer(tmp_path / "git") as git_server:
         upload_app(api, f"{git_server.base_url}/ticker.git")
-        daemon, _ = start(home, "--docker", "--services-mode", "--create-queue", "--use-owner-token",
+        daemon, _ = start(home, "--foreground", "--docker", "--services-mode", "--create-queue", "--use-owner-token",
                           "--child-report-tags", "application", "--queue", QUEUE, name="custom-apps-agent")
         task = as_owner.ok("apps.launch_instance", app="ticker", launch_params={"greeting": "hi"},
                            task_name=unique("ticker"))["id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import re
+import signal
 
 import pytest
 
@@ -188,3 +189,34 @@ def test_the_agent_in_the_container_authenticates_with_the_token_file(tmp_path):
     assert load_config(conf, environ={"CLEARML_AUTH_TOKEN": "t"}).auth_token == "t"
     assert load_config(conf, environ={"CLEARML_AUTH_TOKEN": "t", "CLEARML_API_ACCESS_KEY": "K",
                                       "CLEARML_API_SECRET_KEY": "S"}).auth_token is None
+
+
+# -- a resumable service's agent inside its container ------------------------------------------------------
+class _Api:
+    def __init__(self, status: str):
+        self.status, self.calls = status, []
+
+    def call(self, endpoint, data=None):
+        self.calls.append(endpoint)
+        if endpoint == "tasks.get_by_id":
+            return {"task": {"id": "t1", "status": self.status, "user": "u1", "script": {}}}
+        raise AssertionError(f"unexpected call {endpoint}")
+
+
+@pytest.mark.parametrize("status", ["stopped", "completed", "queued", "created"])
+def test_a_restarted_container_does_not_resume_a_task_that_was_ended(config, monkeypatch, status):
+    import io
+    from trackside.agent.docker.agent_install import RESTARTABLE_ENV
+    from trackside.agent.execute.runner import TaskRunner
+    monkeypatch.setenv(RESTARTABLE_ENV, "1")
+    api = _Api(status)
+    out = io.StringIO()
+    runner = TaskRunner(config, api, "t1", full_monitoring=True, stream_logs=False, monitoring=False, out=out)
+    handlers = {sig: signal.getsignal(sig) for sig in (signal.SIGTERM, signal.SIGINT)}
+    try:
+        assert runner.run() == 0   # exit 0: docker's on-failure policy leaves the container ended
+    finally:   # run() installs the agent's own handlers: this process's stay as they were
+        for sig, handler in handlers.items():
+            signal.signal(sig, handler)
+    assert api.calls == ["tasks.get_by_id"]   # nothing started, no status changed
+    assert f"task t1 is {status}: not resuming it" in out.getvalue()
