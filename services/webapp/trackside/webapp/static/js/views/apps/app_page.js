@@ -60,12 +60,13 @@ function showInstance(mine, instanceId) {
   if (mine.dashboard?.id === instanceId) return;
   mine.dashboard?.cleanup?.();
   mine.list.select(instanceId);
+  if (!mine.list.has(instanceId)) mine.list.refresh(); // just launched or relaunched: listed at once
   const slot = h('div', {class: 'app-instance-detail'});
   replace(mine.detail, slot);
   mine.dashboard = {id: instanceId, cleanup: mountDashboard(slot, {
     instanceId,
     onChange: (instance) => mine.list.patch(instance),
-    onRelaunched: (id) => { mine.list.refresh(); navigate(instancePath(mine.appId, id)); },
+    onRelaunched: (id) => navigate(instancePath(mine.appId, id)),
   })};
 }
 

@@ -11,8 +11,8 @@ export function instancePath(appId, instanceId) {
 }
 
 /**
- * mountInstanceList(container, {appId, onLoad(instances, total)}) -> {select(id), refresh(), patch(instance),
- * destroy()}. onLoad runs after every read (the page picks an instance or shows the no-instances placeholder).
+ * mountInstanceList(container, {appId, onLoad(instances, total)}) -> {select(id), has(id), refresh(),
+ * patch(instance), destroy()}. onLoad runs after every read (the page picks an instance or shows the no-instances placeholder).
  */
 export function mountInstanceList(container, {appId, onLoad = () => {}}) {
   let selected = null;
@@ -46,7 +46,14 @@ export function mountInstanceList(container, {appId, onLoad = () => {}}) {
     }));
   }
 
-  async function refresh() {
+  // One read at a time: a second call while one is out shares it.
+  let reading = null;
+  function refresh() {
+    reading ??= read().finally(() => { reading = null; });
+    return reading;
+  }
+
+  async function read() {
     try {
       const answer = await api('apps.get_instances', {app: appId, page: 0, page_size: PAGE_SIZE});
       if (destroyed) return;
@@ -55,7 +62,9 @@ export function mountInstanceList(container, {appId, onLoad = () => {}}) {
       draw();
       onLoad(instances, total);
     } catch (error) {
-      if (!destroyed) replace(list, errorBox(error));
+      if (destroyed) return;
+      shown = null; // drawn again once a read succeeds
+      replace(list, h('li', {}, errorBox(error)));
     }
   }
 
@@ -63,6 +72,7 @@ export function mountInstanceList(container, {appId, onLoad = () => {}}) {
   const timer = setInterval(() => { if (document.visibilityState === 'visible') refresh(); }, POLL_MS);
   return {
     select(id) { selected = id; draw(); },
+    has: (id) => instances.some((i) => i.id === id),
     refresh,
     /** The dashboard read a newer state of one instance: shown at once. */
     patch(instance) {
