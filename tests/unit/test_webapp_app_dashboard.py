@@ -9,8 +9,7 @@ from pathlib import Path
 
 import pytest
 
-APPS = Path(__file__).resolve().parents[2] / "services" / "webapp" / "trackside" / "webapp" / "static" / "js" / "views" \
-    / "apps"
+APPS = Path(__file__).resolve().parents[2] / "services/webapp/trackside/webapp/static/js/views/apps"
 NODE = shutil.which("node")
 pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
 
@@ -21,9 +20,12 @@ FAKE_ELEMENT = """(() => { const set = {}; return {set, style: {cssText: '',
 
 def run(expressions: dict) -> dict:
     body = ",".join(f"{json.dumps(k)}: (await ({v}))" for k, v in expressions.items())
-    script = (f"import {{applyStyle}} from {json.dumps((APPS / 'dashboard.js').as_uri())};"
-              f"import {{assetLinker, linkAssetsIn}} from {json.dumps((APPS / 'dashboard' / 'asset_links.js').as_uri())};"
-              f"import {{variantsOf}} from {json.dumps((APPS / 'dashboard' / 'series.js').as_uri())};"
+    def url(name: str) -> str:
+        return json.dumps((APPS / name).as_uri())
+
+    script = (f"import {{applyStyle}} from {url('dashboard.js')};"
+              f"import {{assetLinker, linkAssetsIn}} from {url('dashboard/asset_links.js')};"
+              f"import {{variantsOf}} from {url('dashboard/series.js')};"
               "const link = await assetLinker();"
               "const styled = (style) => { const el = " + FAKE_ELEMENT + "; applyStyle(el, style);"
               " return {set: el.set, css: el.style.cssText}; };"

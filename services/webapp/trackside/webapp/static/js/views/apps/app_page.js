@@ -38,7 +38,8 @@ function header(app, link) {
         h('p', {class: 'muted app-page-provider'}, app.provider || ''),
         app.description ? h('p', {class: 'app-page-description'}, app.description) : null,
         (app.badges || []).length
-          ? h('ul', {class: 'app-badges', 'aria-label': 'Badges'}, app.badges.map((b) => h('li', {class: 'app-badge'}, b)))
+          ? h('ul', {class: 'app-badges', 'aria-label': 'Badges'},
+            app.badges.map((badge) => h('li', {class: 'app-badge'}, badge)))
           : null),
       h('span', {class: 'spacer'}),
       h('button', {type: 'button', class: 'primary', disabled: app.enabled === false,

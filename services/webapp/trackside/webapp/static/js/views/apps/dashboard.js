@@ -130,7 +130,10 @@ export function mountDashboard(container, {instanceId, onChange = () => {}, onRe
         const entry = {line: lineIndex, index, element, handle: null};
         mounted.push(entry);
         const load = ELEMENTS[element.type];
-        if (!load) { cardBody.append(h('p', {class: 'muted'}, `Unknown element type “${element.type}”`)); continue; }
+        if (!load) {
+          cardBody.append(h('p', {class: 'muted'}, `Unknown element type “${element.type}”`));
+          continue;
+        }
         load().then((module) => {
           if (!destroyed) entry.handle = module.mount(cardBody, element, ctx) || {};
         }).catch((error) => fail(cardBody, error));

@@ -12,7 +12,8 @@ export function instancePath(appId, instanceId) {
 
 /**
  * mountInstanceList(container, {appId, onLoad(instances, total)}) -> {select(id), has(id), refresh(),
- * patch(instance), destroy()}. onLoad runs after every read (the page picks an instance or shows the no-instances placeholder).
+ * patch(instance), destroy()}. onLoad runs after every read (the page picks an instance or shows the no-instances
+ * placeholder).
  */
 export function mountInstanceList(container, {appId, onLoad = () => {}}) {
   let selected = null;
@@ -39,9 +40,9 @@ export function mountInstanceList(container, {appId, onLoad = () => {}}) {
         h('a', {href: instancePath(appId, instance.id), 'aria-current': current ? 'page' : null},
           h('span', {class: 'app-instance-row'},
             h('span', {class: 'app-instance-label'}, instance.name || instance.id), statusBadge(instance.status)),
-          h('span', {class: 'app-instance-sub muted'},
-            `${instance.user?.name || ''}${instance.user?.name ? ' · ' : ''}`
-              + `${instance.started ? `started ${fmtDate(instance.started)}` : `created ${fmtDate(instance.created)}`}`),
+          h('span', {class: 'app-instance-sub muted'}, [instance.user?.name,
+            instance.started ? `started ${fmtDate(instance.started)}` : `created ${fmtDate(instance.created)}`]
+            .filter(Boolean).join(' · ')),
           h('span', {class: 'app-instance-sub muted'}, `updated ${fmtDate(instance.last_update)}`)));
     }));
   }
