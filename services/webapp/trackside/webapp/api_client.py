@@ -47,8 +47,10 @@ class ApiClient:
             raise ApiUnreachable(str(exc)) from None
 
     def call(self, endpoint: str, data: dict | None = None, *, token: str | None = None,
-             basic: tuple[str, str] | None = None) -> Any:
+             basic: tuple[str, str] | None = None, forwarded_for: str = "") -> Any:
         headers = {"Content-Type": "application/json"}
+        if forwarded_for:  # the browser's address, which the API's sign-in throttle charges failures to
+            headers["X-Forwarded-For"] = forwarded_for
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:

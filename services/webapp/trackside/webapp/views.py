@@ -26,6 +26,7 @@ SPA_PREFIXES = ("compare",)
 WRONG_PASSWORD = "Wrong user name or password."
 UNREACHABLE = "The Trackside API server is not reachable; try again in a moment."
 COOKIE_MISSING = "Your browser did not send back the sign-in page's cookie: allow cookies and try again."
+THROTTLED = "Too many failed sign-in attempts: try again in {seconds} s."
 
 
 def webapp():
@@ -61,6 +62,10 @@ def login() -> Response:
     except ApiUnreachable as exc:
         log.warning("sign-in failed: %s", exc)
         return _login_form(next_path, username, UNREACHABLE, status=503)
+    except SignInThrottled as exc:
+        response = _login_form(next_path, username, THROTTLED.format(seconds=exc.seconds), status=429)
+        response.headers["Retry-After"] = str(exc.seconds)
+        return response
     except NameLoginUnavailable as exc:
         log.error("name-only sign-in failed: %s", exc)
         return _login_form(next_path, username, "Sign-in is not available: " + str(exc), status=503)
@@ -71,14 +76,27 @@ def login() -> Response:
     return response
 
 
+class SignInThrottled(Exception):
+    """The API's sign-in throttle refused the attempt (429) for ``seconds``."""
+
+    def __init__(self, seconds: int):
+        super().__init__(f"retry in {seconds} s")
+        self.seconds = seconds
+
+
 def _password_token(username: str, password: str) -> str | None:
     if not username or not password or ":" in username:
         return None
+    # The browser's address after any it was forwarded through: the API believes the web app (a trusted
+    # proxy) and reads the list from the right, so a forged entry on the left is never used.
+    forwarded = ", ".join(a for a in (request.headers.get("X-Forwarded-For", ""), request.remote_addr or "") if a)
     try:
-        return webapp().api.call("auth.login", basic=(username, password))["token"]
+        return webapp().api.call("auth.login", basic=(username, password), forwarded_for=forwarded)["token"]
     except ApiCallError as exc:
         if exc.status == 401:
             return None
+        if exc.status == 429:
+            raise SignInThrottled(int((exc.meta.get("error_data") or {}).get("retry_after") or 1)) from None
         raise ApiUnreachable(str(exc)) from None
 
 
