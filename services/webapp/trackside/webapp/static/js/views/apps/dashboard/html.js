@@ -22,7 +22,11 @@ export function mount(body, element) {
     const box = frame.contentDocument?.documentElement?.getBoundingClientRect();
     if (box) frame.style.height = `${Math.max(40, Math.ceil(box.height))}px`;
   };
-  frame.addEventListener('load', fit);
+  frame.addEventListener('load', () => {
+    fit();
+    // Images (an app's assets) arriving after the text change its height again.
+    for (const img of frame.contentDocument?.images || []) if (!img.complete) img.addEventListener('load', fit);
+  });
   const update = async (el) => {
     const link = await assetLinker();
     const text = linkAssetsIn(el.text, link);
