@@ -220,3 +220,36 @@ def test_a_restarted_container_does_not_resume_a_task_that_was_ended(config, mon
             signal.signal(sig, handler)
     assert api.calls == ["tasks.get_by_id"]   # nothing started, no status changed
     assert f"task t1 is {status}: not resuming it" in out.getvalue()
+
+
+def test_the_owner_token_is_renewed_daily_and_written_back(tmp_path, monkeypatch):
+    """A service that runs for weeks renews its token (auth.login with it) and keeps the newest in its file,
+    which a restarted container starts from; a refused token is an error (there is nothing to log in with)."""
+    import time
+
+    from trackside.agent.api import ApiError
+    seen = []
+
+    def answer(self, endpoint, data, authorization):
+        seen.append((endpoint, authorization))
+        if authorization == "Bearer expired":
+            raise ApiError(endpoint, 401, 20, "token expired")
+        if endpoint == "auth.login":
+            assert data == {"expiration_sec": 30 * 24 * 3600}
+            return {"token": f"renewed-{len(seen)}"}
+        return {}
+
+    monkeypatch.setattr(_TokenSession, "_request", answer)
+    file = tmp_path / "owner.token"
+    file.write_text("first")
+    api = AgentApi("http://127.0.0.1:1", "", "", token="first", token_file=file)
+    api.call("tasks.get_all")
+    assert seen == [("tasks.get_all", "Bearer first")]   # renewed a day after the last renewal, not before
+    api._renewed = time.monotonic() - 25 * 3600
+    api.call("tasks.get_all")
+    assert seen[1:] == [("auth.login", "Bearer first"), ("tasks.get_all", "Bearer renewed-2")]
+    assert file.read_text() == "renewed-2" and oct(file.stat().st_mode & 0o777) == "0o600"
+    assert api.renew_token() == "renewed-4" and file.read_text() == "renewed-4"
+    stale = AgentApi("http://127.0.0.1:1", "", "", token="expired")
+    with pytest.raises(ApiError, match="no credentials to log in with"):
+        stale.call("tasks.get_all")

@@ -49,6 +49,7 @@ class AgentConfig:
     path: Path | None = None          # the file it came from, if any
     overrides: dict = field(default_factory=dict)  # key -> env var name that set it
     auth_token: str | None = None     # a token to call the API with instead of the credentials
+    auth_token_file: Path | None = None   # where that token came from (renewed tokens are written back)
 
     def get(self, key: str, default: Any = None) -> Any:
         node: Any = self.values
@@ -111,7 +112,7 @@ def load_config(path: str | Path | None = None, environ: MappingType[str, str] |
     config = AgentConfig(values, file if file.exists() else None)
     _apply_generic_environment(config, environ)
     _apply_environment(config, environ)
-    config.auth_token = _auth_token(config, environ)
+    config.auth_token, config.auth_token_file = _auth_token(config, environ)
     if require_credentials and not config.auth_token:
         missing = [key for key in ("api.api_server", "api.credentials.access_key", "api.credentials.secret_key")
                    if not config.get(key)]
@@ -247,9 +248,9 @@ def _hocon_value(raw: str) -> Any:
         return raw
 
 
-def _auth_token(config: AgentConfig, environ: MappingType[str, str]) -> str | None:
+def _auth_token(config: AgentConfig, environ: MappingType[str, str]) -> tuple[str | None, Path | None]:
     """The token file a task container's agent is given (it wins: the container has no credentials), else
-    ``CLEARML_AUTH_TOKEN`` when no credentials are configured."""
+    ``CLEARML_AUTH_TOKEN`` when no credentials are configured. ``(token, its file)``."""
     path = environ.get(TOKEN_FILE_ENV)
     if path:
         try:
@@ -257,7 +258,7 @@ def _auth_token(config: AgentConfig, environ: MappingType[str, str]) -> str | No
         except OSError as exc:
             raise ConfigError(f"environment variable {TOKEN_FILE_ENV}: cannot read {path}: {exc.strerror}") from None
         if token:
-            return token
+            return token, Path(path)
     if not (config.access_key and config.secret_key):
-        return (environ.get(TOKEN_ENV) or "").strip() or None
-    return None
+        return (environ.get(TOKEN_ENV) or "").strip() or None, None
+    return None, None

@@ -17,13 +17,13 @@ import tempfile
 from pathlib import Path
 from typing import Callable
 
+from trackside.agent.api import write_token
 from trackside.agent.config import AgentConfig
 from trackside.agent.docker import agent_install
 from trackside.agent.docker.agent_install import BOOTSTRAP_FAILED, AgentInstallError
 from trackside.agent.docker.arguments import DockerArgumentError
 from trackside.agent.docker.container import ContainerError, TaskContainer, engine
 from trackside.agent.docker.spec import DOCKER_BUILDS, build_spec, inner_config
-from trackside.agent.execute import owner_token
 from trackside.agent.execute.log_stream import LineSplitter
 from trackside.agent.execute.slots import Slot
 
@@ -124,5 +124,5 @@ class ContainerLaunch:
         with os.fdopen(fd, "w") as out:   # only this user reads the credentials
             out.write(inner_config(self.config, with_credentials=not self.owner_token))
         if self.owner_token:
-            owner_token.write_token(folder / agent_install.TOKEN_FILE_NAME, self.owner_token)
+            write_token(folder / agent_install.TOKEN_FILE_NAME, self.owner_token)
         return folder

@@ -11,8 +11,9 @@ In docker mode the agent outside asks for the token and the container gets only 
 folder, ``TRACKSIDE_AGENT_AUTH_TOKEN_FILE``) and a configuration without credentials: the agent inside
 authenticates with the owner's token and hands it to the task's process. The token is asked for with
 ``OWNER_TOKEN_SEC`` (30 days, the server's default and the reference's) and renewed (``auth.login`` with the
-token) each time the agent inside starts, written back to the file: a resumable service that docker
-restarts weeks later starts from a fresh token, never from one that expired meanwhile.
+token, ``AgentApi.renew_token``) each time the agent inside starts and daily while it runs, written back to
+the file: a resumable service that docker restarts weeks later starts from a fresh token, never from one
+that expired meanwhile.
 """
 from __future__ import annotations
 
@@ -21,26 +22,29 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from trackside.agent.api import ApiError
+from trackside.agent.api import TOKEN_SEC, ApiError
 from trackside.agent.config import AgentConfig
-from trackside.agent.config.loader import TOKEN_FILE_ENV
 
 TOKEN_ENV = "CLEARML_AUTH_TOKEN"
 # The agent's key variables, which the task's process must not inherit when it runs as its owner.
 KEY_ENV = ("CLEARML_API_ACCESS_KEY", "CLEARML_API_SECRET_KEY", "TRAINS_API_ACCESS_KEY", "TRAINS_API_SECRET_KEY")
 CONFIG_ENV = ("CLEARML_CONFIG_FILE", "TRAINS_CONFIG_FILE")
-OWNER_TOKEN_SEC = 30 * 24 * 3600
+OWNER_TOKEN_SEC = TOKEN_SEC   # 30 days
 
 
 def fetch(call: Callable[[str, dict], dict], task: dict, note: Callable[..., None],
-          own_token: str | None = None) -> str | None:
+          own_token: str | None = None, renew: Callable[[], str] | None = None) -> str | None:
     """The owner's token, or None (said in the task's log) when the server will not give one. ``own_token``:
-    this agent itself calls with the owner's token (a task container's agent): that one, renewed."""
+    this agent itself calls with the owner's token (a task container's agent): that one, renewed by ``renew``
+    where it can be."""
     user = task.get("user")
     if own_token:
-        token = renewed(call, own_token, note)
         note(f"running the task with its owner's token (user {user}, given to this agent)")
-        return token
+        try:
+            return renew() if renew is not None else own_token
+        except (ApiError, OSError) as exc:
+            note(f"--use-owner-token: could not renew the owner's token ({exc}); using it as it is", "WARNING")
+            return own_token
     if not user:
         note("--use-owner-token: the task has no owner; running it with the agent's credentials", "WARNING")
         return None
@@ -52,33 +56,6 @@ def fetch(call: Callable[[str, dict], dict], task: dict, note: Callable[..., Non
         return None
     note(f"running the task with its owner's token (user {user})")
     return token
-
-
-def renewed(call: Callable[[str, dict], dict], token: str, note: Callable[..., None]) -> str:
-    """A fresh token for the same user (``auth.login`` with the token), written back to the token file when
-    there is one; the given token when the server will not renew it (it still works until it expires)."""
-    try:
-        fresh = call("auth.login", {"expiration_sec": OWNER_TOKEN_SEC})["token"]
-    except (ApiError, KeyError, TypeError) as exc:
-        note(f"--use-owner-token: could not renew the owner's token ({exc}); using it as it is", "WARNING")
-        return token
-    path = os.environ.get(TOKEN_FILE_ENV)
-    if path:
-        try:
-            write_token(Path(path), fresh)
-        except OSError as exc:
-            note(f"--use-owner-token: could not keep the renewed token in {path}: {exc.strerror}", "WARNING")
-    return fresh
-
-
-def write_token(path: Path, token: str) -> Path:
-    """The token, 0600 at ``path`` (replaced whole: a reader never sees half a token)."""
-    temporary = path.with_name(f".{path.name}.{os.getpid()}")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as out:
-        out.write(token)
-    os.replace(temporary, path)
-    return path
 
 
 def write_config_without_credentials(config: AgentConfig, folder: Path) -> Path:

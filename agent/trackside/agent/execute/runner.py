@@ -200,7 +200,7 @@ class TaskRunner:
                                               worker=self.worker, log_level=self.log_level, task_env=task_env)
         owner_folder = None
         if self.use_owner_token:
-            token = owner_token.fetch(self.api.call, task, self.note, own_token=getattr(self.api, "token", None))
+            token = owner_token.fetch(self.api.call, task, self.note, **self._own_token())
             if token:
                 self.redact.add(token)
                 owner_folder = Path(tempfile.mkdtemp(prefix="trackside-owner-"))
@@ -271,7 +271,7 @@ class TaskRunner:
             + (["--use-owner-token"] if self.use_owner_token else [])
         token = None
         if self.use_owner_token:   # the container gets the owner's token, never this agent's credentials
-            token = owner_token.fetch(self.api.call, task, self.note, own_token=getattr(self.api, "token", None))
+            token = owner_token.fetch(self.api.call, task, self.note, **self._own_token())
             if token:
                 self.redact.add(token)
         launch = ContainerLaunch(self.config, task, self.worker, self.docker, inner, self.console.line, self.note,
@@ -308,6 +308,11 @@ class TaskRunner:
         self.note(f"Process failed: {reason}")
         self._set_status("failed", reason)
         return EXIT_FAILED
+
+    def _own_token(self) -> dict:
+        """This agent's own token and how to renew it, when it runs with one (in a task container)."""
+        token = getattr(self.api, "token", None)
+        return {"own_token": token, "renew": getattr(self.api, "renew_token", None)} if token else {}
 
     # -- how it ends -------------------------------------------------------------------------------------------
     def _end_stopped(self) -> int:
