@@ -253,3 +253,33 @@ def test_the_owner_token_is_renewed_daily_and_written_back(tmp_path, monkeypatch
     stale = AgentApi("http://127.0.0.1:1", "", "", token="expired")
     with pytest.raises(ApiError, match="no credentials to log in with"):
         stale.call("tasks.get_all")
+
+
+def test_the_daemon_leaves_a_restarting_service_container_to_the_agent_inside(monkeypatch):
+    """A killed execute's container is removed, unless docker runs or restarts it under a restart policy."""
+    from trackside.agent.docker import container as container_module
+
+    class Container:
+        def __init__(self, name, policy, state, status):
+            self.name, self.status, self.removed = name, status, False
+            self.attrs = {"HostConfig": {"RestartPolicy": {"Name": policy}}, "State": state}
+
+        def remove(self, force):
+            self.removed = force
+
+    left = [Container("plain", "", {"Running": True}, "running"),
+            Container("service-restarting", "on-failure", {"Restarting": True}, "restarting"),
+            Container("service-running", "on-failure", {"Running": True}, "running"),
+            Container("service-ended", "on-failure", {}, "exited")]
+
+    class Engine:
+        class containers:
+            @staticmethod
+            def list(all, filters):
+                assert filters == {"label": ["trackside.task=t1", "trackside.worker=w"]}
+                return left
+
+    monkeypatch.setattr(container_module, "engine", lambda: Engine())
+    removed, kept = container_module.remove_left_behind("t1", "w")
+    assert removed == ["plain", "service-ended"] and kept == ["service-restarting", "service-running"]
+    assert [c.removed for c in left] == [True, False, False, True]
