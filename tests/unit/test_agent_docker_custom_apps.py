@@ -172,6 +172,10 @@ def test_a_container_of_an_owner_token_run_gets_no_agent_credentials(config, tmp
     assert "S3CRET" not in json.dumps(spec.create_kwargs(), default=str)
     assert spec.options["restart_policy"] == {"Name": "on-failure", "MaximumRetryCount": 0}
     assert spec.labels["clearml-parent-worker-id"] == "custom-apps-agent"
+    # the agent's own variables stay the agent's: the task's process does not inherit them
+    from trackside.agent.execute.launch import AGENT_ONLY_ENV
+    assert {TOKEN_FILE_ENV, "TRACKSIDE_AGENT_RESTARTABLE", "TRACKSIDE_AGENT_PARENT_WORKER"} <= set(AGENT_ONLY_ENV)
+    assert spec.environment["TRACKSIDE_AGENT_RESTARTABLE"] == "1"
 
 
 def test_the_agent_in_the_container_authenticates_with_the_token_file(tmp_path):

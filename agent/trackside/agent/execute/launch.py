@@ -14,7 +14,9 @@ QUEUE_ENV = "TRACKSIDE_AGENT_QUEUE"
 # The agent's own variables the task's process does not inherit: its git credentials are for cloning, not for
 # the task's code (clearml-agent passed them on), and the daemon's queue is the agent's business.
 AGENT_ONLY_ENV = ("CLEARML_AGENT_GIT_USER", "CLEARML_AGENT_GIT_PASS", "TRAINS_AGENT_GIT_USER",
-                  "TRAINS_AGENT_GIT_PASS", QUEUE_ENV)
+                  "TRAINS_AGENT_GIT_PASS", QUEUE_ENV,
+                  # the daemon's worker, and a task container's token file and restart mode (docker/)
+                  "TRACKSIDE_AGENT_PARENT_WORKER", "TRACKSIDE_AGENT_AUTH_TOKEN_FILE", "TRACKSIDE_AGENT_RESTARTABLE")
 
 
 def task_command(code: CodeLocation, env: PythonEnvironment, optimization: int = 0) -> list[str]:
