@@ -6,6 +6,8 @@ import time
 
 import pytest
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 from pyhocon import ConfigFactory
 
 from trackside.api.auth.addresses import client_address, trusted_networks
@@ -114,7 +116,7 @@ def test_rules_from_config_keep_counters_longer_than_locks():
 
 
 def test_unreachable_redis_falls_back_to_memory_and_stops_trying(caplog, clock):
-    client = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5)
+    client = redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=0.5, retry=Retry(NoBackoff(), 0))
     throttle = LoginThrottle(RULES, ResilientCounters(RedisCounters(client), MemoryCounters(clock)), clock)
     fail(throttle, "k", "a", 3)
     assert throttle.retry_after("k", "a") == 1   # counted in memory
