@@ -94,6 +94,30 @@ def test_a_known_address_is_not_locked_out_by_failures_elsewhere(throttle, clock
     assert throttle.retry_after("victim", "192.0.2.7") == 0     # the owner does not
 
 
+def test_attempts_count_before_their_outcome_so_parallel_guesses_see_each_other(throttle):
+    assert [throttle.attempt("k", "a") for _ in range(4)] == [0, 0, 0, 1]   # none has finished yet
+
+
+def test_a_success_takes_its_attempt_back(throttle):
+    for _ in range(RULES.key):   # from a new address each time: each success leaves the key's count as it was
+        address = f"10.9.0.{_}"
+        assert throttle.attempt("k", address) == 0
+        throttle.succeeded("k", address)
+    assert throttle.retry_after("k", "10.9.1.1") == 0
+    for _ in range(2):
+        throttle.attempt("k", "a")
+    assert throttle.attempt("k", "a") == 0
+    throttle.succeeded("k", "a")
+    fail(throttle, "k", "a", 2)   # the address counts from zero again
+    assert throttle.retry_after("k", "a") == 0
+
+
+def test_a_server_error_is_not_counted(throttle):
+    for _ in range(10):
+        assert throttle.attempt("k", "a") == 0
+        throttle.forgive("k", "a")
+
+
 def test_counters_are_forgotten_after_the_window(throttle, clock):
     fail(throttle, "k", "a", 2)
     clock.now += RULES.forget_after_sec + 1

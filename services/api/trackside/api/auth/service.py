@@ -168,7 +168,7 @@ class AuthService:
     def _throttled_login(self, request: Request, key: str, secret: str) -> Identity:
         address = client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
                                  request.headers.get("X-Real-Ip", ""), self._trusted_proxies)
-        wait = self.throttle.retry_after(key, address)
+        wait = self.throttle.attempt(key, address)  # counted as a failure until it succeeds
         if wait:
             g.retry_after = wait  # the app's after-request hook sends it as Retry-After
             raise errors.TooManyFailedLogins(
@@ -176,7 +176,9 @@ class AuthService:
         try:
             identity = self.check_credentials(key, secret)
         except errors.InvalidCredentials:
-            self.throttle.failed(key, address)
+            raise  # already counted
+        except Exception:
+            self.throttle.forgive(key, address)  # the server failed, not the caller's guess
             raise
         self.throttle.succeeded(key, address)
         return identity

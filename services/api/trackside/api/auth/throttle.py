@@ -11,9 +11,13 @@ Three counters of failures, each with its own threshold:
 Once a counter reaches its threshold, each further failure locks that scope for ``lock_sec`` doubled per
 failure past the threshold, up to ``max_lock_sec``; attempts while locked are answered 429 without checking
 the secret and are not counted, so a lock always ends and a steady attacker gets one guess per
-``max_lock_sec`` per scope. A counter is forgotten ``forget_after_sec`` after its last failure. A successful
-sign-in clears its address's counters (the key-and-address one and the address one) and remembers the address
-as known for the key.
+``max_lock_sec`` per scope. A counter is forgotten ``forget_after_sec`` after its last failure.
+
+An attempt is counted as a failure *before* its secret is checked (``attempt``), so guesses sent in parallel
+see each other at once instead of all passing the check during the ~0.25 s a bcrypt check takes. A successful
+sign-in then clears its address's counters (the key-and-address one and the address one), takes its attempt
+back from the key's counter and remembers the address as known for the key; an attempt that ended in a server
+error is taken back from all three (``forgive``).
 
 Counters live in Redis (shared by every API process); when Redis cannot be reached each process counts in
 memory for a while (``ResilientCounters``), which still slows an attacker, per process.
@@ -82,6 +86,9 @@ class Counters(Protocol):
 
     def clear(self, scopes: list[str]) -> None: ...
 
+    def forgive(self, scopes: list[str], ttl: float) -> None:
+        """One failure fewer in each scope (never below zero)."""
+
     def remember(self, known: str, ttl: float) -> None: ...
 
 
@@ -104,15 +111,30 @@ class LoginThrottle:
             wait = max(wait, last + self.rules.lock_seconds(failures, threshold) - now)
         return math.ceil(wait) if wait > 0 else 0
 
+    def attempt(self, key: str, address: str) -> int:
+        """Like :meth:`retry_after`; when 0, the attempt is counted as a failure in advance."""
+        wait = self.retry_after(key, address)
+        if not wait:
+            self.failed(key, address)
+        return wait
+
     def failed(self, key: str, address: str) -> None:
         if self.rules.enabled:
             scopes = [name for name, _ in self._scopes(key, address)]
             self._counters.add_failure(scopes, self._clock(), self.rules.forget_after_sec)
 
     def succeeded(self, key: str, address: str) -> None:
+        """After :meth:`attempt`: the address's counters cleared, the key's attempt taken back."""
         if self.rules.enabled:
-            self._counters.clear([name for name, _ in self._scopes(key, address)[:2]])
+            key_and_address, by_address, by_key = (name for name, _ in self._scopes(key, address))
+            self._counters.clear([key_and_address, by_address])
+            self._counters.forgive([by_key], self.rules.forget_after_sec)
             self._counters.remember(_known_id(key, address), self.rules.known_address_sec)
+
+    def forgive(self, key: str, address: str) -> None:
+        """After :meth:`attempt`, when checking the secret failed for another reason (the database is down)."""
+        if self.rules.enabled:
+            self._counters.forgive([name for name, _ in self._scopes(key, address)], self.rules.forget_after_sec)
 
     def _scopes(self, key: str, address: str) -> list[tuple[str, int]]:
         # Hashed: fixed-size names whatever a caller sends, and no user names kept in Redis.
@@ -155,6 +177,15 @@ class RedisCounters:
     def clear(self, scopes: list[str]) -> None:
         self._redis.delete(*[f"{PREFIX}:{scope}" for scope in scopes])
 
+    def forgive(self, scopes: list[str], ttl: float) -> None:
+        # A counter that expired meanwhile comes back at -1 (one free failure) and with its expiry set again:
+        # harmless, and simpler than a script.
+        pipe = self._redis.pipeline(transaction=True)
+        for scope in scopes:
+            pipe.hincrby(f"{PREFIX}:{scope}", "n", -1)
+            pipe.expire(f"{PREFIX}:{scope}", max(1, math.ceil(ttl)))
+        pipe.execute()
+
     def remember(self, known: str, ttl: float) -> None:
         self._redis.set(f"{PREFIX}:{known}", "1", ex=max(1, math.ceil(ttl)))
 
@@ -192,6 +223,13 @@ class MemoryCounters:
             for scope in scopes:
                 self._failures.pop(scope, None)
 
+    def forgive(self, scopes: list[str], ttl: float) -> None:
+        with self._lock:
+            for scope in scopes:
+                if scope in self._failures:
+                    n, last, expires = self._failures[scope]
+                    self._failures[scope] = (max(0, n - 1), last, expires)
+
     def remember(self, known: str, ttl: float) -> None:
         now = self._clock()
         with self._lock:
@@ -221,6 +259,9 @@ class ResilientCounters:
 
     def clear(self, scopes):
         return self._call("clear", scopes)
+
+    def forgive(self, scopes, ttl):
+        return self._call("forgive", scopes, ttl)
 
     def remember(self, known, ttl):
         return self._call("remember", known, ttl)
