@@ -88,6 +88,8 @@ class TaskContainer:
                         feed(chunk)
                 except docker.errors.DockerException:
                     pass  # removed under us (a stop): the exit code below still tells
+                if self._restarted():   # already running again: waiting for its exit would hold its output back
+                    continue
                 try:
                     self.exit_code = int(self.container.wait(timeout=60).get("StatusCode", -1))
                 except Exception:  # noqa: BLE001 - gone or unreachable
