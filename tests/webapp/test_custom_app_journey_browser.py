@@ -61,6 +61,11 @@ def agent(webapp_stack, tmp_path_factory):
     daemon.stop()
 
 
+# Every chart of the dashboard drawn at its card's width (plotly follows a resize a moment later).
+CHARTS_FIT = """() => [...document.querySelectorAll('.app-dashboard .js-plotly-plot')]
+  .every((el) => el._fullLayout && Math.abs(el._fullLayout.width - el.clientWidth) < 2)"""
+
+
 def console(api, task_id: str) -> str:
     events = api.ok("events.get_task_log", task=task_id, batch_size=5000, navigate_earlier=False)["events"]
     return "\n".join(e.get("msg") or "" for e in events)
@@ -77,15 +82,22 @@ def wait_status(api, task_id: str, statuses: set, timeout: float = 120) -> dict:
     return get_task(api, task_id)
 
 
-def launch_from_wizard(page, values: dict) -> str:
-    """Fill the open launch wizard by the fields' labels, launch, land on the instance page: its id."""
+def instance_in(url: str) -> str | None:
+    found = INSTANCE_URL.search(url)
+    return found.group(1) if found else None
+
+
+def launch_from_wizard(page, api, values: dict) -> str:
+    """Fill the open launch wizard by the fields' labels, launch, land on the new instance's page: its id.
+    (The app page itself shows its newest instance meanwhile: the new one is the id not seen before.)"""
+    before = {i["id"] for i in api.ok("apps.get_instances", app=APP_ID)["instances"]}
     dialog = page.get_by_role("dialog", name=f"Launch {APP_NAME}")
     expect(dialog).to_be_visible()
     for label, value in values.items():
         dialog.get_by_label(re.compile(rf"^{re.escape(label)}")).fill(value)
     dialog.get_by_role("button", name="Launch", exact=True).click()
-    page.wait_for_url(INSTANCE_URL)
-    return INSTANCE_URL.search(page.url).group(1)
+    page.wait_for_url(lambda url: instance_in(url) not in (None, *before))
+    return instance_in(page.url)
 
 
 def html_frame(page):
@@ -98,7 +110,7 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
     card = page.locator(".app-card", has_text=APP_NAME)
     expect(card).to_be_visible()
     card.get_by_role("button", name="Launch").click()
-    instance = launch_from_wizard(page, {"Run name": RUN_NAME, "Iterations": "60",
+    instance = launch_from_wizard(page, admin, {"Run name": RUN_NAME, "Iterations": "60",
                                          "Pause per iteration (seconds)": "0.1"})
 
     task = get_task(admin, instance)
@@ -113,7 +125,7 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
     expect(frame.locator("body")).to_contain_text("completed: iteration 60 of 60", timeout=60000)
     expect(frame.locator("body")).to_contain_text("Model: polynomial, learning rate 0.4")
     expect(frame.locator("body")).to_contain_text("Baseline: no project chosen")
-    done = get_task(admin, instance)
+    done = wait_status(admin, instance, FINAL)  # the html says "completed" a moment before the process ends
     assert done["status"] == "completed", (done.get("status_reason"), console(admin, instance)[-3000:])
 
     # Plot, scalars, debug image and log, drawn from what the task reported.
@@ -123,6 +135,7 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
     loss = page.locator("section[aria-label='Loss'] .chart-plot[data-drawn='true']")
     expect(loss).to_be_visible()
     assert {"train", "validation"} <= set(loss.evaluate("el => el.data.map(t => t.name)"))
+    page.wait_for_function("el => el.data.every((t) => Math.max(...t.x) === 60)", arg=loss.element_handle())
     expect(page.locator("section[aria-label='Residuals'] img").first).to_be_visible()
     log = page.locator("section[aria-label='Log']")
     expect(log).to_contain_text(f"run '{RUN_NAME}': polynomial model (degree 3), 60 iterations")
@@ -133,14 +146,15 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
     assert f"running the task with its owner's token (user {ada_id})" in text
     assert done["last_worker"].startswith(f"{WORKER_ID}:service:") and "venv built in" in text
 
-    for width in (1280, 800):
-        page.set_viewport_size({"width": width, "height": 900})
+    for width, height in ((1280, 1800), (800, 2700)):  # tall enough for the whole dashboard (it scrolls inside)
+        page.set_viewport_size({"width": width, "height": height})
+        page.wait_for_function(CHARTS_FIT)
         shot(page, f"custom-app-dashboard-{width}")
 
 
 def test_a_long_instance_stopped_from_its_page_then_relaunched(page, admin, ada_id, installed, agent):
     page.goto(f"/applications/{APP_ID}?launch=1")
-    old = launch_from_wizard(page, {"Run name": "e2e long run", "Iterations": "100000",
+    old = launch_from_wizard(page, admin, {"Run name": "e2e long run", "Iterations": "100000",
                                     "Pause per iteration (seconds)": "0.1"})
     frame = html_frame(page)
     expect(frame.locator("body")).to_contain_text(re.compile(r"running: iteration [1-9]\d* of 100000"), timeout=90000)
@@ -150,12 +164,13 @@ def test_a_long_instance_stopped_from_its_page_then_relaunched(page, admin, ada_
     page.get_by_role("dialog", name="Stop instance").get_by_role("button", name="Stop").click()
     expect(head).to_contain_text(re.compile("stopped", re.I), timeout=60000)
     stopped = wait_status(admin, old, FINAL)
-    assert stopped["status"] == "stopped"
+    assert stopped["status"] == "stopped", (stopped.get("status_message"), stopped.get("status_reason"),
+                                            console(admin, old)[-2000:], agent.log()[-2000:])
 
     head.get_by_role("button", name="Relaunch").click()
     page.get_by_role("dialog", name="Relaunch instance").get_by_role("button", name="Relaunch").click()
-    page.wait_for_url(lambda url: INSTANCE_URL.search(url) and INSTANCE_URL.search(url).group(1) != old)
-    new = INSTANCE_URL.search(page.url).group(1)
+    page.wait_for_url(lambda url: instance_in(url) not in (None, old))
+    new = instance_in(page.url)
     fresh, archived = get_task(admin, new), get_task(admin, old)
     assert "archived" in archived["system_tags"]
     assert fresh["user"] == ada_id
