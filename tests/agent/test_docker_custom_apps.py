@@ -101,29 +101,52 @@ def ticking_again(log: str) -> bool:
     return log.count("APP_STARTED") == 2 and "TICK 2" in log.rsplit("APP_STARTED", 1)[1]
 
 
+# Run inside the container: where the secret (argv[1]) appears, in files (mounts included) and in processes'
+# environments.
+FIND_SECRET = """\
+import os, sys
+secret, found = sys.argv[1].encode(), []
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        if secret in open(f"/proc/{pid}/environ", "rb").read():
+            found.append("environ of " + pid)
+    except OSError:
+        pass
+for root, dirs, files in os.walk("/"):
+    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ("/proc", "/sys", "/dev")]
+    for name in files:
+        path = os.path.join(root, name)
+        try:
+            if os.path.isfile(path) and secret in open(path, "rb").read():
+                found.append(path)
+        except OSError:
+            pass
+print("FOUND", found)
+"""
+# Run inside the container: SIGKILL of the app's own process (its command line ends with the entry point,
+# written split so that this script's own command line does not).
+KILL_APP = """\
+import os, signal
+for pid in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        command = open(f"/proc/{pid}/cmdline", "rb").read()
+    except OSError:
+        continue
+    if command.endswith(b"app_" + b"main.py\\0"):
+        os.kill(int(pid), signal.SIGKILL)
+        print("KILLED", pid)
+"""
+
+
 def secret_places(container, secret: str) -> str:
-    """Where in the running container the secret appears: files (mounts included) and processes' environments."""
-    script = ("import os, sys\nsecret = sys.argv[1].encode()\nfound = []\n"
-              "for pid in filter(str.isdigit, os.listdir('/proc')):\n"
-              "    try:\n        data = open(f'/proc/{pid}/environ', 'rb').read()\n    except OSError:\n        continue\n"
-              "    if secret in data:\n        found.append('environ of ' + pid)\n"
-              "for root, dirs, files in os.walk('/'):\n"
-              "    dirs[:] = [d for d in dirs if os.path.join(root, d) not in ('/proc', '/sys', '/dev')]\n"
-              "    for name in files:\n        path = os.path.join(root, name)\n"
-              "        try:\n            if os.path.isfile(path) and secret in open(path, 'rb').read():\n"
-              "                found.append(path)\n        except OSError:\n            pass\n"
-              "print('FOUND', found)\n")
-    code, output = container.exec_run(["python3", "-c", script, secret])
+    code, output = container.exec_run(["python3", "-c", FIND_SECRET, secret])
     assert code == 0, output
     return output.decode()
 
 
 def kill_the_app_process(container) -> str:
-    """SIGKILL of the app's own process inside the container (not docker's stop or kill)."""
-    script = ("import os, signal\nfor pid in filter(str.isdigit, os.listdir('/proc')):\n"
-              "    try:\n        cmd = open(f'/proc/{pid}/cmdline', 'rb').read()\n    except OSError:\n        continue\n"
-              "    if cmd.endswith(b'app_' + b'main.py\\0'):\n        os.kill(int(pid), signal.SIGKILL); print('KILLED', pid)\n")
-    code, output = container.exec_run(["python3", "-c", script])
+    """The app's process killed inside the container (not docker's stop or kill, which are manual stops)."""
+    code, output = container.exec_run(["python3", "-c", KILL_APP])
     assert code == 0 and b"KILLED" in output, output
     return output.decode()
 
@@ -165,8 +188,11 @@ def test_a_resumable_app_instance_runs_as_its_owner_restarts_when_killed_and_sto
         # in its configuration, labels or name; nor in the task folder on this machine.
         assert "FOUND []" in secret_places(container, secret)
         assert secret not in json.dumps(container.attrs["Config"])
-        assert not [p for p in (home.path / ".clearml" / "docker-tasks").rglob("*")
-                    if p.is_file() and secret in p.read_text()]
+        [task_dir] = (home.path / "docker-tasks").glob(f"{task}-*")   # mounted at /trackside/task
+        assert sorted(p.name for p in task_dir.iterdir()) == ["clearml.conf", "owner.token"]
+        assert not [p.name for p in task_dir.iterdir() if secret in p.read_text()]
+        # the search sees the mounts: the owner's token is found where the agent inside reads it
+        assert "/trackside/task/owner.token" in secret_places(container, (task_dir / "owner.token").read_text())
 
         kill_the_app_process(container)
         wait_for(lambda: ticking_again(log_text(api, task)) or not daemon.running(), 300,
