@@ -146,6 +146,7 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
 
     # The agent ran it as the custom-apps service, with the launching user's token.
     text = console(admin, instance)
+    assert admin.ok("users.get_current_user")["user"]["id"] != ada_id  # the agent's key is another admin's
     assert f"running the task with its owner's token (user {ada_id})" in text
     assert done["last_worker"].startswith(f"{WORKER_ID}:service:") and "venv built in" in text
 
