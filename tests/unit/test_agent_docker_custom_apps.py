@@ -287,3 +287,22 @@ def test_the_daemon_leaves_a_restarting_service_container_to_the_agent_inside(mo
     removed, kept = container_module.remove_left_behind("t1", "w")
     assert removed == ["plain", "service-ended"] and kept == ["service-restarting", "service-running"]
     assert [c.removed for c in left] == [True, False, False, True]
+
+
+def test_the_container_gets_git_where_an_apt_image_has_none_unless_the_init_script_is_replaced(config):
+    """python:3.x-slim (the custom-apps agent's documented kind of base image) has no git, which the agent inside
+    needs to clone an app's code: installed first, as clearml-agent's default init does."""
+    import subprocess
+    from pathlib import Path
+
+    from trackside.agent.docker.agent_install import DEFAULT_INIT_SCRIPT, bootstrap_script
+    from trackside.agent.docker.spec import init_script
+    script = bootstrap_script(["echo task-setup"], ["execute"], Path("/w/1.0-aaaa"), init_script=init_script(config))
+    assert "apt-get install -y -qq --no-install-recommends git" in script
+    assert script.index("command -v git") < script.index("echo task-setup")
+    assert subprocess.run(["bash", "-n"], input=script, text=True).returncode == 0   # the shell parses it
+    config.set("agent.docker_preprocess_bash_script", ["echo first"])
+    assert init_script(config) == ["echo first", *DEFAULT_INIT_SCRIPT]
+    config.set("agent.docker_init_bash_script", ["echo mine"])
+    assert init_script(config) == ["echo first", "echo mine"]
+    assert "command -v git" not in bootstrap_script([], ["execute"], Path("/w/1.0-aaaa"), init_script=["echo mine"])

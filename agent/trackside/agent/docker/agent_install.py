@@ -41,6 +41,17 @@ RESTARTABLE_ENV = "TRACKSIDE_AGENT_RESTARTABLE"
 BOOTSTRAP_FAILED = 97
 
 
+# Before the task's setup script, unless agent.docker_init_bash_script replaces it (as in clearml-agent):
+# git where an apt-based image has none (python:3.x-slim), since the agent inside clones the task's code.
+DEFAULT_INIT_SCRIPT = [
+    "if ! command -v git >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then",
+    "  echo 'trackside-agent: no git in this image: installing it'",
+    "  (export DEBIAN_FRONTEND=noninteractive; apt-get update -qq && apt-get install -y -qq --no-install-recommends"
+    " git ca-certificates >/dev/null) || echo 'trackside-agent: installing git failed'",
+    "fi",
+]
+
+
 class AgentInstallError(RuntimeError):
     """The agent's own wheels cannot be produced."""
 
@@ -87,8 +98,9 @@ def _copy_of(given: Path, cache_root: Path) -> Path:
 
 
 def bootstrap_script(setup_script: list[str], inner_command: list[str], wheels: Path,
-                     venvs_builds: str | None = None) -> str:
-    """The container's entry: the task's and the agent's setup lines, this agent's venv, then the agent.
+                     venvs_builds: str | None = None, init_script: list[str] | None = None) -> str:
+    """The container's entry: the init lines (``DEFAULT_INIT_SCRIPT`` unless given), the task's and the agent's
+    setup lines, this agent's venv, then the agent.
     The agent's venv is kept per wheels folder (version and source state) and interpreter: a changed agent of
     the same version never finds the old one's venv. ``venvs_builds``: a folder in the container that the
     task's venvs folder (``VENVS_DIR_IN_CONTAINER``) is made a link to, emptied first."""
@@ -97,6 +109,7 @@ def bootstrap_script(setup_script: list[str], inner_command: list[str], wheels: 
     if venvs_builds:
         builds, link = shlex.quote(venvs_builds), shlex.quote(VENVS_DIR_IN_CONTAINER)
         lines += [f"rm -rf {builds} {link}", f"mkdir -p {builds} $(dirname {link})", f"ln -s {builds} {link}"]
+    lines += DEFAULT_INIT_SCRIPT if init_script is None else init_script
     if setup_script:
         lines += ["echo 'trackside-agent: running the setup script'", *setup_script]
     lines += [

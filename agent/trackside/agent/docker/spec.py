@@ -86,6 +86,16 @@ def setup_script(task: dict, config: AgentConfig) -> list[str]:
     return [line for line in own + list(config.get("agent.extra_docker_shell_script") or []) if line.strip()]
 
 
+def init_script(config: AgentConfig) -> list[str] | None:
+    """``agent.docker_preprocess_bash_script`` then ``agent.docker_init_bash_script`` (which replaces the
+    default init, as in clearml-agent); None: the default init alone."""
+    before = list(config.get("agent.docker_preprocess_bash_script") or [])
+    own = list(config.get("agent.docker_init_bash_script") or [])
+    if not before and not own:
+        return None
+    return before + (own or agent_install.DEFAULT_INIT_SCRIPT)
+
+
 def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner_command: list[str], worker: str,
                task_dir: Path, wheels: Path, agent_venvs: Path | None, environ: dict[str, str],
                build_slot: str | None = None, owner_token: bool = False,
@@ -129,7 +139,8 @@ def build_spec(task: dict, config: AgentConfig, *, flag: list[str] | None, inner
     builds = None
     if build_slot is not None:
         builds = f"{in_container(config)['agent.venvs_cache.path']}/{DOCKER_BUILDS}/{build_slot}"
-    script = agent_install.bootstrap_script(setup_script(task, config), inner_command, wheels, builds)
+    script = agent_install.bootstrap_script(setup_script(task, config), inner_command, wheels, builds,
+                                            init_script(config))
     return ContainerSpec(image, ["bash", "-c", script], options, mounts, environment, labels,
                          container_name(config, task, worker, warn))
 
