@@ -108,7 +108,7 @@ def html_frame(page):
 def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_stack, admin, ada_id, installed, agent):
     # The gallery lists the uploaded app; its card opens the wizard.
     page.goto("/applications")
-    card = page.locator(".app-card", has_text=APP_NAME)
+    card = page.locator(f".app-card[data-app='{APP_ID}']")
     expect(card).to_be_visible()
     card.get_by_role("button", name="Launch").click()
     instance = launch_from_wizard(page, admin, {"Run name": RUN_NAME, "Iterations": str(ITERATIONS),
