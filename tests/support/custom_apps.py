@@ -1,8 +1,7 @@
 """The example custom app (examples/apps/numpy-trainer) with real parts, for end-to-end tests:
 
     url = example_repository(tmp / "git")               # a git remote holding the app's task/ folder
-    zip_path = pack_example(tmp / "numpy-trainer.zip", url)   # the package, repository set (Python)
-    cli_pack(tmp / "numpy-trainer.zip", url)              # the same through `trackside-apps pack`
+    zip_path = cli_pack(tmp / "numpy-trainer.zip", url)   # `trackside-apps pack`, repository set
     cli_upload(api_url, key, secret, zip_path)            # `trackside-apps upload` (an admin's keys)
     agent = start_custom_apps_agent(tmp, api_server, files_url)  # our daemon as the custom-apps agent
     ...; agent.stop()
@@ -14,11 +13,9 @@ wheelhouse (clearml and numpy, requirements/wheelhouse.txt).
 """
 from __future__ import annotations
 
-import io
 import shutil
 import subprocess
 import sys
-import zipfile
 from pathlib import Path
 
 from support.clients import THREAD_REPORTING_CONF
@@ -30,8 +27,6 @@ REPO = Path(__file__).resolve().parents[2]
 APP_REL = Path("examples/apps/numpy-trainer")
 APP_DIR = REPO / APP_REL
 APP_ID, APP_NAME = "numpy-trainer", "NumPy Trainer"
-CONF_NAME = f"{APP_ID}.app.conf"
-PLACEHOLDER_REPOSITORY = "https://git.example.invalid/trackside.git"
 QUEUE, WORKER_ID = "custom_apps_queue", "custom-apps-agent"
 APPS_CLI = Path(sys.executable).parent / "trackside-apps"
 AGENT_FLAGS = ("--services-mode", "--create-queue", "--use-owner-token", "--child-report-tags", "application",
@@ -50,24 +45,6 @@ def example_repository(root: Path) -> str:
     git("commit", "--quiet", "-m", "the numpy-trainer task", cwd=work)
     git("push", "--quiet", str(bare), "main", cwd=work)
     return f"file://{bare}"
-
-
-def example_conf(repository: str) -> str:
-    """The app.conf with its placeholder repository replaced (what the README's sed does)."""
-    text = (APP_DIR / CONF_NAME).read_text()
-    assert PLACEHOLDER_REPOSITORY in text, "the example's repository placeholder changed"
-    return text.replace(PLACEHOLDER_REPOSITORY, repository)
-
-
-def pack_example(dest: Path, repository: str) -> Path:
-    """The README's ``zip -r numpy-trainer.zip numpy-trainer.app.conf assets/`` with the repository set."""
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
-        archive.writestr(CONF_NAME, example_conf(repository))
-        for path in sorted((APP_DIR / "assets").iterdir()):
-            archive.write(path, f"assets/{path.name}")
-    dest.write_bytes(buffer.getvalue())
-    return dest
 
 
 def _run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

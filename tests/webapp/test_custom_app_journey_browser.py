@@ -149,6 +149,8 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
     assert admin.ok("users.get_current_user")["user"]["id"] != ada_id  # the agent's key is another admin's
     assert f"running the task with its owner's token (user {ada_id})" in text
     assert done["last_worker"].startswith(f"{WORKER_ID}:service:") and "venv built in" in text
+    queue = admin.ok("queues.get_all", name=f"^{QUEUE}$")["queues"]  # the app's default_queue
+    assert [q["id"] for q in queue] == [done["execution"]["queue"]]
 
     for width, height in ((1280, 1800), (800, 2700)):  # tall enough for the whole dashboard (it scrolls inside)
         page.set_viewport_size({"width": width, "height": height})
