@@ -21,7 +21,7 @@ from support.objects import get_task
 from support.our_agent import WHEELHOUSE
 from support.waiting import wait_for
 from support.webapp import signed_in_session
-from support.webapp_data import admin_client
+from support.webapp_data import admin_client, make_project, make_task, unique
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not WHEELHOUSE.is_dir(), reason="make setup fills the wheelhouse")]
 RUN_NAME = "e2e sine ü 42"
@@ -88,7 +88,7 @@ def instance_in(url: str) -> str | None:
     return found.group(1) if found else None
 
 
-def launch_from_wizard(page, api, values: dict) -> str:
+def launch_from_wizard(page, api, values: dict, choose: dict | None = None) -> str:
     """Fill the open launch wizard by the fields' labels, launch, land on the new instance's page: its id.
     (The app page itself shows its newest instance meanwhile: the new one is the id not seen before.)"""
     before = {i["id"] for i in api.ok("apps.get_instances", app=APP_ID)["instances"]}
@@ -96,6 +96,8 @@ def launch_from_wizard(page, api, values: dict) -> str:
     expect(dialog).to_be_visible()
     for label, value in values.items():
         dialog.get_by_label(re.compile(rf"^{re.escape(label)}")).fill(value)
+    for label, option in (choose or {}).items():
+        dialog.get_by_label(re.compile(rf"^{re.escape(label)}")).select_option(label=option)
     dialog.get_by_role("button", name="Launch", exact=True).click()
     page.wait_for_url(lambda url: instance_in(url) not in (None, *before))
     return instance_in(page.url)
@@ -159,11 +161,18 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
 
 
 def test_a_long_instance_stopped_from_its_page_then_relaunched(page, admin, ada_id, installed, agent):
+    # A project to compare with (the wizard's project dropdown): one completed task reporting Loss/validation.
+    baseline = unique("e2e baseline")
+    make_task(admin, make_project(admin, baseline), "earlier fit", "completed",
+              scalars=[("Loss", "validation", [0.5, 0.25])])
     page.goto(f"/applications/{APP_ID}?launch=1")
     old = launch_from_wizard(page, admin, {"Run name": "e2e long run", "Iterations": "100000",
-                                    "Pause per iteration (seconds)": "0.1"})
+                                           "Pause per iteration (seconds)": "0.1"},
+                             choose={"Compare with project": baseline})
     html = html_frame(page).locator("body")
     expect(html).to_contain_text(re.compile(r"running: iteration [1-9]\d* of 100000"), timeout=90000)
+    # The task read that project as the launching user (Task.get_tasks with the owner's token).
+    expect(html).to_contain_text(f"Baseline: best validation loss 0.2500 in '{baseline}' (1 completed tasks)")
 
     head = page.locator(".app-instance-head")
     head.get_by_role("button", name="Stop").click()
@@ -181,7 +190,7 @@ def test_a_long_instance_stopped_from_its_page_then_relaunched(page, admin, ada_
     assert "archived" in archived["system_tags"]
     assert fresh["user"] == ada_id
     assert fresh["application"]["launch_params"] == stopped["application"]["launch_params"]
-    typed = [("General", "run_name"), ("Training", "iterations"), ("Training", "sleep_seconds"),
+    typed = [("General", "run_name"), ("General", "compare_project"), ("Training", "iterations"), ("Training", "sleep_seconds"),
              ("Training", "learning_rate"), ("Model", "kind"), ("Model", "degree"), ("Data", "samples")]
     assert [params(fresh)[s][n] for s, n in typed] == [params(stopped)[s][n] for s, n in typed]
     assert params(fresh)["General"]["run_name"] == "e2e long run"
