@@ -190,8 +190,9 @@ def test_a_long_instance_stopped_from_its_page_then_relaunched(page, admin, ada_
     assert "archived" in archived["system_tags"]
     assert fresh["user"] == ada_id
     assert fresh["application"]["launch_params"] == stopped["application"]["launch_params"]
-    typed = [("General", "run_name"), ("General", "compare_project"), ("Training", "iterations"), ("Training", "sleep_seconds"),
-             ("Training", "learning_rate"), ("Model", "kind"), ("Model", "degree"), ("Data", "samples")]
+    typed = [("General", "run_name"), ("General", "compare_project"), ("Training", "iterations"),
+             ("Training", "sleep_seconds"), ("Training", "learning_rate"), ("Model", "kind"), ("Model", "degree"),
+             ("Data", "samples")]
     assert [params(fresh)[s][n] for s, n in typed] == [params(stopped)[s][n] for s, n in typed]
     assert params(fresh)["General"]["run_name"] == "e2e long run"
 
