@@ -145,6 +145,7 @@ def test_launched_from_the_wizard_the_dashboard_follows_the_run(page, webapp_sta
     log = page.locator("section[aria-label='Log']")
     expect(log).to_contain_text(f"run '{RUN_NAME}': polynomial model (degree 3), {ITERATIONS} iterations")
     expect(log).to_contain_text(f"iteration {ITERATIONS}/{ITERATIONS}")
+    expect(log).to_contain_text("Process completed successfully")  # the agent's last line, after the run
 
     # The agent ran it as the custom-apps service, with the launching user's token.
     text = console(admin, instance)
