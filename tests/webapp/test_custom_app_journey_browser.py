@@ -200,5 +200,6 @@ def test_a_long_instance_stopped_from_its_page_then_relaunched(page, admin, ada_
     # The relaunch runs from the agent's venv cache; stopped again so that nothing outlives the module.
     expect(html).to_contain_text(re.compile(r"running: iteration [1-9]\d*"), timeout=60000)
     assert re.search(r"venv cache: hit \w+", console(admin, new))
+    shot(page, "custom-app-relaunched")
     admin.ok("apps.stop_instance", instance=new)
     assert wait_status(admin, new, FINAL)["status"] == "stopped"
