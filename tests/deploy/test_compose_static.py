@@ -467,3 +467,23 @@ def test_the_custom_apps_key_is_generated_once_and_the_api_and_agent_share_it(tm
     agent = subprocess.run([sys.executable, str(COMPOSE_DIR / "scripts" / "agent_credentials.py"), *show],
                            capture_output=True, text=True, env=env)
     assert agent.stdout.split() == list(first)
+
+
+@pytest.mark.parametrize("variant", sorted(VARIANTS))
+def test_the_web_app_proves_its_sign_ins_with_the_secure_conf_the_api_reads(variant, tmp_path):
+    """The API believes the browser address the web app forwards by a proof keyed from secure.conf's token
+    secret (the web app's bridge address is not trusted): both must read the same configuration folder."""
+    from trackside.shared import proxy_proof
+    from trackside.webapp.settings import read_settings
+
+    services = render(variant, tmp_path)["services"]
+
+    def config_source(name: str) -> str:
+        folder = services[name]["environment"]["CLEARML_CONFIG_DIR"]
+        return next(v["source"] for v in services[name]["volumes"] if v["target"] == folder)
+
+    assert config_source("webapp") == config_source("apiserver")
+    config = tmp_path / "config"
+    create_secure_conf(config, "the test")
+    loaded = load_config({"CLEARML_CONFIG_DIR": str(config)})
+    assert read_settings(loaded).proxy_proof_key == proxy_proof.proof_key(loaded) is not None

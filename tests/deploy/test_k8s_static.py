@@ -529,3 +529,16 @@ def test_secret_generator_refuses_to_overwrite(tree, tmp_path):
     assert all(re.fullmatch(r"[A-Za-z0-9_-]{30,}", line.split("=", 1)[1]) for line in first.splitlines())
     again = subprocess.run(["sh", str(tree / "new-secret-env.sh"), str(out)], capture_output=True, text=True)
     assert again.returncode != 0 and out.read_text() == first
+
+
+def test_the_web_app_and_the_api_derive_one_sign_in_proxy_proof_key(render, tmp_path):
+    """The API believes the browser address the web app forwards by a proof keyed from the token secret (the
+    web app's pod address is not trusted): both get the secret from the same Secret."""
+    from trackside.shared import proxy_proof
+    from trackside.webapp.settings import read_settings
+
+    docs = render("current_version")
+    containers = {w["metadata"]["name"]: w["spec"]["template"]["spec"]["containers"][0] for w in _workloads(docs)}
+    api = _load_container_config(containers["api"], docs, tmp_path / "api")
+    web = read_settings(_load_container_config(containers["webserver"], docs, tmp_path / "webapp"))
+    assert web.proxy_proof_key == proxy_proof.proof_key(api) is not None

@@ -6,10 +6,13 @@ the envelope's data, or an :class:`ApiCallError` carrying the API's status and m
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import requests
 from requests.adapters import HTTPAdapter
+
+from trackside.shared import proxy_proof
 
 
 class ApiUnreachable(Exception):
@@ -33,9 +36,10 @@ def pooled_session(pool_size: int) -> requests.Session:
 
 
 class ApiClient:
-    def __init__(self, base_url: str, timeout: float, pool_size: int):
+    def __init__(self, base_url: str, timeout: float, pool_size: int, proxy_proof_key: bytes | None = None):
         self.base_url = base_url.rstrip("/")
         self.timeout = timeout
+        self._proxy_proof_key = proxy_proof_key
         self.http = pooled_session(pool_size)
 
     def forward(self, path: str, body: bytes, token: str) -> requests.Response:
@@ -51,6 +55,8 @@ class ApiClient:
         headers = {"Content-Type": "application/json"}
         if forwarded_for:  # the browser's address, which the API's sign-in throttle charges failures to
             headers["X-Forwarded-For"] = forwarded_for
+            if self._proxy_proof_key:  # believed even where the API does not trust this web app's address
+                headers[proxy_proof.HEADER] = proxy_proof.sign(self._proxy_proof_key, forwarded_for, time.time())
         if token:
             headers["Authorization"] = f"Bearer {token}"
         try:

@@ -25,7 +25,8 @@ class WebApp:
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        self.api = ApiClient(settings.api_url, settings.api_timeout_sec, settings.api_pool_size)
+        self.api = ApiClient(settings.api_url, settings.api_timeout_sec, settings.api_pool_size,
+                             settings.proxy_proof_key)
         self.files_http = pooled_session(settings.api_pool_size)
         self.name_login = NameLogin(self.api, settings.name_login_key, settings.name_login_secret)
         self._modes_lock = threading.Lock()

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 from pyhocon import ConfigTree
 from pyhocon.exceptions import ConfigException
 
+from trackside.shared import proxy_proof
 from trackside.shared.config import ConfigError
 
 # Installed by `make setup` (npm ci in services/webapp/frontend), next to this package in a source checkout.
@@ -34,6 +35,9 @@ class Settings:
     # Name-only sign-in (no fixed users): the webserver credential, or None when it is not configured.
     name_login_key: str | None
     name_login_secret: str | None
+    # Signs the browser's address on sign-in so the API believes it (shared/proxy_proof.py); None without
+    # secure.auth.token_secret, when only an API that trusts the web app's address believes it.
+    proxy_proof_key: bytes | None = None
 
     @property
     def bind(self) -> str:
@@ -64,6 +68,7 @@ def read_settings(config: ConfigTree) -> Settings:
             plotly_js=Path(plotly).expanduser() if plotly else DEFAULT_PLOTLY_JS,
             name_login_key=str(key) if key and secret else None,
             name_login_secret=str(secret) if key and secret else None,
+            proxy_proof_key=proxy_proof.proof_key(config),
         )
     except (ConfigException, ValueError, TypeError) as exc:
         raise ConfigError(f"webapp.conf: {exc}") from None

@@ -87,8 +87,8 @@ class SignInThrottled(Exception):
 def _password_token(username: str, password: str) -> str | None:
     if not username or not password or ":" in username:
         return None
-    # The browser's address after any it was forwarded through: the API believes the web app (a trusted
-    # proxy) and reads the list from the right, so a forged entry on the left is never used.
+    # The browser's address after any it was forwarded through: the API believes the web app (by the proof it
+    # signs, or as a trusted proxy) and reads the list from the right, so a forged entry on the left is never used.
     forwarded = ", ".join(a for a in (request.headers.get("X-Forwarded-For", ""), request.remote_addr or "") if a)
     try:
         return webapp().api.call("auth.login", basic=(username, password), forwarded_for=forwarded)["token"]

@@ -4,7 +4,8 @@ Forwarding headers are believed only from trusted proxies (``apiserver.auth.logi
 addresses or networks): anyone else could name any address in them, dodging the per-address limit or charging
 failures to somebody else's address. ``X-Forwarded-For`` is read from the right (the hop the trusted proxy
 added) to the first address that is not itself a trusted proxy; ``X-Real-Ip`` is used when there is no
-``X-Forwarded-For``.
+``X-Forwarded-For``. The web app is believed wherever it runs, by the proof it signs
+(``trackside.shared.proxy_proof``).
 """
 from __future__ import annotations
 
@@ -31,6 +32,12 @@ def trusted_networks(values: Iterable[str]) -> list[Network]:
 def client_address(peer: str, forwarded_for: str, real_ip: str, trusted: list[Network]) -> str:
     if not _is_trusted(peer, trusted):
         return _normalized(peer)
+    return proxied_client_address(peer, forwarded_for, real_ip, trusted)
+
+
+def proxied_client_address(peer: str, forwarded_for: str, real_ip: str, trusted: list[Network]) -> str:
+    """The caller's address when ``peer`` is known to be a trusted proxy (by its address, or by the web app's
+    proof, ``trackside.shared.proxy_proof``)."""
     hops = [hop.strip() for hop in forwarded_for.split(",") if hop.strip()]
     if not hops:
         return _normalized(real_ip.strip() or peer)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hmac
+import time
 import uuid
 from dataclasses import dataclass
 
@@ -30,12 +31,13 @@ from redis.retry import Retry
 
 from trackside.api import SERVER_VERSION, errors
 from trackside.api.auth import secrets, tokens
-from trackside.api.auth.addresses import client_address, trusted_networks
+from trackside.api.auth.addresses import client_address, proxied_client_address, trusted_networks
 from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.auth.revoked_access import RevokedAccess
 from trackside.api.auth.throttle import LoginThrottle, MemoryCounters, RedisCounters, ResilientCounters, ThrottleRules
 from trackside.api.context import Identity
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
+from trackside.shared import proxy_proof
 from trackside.shared.auth_tokens import WEB_COOKIE, token_secret
 from trackside.shared.config import ConfigError
 from trackside.shared.credential_gen import new_access_key, new_secret_key
@@ -85,6 +87,7 @@ class AuthService:
         self.throttle = _login_throttle(config)
         self._trusted_proxies = trusted_networks(
             auth.get_list("login_throttle.trusted_proxies", ["127.0.0.1", "::1"]))
+        self._proxy_proof_key = proxy_proof.proof_key(config)  # the web app's, wherever it runs
         self._cookie_options = _cookie_options(config.get_config("apiserver.auth.cookies", ConfigTree()))
         self._config_keys = self._read_config_credentials(config.get_config("secure.credentials", ConfigTree()))
         fixed = config.get_config("apiserver.auth.fixed_users", ConfigTree())
@@ -166,8 +169,7 @@ class AuthService:
         raise errors.BadAuthType(f"unauthorized (bad authentication header type {scheme!r}): use Bearer")
 
     def _throttled_login(self, request: Request, key: str, secret: str) -> Identity:
-        address = client_address(request.remote_addr or "", request.headers.get("X-Forwarded-For", ""),
-                                 request.headers.get("X-Real-Ip", ""), self._trusted_proxies)
+        address = self._login_address(request)
         wait = self.throttle.attempt(key, address)  # counted as a failure until it succeeds
         if wait:
             g.retry_after = wait  # the app's after-request hook sends it as Retry-After
@@ -182,6 +184,16 @@ class AuthService:
             raise
         self.throttle.succeeded(key, address)
         return identity
+
+    def _login_address(self, request: Request) -> str:
+        """The address the throttle charges: the caller's, or the one a trusted proxy or the web app (by its
+        proof, wherever it runs) forwarded."""
+        peer, forwarded = request.remote_addr or "", request.headers.get("X-Forwarded-For", "")
+        real_ip = request.headers.get("X-Real-Ip", "")
+        if proxy_proof.verify(self._proxy_proof_key, forwarded, request.headers.get(proxy_proof.HEADER, ""),
+                              time.time()):
+            return proxied_client_address(peer, forwarded, real_ip, self._trusted_proxies)
+        return client_address(peer, forwarded, real_ip, self._trusted_proxies)
 
     def _token_identity(self, token: str) -> Identity:
         identity = tokens.identity_from(token, self._token_secret)
