@@ -175,8 +175,14 @@ export function mountConsole(container, {taskId, isRunning = () => false}) {
     scrollToEnd();
   }
 
+  let wasRunning = isRunning();
   async function poll() {
-    if (destroyed || !isRunning()) return;
+    if (destroyed) return;
+    // While the task runs, and once more after it ended: the lines it wrote after the last poll.
+    const running = isRunning();
+    const ended = wasRunning && !running;
+    wasRunning = running;
+    if (!running && !ended) return;
     try {
       const data = await api('events.get_task_log_lines', {task: taskId, offset: total, limit: 2000});
       if (destroyed) return;

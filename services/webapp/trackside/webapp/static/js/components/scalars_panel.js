@@ -394,9 +394,15 @@ export function mountScalars(container, {ids, modelEvents = false, isRunning = (
     }
   }
 
-  // Live: re-read the metric list and the charts in view (not zoomed ones) while the task runs.
+  // Live: re-read the metric list and the charts in view (not zoomed ones) while the task runs, and once more
+  // after it ended (what it reported after the last tick).
+  let wasRunning = isRunning();
   const timer = setInterval(async () => {
-    if (destroyed || !isRunning() || document.visibilityState !== 'visible') return;
+    if (destroyed || document.visibilityState !== 'visible') return;
+    const running = isRunning();
+    const ended = wasRunning && !running;
+    wasRunning = running;
+    if (!running && !ended) return;
     try {
       const list = await loadMetrics();
       if (destroyed) return;
