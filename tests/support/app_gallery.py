@@ -50,3 +50,10 @@ def upload_app(stack, client, files: dict, filename: str = "app.zip") -> dict:
                                 files={"file": (filename, build_zip(files), "application/zip")}, timeout=60)
     assert reply.status_code == 200, reply.text
     return reply.json()["data"]
+
+
+def stop_open_instances(client, app_id: str) -> None:
+    """Stop what a test launched and left queued or running: a later module's custom-apps agent would take it."""
+    open_ = client.ok("apps.get_instances", app=app_id, status=["created", "queued", "in_progress"])["instances"]
+    for instance in open_:
+        client.ok("apps.stop_instance", instance=instance["id"], force=True)

@@ -13,7 +13,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from support.app_gallery import EXAMPLE_ID, example_files, small_app_files, upload_app
+from support.app_gallery import EXAMPLE_ID, example_files, small_app_files, stop_open_instances, upload_app
 from support.webapp_data import admin_client, make_project, unique
 
 WIDE, NARROW = {"width": 1280, "height": 900}, {"width": 800, "height": 700}
@@ -44,6 +44,8 @@ def example_app(webapp_stack):
                             entries=SMALL_ENTRIES)
     upload_app(webapp_stack, api, files)
     yield api, project
+    stop_open_instances(api, EXAMPLE_ID)
+    stop_open_instances(api, SMALL_ID)
     api.ok("apps.delete", app=SMALL_ID)
 
 
