@@ -53,7 +53,7 @@ def selected(task: dict, selector: str) -> bool:
     """Whether the task's field at the dotted path exists (no ``=``, or nothing after it) or equals the
     value. ValueError when the value cannot be read as the field's type."""
     path, _, expected = selector.partition("=")
-    node = _field(task, path.strip())
+    node = task_field(task, path.strip(), _MISSING)
     if node is _MISSING:
         return False
     if not expected:
@@ -68,11 +68,13 @@ def selected(task: dict, selector: str) -> bool:
     return str(node) == expected
 
 
-def _field(task: dict, path: str):
+def task_field(task: dict, path: str, missing=None):
+    """A task field by dotted path (``application.resumable``, ``hyperparams.General.port.value``); ``missing``
+    when the task has none."""
     node = task
     for part in path.split("."):
         if not isinstance(node, dict) or part not in node:
-            return _MISSING
+            return missing
         node = node[part]
     return node
 

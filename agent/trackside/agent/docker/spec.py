@@ -23,7 +23,7 @@ from trackside.agent.docker.arguments import (
     DockerArgumentError, device_request, gpu_request, parse_arguments, split_arguments,
 )
 from trackside.agent.docker.mounts import SDK_CACHE, Mount, cache_mounts, host_path, in_container, ssh_environment
-from trackside.agent.docker.restart import ENV as RESTART_ENV, restart_policy
+from trackside.agent.docker.restart import ENV as RESTART_ENV, restart_policy, task_field
 from trackside.agent.gpus import detect_gpu_count
 
 DEFAULT_NAME_FORMAT = "trackside-{task_id}-{rand_string:.6}"
@@ -175,7 +175,7 @@ def container_name(config: AgentConfig, task: dict, worker: str, warn: Callable[
         fields = {"task_id": _name_safe(task_id), "worker_id": _name_safe(worker),
                   "rand_string": "".join(secrets.choice(string.ascii_lowercase) for _ in range(32))}
         for key, path in (config.get("agent.docker_container_name_format_fields") or {}).items():
-            fields[key] = _task_field(task, str(path))
+            fields[key] = task_field(task, str(path))
         try:
             name = template.format(**fields)
         except (KeyError, IndexError, ValueError, TypeError, AttributeError) as exc:
@@ -191,16 +191,6 @@ def container_name(config: AgentConfig, task: dict, worker: str, warn: Callable[
 
 def _name_safe(text: str) -> str:
     return re.sub(r"[^a-zA-Z0-9._-]", "-", text)
-
-
-def _task_field(task: dict, path: str):
-    """A task field by dotted path (``hyperparams.General.port.value``); None when the task has none."""
-    node = task
-    for part in path.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
 
 
 def _say(warn: Callable[[str], None] | None, text: str) -> None:
