@@ -3,15 +3,12 @@ them: a line's style (object or CSS text), asset URLs inside an html element's t
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from support.node import needs_node, run_module_script
 
 APPS = Path(__file__).resolve().parents[2] / "services/webapp/trackside/webapp/static/js/views/apps"
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 # A stand-in for an element's CSSStyleDeclaration: what setProperty and cssText received.
 FAKE_ELEMENT = """(() => { const set = {}; return {set, style: {cssText: '',
@@ -30,9 +27,7 @@ def run(expressions: dict) -> dict:
               "const styled = (style) => { const el = " + FAKE_ELEMENT + "; applyStyle(el, style);"
               " return {set: el.set, css: el.style.cssText}; };"
               f"console.log(JSON.stringify({{{body}}}));")
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module_script(script)
 
 
 def test_line_styles_asset_links_and_variants():

@@ -4,16 +4,13 @@ another field, list item titles, and API asset paths turned into /app-assets URL
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from support.node import needs_node, run_module_script
 
 APPS = Path(__file__).resolve().parents[2] / "services" / "webapp" / "trackside" / "webapp" / "static" / "js" / "views" \
     / "apps"
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 
 def run(expressions: dict) -> dict:
@@ -23,9 +20,7 @@ def run(expressions: dict) -> dict:
               f"import {{assetUrl}} from {json.dumps((APPS / 'assets.js').as_uri())};"
               "const {parseValue, sameValue, conditionsHold, currentDefault, fillTitle, options} = m;"
               f"console.log(JSON.stringify({{{body}}}, (k, v) => (v === undefined ? '<undefined>' : v)));")
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module_script(script)
 
 
 def test_values_conditions_defaults_and_titles():

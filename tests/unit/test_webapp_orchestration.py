@@ -4,24 +4,21 @@ rules for a queue's name and display name."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from support.node import needs_node, run_module_script
+
 JS = Path(__file__).resolve().parents[2] / "services" / "webapp" / "trackside" / "webapp" / "static" / "js"
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 
 def run(module: str, expression: str):
     names = expression.split("(")[0]
     script = (f"import {{{names}}} from {json.dumps((JS / module).as_uri())};"
               f"console.log(JSON.stringify({expression}));")
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module_script(script)
 
 
 @pytest.mark.parametrize("range_sec, width, interval", [

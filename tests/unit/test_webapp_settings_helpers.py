@@ -5,16 +5,15 @@ dialog's checks and update body, and a webhook's state badge. One Node process f
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from support.node import needs_node, run_module_script
+
 SETTINGS = (Path(__file__).resolve().parents[2] / "services" / "webapp" / "trackside" / "webapp" / "static" / "js"
             / "views" / "settings")
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 SCRIPT = """
 import {publicAddress, clearmlConf, agentInit} from %(credentials)s;
@@ -66,9 +65,7 @@ def out() -> dict:
     names = {"credentials": "credentials.js", "form": "webhook_form.js", "webhooks": "webhooks.js",
              "deliveries": "webhook_deliveries.js"}
     script = SCRIPT % {key: json.dumps((SETTINGS / name).as_uri()) for key, name in names.items()}
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module_script(script)
 
 
 def test_a_service_name_becomes_the_pages_host_and_real_hosts_stay(out):

@@ -4,25 +4,22 @@ pass through; 'none' and amount 0 leave the series alone."""
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
+from support.node import needs_node, run_module_script
+
 MODULE = (Path(__file__).resolve().parents[2] / "services" / "webapp" / "trackside" / "webapp" / "static" / "js"
           / "components" / "smoothing.js")
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 
 def smooth(y: list, kind: str, amount: float) -> list:
     script = (f"import {{smooth}} from {json.dumps(MODULE.as_uri())};"
               f"const out = smooth({json.dumps(y)}, {json.dumps(kind)}, {amount});"
               "console.log(JSON.stringify(out.map((v) => (Number.isFinite(v) ? v : String(v)))));")
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module_script(script)
 
 
 def test_ema_is_debiased_so_it_starts_at_the_first_value():

@@ -4,16 +4,13 @@ fetch(): `${id}` replaced in the URL, headers and payload; no body on GET; a con
 from __future__ import annotations
 
 import json
-import shutil
-import subprocess
 from pathlib import Path
 
-import pytest
+from support.node import needs_node, run_module_script
 
 MODULE = (Path(__file__).resolve().parents[2] / "services" / "webapp" / "trackside" / "webapp" / "static" / "js"
           / "components" / "ui_actions.js")
-NODE = shutil.which("node")
-pytestmark = pytest.mark.skipif(NODE is None, reason="node is not installed")
+pytestmark = needs_node
 
 # A fetch() that records what it was asked and answers by the URL's path: /down/ throws as an unreachable
 # (or CORS-blocked) target does, /status/<n>/ answers n.
@@ -32,9 +29,7 @@ globalThis.fetch = async (url, init) => {
 
 def run(body: str):
     script = f"import * as ui from {json.dumps(MODULE.as_uri())};{PRELUDE}{body}"
-    done = subprocess.run([NODE, "--input-type=module", "-e", script], capture_output=True, text=True, timeout=30)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout)
+    return run_module_script(script)
 
 
 def test_id_is_replaced_in_url_headers_and_payload():
