@@ -127,6 +127,8 @@ def _stop_together(processes: list[ServerProcess]) -> None:
 
 def _start(started: list[ServerProcess], process: ServerProcess) -> ServerProcess:
     print(f"trackside-run: starting {process.name}", file=sys.stderr)
+    # Started from the main thread, so a launcher killed outright (SIGKILL, OOM) takes its servers with it.
+    process.die_with_parent = True
     process.start(timeout=90)
     started.append(process)
     return process

@@ -1,10 +1,12 @@
 """Start a child server process, wait until it accepts connections, and stop it by its own PID."""
 from __future__ import annotations
 
+import ctypes
 import os
 import signal
 import socket
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Callable, Sequence
@@ -24,8 +26,31 @@ def port_open(host: str, port: int) -> bool:
         return False
 
 
+PR_SET_PDEATHSIG = 1  # linux/prctl.h
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to send the child SIGTERM when the process that started it dies, however
+    it dies (SIGKILL, the OOM killer): children in sessions of their own would otherwise keep running and
+    holding their ports. The signal survives ``exec`` (the services exec gunicorn, whose master then stops its
+    workers). It fires when the starting *thread* ends, so start such children from a thread that lives as long
+    as the parent (the main thread). None off Linux."""
+    if not sys.platform.startswith("linux"):
+        return None
+    libc = ctypes.CDLL(None, use_errno=True)  # loaded before the fork: nothing to import in the child
+    parent = os.getpid()
+
+    def preexec() -> None:
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died between the fork and prctl: nobody will signal us
+            os._exit(1)
+
+    return preexec
+
+
 class ServerProcess:
-    """One child process with a readiness check; ``stop()`` ends it by PID (SIGTERM, then SIGKILL)."""
+    """One child process with a readiness check; ``stop()`` ends it by PID (SIGTERM, then SIGKILL).
+    With ``die_with_parent`` (Linux) it also ends when this process dies without stopping it."""
 
     def __init__(
         self,
@@ -36,8 +61,10 @@ class ServerProcess:
         log_path: Path | None = None,
         env: dict | None = None,
         cwd: Path | None = None,
+        die_with_parent: bool = False,
     ):
         self.name = name
+        self.die_with_parent = die_with_parent
         self.argv = list(argv)
         self.port = port
         self._ready = ready
@@ -52,7 +79,7 @@ class ServerProcess:
             # A new session keeps terminal signals (Ctrl-C) for the launcher, which stops children in order.
             self.proc = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd,
-                start_new_session=True,
+                start_new_session=True, preexec_fn=_die_with_parent() if self.die_with_parent else None,
             )
         finally:
             if log is not subprocess.DEVNULL:
