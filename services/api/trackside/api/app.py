@@ -6,8 +6,9 @@ import logging.config
 from flask import Flask, Response, g
 from flask_cors import CORS
 from pyhocon import ConfigTree
+from werkzeug.exceptions import HTTPException
 
-from trackside.api import dispatch, endpoints, health  # noqa: F401  (importing endpoints registers them)
+from trackside.api import dispatch, endpoints, health, openapi  # noqa: F401  (importing endpoints registers them)
 from trackside.api.jsonio import APIJSONProvider
 from trackside.api.services import AppServices
 from trackside.shared.config import load_config
@@ -25,7 +26,9 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     _configure_cors(app, config)
     app.add_url_rule("/", "root", lambda: "OK")
     health.register(app, services)
+    openapi.register(app, services.max_version)
     app.add_url_rule("/<path:path>", "api", dispatch.handle, methods=["GET", "POST", "PUT"])
+    app.register_error_handler(HTTPException, dispatch.http_error)
     app.after_request(_retry_after_header)
     return app
 

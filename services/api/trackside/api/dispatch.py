@@ -11,13 +11,15 @@ import re
 import uuid
 from typing import Any
 
+from bson.errors import InvalidDocument
 from flask import Request, Response, current_app, request
 from marshmallow import ValidationError as SchemaError
+from werkzeug.exceptions import HTTPException
 
 from trackside.api import errors
 from trackside.api.context import Call
 from trackside.api.registry import REGISTRY, Endpoint, format_version, parse_version
-from trackside.api.schema import MISSING_MESSAGE
+from trackside.api.schema import MISSING_MESSAGE, bounded_int
 
 log = logging.getLogger(__name__)
 
@@ -45,9 +47,22 @@ def handle(path: str) -> Response:
         return response
     except errors.APIError as exc:
         return _envelope(meta, exc.code, exc.subcode, exc.message, {}, exc.error_data)
+    except InvalidDocument as exc:  # a name or value the database cannot store (a NUL byte in a key): the request's
+        error = errors.ValidationError(f"the request holds a value that cannot be stored: {exc}")
+        return _envelope(meta, error.code, error.subcode, error.message, {})
     except Exception:  # an unexpected failure must still answer in the envelope the clients parse
         log.exception("unhandled error in %s", meta["endpoint"]["name"])
         return _envelope(meta, 500, 1, "internal server error", {})
+
+
+def http_error(exc: HTTPException) -> Response | HTTPException:
+    """What werkzeug answers by itself (405 for a method no API rule takes, TRACE or DELETE, say), in the
+    envelope as well; redirects pass through."""
+    if exc.code is None or exc.code < 400:
+        return exc
+    meta = {"id": uuid.uuid4().hex,
+            "endpoint": {"name": request.path.strip("/"), "requested_version": None, "actual_version": None}}
+    return _envelope(meta, exc.code, 0, exc.name.lower(), {})
 
 
 def _resolve(path: str, max_version: tuple[int, int], check_max: bool, meta: dict) -> tuple[Endpoint, tuple[int, int]]:
@@ -90,7 +105,7 @@ def _body(req: Request, endpoint: Endpoint) -> Any:
     body: Any = {}
     if raw.strip():
         try:
-            body = json.loads(raw)
+            body = json.loads(raw, parse_int=bounded_int)
         except ValueError as exc:
             raise errors.ValidationError(f"request body is not valid JSON: {exc}") from None
         if not isinstance(body, dict):
@@ -123,7 +138,7 @@ def _query_value(value: str) -> Any:
     if lowered in ("true", "false"):
         return lowered == "true"
     if re.fullmatch(r"-?\d+", value):
-        return int(value)
+        return bounded_int(value)
     if re.fullmatch(r"-?\d+\.\d*", value):
         return float(value)
     return value

@@ -17,6 +17,16 @@ from trackside.api import errors
 
 MISSING_MESSAGE = "Missing data for required field."
 _INTEGER_TEXT = re.compile(r"[+-]?[0-9]+")
+# MongoDB stores 64-bit integers at most; a larger one is the request's error, not a 500 on write.
+INT64_MIN, INT64_MAX = -(2 ** 63), 2 ** 63 - 1
+
+
+def bounded_int(text: str) -> int:
+    """``json.loads``'s ``parse_int`` for request bodies: an integer beyond 64 bits is refused (400/12)."""
+    value = int(text)
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise errors.ValidationError(f"integer {text[:30]} is out of the 64-bit range")
+    return value
 
 
 class RequestSchema(Schema):
@@ -52,9 +62,11 @@ class _Integer(fields.Integer):
         if isinstance(value, str):
             if not _INTEGER_TEXT.fullmatch(value.strip()):
                 raise self.make_error("invalid")
-            return int(value)
+            value = int(value)
         if isinstance(value, float) and value.is_integer():
-            return int(value)
+            value = int(value)
+        if isinstance(value, int) and not INT64_MIN <= value <= INT64_MAX:
+            raise self.make_error("invalid")
         return super()._validated(value)
 
 
@@ -89,7 +101,8 @@ def Dict(**kw):
 
 
 def StrList(**kw):
-    return fields.List(fields.String(allow_none=True), **kw)
+    # Items are never null: ids, keys and field names are used as text (a null one was a 500).
+    return fields.List(fields.String(), **kw)
 
 
 def QueryList(**kw):
@@ -121,8 +134,9 @@ class GetAllRequest(RequestSchema):
     name = Str()
     tags = QueryList()
     system_tags = QueryList()
-    only_fields = QueryList()
-    order_by = QueryList()
+    # Field paths, not filter values: a null item is a 400, not "empty".
+    only_fields = _QueryList(fields.String())
+    order_by = _QueryList(fields.String())
     page = Int()
     page_size = Int()
     search_hidden = Bool(load_default=False)
@@ -161,7 +175,7 @@ def load_lines(lines: list[str], schema: type[RequestSchema]) -> list[dict]:
     items = []
     for number, line in enumerate(lines, start=1):
         try:
-            body = json.loads(line)
+            body = json.loads(line, parse_int=bounded_int)
         except ValueError as exc:
             raise errors.ValidationError(f"line {number}: not valid JSON: {exc}", line=number) from None
         if not isinstance(body, dict):

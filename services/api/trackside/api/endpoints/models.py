@@ -15,7 +15,8 @@ from trackside.api.schema import (
 
 
 class MetadataItem(RequestSchema):
-    key = Str(required=True)
+    # Stored as metadata.<key>: an empty key is no field name (it was a 500 on write).
+    key = Str(required=True, validate=validate.Length(min=1))
     type = Str()
     value = Str()
 
@@ -288,7 +289,8 @@ def add_or_update_metadata(call: Call) -> dict:
 
 
 class DeleteMetadataRequest(ModelRequest):
-    keys = StrList(required=True, validate=validate.Length(min=1))
+    # Keys name stored fields (metadata.<key>): an empty one is refused, as MetadataItem's.
+    keys = fields.List(Str(validate=validate.Length(min=1)), required=True, validate=validate.Length(min=1))
 
 
 @endpoint("models.delete_metadata", DeleteMetadataRequest, min_version="2.13")

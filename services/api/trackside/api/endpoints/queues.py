@@ -230,7 +230,8 @@ def add_or_update_metadata(call: Call) -> dict:
 
 
 class DeleteMetadataRequest(QueueRequest):
-    keys = StrList(required=True)
+    # Keys name stored fields (metadata.<key>): an empty one is refused, as MetadataItem's.
+    keys = fields.List(Str(validate=validate.Length(min=1)), required=True)
 
 
 @endpoint("queues.delete_metadata", DeleteMetadataRequest, min_version="2.13")
