@@ -12,7 +12,7 @@ WHEELHOUSE := .trackside/wheelhouse
 WEBAPP_FRONTEND := services/webapp/frontend
 WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
-.PHONY: setup run test test-unit bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks stress-dispatch deploy-smoke clean
+.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks stress-dispatch deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
@@ -48,6 +48,11 @@ test: setup
 
 test-unit: $(VENV)/.installed
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+# The API fuzzing run of make test (tests/integration/test_fuzz_api.py), longer: 100 generated bodies per endpoint
+# plus schemathesis's coverage phase (boundary, null and wrong-typed values, missing fields, other methods).
+fuzz: $(VENV)/.installed
+	TRACKSIDE_FUZZ_EXAMPLES=$${TRACKSIDE_FUZZ_EXAMPLES:-100} $(PY) -m pytest tests/integration/test_fuzz_api.py $(PYTEST_ARGS)
 
 # The Mongo-wire server comparison behind the embedded-default choice (ARCHITECTURE.md).
 bench-storage: $(VENV)/.installed
