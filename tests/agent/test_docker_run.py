@@ -97,13 +97,18 @@ def test_a_stop_request_stops_and_removes_the_container(api, home, docker_engine
         assert not any(secret_key in item for item in env)
         assert secret_key not in json.dumps(container.attrs["Config"]["Labels"]) + container.name
         assert container.attrs["HostConfig"]["NetworkMode"] == "host"
+        asked = time.monotonic()
         api.ok("tasks.stop", task=task)
+        # Prompt (issue 18: within 3 s; the margin is for a loaded machine): stopped, and the container gone.
+        wait_for(lambda: get_task(api, task)["status"] == "stopped" and not containers_of(docker_engine, task),
+                 timeout=60, interval=0.05, what="the task stopped and its container removed")
+        took = time.monotonic() - asked
+        print(f"docker abort: stopped, container gone {took:.1f} s after tasks.stop")
+        assert took < 4.5
         run.process.wait(120)
     finally:
         run.stop()
-    assert get_task(api, task)["status"] == "stopped"
     assert run.process.returncode == 2
-    assert containers_of(docker_engine, task) == []
     assert secret_key not in log_text(api, task)
 
 

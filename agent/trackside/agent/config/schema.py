@@ -201,7 +201,7 @@ AGENT: dict = {
     "cudnn_version": Str(""),
     "task_ping_interval_sec": Float(60.0),
     "status_report_interval_sec": Float(30.0),
-    "stop_poll_interval_sec": Float(2.0),
+    "stop_poll_interval_sec": Float(1.0),   # a stop request ends the task within about a second or two
     "log_flush_interval_sec": Float(1.0),
     "abort_callback_max_timeout": Int(1800),
     "uptime": StrList([]),
