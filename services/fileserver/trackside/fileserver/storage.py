@@ -149,6 +149,12 @@ class StagedFile:
         self._file.write(data)
 
     def close(self) -> None:
+        """On the disk before it can become visible: a full disk (or a filesystem that allocates space only
+        when the data is written out) fails the upload here, never a file already in place."""
+        if self._file.closed:
+            return
+        self._file.flush()
+        os.fsync(self._file.fileno())
         self._file.close()
 
     def move_to(self, target: Path) -> None:
@@ -169,6 +175,11 @@ class StagedFile:
         self.moved = True
 
     def discard(self) -> None:
-        self.close()
+        """Removed unless moved into place; what is still buffered is dropped (a full disk would refuse it
+        again, and the partial file must go all the same)."""
+        try:
+            self._file.close()  # closes the descriptor even when its last flush fails
+        except OSError:
+            pass
         if not self.moved:
             self.path.unlink(missing_ok=True)
