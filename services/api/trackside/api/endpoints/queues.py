@@ -198,8 +198,9 @@ def get_num_entries(call: Call) -> dict:
 
 # -- metrics and metadata ----------------------------------------------------------------------------------
 class QueueMetricsRequest(RequestSchema):
-    from_date = Float(required=True, validate=validate.Range(min=0))
-    to_date = Float(required=True, validate=validate.Range(min=0))
+    # Seconds since the epoch, up to the last date Python handles (year 9999); beyond it was a 500.
+    from_date = Float(required=True, validate=validate.Range(min=0, max=253402300799))
+    to_date = Float(required=True, validate=validate.Range(min=0, max=253402300799))
     interval = Int(required=True, validate=validate.Range(min=1))
     queue_ids = StrList()
     refresh = Bool(load_default=False)

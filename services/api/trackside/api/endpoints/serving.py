@@ -46,7 +46,8 @@ class ServingModelReport(RequestSchema):
 
 class RegisterRequest(ServingModelReport):
     # Seconds without a report before the container is gone (default: services.serving config).
-    timeout = Int(validate=validate.Range(min=1))
+    # Seconds; at most ten years (Redis refuses an expiry past its range: that was a 500).
+    timeout = Int(validate=validate.Range(min=1, max=10 * 365 * 86400))
 
 
 @endpoint("serving.register_container", RegisterRequest, min_version=SINCE)
