@@ -3,7 +3,8 @@
 Starts a MongoDB-wire server and Valkey from PyPI (with ACL users: the default user off), then the API,
 the file server and the web app under gunicorn, the watchdog, and the webhooks service with one RQ worker;
 prints the URLs, the credentials to use with the SDK and the web app's sign-in; Ctrl-C (or SIGTERM) stops
-everything in reverse order.
+everything in reverse order. Killed outright (SIGKILL, the OOM killer), it takes every server with it: each
+gets a death signal (Linux), the stores a few seconds after the services (``linger``).
 
 State lives in ``TRACKSIDE_HOME`` (default ``./.trackside``): the databases, the file server's ``files/``
 (unless ``CLEARML_UPLOAD_FOLDER`` names another folder), logs, and a ``config/`` folder holding the generated
@@ -30,6 +31,9 @@ from trackside.shared.embedded.servers import HOST, mongo_env, mongo_wire_server
 from trackside.shared.embedded.web_admin import ensure_web_admin, web_admin_login
 
 ACL_FILE = "users.acl"
+# After a SIGKILL of the launcher, the services' own SIGTERM handling (gunicorn stopping its workers, RQ's
+# worker deregistering) takes a second or two; the stores stay up that long for them.
+STORE_LINGER_SEC = 3.0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -71,10 +75,10 @@ def main(argv: list[str] | None = None) -> int:
     for sig in (signal.SIGINT, signal.SIGTERM):
         signal.signal(sig, lambda *_: stop.set())
     try:
-        mongo = _start(started, mongo_wire_server(home / "mongo", log_path=logs / "mongo.log"))
+        mongo = _start(started, _outliving_services(mongo_wire_server(home / "mongo", log_path=logs / "mongo.log")))
         redis_users = redis_acl(home / "valkey")
-        redis = _start(started, valkey_server(home / "valkey", log_path=logs / "valkey.log",
-                                              acl_file=home / "valkey" / ACL_FILE))
+        redis = _start(started, _outliving_services(valkey_server(home / "valkey", log_path=logs / "valkey.log",
+                                                                  acl_file=home / "valkey" / ACL_FILE)))
         env.update(mongo_env(mongo.port))
         env.update({"CLEARML_REDIS_SERVICE_HOST": HOST, "CLEARML_REDIS_SERVICE_PORT": str(redis.port)})
         env.update(redis_users)
@@ -132,6 +136,12 @@ def _start(started: list[ServerProcess], process: ServerProcess) -> ServerProces
     process.start(timeout=90)
     started.append(process)
     return process
+
+
+def _outliving_services(store: ServerProcess) -> ServerProcess:
+    """A store that a launcher killed outright ends STORE_LINGER_SEC after the services (``linger``)."""
+    store.argv = [sys.executable, "-m", "trackside.shared.embedded.linger", str(STORE_LINGER_SEC), *store.argv]
+    return store
 
 
 def redis_acl(valkey_dir: Path) -> dict[str, str]:

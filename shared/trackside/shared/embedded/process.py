@@ -29,7 +29,7 @@ def port_open(host: str, port: int) -> bool:
 PR_SET_PDEATHSIG = 1  # linux/prctl.h
 
 
-def _die_with_parent() -> Callable[[], None] | None:
+def death_signal_preexec() -> Callable[[], None] | None:
     """A ``preexec_fn`` asking Linux to send the child SIGTERM when the process that started it dies, however
     it dies (SIGKILL, the OOM killer): children in sessions of their own would otherwise keep running and
     holding their ports. The signal survives ``exec`` (the services exec gunicorn, whose master then stops its
@@ -79,7 +79,7 @@ class ServerProcess:
             # A new session keeps terminal signals (Ctrl-C) for the launcher, which stops children in order.
             self.proc = subprocess.Popen(
                 self.argv, stdout=log, stderr=subprocess.STDOUT, env=self._env, cwd=self._cwd,
-                start_new_session=True, preexec_fn=_die_with_parent() if self.die_with_parent else None,
+                start_new_session=True, preexec_fn=death_signal_preexec() if self.die_with_parent else None,
             )
         finally:
             if log is not subprocess.DEVNULL:
