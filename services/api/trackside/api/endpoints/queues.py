@@ -117,10 +117,11 @@ def add_task(call: Call) -> dict:
     call.app.queues.require(company, data["queue"])
     call.app.tasks.store.load(company, data["task"], ["id"])  # an unknown task is refused, not queued
     call.app.queues.drop_lease(company, data["task"])
-    call.app.queues.add_entry(company, data["queue"], data["task"])
+    # The task names its queue before the entry is visible, so whoever sees the entry (a claim, a page) reads it.
     if data["update_execution_queue"]:
         call.app.tasks.coll.update_one({"_id": data["task"], "company": company},
                                        {"$set": {"execution.queue": data["queue"]}})
+    call.app.queues.add_entry(company, data["queue"], data["task"])
     return {"added": 1}
 
 
