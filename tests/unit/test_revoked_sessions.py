@@ -3,14 +3,13 @@ from __future__ import annotations
 
 import time
 
-import redis
-
 from trackside.api.auth.revocation import RevokedSessions
 from trackside.shared.embedded.process import free_port
+from trackside.shared.storage.redis import connect_failing_fast
 
 
 def test_an_unreachable_redis_is_skipped_for_a_while(caplog):
-    sessions = RevokedSessions(redis.Redis(host="127.0.0.1", port=free_port(), socket_connect_timeout=1))
+    sessions = RevokedSessions(connect_failing_fast({"host": "127.0.0.1", "port": free_port()}))
     assert sessions.is_revoked("abc") is False
     assert "cannot check revoked tokens" in caplog.text
     started = time.monotonic()

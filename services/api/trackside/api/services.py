@@ -50,7 +50,7 @@ class AppServices:
 
         api_version = config.get("apiserver.max_api_version", "2.31")
         self.auth = AuthService(config, self.auth_db, self.company_id, self.company_name, api_version,
-                                RevokedSessions(self.redis))
+                                RevokedSessions(redis_store.connect_failing_fast(config.get_config("hosts.redis.apiserver"))))
         self.users = UsersBLL(self.auth_db)
         self.references = References(self.backend, self.auth_db)
         self.server_stats = ServerStats(self.backend, self.auth_db)

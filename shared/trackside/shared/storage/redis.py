@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 
 def connect(settings: Mapping[str, Any], **options: Any) -> redis.Redis:
@@ -20,3 +22,10 @@ def connect(settings: Mapping[str, Any], **options: Any) -> redis.Redis:
         password=settings.get("password", None) or None,
         **options,
     )
+
+
+def connect_failing_fast(settings: Mapping[str, Any]) -> redis.Redis:
+    """A client for checks a request makes on the side (revoked tokens, the sign-in throttle): 1 s time-outs
+    and one immediate retry, since redis-py's default retries take ~4 s on a refused connection and the
+    request waits for them; the callers carry on without Redis for a while instead."""
+    return connect(settings, socket_timeout=1.0, socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 1))

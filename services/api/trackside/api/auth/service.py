@@ -26,8 +26,6 @@ import bcrypt
 from flask import Request, g
 from pyhocon import ConfigTree
 from pymongo.database import Database
-from redis.backoff import NoBackoff
-from redis.retry import Retry
 
 from trackside.api import SERVER_VERSION, errors
 from trackside.api.auth import secrets, tokens
@@ -346,11 +344,8 @@ class AuthService:
 
 def _login_throttle(config: ConfigTree) -> LoginThrottle:
     rules = ThrottleRules.from_config(config.get_config("apiserver.auth.login_throttle", ConfigTree()))
-    # A client of its own with short time-outs and one immediate retry (redis-py's default retries take ~4 s
-    # on a refused connection): a Redis outage slows one login by at most ~2 s, then the process counts in
-    # memory for a while.
-    client = redis_store.connect(config.get_config("hosts.redis.apiserver"), socket_timeout=1.0,
-                                 socket_connect_timeout=1.0, retry=Retry(NoBackoff(), 1))
+    # A Redis outage slows one login by at most ~2 s, then the process counts in memory for a while.
+    client = redis_store.connect_failing_fast(config.get_config("hosts.redis.apiserver"))
     return LoginThrottle(rules, ResilientCounters(RedisCounters(client), MemoryCounters()))
 
 
