@@ -33,7 +33,7 @@ class AppStore:
         self._tasks = db["tasks"]
 
     def setup(self) -> None:
-        self.apps.create_index([("company", 1), ("featured", 1)], name="apps_company_featured")
+        self.apps.create_index([("company", 1), ("app_id", 1)], name="apps_company_app")
         self.versions.create_index([("company", 1), ("app_id", 1), ("version", 1)], unique=True,
                                    name="app_versions_company_app_version")
         # Instances are found by their app (gallery counts, apps.get_instances) among all the company's tasks.
@@ -53,7 +53,6 @@ class AppStore:
         self.apps.update_one(
             {"_id": app_key(company, package.id)},
             {"$set": {"company": company, "app_id": package.id, "version": package.version,
-                      "featured": package.app.get("featured", 500), "name": package.app.get("name"),
                       "last_update": now, "user": identity.user},
              "$setOnInsert": {"enabled": True, "created": now}},
             upsert=True)
@@ -88,15 +87,12 @@ class AppStore:
             query["enabled"] = True
         return list(self.apps.find(query))
 
-    def version(self, company: str, app_id: str, version: str, with_assets: bool = False) -> dict | None:
-        """The stored version: ``app`` (the validated app.conf) and, when asked, ``assets`` by name."""
-        projection = None if with_assets else {"assets": 0}
-        doc = self.versions.find_one({"company": company, "app_id": app_id, "version": version}, projection)
+    def version(self, company: str, app_id: str, version: str) -> dict | None:
+        """The stored version without its assets: ``app`` is the validated app.conf."""
+        doc = self.versions.find_one({"company": company, "app_id": app_id, "version": version}, {"assets": 0})
         if doc is None:
             return None
         doc["app"] = json.loads(doc.pop("app_json"))
-        if with_assets:
-            doc["assets"] = {item["name"]: bytes(item["data"]) for item in doc.get("assets") or []}
         return doc
 
     def asset(self, company: str, app_id: str, version: str, name: str) -> bytes | None:
