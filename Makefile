@@ -12,7 +12,7 @@ WHEELHOUSE := .trackside/wheelhouse
 WEBAPP_FRONTEND := services/webapp/frontend
 WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
-.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks stress-dispatch deploy-smoke clean
+.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks bench-scale stress-dispatch deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
@@ -84,6 +84,11 @@ bench-webapp: $(VENV)/.installed $(WEBAPP_NPM)
 # publishing domain events costs tasks.create (publish_events on against off), in one run.
 bench-webhooks: $(VENV)/.installed
 	$(PY) bench/bench_webhooks.py
+
+# The web app's queries at 1,000 / 10,000 / 100,000 tasks in one run, with the ratio 100k/1k (issue 18; sizes:
+# --steps or TRACKSIDE_SCALE_* in bench/bench_scale.py).
+bench-scale: $(VENV)/.installed
+	$(PY) bench/bench_scale.py
 
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
