@@ -17,6 +17,7 @@ import pytest
 from support.client import ApiClient
 from support.files import FilesClient
 from support.suite import start_api, start_fileserver, start_mongo, stop_together
+from trackside.api.migrations import STEPS
 from trackside.shared.admin.restore import verify
 from trackside.shared.embedded.servers import mongo_env
 
@@ -95,7 +96,7 @@ def test_backup_archive_lists_every_member_with_counts(archive):
         names = tar.getnames()
         manifest = json.load(tar.extractfile("manifest.json"))
     assert names[-1] == "manifest.json" and set(names[:-1]) == set(manifest["members"])
-    assert manifest["format"] == "trackside-backup" and manifest["migrations"] == ["0001_escape_param_keys"]
+    assert manifest["format"] == "trackside-backup" and manifest["migrations"] == [step.id for step in STEPS]
     members = manifest["members"]
     assert members["mongo/backend/tasks.bson"]["count"] == 1 and members["mongo/backend/events.bson"]["count"] == 8
     assert members["mongo/backend/models.bson"]["count"] == 1 and members["mongo/auth/users.bson"]["count"] >= 1

@@ -12,7 +12,11 @@ TASKS = Collection("tasks", (
     Index((("company", ASC), ("name", ASC))),
     Index((("parent", ASC),)),
     Index((("status_changed", ASC),)),  # the watchdog's replay of recent status changes (domain events)
+    Index((("completed", ASC),)),  # project statistics: the tasks completed in the hour 24 hours ago
 ))
+# Project statistics kept incrementally (trackside.shared.project_counters): what each task last added to its
+# project's counters; the counters themselves ("project_counters") are looked up by id only.
+TASK_COUNTER_STAMPS = Collection("task_counter_stamps", (Index((("p", ASC),)),))
 MODELS = Collection("models", (
     Index((("company", ASC), ("project", ASC), ("created", DESC))),
     Index((("company", ASC), ("task", ASC))),
@@ -33,7 +37,8 @@ SERVING_STATS = Collection("serving_stats", (
 ))
 # One document per company (bll/storage_settings.py).
 STORAGE_SETTINGS = Collection("storage_settings", (Index((("company", ASC),), unique=True),))
-BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS, SERVING_STATS, STORAGE_SETTINGS)
+BACKEND_COLLECTIONS = (PROJECTS, TASKS, MODELS, QUEUES, WORKER_STATS, SERVING_STATS, STORAGE_SETTINGS,
+                       TASK_COUNTER_STAMPS)
 
 USERS = Collection("users", (Index((("company", ASC),)),))
 CREDENTIALS = Collection("credentials", (Index((("user", ASC), ("company", ASC))),))

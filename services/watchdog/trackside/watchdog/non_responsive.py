@@ -26,6 +26,7 @@ from pymongo.database import Database
 from trackside.shared import domain_events
 from trackside.shared.config import ConfigError
 from trackside.shared.live_workers import LiveWorkers
+from trackside.shared.project_counters import ProjectCounters
 from trackside.shared.timeutil import utcnow
 
 log = logging.getLogger(__name__)
@@ -134,6 +135,7 @@ class NonResponsiveTasks:
                       "status_changed": now, "last_update": now, "last_change": now, "last_changed_by": CHANGED_BY}},
         ).modified_count == 1
         if stopped:
+            ProjectCounters(self.tasks.database).reconcile(task["_id"])  # the project statistics follow
             log.info("non-responsive tasks: stopped task %s (%s), last updated %s",
                      task["_id"], task.get("name"), task["last_update"])
             if task.get("project"):

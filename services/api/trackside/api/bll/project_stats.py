@@ -1,12 +1,14 @@
 """Project statistics for ``projects.get_all_ex``: task counts and run times per state, own contents,
 dataset counts, and the projects that hold a given kind of child (``active_users``, ``children_type``).
 
-Counts are summed in Python over a projection of the matching tasks: the Mongo-wire servers we run on
-differ in which aggregation operators they support, and the projection keeps the work linear."""
+Task statistics come from the counters kept per project (:mod:`trackside.shared.project_counters`) when the
+request asks for what they hold (no user filter; a stats filter on the archived/kind system tags only): a few
+small documents per project, whatever the number of tasks. Other filters sum a projection of the matching tasks
+in Python (the Mongo-wire servers we run on differ in which aggregation operators they support)."""
 from __future__ import annotations
 
 import math
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable, Mapping
 
 from pymongo.database import Database
@@ -14,6 +16,9 @@ from pymongo.database import Database
 from trackside.api import errors
 from trackside.api.bll.common import HIDDEN_TAG, company_filter
 from trackside.api.bll.task_status import TASK_STATUSES
+from trackside.shared.project_counters import (
+    KIND_TAGS, TASK_PROJECTION, ProjectCounters, contribution, counter_id, hour_of, parse_bucket,
+)
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
 from trackside.shared.timeutil import utcnow
@@ -76,6 +81,7 @@ class ProjectStats:
         self._models = db["models"]
         self._projects_coll = db["projects"]
         self._projects = projects
+        self.counters = ProjectCounters(db)
 
     # -- matching --------------------------------------------------------------------------------------
     @staticmethod
@@ -118,8 +124,52 @@ class ProjectStats:
     def task_stats(self, company: str, project_ids: list[str], state: str | None, with_children: bool,
                    search_hidden: bool, filter_: Mapping | None, users: list[str] | None,
                    selected: list[str] | None) -> tuple[dict, dict]:
+        matcher = None if users else bucket_matcher(filter_)
         descendants, scope = self._scope(project_ids, with_children, search_hidden, selected)
         all_ids = set().union(*scope.values()) if scope else set()
+        per_project = (self._counted(company, all_ids, state, matcher) if matcher
+                       else self._scanned(company, all_ids, state, filter_, users))
+        states = [s for s in STATES if not state or s == state]
+        stats = {pid: {s: self._section(per_project, scope[pid], s) for s in states} for pid in project_ids}
+        return stats, self.children_info(project_ids, descendants)
+
+    def _counted(self, company: str, project_ids: set[str], state: str | None, matcher) -> dict[str, dict]:
+        """Per project and section, from the counters: hours after the one 24 hours ago are summed, that hour
+        is counted exactly from the tasks completed in it (the index on ``completed``)."""
+        companies = list(dict.fromkeys([company, ""])) if company else [company]
+        owners = {counter_id(c, pid): pid for pid in project_ids for c in companies}
+        day_ago = utcnow() - timedelta(hours=24)
+        boundary = hour_of(day_ago)
+        per_project: dict[str, dict[str, dict]] = {}
+        for cid, buckets in self.counters.read(list(owners)).items():
+            for key, bucket in buckets.items():
+                section, kinds = parse_bucket(key)
+                if (state and section != state) or not matcher(section, kinds):
+                    continue
+                entry = per_project.setdefault(owners[cid], {}).setdefault(section, _empty_section())
+                for status, count in (bucket.get("n") or {}).items():
+                    if count:
+                        entry["status_count"][status] = entry["status_count"].get(status, 0) + count
+                entry["runtime"] += bucket.get("rt") or 0
+                entry["recent"] += sum(n for h, n in (bucket.get("h") or {}).items() if int(h) > boundary)
+                if bucket.get("ls") is not None:
+                    started = datetime.fromtimestamp(bucket["ls"] / 1000, tz=timezone.utc)
+                    if entry["last_started"] is None or started > entry["last_started"]:
+                        entry["last_started"] = started
+        hour_end = datetime.fromtimestamp((boundary + 1) * 3600, tz=timezone.utc)
+        for task in self._tasks.find({"completed": {"$gt": day_ago, "$lt": hour_end}}, TASK_PROJECTION):
+            counted = contribution(task)
+            if not counted or counted[0] not in owners or counted[1][4] != boundary:
+                continue
+            section, kinds = parse_bucket(counted[1][0])
+            if (state and section != state) or not matcher(section, kinds):
+                continue
+            per_project.setdefault(owners[counted[0]], {}).setdefault(section, _empty_section())["recent"] += 1
+        return per_project
+
+    def _scanned(self, company: str, all_ids: set[str], state: str | None, filter_: Mapping | None,
+                 users: list[str] | None) -> dict[str, dict]:
+        """Per project and section, summed over every matching task (filters the counters do not keep)."""
         per_project: dict[str, dict[str, dict]] = {}
         day_ago = utcnow() - timedelta(hours=24)
         fields = {"project": 1, "status": 1, "system_tags": 1, "started": 1, "completed": 1}
@@ -138,9 +188,7 @@ class ProjectStats:
                 entry["recent"] += 1
             if isinstance(started, datetime) and (entry["last_started"] is None or started > entry["last_started"]):
                 entry["last_started"] = started
-        states = [s for s in STATES if not state or s == state]
-        stats = {pid: {s: self._section(per_project, scope[pid], s) for s in states} for pid in project_ids}
-        return stats, self.children_info(project_ids, descendants)
+        return per_project
 
     @staticmethod
     def _section(per_project: Mapping[str, dict], ids: set[str], state: str) -> dict:
@@ -258,6 +306,29 @@ class ProjectStats:
         selected = self._projects.ids_with_parents(list(found))
         matching = [p for p in selected if p in set(project_ids)] if project_ids else list(selected)
         return matching, selected
+
+
+def bucket_matcher(filter_: Mapping | None):
+    """A test of (section, kind tags) equal to the stats filter, or None when the counters cannot answer it
+    (only a plain list of archived/kind system tags, "-tag" excluding, can). Validated as the scan would."""
+    if not filter_:
+        return lambda section, kinds: True
+    for field, spec in filter_.items():
+        field_filter(field, spec)  # the same validation errors as the scan
+    spec = filter_.get("system_tags")
+    if set(filter_) != {"system_tags"} or not isinstance(spec, list):
+        return None
+    include, exclude = set(), set()
+    for tag in spec:
+        name = tag[1:] if tag.startswith("-") else tag
+        if name not in (*KIND_TAGS, ARCHIVED):
+            return None
+        (exclude if tag.startswith("-") else include).add(name)
+
+    def matches(section: str, kinds: set[str]) -> bool:
+        tags = kinds | {ARCHIVED} if section == ARCHIVED else kinds
+        return (not include or bool(tags & include)) and not tags & exclude
+    return matches
 
 
 def _count_by(docs: Iterable[dict], field: str) -> dict[str, int]:

@@ -17,6 +17,7 @@ from trackside.api.bll.project_stats import PIPELINE_TAG, REPORTS_TAG, ProjectSt
 from trackside.api.context import Identity
 from trackside.shared import domain_events
 from trackside.shared.ids import new_id
+from trackside.shared.project_counters import counter_id
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError, QuerySpec
 from trackside.shared.timeutil import utcnow
@@ -30,6 +31,8 @@ SPEC = QuerySpec(
     text_fields=("name", "id", "description"),
 )
 EDITABLE = {"description", "tags", "system_tags", "default_output_destination"}
+# Tasks and models of a deleted project are written this many ids at a time.
+DELETE_BATCH = 500
 
 
 def split_path(name: Any) -> list[str]:
@@ -48,6 +51,7 @@ class ProjectsBLL:
         self._models = db["models"]
         self._max_depth = config.get_int("services.projects.max_depth", 10)
         self.stats = ProjectStats(db, self)
+        self.counters = self.stats.counters
         self.queries = ProjectQueries(db, self)
 
     # -- reading ---------------------------------------------------------------------------------------
@@ -237,6 +241,7 @@ class ProjectsBLL:
         for coll in (self._tasks, self._models):
             moved += coll.update_many({"company": company, "project": project_id},
                                       {"$set": {"project": destination_id, "last_update": utcnow()}}).modified_count
+        self.counters.move_project(counter_id(company, project_id), counter_id(company, destination_id))
         moved_projects = 0
         for child in list(self.coll.find({"company": company, "parent": project_id})):
             self._rename_subtree(company, to_api(child), f"{destination['name']}/{child['basename']}",
@@ -247,14 +252,30 @@ class ProjectsBLL:
         return {"moved_entities": moved, "moved_projects": moved_projects}
 
     def contents(self, company: str, project_ids: list[str]) -> dict:
-        in_projects = {"company": company, "project": {"$in": project_ids}}
-        not_archived = {"system_tags": {"$ne": "archived"}}
-        return {
-            "tasks": self._tasks.count_documents(in_projects),
-            "non_archived_tasks": self._tasks.count_documents({**in_projects, **not_archived}),
-            "models": self._models.count_documents(in_projects),
-            "non_archived_models": self._models.count_documents({**in_projects, **not_archived}),
-        }
+        counts = {}
+        for kind, coll in (("tasks", self._tasks), ("models", self._models)):
+            docs = self._in_projects(coll, company, project_ids, {"system_tags": 1})
+            counts[kind] = len(docs)
+            counts[f"non_archived_{kind}"] = sum("archived" not in (d.get("system_tags") or []) for d in docs)
+        return counts
+
+    @staticmethod
+    def _in_projects(coll, company: str, project_ids: list[str], fields: dict) -> list[dict]:
+        """The documents of the projects, one index equality per project: the embedded store serves
+        ``{company, project}`` from the (company, project, ...) index but scans the collection for a ``$in``."""
+        found: list[dict] = []
+        for project_id in project_ids:
+            found.extend(coll.find({"company": company, "project": project_id}, fields))
+        return found
+
+    @staticmethod
+    def _in_batches(coll, ids: list[str], write) -> int:
+        """``write(coll, {_id: {$in: batch}})`` over bounded batches of ids (point look-ups, never a scan; the
+        ids were found with the caller's company, and a filter on ``_id`` alone is what the store serves by id)."""
+        done = 0
+        for start in range(0, len(ids), DELETE_BATCH):
+            done += write(coll, {"_id": {"$in": ids[start:start + DELETE_BATCH]}})
+        return done
 
     def delete(self, identity: Identity, project_id: str, force: bool, delete_contents: bool) -> dict:
         company = identity.company
@@ -268,20 +289,27 @@ class ProjectsBLL:
             if counts["non_archived_models"]:
                 raise errors.ProjectHasModels(f"project has {counts['non_archived_models']} associated models (use force)",
                                               project=project_id)
-        in_projects = {"company": company, "project": {"$in": ids}}
         result = {"deleted": 0, "disassociated_tasks": 0, "deleted_tasks": 0, "deleted_models": 0,
                   "urls": {"model_urls": [], "artifact_urls": [], "event_urls": []}}
+        tasks = self._in_projects(self._tasks, company, ids, {"name": 1, "project": 1})
+        models = self._in_projects(self._models, company, ids, {"uri": 1})
+        task_ids, model_ids = [t["_id"] for t in tasks], [m["_id"] for m in models]
+        # Found by index equality, written by id in bounded batches: time in proportion to the contents.
         if delete_contents:
-            result["urls"]["model_urls"] = [m["uri"] for m in self._models.find(in_projects, {"uri": 1}) if m.get("uri")]
-            doomed_tasks = list(self._tasks.find(in_projects, {"name": 1, "project": 1})) \
-                if domain_events.publisher() else []
-            result["deleted_tasks"] = self._tasks.delete_many(in_projects).deleted_count
-            for task in doomed_tasks:
-                domain_events.publish_object("task.deleted", company, task, ("project",))
-            result["deleted_models"] = self._models.delete_many(in_projects).deleted_count
+            result["urls"]["model_urls"] = [m["uri"] for m in models if m.get("uri")]
+            result["deleted_tasks"] = self._in_batches(
+                self._tasks, task_ids, lambda coll, match: coll.delete_many(match).deleted_count)
+            if domain_events.publisher():
+                for task in tasks:
+                    domain_events.publish_object("task.deleted", company, task, ("project",))
+            result["deleted_models"] = self._in_batches(
+                self._models, model_ids, lambda coll, match: coll.delete_many(match).deleted_count)
         else:
-            result["disassociated_tasks"] = self._tasks.update_many(in_projects, {"$set": {"project": None}}).modified_count
-            self._models.update_many(in_projects, {"$set": {"project": None}})
+            def disassociate(coll, match):
+                return coll.update_many(match, {"$set": {"project": None}}).modified_count
+            result["disassociated_tasks"] = self._in_batches(self._tasks, task_ids, disassociate)
+            self._in_batches(self._models, model_ids, disassociate)
+        self.counters.drop_projects(counter_id(company, pid) for pid in ids)
         doomed = list(self.coll.find({"_id": {"$in": ids}}, {"name": 1})) if domain_events.publisher() else []
         result["deleted"] = self.coll.delete_many({"_id": {"$in": ids}}).deleted_count
         for project in doomed:

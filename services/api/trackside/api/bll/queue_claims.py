@@ -19,6 +19,7 @@ from trackside.api.bll.task_status import CREATED, QUEUED, STOPPED
 from trackside.api.context import Identity
 from trackside.shared.dispatch.keys import GROUP, stream_key
 from trackside.shared.dispatch.settings import DispatchSettings
+from trackside.shared.project_counters import ProjectCounters
 from trackside.shared.timeutil import isoformat
 
 log = logging.getLogger(__name__)
@@ -138,7 +139,9 @@ class QueueClaims:
             return False
         if task["status"] == STOPPED:
             # The reference's fix for an agent reporting "stopped" on a task that was queued again meanwhile.
-            self.tasks.update_one({"_id": task_id, "company": company, "status": STOPPED}, {"$set": {"status": QUEUED}})
+            if self.tasks.update_one({"_id": task_id, "company": company, "status": STOPPED},
+                                     {"$set": {"status": QUEUED}}).matched_count:
+                ProjectCounters(self.tasks.database).reconcile(task_id)
         return True
 
     def nudge(self, company: str, queue_ids: list[str]) -> None:

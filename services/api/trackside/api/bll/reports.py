@@ -21,6 +21,7 @@ from trackside.api.bll.task_documents import new_task
 from trackside.api.bll.task_status import ARCHIVED_TAG, CREATED, PUBLISHED
 from trackside.api.bll.task_store import changed_by
 from trackside.api.context import Identity
+from trackside.shared.project_counters import ProjectCounters
 from trackside.shared.timeutil import utcnow
 
 REPORT_TYPE = "report"
@@ -88,6 +89,7 @@ class ReportsBLL:
         doc["report"] = data.get("report") or ""
         doc["report_assets"] = list(data.get("report_assets") or [])
         self.coll.insert_one(doc)
+        ProjectCounters(self.coll.database).reconcile(doc["_id"])
         self.projects.touch(identity.company, project_id)
         return {"id": doc["_id"], "project_id": project_id}
 
@@ -133,8 +135,10 @@ class ReportsBLL:
         now = utcnow()
         writes = {"status_message": message, "status_reason": "", "last_change": now,
                   "last_changed_by": identity.user}
-        return self.coll.update_one({"_id": task_id, "company": identity.company},
-                                    {**tag_change, "$set": writes}).modified_count
+        changed = self.coll.update_one({"_id": task_id, "company": identity.company},
+                                       {**tag_change, "$set": writes}).modified_count
+        ProjectCounters(self.coll.database).reconcile(task_id)
+        return changed
 
     def delete(self, identity: Identity, task_id: str, force: bool) -> int:
         task = self.load(identity.company, task_id, ["project", "system_tags"])

@@ -15,6 +15,7 @@ from trackside.api import errors
 from trackside.api.bll.common import get_one
 from trackside.api.bll.task_params import unescape_task
 from trackside.api.context import Identity
+from trackside.shared.project_counters import ProjectCounters, touches_counted
 from trackside.shared.timeutil import utcnow
 
 # An edit refused by a status that allows it again when re-read (a status flapping under the edit) is redone
@@ -38,6 +39,13 @@ def get_path(doc: dict, path: str) -> Any:
 class TaskStore:
     def __init__(self, coll: Collection):
         self.coll = coll
+        # Project statistics follow every write of a counted field (status, project, archived...).
+        self.counters = ProjectCounters(coll.database)
+
+    def counted(self, update: dict, *task_ids: str) -> None:
+        """After a write: the tasks' project counters follow it when it touched a counted field."""
+        if touches_counted(update):
+            self.counters.reconcile_many(task_ids)
 
     def load(self, company: str, task_id: str, only_fields: list[str] | None = None,
              allow_public: bool = False) -> dict:
@@ -52,6 +60,7 @@ class TaskStore:
         query = {"_id": task["id"], "company": company, "status": task.get("status"), **(also or {})}
         if not self.coll.update_one(query, update).matched_count:
             raise self.lost_race(task["id"], task.get("status"))
+        self.counted(update, task["id"])
 
     def try_update(self, identity: Identity, task_id: str, update: dict, statuses: Iterable[str] | None,
                    check: Callable[[dict], None], precondition: dict | None = None,
@@ -67,6 +76,7 @@ class TaskStore:
             query["status"] = {"$in": sorted(statuses)}
         update = {**update, "$set": {**update.get("$set", {}), **changed_by(identity)}}
         if self.coll.update_one(query, update, array_filters=array_filters).matched_count:
+            self.counted(update, task_id)
             return True
         check(self.load(identity.company, task_id, ["id"]))
         return False

@@ -101,6 +101,7 @@ class TasksBLL:
         if application:
             doc["application"] = application
         self.coll.insert_one(doc)
+        self.store.counters.reconcile(doc["_id"])
         self.projects.touch(identity.company, doc["project"])
         domain_events.publish_object("task.created", identity.company, doc, TASK_CREATED_FIELDS)
         return doc["_id"]
@@ -141,6 +142,7 @@ class TasksBLL:
         self._check_references(identity.company, writes)
         writes.update(changed_by(identity))
         self.coll.update_one({"_id": task_id, "company": identity.company}, {"$set": writes})
+        self.store.counted({"$set": writes}, task_id)
         self.projects.touch(identity.company, writes.get("project") or task.get("project"))
         return {"updated": 1, "fields": writes}
 
@@ -158,6 +160,7 @@ class TasksBLL:
         if source.get("application"):  # a clone of an app instance is an instance of the same app
             doc["application"] = source["application"]
         self.coll.insert_one(doc)
+        self.store.counters.reconcile(doc["_id"])
         self.projects.touch(identity.company, doc["project"])
         domain_events.publish_object("task.created", identity.company, doc, TASK_CREATED_FIELDS)
         return {"id": doc["_id"], **result}
@@ -212,6 +215,7 @@ class TasksBLL:
         result = self.transitions.cleanup.apply(identity.user, plan, delete_output_models=delete_output_models,
                                                 update_children=True)
         self.coll.delete_one({"_id": task["id"], "company": identity.company})
+        self.store.counters.reconcile(task["id"])
         domain_events.publish_object("task.deleted", identity.company, task, ("project",))
         return result
 
@@ -229,6 +233,7 @@ class TasksBLL:
                       message: str | None) -> int:
         writes = {"status_reason": reason or "", "status_message": message or "", **changed_by(identity)}
         self.coll.update_one({"_id": task_id, "company": identity.company}, {**tag_change, "$set": writes})
+        self.store.counters.reconcile(task_id)
         return 1
 
     def move(self, identity: Identity, task_ids: list[str], project: str | None,
@@ -243,6 +248,7 @@ class TasksBLL:
         in_tasks = {"company": company, "_id": {"$in": task_ids}}
         old_projects = self.coll.distinct("project", in_tasks)
         self.coll.update_many(in_tasks, {"$set": {"project": project, **changed_by(identity)}})
+        self.store.counters.reconcile_many(task_ids)
         for project_id in {*old_projects, project}:
             self.projects.touch(company, project_id)
         return project

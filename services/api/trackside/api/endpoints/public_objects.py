@@ -14,6 +14,7 @@ from trackside.api.bll.common import set_public
 from trackside.api.context import Call
 from trackside.api.registry import endpoint
 from trackside.api.schema import RequestSchema, StrList
+from trackside.shared.project_counters import ProjectCounters
 
 
 class MakePublicRequest(RequestSchema):
@@ -23,7 +24,11 @@ class MakePublicRequest(RequestSchema):
 def _register(service: str, collection, not_found: type[errors.APIError]) -> None:
     for action, public in (("make_public", True), ("make_private", False)):
         def handler(call: Call, public=public) -> dict:
-            return set_public(collection(call), call.identity, call.data["ids"], not_found, public)
+            coll = collection(call)
+            result = set_public(coll, call.identity, call.data["ids"], not_found, public)
+            if coll.name == "tasks":  # the owner is part of a project counter's key
+                ProjectCounters(coll.database).reconcile_many(call.data["ids"])
+            return result
         handler.__name__ = f"{service}_{action}"
         endpoint(f"{service}.{action}", MakePublicRequest, min_version="2.9")(handler)
 
