@@ -9,6 +9,7 @@ from trackside.api.auth.service import AuthService
 from trackside.api.bll.app_store import AppStore
 from trackside.api.bll.apps import AppsBLL
 from trackside.api.bll.events import EventsBLL
+from trackside.api.bll.listing_watch import watched
 from trackside.api.bll.models import ModelsBLL
 from trackside.api.bll.organization import OrganizationBLL
 from trackside.api.bll.pipelines import PipelinesBLL
@@ -40,7 +41,8 @@ class AppServices:
         self.company_id = config.get("apiserver.company.id")
         self.company_name = config.get("apiserver.company.name")
 
-        self.backend = connect(config.get("hosts.mongo.backend.host"))
+        # Writes to tasks and models keep the tag/user/metric/hyper-parameter listings' summaries honest.
+        self.backend = watched(connect(config.get("hosts.mongo.backend.host")))
         self.auth_db = connect(config.get("hosts.mongo.auth.host"))
         # Connects lazily: only dispatch and the worker registry use it.
         self.redis = redis_store.connect(config.get_config("hosts.redis.apiserver"))

@@ -42,6 +42,7 @@ from trackside.api.bll.event_log_lines import LogLines, LogNumbering, number_lin
 from trackside.api.bll.event_reads import EventReads
 from trackside.api.bll.event_samples import IterationPages, SampleNavigator
 from trackside.api.bll.event_sidecars import StoreWithSummaries
+from trackside.api.bll.listing_summaries import ListingSummaries, metric_entry
 from trackside.api.bll.scalar_pyramid import ScalarPyramid
 from trackside.shared.events import IMAGE, PLOT, SCALAR, InvalidEvent, allows_locked, normalise
 from trackside.shared.events.factory import store_from_config
@@ -167,6 +168,7 @@ class EventsBLL:
         # model_event -> the collection its events' "task" ids point into
         self._entities: dict[bool, Collection] = {False: db["tasks"], True: db["models"]}
         self._known = KnownPairs()
+        self._listings = ListingSummaries(db)  # metric/variant listings learn of pairs new to a task
         # Reading (backend-independent, on the store's primitives).
         self.reads = EventReads(self.store, self._entities)
         self.histograms = ScalarHistograms(self.reads)
@@ -241,6 +243,10 @@ class EventsBLL:
                 stored = _stored_pairs(coll, query, pairs)
                 coll.bulk_write(summary_updates(query, summary, pairs, now, stored), ordered=False)
                 merge_means(coll, query, pairs, stored)
+                new = [metric_entry(p.metric, mh, p.variant, vh)
+                       for (mh, vh), p in pairs.items() if (mh, vh) not in stored]
+                if new:
+                    self._listings.metrics_reported(coll.name, company, entity_id, new)
 
     def _within_limit(self, coll: Collection, query: dict, pairs: dict) -> dict | None:
         """The batch's pairs that may go into last_metrics; None when the task (or model) is gone."""

@@ -18,6 +18,7 @@ from trackside.api.bll import models as models_bll
 from trackside.api.bll import projects as projects_bll
 from trackside.api.bll import tasks as tasks_bll
 from trackside.api.bll.common import HIDDEN_TAG, company_filter, query_error
+from trackside.api.bll.listing_reads import ListingReads
 from trackside.api.bll.projects import tags_filter
 from trackside.api.context import Identity
 from trackside.shared.storage import query
@@ -51,6 +52,7 @@ class OrganizationBLL:
         self._users = auth_db["users"]
         self._redis = redis
         self._projects = projects
+        self.listings = ListingReads(db)  # tag, user, metric and hyper-parameter listings
         self._prepared_ttl = config.get_int("services.organization.download.redis_timeout_sec", 300)
         self.batch_size = config.get_int("services.organization.download.batch_size", 500)
         self.max_items = config.get_int("services.organization.download.max_download_items", 50000)
@@ -58,7 +60,10 @@ class OrganizationBLL:
 
     # -- tags and users --------------------------------------------------------------------------------
     def tags(self, company: str, include_system: bool, filter_: Mapping | None) -> dict:
-        match = {"company": company, **tags_filter(filter_)}
+        condition = tags_filter(filter_)
+        if not condition:  # from the per-project summaries; a filter needs the documents themselves
+            return self.listings.tags(("models", "tasks"), company, None, include_system)
+        match = {"company": company, **condition}
         merged: dict[str, set] = {}
         for name in ("models", "tasks"):
             for field, values in tags_of(self._db[name], match, include_system).items():

@@ -12,7 +12,8 @@ from pymongo.database import Database
 
 from trackside.api import errors
 from trackside.api.bll.common import company_filter, query_error
-from trackside.api.bll.task_params import unescape_key
+from trackside.api.bll.listing_reads import ListingReads
+from trackside.api.bll.listing_summaries import hashable
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
 
@@ -46,16 +47,22 @@ class ProjectQueries:
         self._tasks = db["tasks"]
         self._models = db["models"]
         self._projects = projects
+        self._listings = ListingReads(db)  # hyper-parameter names and values from per-project summaries
 
-    def _project_clause(self, company: str, project_ids: list | None, include_subprojects: bool) -> dict:
-        """No projects: everything when including sub-projects, else the root's (project-less) entities."""
+    def _project_scope(self, company: str, project_ids: list | None, include_subprojects: bool) -> list | None:
+        """The projects read (None: all). No projects: everything when including sub-projects, else the root's
+        (project-less) entities."""
         if include_subprojects:
             if not project_ids:
-                return {}
+                return None
             project_ids = self._projects.ids_with_children(company, project_ids)
         if project_ids is None:
             project_ids = [None]
-        return {"project": {"$in": project_ids}} if project_ids else {}
+        return project_ids or None
+
+    def _project_clause(self, company: str, project_ids: list | None, include_subprojects: bool) -> dict:
+        scope = self._project_scope(company, project_ids, include_subprojects)
+        return {} if scope is None else {"project": {"$in": scope}}
 
     @staticmethod
     def _company_clause(company: str, allow_public: bool = True) -> dict:
@@ -64,12 +71,9 @@ class ProjectQueries:
     # -- hyper-parameters ------------------------------------------------------------------------------
     def hyper_parameters(self, company: str, project_ids: list | None, include_subprojects: bool,
                          page: int, page_size: int) -> dict:
-        match = {**self._company_clause(company), **self._project_clause(company, project_ids, include_subprojects),
-                 "hyperparams": {"$exists": True, "$gt": {}}}
-        pairs = {(item["section"], item["name"])
-                 for task in self._tasks.find(match, {"hyperparams": 1})
-                 for item in _param_items(task.get("hyperparams"))}
-        ordered = [{"section": s, "name": n} for s, n in sorted(pairs)]
+        pairs = self._listings.hyper_parameters(_companies(company, True),
+                                                self._project_scope(company, project_ids, include_subprojects))
+        ordered = [{"section": s, "name": n} for s, n in pairs]
         found = page_of(ordered, page, page_size)
         return {"total": len(ordered), "remaining": max(0, len(ordered) - max(0, page) * max(1, page_size) - len(found)),
                 "parameters": found}
@@ -77,17 +81,10 @@ class ProjectQueries:
     def hyperparam_values(self, company: str, project_ids: list | None, section: str, name: str,
                           include_subprojects: bool, allow_public: bool, pattern: str | None,
                           page: int, page_size: int) -> dict:
-        match = {**self._company_clause(company, allow_public),
-                 **self._project_clause(company, project_ids, include_subprojects),
-                 "hyperparams": {"$exists": True, "$gt": {}}}
         regex = _compiled(pattern, "pattern")
-        values = set()
-        for task in self._tasks.find(match, {"hyperparams": 1}):
-            for item in _param_items(task.get("hyperparams")):
-                if item["section"] == section and item["name"] == name:
-                    value = item.get("value")
-                    if regex is None or (value is not None and regex.search(str(value))):
-                        values.add(_hashable(value))
+        values = self._listings.hyperparam_values(_companies(company, allow_public),
+                                                  self._project_scope(company, project_ids, include_subprojects),
+                                                  section, name, regex)
         ordered = sorted(values, key=numeric_order)
         return {"total": len(ordered), "values": page_of(ordered, page, page_size)}
 
@@ -108,7 +105,7 @@ class ProjectQueries:
         match = {**self._company_clause(company, allow_public),
                  **self._project_clause(company, project_ids, include_subprojects),
                  "metadata": {"$exists": True, "$gt": {}}}
-        values = {_hashable(item.get("value")) for model in self._models.find(match, {"metadata": 1})
+        values = {hashable(item.get("value")) for model in self._models.find(match, {"metadata": 1})
                   for item in _metadata_items(model.get("metadata")) if item["key"] == key}
         ordered = sorted(values, key=numeric_order)
         return {"total": len(ordered), "values": page_of(ordered, page, page_size)}
@@ -147,18 +144,6 @@ class ProjectQueries:
         return sorted(result, key=lambda t: t["name"] or "")
 
 
-def _param_items(hyperparams: Any) -> Iterable[dict]:
-    """Each stored parameter with its section and name; an item stored without them (a client may send
-    ``{section: {name: {value}}}``) takes them from its unescaped keys."""
-    for section_key, params in hyperparams.items() if isinstance(hyperparams, dict) else ():
-        for name_key, item in params.items() if isinstance(params, dict) else ():
-            if not isinstance(item, dict):
-                continue
-            section, name = item.get("section"), item.get("name")
-            yield {**item, "section": section if isinstance(section, str) else unescape_key(section_key),
-                   "name": name if isinstance(name, str) else unescape_key(name_key)}
-
-
 def _metadata_items(metadata: Any) -> Iterable[dict]:
     for item in metadata.values() if isinstance(metadata, dict) else ():
         if isinstance(item, dict) and isinstance(item.get("key"), str):
@@ -174,5 +159,6 @@ def _compiled(pattern: str | None, field: str):
         raise errors.InvalidRegex(f"{field}: malformed regular expression: {exc}", field=field) from None
 
 
-def _hashable(value: Any) -> Any:
-    return value if value is None or isinstance(value, (str, int, float, bool)) else str(value)
+def _companies(company: str, allow_public: bool) -> list[str]:
+    """The companies whose documents are read (company_filter's)."""
+    return [company, ""] if allow_public and company else [company]

@@ -7,6 +7,8 @@ from trackside.api.bll.project_stats import ACTIVE, STATES
 from trackside.api.context import Call
 from trackside.api.registry import endpoint, parse_version
 from trackside.api.bll.common import scroll_reply
+from trackside.api.bll.listing_reads import entity_collection
+from trackside.api.bll.projects import tags_filter
 from trackside.api.schema import Bool, Dict, GetAllRequest, Int, OneOf, QueryList, Raw, RequestSchema, Str, StrList
 
 CHILDREN_TYPES = ("pipeline", "report", "dataset")
@@ -150,9 +152,12 @@ class TagsRequest(RequestSchema):
 
 
 def _entity_tags(call: Call, coll_name: str) -> dict:
-    data = call.data
-    return call.app.projects.tags(call.identity.company, coll_name, data.get("projects"), data.get("filter"),
-                                  include_system=data["include_system"])
+    data, company = call.data, call.identity.company
+    if tags_filter(data.get("filter")):  # a filter needs the documents; without one the summaries answer
+        return call.app.projects.tags(company, coll_name, data.get("projects"), data.get("filter"),
+                                      include_system=data["include_system"])
+    projects = call.app.projects.ids_with_children(company, data["projects"]) if data.get("projects") else None
+    return call.app.organization.listings.tags([coll_name], company, projects, data["include_system"])
 
 
 @endpoint("projects.get_task_tags", TagsRequest, min_version="2.8")
@@ -184,8 +189,8 @@ def get_user_names(call: Call) -> dict:
     projects = call.data.get("projects")
     if projects and call.data["include_subprojects"]:
         projects = [p for pid in projects for p in call.app.projects.subtree_ids(company, pid)]
-    owners = call.app.tasks if call.data["entity"] == "task" else call.app.models
-    user_ids = owners.user_ids(company, projects)
+    user_ids = call.app.organization.listings.user_ids(entity_collection(call.data["entity"] == "model"), company,
+                                                       projects or None)
     return {"users": call.app.users.names(company, user_ids)}
 
 
@@ -204,8 +209,11 @@ def get_unique_metric_variants(call: Call) -> dict:
     if data.get("project"):
         projects = ([data["project"]] if not data["include_subprojects"]
                     else call.app.projects.subtree_ids(company, data["project"]))
-    return {"metrics": call.app.events.reads.unique_metric_variants(
-        company, projects, data.get("ids"), data["model_metrics"])}
+    if data.get("ids"):
+        return {"metrics": call.app.events.reads.unique_metric_variants(
+            company, projects, data.get("ids"), data["model_metrics"])}
+    return {"metrics": call.app.organization.listings.metric_variants(
+        entity_collection(data["model_metrics"]), company, projects)}
 
 
 # -- reads across a project's tasks and models -------------------------------------------------------------
