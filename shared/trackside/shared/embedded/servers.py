@@ -33,7 +33,9 @@ def mongo_wire_server(data_dir: Path, port: int | None = None, log_path: Path | 
         argv = [_bin("nx-27017"), "--data-dir", str(data_dir), "--host", HOST, "-p", str(port),
                 "--pid-file", str(data_dir / "nx-27017.pid"), "--log-file", str(data_dir / "nx-27017.log")]
     elif engine == "secantusdb":
-        argv = [_bin("secantusd-py"), "--host", HOST, "--port", str(port), "--storage-path", str(data_dir)]
+        # secantusdb with Trackside's query plans in front of its storage (embedded/secantus_plans.py).
+        argv = [sys.executable, "-m", "trackside.shared.embedded.secantusd", "--host", HOST, "--port", str(port),
+                "--storage-path", str(data_dir)]
     else:
         raise ValueError(f"{MONGO_ENGINE_ENV}={engine!r}: expected one of {', '.join(MONGO_ENGINES)}")
     return ServerProcess(f"mongo-wire ({engine})", argv, ready=lambda: port_open(HOST, port), port=port,
