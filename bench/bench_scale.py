@@ -17,8 +17,8 @@ times). The bodies are the web app's own (services/webapp/.../views/tasks.js tas
 projectsBody, the tags/users/metric/hyperparameter pickers): the tasks table's first page (30 rows by
 last_update, the default columns' only_fields, not archived) in the biggest project and in the all-projects
 view, sorted by name and by started, filtered by status / type / tag, searched; the projects page
-(projects.get_all_ex with include_stats); the listings behind the table's filters and column picker; one task
-by id; and deletes: tasks.delete of a task with DELETE_EVENTS events, projects.delete of a project of
+(projects.get_all_ex with include_stats); the listings behind the table's filters and column picker (and the
+project's tags listing right after an edit in it, which rebuilds that project's summary); one task by id; and deletes: tasks.delete of a task with DELETE_EVENTS events, projects.delete of a project of
 DELETE_TASKS tasks (each delete is measured on its own freshly seeded victim).
 
 Sizes come from the arguments or the environment:
@@ -31,6 +31,7 @@ Run:
     make bench-scale                                   # 1k / 10k / 100k (seeding 100k takes a few minutes)
     .venv/bin/python bench/bench_scale.py --quick      # 200 / 1,000 tasks; runs inside make test
     .venv/bin/python bench/bench_scale.py --steps 1000,10000 --out /tmp/scale.txt
+    .venv/bin/python bench/bench_scale.py --only tags,users,metrics,hyperparams   # the listings only
 
 The aim: the largest size within 2x of the smallest, and the table's first page under 100 ms at 100,000.
 Exit code 1 when a check fails (a call answered with an error or an unexpected answer); an aim missed is
@@ -61,6 +62,7 @@ from bench_webapp import SEARCH_FIELDS, table_request  # noqa: E402
 from support.suite import start_api, start_mongo, start_redis, stop_together  # noqa: E402
 from webapp_seed import TAGS, Api, Seeder  # noqa: E402
 
+from trackside.api.bll.listing_summaries import ListingSummaries  # noqa: E402
 from trackside.shared.ids import new_id  # noqa: E402
 
 TARGET_RATIO = 2.0
@@ -166,6 +168,13 @@ def make_projects(seeder: ScaleSeeder, count: int, tag: str) -> ProjectSet:
     return ProjectSet(ids, templates, [1] * count, weights)
 
 
+def insert_clones(seeder: ScaleSeeder, docs: list[dict]) -> None:
+    """Written straight to the store, past the API: the listing summaries of their projects are invalidated
+    as the API's own writes do (bll/listing_watch.py)."""
+    seeder.db.tasks.insert_many(docs, ordered=False)
+    ListingSummaries(seeder.db).invalidate("tasks", seeder.company, {d["project"] for d in docs})
+
+
 def grow(seeder: ScaleSeeder, projects: ProjectSet, total: int) -> None:
     """Clone tasks into the projects until they hold ``total`` tasks, in insert_many batches."""
     docs: list[dict] = []
@@ -174,11 +183,11 @@ def grow(seeder: ScaleSeeder, projects: ProjectSet, total: int) -> None:
             projects.cloned += 1
             docs.append(seeder._clone(projects.templates[p], projects.cloned, f"p{p:02d}"))
             if len(docs) == INSERT_BATCH:
-                seeder.db.tasks.insert_many(docs, ordered=False)
+                insert_clones(seeder, docs)
                 docs = []
         projects.counts[p] = target
     if docs:
-        seeder.db.tasks.insert_many(docs, ordered=False)
+        insert_clones(seeder, docs)
 
 
 def delete_victims(seeder: ScaleSeeder, sizes: Sizes, count: int, tag: str) -> tuple[list[str], list[str]]:
@@ -194,7 +203,7 @@ def delete_victims(seeder: ScaleSeeder, sizes: Sizes, count: int, tag: str) -> t
     for n in range(count):
         project = seeder.project(f"scale {tag} doomed {n}")
         template = seeder.template_task(project, f"doomed-{n}-template")
-        seeder.db.tasks.insert_many([seeder._clone(template, i, f"doomed-{n}") for i in range(1, sizes.delete_tasks)])
+        insert_clones(seeder, [seeder._clone(template, i, f"doomed-{n}") for i in range(1, sizes.delete_tasks)])
         projects.append(project)
     return tasks, projects
 
@@ -216,10 +225,14 @@ class Figure:
 
 
 class Bench:
-    def __init__(self, sizes: Sizes):
+    def __init__(self, sizes: Sizes, only: tuple[str, ...] = ()):
         self.sizes = sizes
+        self.only = only  # name prefixes of the figures to measure (all when empty)
         self.figures: dict[str, Figure] = {}
         self.seeding: dict[str, float] = {}
+
+    def wanted(self, name: str) -> bool:
+        return not self.only or name.startswith(self.only)
 
     def timed(self, name: str, step: int, run: Callable[[], float]) -> None:
         """Samples of ``run`` (which returns its own seconds): one warm-up unless --quick, then up to
@@ -323,11 +336,25 @@ def query_figures(bench: Bench, api: Api, step: int, projects: ProjectSet) -> No
          lambda a: a["task"]["id"] == projects.templates[-1]["_id"]),
     ]
     for name, endpoint, body, check in queries:
-        print(f"  {name}", file=sys.stderr)
-        bench.timed(name, step, api_call(api, endpoint, body, check))
+        if bench.wanted(name):
+            print(f"  {name}", file=sys.stderr)
+            bench.timed(name, step, api_call(api, endpoint, body, check))
+
+    # The listings' summaries are rebuilt for a project after a write there: what the first read pays.
+    edited, edits = projects.templates[0]["_id"], iter(range(10**6))
+
+    def tags_after_edit() -> float:
+        api.call("tasks.update", task=edited, tags=[f"edited-{next(edits)}"])
+        return api_call(api, "projects.get_task_tags", {"projects": [big]}, some("tags"))()
+
+    name = "tags: get_task_tags, project, after an edit"
+    if bench.wanted(name):
+        bench.timed(name, step, tags_after_edit)
 
 
 def delete_figures(bench: Bench, seeder: ScaleSeeder, api: Api, step: int) -> None:
+    if not (bench.wanted("tasks.delete") or bench.wanted("projects.delete")):
+        return
     count = max(1, bench.sizes.reps)
     t0 = time.perf_counter()
     tasks, projects = delete_victims(seeder, bench.sizes, count, f"{step}-{secrets.token_hex(2)}")
@@ -376,8 +403,8 @@ def report(bench: Bench) -> str:
 
 
 # ---- running -----------------------------------------------------------------------------------------------
-def run(sizes: Sizes, work: Path, progress: Callable[[Bench], None]) -> Bench:
-    bench = Bench(sizes)
+def run(sizes: Sizes, work: Path, progress: Callable[[Bench], None], only: tuple[str, ...] = ()) -> Bench:
+    bench = Bench(sizes, only)
     mongo = start_mongo(work)
     servers = [mongo]
     try:
@@ -412,6 +439,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--steps", help="task counts to measure at, e.g. 1000,10000,100000")
     parser.add_argument("--json", type=Path, help="also write the samples here")
     parser.add_argument("--out", type=Path, help="also write the table here, rewritten after each size")
+    parser.add_argument("--only", help="measure only the figures whose names start with these (comma-separated), "
+                                       "e.g. 'tags,users,metrics,hyperparams'")
     args = parser.parse_args(argv)
     sizes = sizes_from(args.quick, args.steps)
     # SIGTERM (a test's timeout) unwinds through the finally blocks that stop the servers.
@@ -422,7 +451,8 @@ def main(argv: list[str] | None = None) -> int:
             args.out.write_text(report(bench) + "\n")
 
     with tempfile.TemporaryDirectory(prefix="bench-scale-") as work:
-        bench = run(sizes, Path(work), progress)
+        only = tuple(s.strip() for s in (args.only or "").split(",") if s.strip())
+        bench = run(sizes, Path(work), progress, only)
     print(report(bench))
     if args.json:
         args.json.write_text(json.dumps({"sizes": asdict(sizes), "seeding_s": bench.seeding,
