@@ -54,7 +54,9 @@ def _filters(rng: random.Random) -> dict:
                           {"project": {"$in": ["p1", "p2", "rare"]}}, {"project": "none"}])
     extra = rng.choice([None, {"system_tags": {"$nin": ["archived"]}}, {"status": {"$in": ["failed", "queued"]}},
                         {"status": "completed"}, {"tags": {"$all": ["a", "b"]}}, {"name": {"$regex": "^al"}},
-                        {"$or": [{"name": {"$regex": "a1"}}, {"status": "failed"}]}, {"score": {"$gte": 2}}])
+                        {"$or": [{"name": {"$regex": "a1"}}, {"status": "failed"}]}, {"score": {"$gte": 2}},
+                        {"name": {"$nin": [None, ""]}}, {"last_update": {"$in": [None, ""]}},
+                        {"last_update": {"$gte": T0 + datetime.timedelta(hours=150)}}])
     clauses = [c for c in (company, project, extra, {"system_tags": {"$ne": "hidden"}}) if c]
     return {"$and": clauses} if rng.random() < 0.8 else {k: v for c in clauses for k, v in c.items()}
 

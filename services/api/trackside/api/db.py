@@ -6,13 +6,20 @@ PROJECTS = Collection("projects", (
     Index((("company", ASC), ("parent", ASC))),
     Index((("company", ASC), ("last_update", DESC))),
 ))
+# The tasks table's usual sorts, in a project and across projects, are served by an index in sort order, so a
+# page stops at its size (the embedded store: trackside.shared.embedded.secantus_plans).
 TASKS = Collection("tasks", (
     Index((("company", ASC), ("project", ASC), ("last_update", DESC))),
+    Index((("company", ASC), ("last_update", DESC))),
+    Index((("company", ASC), ("project", ASC), ("name", ASC))),
+    Index((("company", ASC), ("project", ASC), ("started", DESC))),
+    Index((("company", ASC), ("started", DESC))),
     Index((("company", ASC), ("status", ASC))),
     Index((("company", ASC), ("name", ASC))),
     Index((("parent", ASC),)),
     Index((("status_changed", ASC),)),  # the watchdog's replay of recent status changes (domain events)
     Index((("completed", ASC),)),  # project statistics: the tasks completed in the hour 24 hours ago
+    Index((("models.input.model", ASC),)),  # a deleted/reset task's draft models other tasks use as input
 ))
 # Project statistics kept incrementally (trackside.shared.project_counters): what each task last added to its
 # project's counters; the counters themselves ("project_counters") are looked up by id only.

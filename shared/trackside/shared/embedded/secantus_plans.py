@@ -17,7 +17,7 @@ front of the server's own ``Storage.find_matching``:
   is full and the next document no longer ties with the last one kept. Then the exact sort orders that small
   set, so ties on later sort fields come out as the server's own sort would put them.
 
-Everything else, and anything with a hint, collation, ``min``/``max``, a sort-field range, a
+Everything else, and anything with a hint, collation, ``min``/``max``, a range on the sort field, a
 multikey, sparse or partial index, goes to the server's own path unchanged. Matching always uses the server's
 own ``matches`` on the whole filter, so a plan only decides which documents are looked at, never which are
 returned (``tests/unit/test_secantus_plans.py`` compares every plan with the server's own answer).
@@ -43,6 +43,7 @@ from secantus.sortkey import COMPOUND_SEP, encode_value, encode_value_directed
 NARROW = 500  # an index prefix this small is read whole and sorted in memory
 MAX_PREFIXES = 64  # $in lists expanding into more index prefixes than this are left to the server
 _CHUNK_FIRST, _CHUNK_MAX = 64, 2_048  # index entries read per lock hold, doubling while a walk goes on
+_RANGE_OPS = ("$gt", "$gte", "$lt", "$lte")
 _EQ_TYPES = (str, int, float, datetime, ObjectId)  # bool is an int; None, arrays, documents, regexes never
 
 
@@ -94,7 +95,7 @@ def _planned(storage, db: str, coll: str, filter_: Mapping, sort: Mapping | None
     narrow = _narrowest_prefix(storage, db, coll, indexes, pins)
     if narrow is not None:
         return narrow
-    if limit > 0 and sort_keys and sort_keys[0][0] not in _constrained_fields(filter_):
+    if limit > 0 and sort_keys and sort_keys[0][0] not in _ranged_fields(filter_):
         walk = _ordered_index(indexes, pins, sort_keys[0][0])
         if walk is not None:
             index, prefixes = walk
@@ -162,21 +163,22 @@ def _plain(value: Any) -> bool:
     return isinstance(value, _EQ_TYPES) and not (isinstance(value, float) and value != value)
 
 
-def _constrained_fields(filter_: Mapping) -> set[str]:
-    """Every field name a filter mentions at any depth (a sort on one of them is left to the server)."""
+def _ranged_fields(filter_: Mapping) -> set[str]:
+    """Fields with a range bound anywhere in the filter: the server's own compound range look-up reads just
+    that range, which a walk from the start of the prefix might not, so a sort on one is left to the server."""
     names: set[str] = set()
 
-    def visit(node: Any) -> None:
+    def visit(node: Any, field: str | None) -> None:
         if isinstance(node, Mapping):
             for key, value in node.items():
-                if not key.startswith("$"):
-                    names.add(key)
-                visit(value)
+                if key in _RANGE_OPS and field:
+                    names.add(field)
+                visit(value, field if key.startswith("$") else key)
         elif isinstance(node, list):
             for item in node:
-                visit(item)
+                visit(item, field)
 
-    visit(filter_)
+    visit(filter_, None)
     return names
 
 
