@@ -30,6 +30,9 @@ from trackside.shared.timeutil import utcnow
 # Images embedded in a plot (plotly layout images) name their file as "source": "<scheme>://...".
 _PLOT_IMAGE_SOURCE = re.compile(r"""["']source["']\s*:\s*["']([a-z][a-z0-9+.\-]*://[^"']+)["']""", re.IGNORECASE)
 _EVENT_PAGE = 1000
+# Filters below name their indexed field first: the embedded store serves a filter it has no compound index for
+# from the index of its FIRST indexed clause, so ``{company, parent}`` would read every task of the company and
+# ``{parent, company}`` reads the children only. MongoDB plans them alike.
 # What plan/apply read of a task.
 CLEANUP_FIELDS = ("system_tags", "type", "models", "execution.artifacts")
 # Pipeline controllers: tasks.delete can take their steps (child tasks) along.
@@ -111,7 +114,9 @@ class TaskCleanup:
         """``task`` as loaded with ``models`` and ``execution``; refuses published outputs unless ``force``."""
         task_id = task["id"]
         if not force:
-            children = self.tasks.count_documents({"company": company, "parent": task_id, "status": PUBLISHED})
+            # Not count_documents: the embedded store counts with a filter by reading the whole collection.
+            children = len(list(self.tasks.find({"parent": task_id, "company": company, "status": PUBLISHED},
+                                                {"_id": 1})))
             if children:
                 raise errors.TaskCannotBeDeleted(
                     f"task {task_id} has {children} published children, use force=True", task=task_id,
@@ -124,7 +129,7 @@ class TaskCleanup:
                 f"task {task_id} has {len(published)} published output models, use force=True", task=task_id,
                 models=len(published))
         listed = [item.get("model") for item in (task.get("models") or {}).get(OUTPUT) or [] if item.get("model")]
-        for model in created + list(self.models.find({"company": company, "_id": {"$in": listed}},
+        for model in created + list(self.models.find({"_id": {"$in": listed}, "company": company},
                                                      {"uri": 1, "ready": 1})):
             entry = {"id": model["_id"], "uri": model.get("uri")}
             if model.get("ready"):
@@ -136,7 +141,7 @@ class TaskCleanup:
             else:
                 plan.drafts[model["_id"]] = entry
         if plan.drafts:
-            users = self.tasks.find({"company": company, "models.input.model": {"$in": list(plan.drafts)}},
+            users = self.tasks.find({"models.input.model": {"$in": list(plan.drafts)}, "company": company},
                                     {"models.input": 1})
             plan.in_use = {item.get("model") for user in users
                            for item in (user.get("models") or {}).get(INPUT) or []} & set(plan.drafts)
@@ -144,30 +149,30 @@ class TaskCleanup:
 
     def apply(self, user: str, plan: CleanupPlan, *, delete_output_models: bool, update_children: bool) -> CleanupResult:
         """Children and output models as described in the module doc; the URLs the task's files live at."""
-        task, company_filter = plan.task, {"company": plan.company}
+        task, company_filter = plan.task, {"company": plan.company}  # last in every filter (see above)
         task_id = task["id"]
         deleted_ref = DELETED_PREFIX + task_id
         stamp = {"last_change": utcnow(), "last_changed_by": user}
         result = CleanupResult(artifact_urls=output_artifact_urls(task))
         if update_children:
             result.updated_children = self.tasks.update_many(
-                {**company_filter, "parent": task_id}, {"$set": {"parent": deleted_ref, **stamp}}).modified_count
+                {"parent": task_id, **company_filter}, {"$set": {"parent": deleted_ref, **stamp}}).modified_count
         drafts = list(plan.drafts)
         kept = list(plan.published)
         if delete_output_models and drafts:
             doomed = [m for m in drafts if m not in plan.in_use]
             if doomed:
-                result.deleted_models = self.models.delete_many({**company_filter, "_id": {"$in": doomed}}).deleted_count
+                result.deleted_models = self.models.delete_many({"_id": {"$in": doomed}, **company_filter}).deleted_count
                 result.deleted_model_ids = set(doomed)
                 # Only files nobody refers to any more are the caller's to remove.
                 result.model_urls = {plan.drafts[m]["uri"] for m in doomed if plan.drafts[m].get("uri")}
             if plan.in_use:
-                self.models.update_many({**company_filter, "_id": {"$in": list(plan.in_use)}},
+                self.models.update_many({"_id": {"$in": list(plan.in_use)}, **company_filter},
                                         {"$unset": {"task": 1}, "$set": stamp})
         else:
             kept += drafts
         if kept:
-            in_kept = {**company_filter, "_id": {"$in": kept}}
+            in_kept = {"_id": {"$in": kept}, **company_filter}
             if update_children:
                 result.updated_models = self.models.update_many(
                     in_kept, {"$set": {"task": deleted_ref, **stamp}}).modified_count

@@ -197,7 +197,7 @@ class TasksBLL:
         cleanup = self.transitions.cleanup
         result, deleted = CleanupResult(), []
         if include_pipeline_steps and task.get("type") == CONTROLLER:
-            for step in self.coll.find({"company": company, "parent": task_id}, {"_id": 1}):
+            for step in self.coll.find({"parent": task_id, "company": company}, {"_id": 1}):  # parent's index
                 step_task = self.store.load(company, step["_id"], list(CLEANUP_FIELDS))
                 result += self._delete_one(identity, step_task, True, delete_output_models)
                 deleted.append(step["_id"])
