@@ -56,9 +56,15 @@ class WatchedCollection(Collection):
         return ListingSummaries(self.database)
 
     def _touched(self, filter_: Mapping) -> set[tuple[Any, Any]]:
+        """(company, project) of the documents ``filter_`` may write. By id alone when it names ids: a
+        condition that stops matching just before the write must not hide the document (and an index
+        serves it)."""
         company, project = filter_.get("company"), filter_.get("project", ...)
         if isinstance(company, str) and (project is None or isinstance(project, str)):
             return {(company, project)}
+        ids = filter_.get("_id")
+        if isinstance(ids, str) or (isinstance(ids, Mapping) and set(ids) == {"$in"}):
+            filter_ = {"_id": ids}
         return {(d.get("company"), d.get("project")) for d in super().find(filter_, PROJECTION)}
 
     def _invalidate(self, touched: Iterable[tuple[Any, Any]]) -> None:
