@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from trackside.shared.project_counters import (
-    COUNTERS, STAMPS, ProjectCounters, backfill, counter_id, normalized,
+    COUNTERS, STAMPS, ProjectCounters, backfill, check_all, counter_id, normalized,
 )
 
 WORKLOAD = Path(__file__).resolve().parents[1] / "support" / "counter_workload.py"
@@ -158,3 +158,19 @@ def test_project_delete_takes_only_its_tasks(api, backend, projects):
     result = api.ok("projects.delete", project=b, force=True)
     assert result["disassociated_tasks"] == 20 and backend[STAMPS].count_documents({"p": counter_id(company, b)}) == 0
     assert_exact(api, backend, [top])
+
+
+def test_check_all_finds_and_fixes_a_wrong_counter(backend):
+    """trackside-admin check-counters, on a database of its own (the suite's shared one holds seeded tasks)."""
+    db = backend.client[f"counters_check_{uuid.uuid4().hex[:8]}"]
+    try:
+        db["projects"].insert_one({"_id": "p1", "company": "c", "name": "p1"})
+        db["tasks"].insert_many([{"_id": f"t{n}", "company": "c", "project": "p1", "status": "created",
+                                  "system_tags": []} for n in range(3)])
+        backfill(db)
+        assert check_all(db, fix=False) == []
+        db[COUNTERS].update_one({"_id": "c:p1"}, {"$inc": {"b.active|.n.created": -1}})
+        assert check_all(db, fix=False) == ["c:p1"]
+        assert check_all(db, fix=True) == ["c:p1"] and check_all(db, fix=False) == []
+    finally:
+        backend.client.drop_database(db.name)

@@ -271,11 +271,16 @@ class ProjectCounters:
         tasks = self.tasks.find({"company": company, "project": project}, TASK_PROJECTION)
         return sum_contributions(c[1] for c in map(contribution, tasks) if c)
 
+    def agrees(self, company: str, project: str) -> bool:
+        """The consistency check: the counters as read equal a recomputation from the tasks."""
+        cid = counter_id(company, project)
+        return normalized(self.read([cid])[cid]) == normalized(self.recompute(company, project))
+
     def heal(self, company: str, project: str) -> bool:
         """Re-reconcile every task the project's counters or stamps name if they disagree with a recomputation;
         True when something was wrong."""
         cid = counter_id(company, project)
-        if normalized(self.read([cid])[cid]) == normalized(self.recompute(company, project)):
+        if self.agrees(company, project):
             return False
         ids = [t["_id"] for t in self.tasks.find({"company": company, "project": project}, {"_id": 1})]
         ids += [s["_id"] for s in self.stamps.find({"p": cid}, {"_id": 1})]
@@ -329,3 +334,15 @@ def backfill(db: Database, progress=lambda: None, batch: int = 1000) -> int:
     for cid in stamps.distinct("p"):
         counters.rebuild(cid)
     return created
+
+
+def check_all(db: Database, fix: bool) -> list[str]:
+    """Every project's counters (its company's tasks and public ones) against a recomputation; the counter ids
+    that disagreed, healed when ``fix`` (trackside-admin check-counters; proportional to the database)."""
+    counters, wrong = ProjectCounters(db), []
+    for project in db["projects"].find({}, {"company": 1}):
+        for company in dict.fromkeys([project.get("company") or "", ""]):
+            bad = counters.heal(company, project["_id"]) if fix else not counters.agrees(company, project["_id"])
+            if bad:
+                wrong.append(counter_id(company, project["_id"]))
+    return wrong

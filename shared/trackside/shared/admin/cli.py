@@ -44,6 +44,9 @@ def parser() -> argparse.ArgumentParser:
         sub.add_argument("--no-files", action="store_true", help="leave the file server's folder out")
     migrate = commands.add_parser("migrate", help="apply pending schema migrations (the API does at start-up)")
     migrate.add_argument("--status", action="store_true", help="list applied and pending steps, change nothing")
+    check = commands.add_parser("check-counters", help="compare every project's statistics counters with a "
+                                "recomputation from its tasks (reads every task)")
+    check.add_argument("--fix", action="store_true", help="rebuild the counters that disagree")
     return top
 
 
@@ -150,7 +153,19 @@ def migrate(args) -> int:
     return 0
 
 
-COMMANDS = {"init-config": init_config, "backup": backup, "restore": restore, "migrate": migrate}
+def check_counters(args) -> int:
+    from trackside.shared.project_counters import check_all
+    from trackside.shared.storage.mongo import connect
+
+    wrong = check_all(connect(load_installation().mongo["backend"]), args.fix)
+    for counter in wrong:
+        print(counter)
+    _say(f"{len(wrong)} project counters {'rebuilt' if args.fix else 'disagree'}" if wrong else "every counter agrees")
+    return 1 if wrong and not args.fix else 0
+
+
+COMMANDS = {"init-config": init_config, "backup": backup, "restore": restore, "migrate": migrate,
+            "check-counters": check_counters}
 
 
 if __name__ == "__main__":
