@@ -17,7 +17,8 @@ summary rebuild at every batch.
 
 Company-wide listings read every summary of the company. A database written before summaries existed (or by
 something that bypasses the API) gets its projects registered by the first company-wide read: one pass over
-the distinct projects, then a marker ``<entity>:<company>:*`` (:meth:`forget_company` drops it).
+the distinct projects, then a marker ``<entity>:<company>:*``. Code that writes tasks or models past the API
+(a benchmark's seeding) calls :meth:`ListingSummaries.invalidate` for the projects it wrote to.
 """
 from __future__ import annotations
 
@@ -116,11 +117,6 @@ class ListingSummaries:
             if added.matched_count:
                 return
         self.invalidate(entity, doc.get("company"), [doc.get("project")])
-
-    def forget_company(self, entity: str, company: str) -> None:
-        """The next company-wide read registers the company's projects again (after writes that bypassed the
-        API, e.g. a restore or a benchmark's seeding)."""
-        self.coll.delete_one({"_id": summary_id(entity, company, "*")})
 
     # -- reads -----------------------------------------------------------------------------------------
     def collect(self, entity: str, companies: Sequence[str], projects: Sequence[str | None] | None) -> list[dict]:
