@@ -234,12 +234,21 @@ def _prefix_bytes(index: _Index, values: tuple) -> bytes:
 
 
 def _narrowest_prefix(storage, db, coll, indexes: list[_Index], pins) -> list[dict] | None:
-    """The documents under the pinned prefix of the index with the fewest entries there, if under NARROW."""
+    """The documents under the pinned prefix of the index with the fewest entries there, if under NARROW.
+
+    Entries are counted once per set of pinned fields (indexes sharing their leading fields share the count),
+    the most pinned first, and a set inside one already too big is never counted (it holds at least as many).
+    """
     best: tuple[int, _Index, list[tuple]] | None = None
-    for index in indexes:
-        prefixes = _prefixes(index, pins)
-        if not prefixes or not prefixes[0]:
+    counted: set[tuple[str, ...]] = set()
+    too_big: list[set[str]] = []
+    candidates = [(index, prefixes) for index in indexes
+                  if (prefixes := _prefixes(index, pins)) and prefixes[0]]
+    for index, prefixes in sorted(candidates, key=lambda c: -len(c[1][0])):
+        fields = index.fields[:len(prefixes[0])]
+        if fields in counted or any(set(fields) <= big for big in too_big):
             continue
+        counted.add(fields)
         limit = NARROW if best is None else best[0]
         count = 0
         for values in prefixes:
@@ -249,6 +258,8 @@ def _narrowest_prefix(storage, db, coll, indexes: list[_Index], pins) -> list[di
                 break
         if count < limit:
             best = (count, index, prefixes)
+        elif limit == NARROW:
+            too_big.append(set(fields))
     if best is None:
         return None
     _count, index, prefixes = best
