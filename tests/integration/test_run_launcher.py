@@ -58,8 +58,11 @@ def test_make_run_serves_a_plain_sdk_script(tmp_path):
     try:
         assert exports["CLEARML_API_HOST"] == f"http://127.0.0.1:{port}"
         assert exports["CLEARML_FILES_HOST"] == f"http://127.0.0.1:{files_port}"
+        # The SDK's reporting in a thread: the calls the launcher's API serves are the same, ~15 s sooner; the
+        # SDK's default (subprocess) reporting is test_sdk_compat's and test_sdk_reporting's to prove.
         env = client_env(exports["CLEARML_API_HOST"], exports["CLEARML_API_ACCESS_KEY"],
-                         exports["CLEARML_API_SECRET_KEY"], tmp_path / "user-home", exports["CLEARML_FILES_HOST"])
+                         exports["CLEARML_API_SECRET_KEY"], tmp_path / "user-home", exports["CLEARML_FILES_HOST"],
+                         thread_reporting=True)
         run = run_client_script("sdk_plain_script.py", [], env)
         assert run.returncode == 0, run.stdout[-2000:] + run.stderr[-2000:]
         assert run.result["status"] == "completed"
