@@ -204,11 +204,15 @@ def test_resending_a_metrics_batch_replaces_instead_of_duplicating(api, task, ev
     assert get_task(api, task)["last_metrics"][md5("loss")][md5("train")]["count"] == 3
 
 
-def test_resending_log_lines_appends_them(api, task, events):
-    batch = [log_line(task, "same line"), log_line(task, "another")]
-    add_batch(api, batch)
-    add_batch(api, batch)
-    assert events.count_documents({"task": task, "type": "log"}) == 4
+def test_resending_a_log_batch_stores_its_lines_once_and_new_batches_append(api, task, events):
+    # A batch sent again as it was (a client's retry after an answer lost with a killed worker) is stored
+    # once; the same lines in another batch are new lines (tests/stress/test_faults_api_workers.py).
+    batch = [log_line(task, "same line"), log_line(task, "same line"), log_line(task, "another")]
+    assert add_batch(api, batch)["added"] == 3
+    assert add_batch(api, batch)["added"] == 3
+    assert events.count_documents({"task": task, "type": "log"}) == 3
+    add_batch(api, batch[:2])
+    assert events.count_documents({"task": task, "type": "log"}) == 5
 
 
 def test_debug_images_of_one_iteration_are_kept_apart_by_key(api, task, events):

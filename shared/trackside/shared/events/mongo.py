@@ -55,6 +55,8 @@ class MongoEventStore(EventStore):
         # Resent events (a client's retry) exist already: replace them. An upsert, because a concurrent
         # delete_for_tasks may have removed the copy in between.
         resent = [i for i, (code, _) in failed.items() if code == DUPLICATE_KEY and events[i]["type"] != LOG]
+        for i in [i for i, (code, _) in failed.items() if code == DUPLICATE_KEY and events[i]["type"] == LOG]:
+            del failed[i]  # a log line resent with its batch is stored already: the first copy keeps its place
         if resent:
             replaces = [ReplaceOne({"_id": docs[i]["_id"]}, docs[i], upsert=True) for i in resent]
             again_created, again_failed = self._bulk(replaces, resent)

@@ -44,7 +44,7 @@ from trackside.api.bll.event_samples import IterationPages, SampleNavigator
 from trackside.api.bll.event_sidecars import StoreWithSummaries
 from trackside.api.bll.listing_summaries import ListingSummaries, metric_entry
 from trackside.api.bll.scalar_pyramid import ScalarPyramid
-from trackside.shared.events import IMAGE, PLOT, SCALAR, InvalidEvent, allows_locked, normalise
+from trackside.shared.events import IMAGE, LOG, PLOT, SCALAR, InvalidEvent, allows_locked, normalise
 from trackside.shared.events.factory import store_from_config
 from trackside.shared.timeutil import utcnow
 
@@ -271,16 +271,33 @@ class EventsBLL:
 def _parse(company: str, items: Sequence[Any], worker: str | None, problems: Counter):
     """(normalised event, allow_locked) for each item that is a valid event; the others counted by reason."""
     now_ms = int(time.time() * 1000)
-    for item in items:
+    batch = _batch_digest(company, items)
+    for position, item in enumerate(items):
         try:
             raw = json.loads(item) if isinstance(item, (str, bytes)) else item
         except ValueError:
             problems["Invalid JSON"] += 1
             continue
         try:
-            yield normalise(raw, company, worker, now_ms), allows_locked(raw)
+            event = normalise(raw, company, worker, now_ms)
         except InvalidEvent as exc:
             problems[exc.reason] += 1
+            continue
+        if event["type"] == LOG:
+            # A batch sent again (a client's retry after an answer it never got: a killed worker) names its
+            # lines as its first try did, so they are stored once; lines of other batches never share an id.
+            event["id"] = hashlib.md5(f"{batch}:{position}".encode(), usedforsecurity=False).hexdigest()
+        yield event, allows_locked(raw)
+
+
+def _batch_digest(company: str, items: Sequence[Any]) -> str:
+    """What identifies a request's batch: its company and every item as sent."""
+    digest = hashlib.md5(company.encode(), usedforsecurity=False)
+    for item in items:
+        digest.update(b"\n")
+        digest.update(item if isinstance(item, bytes) else item.encode() if isinstance(item, str)
+                      else json.dumps(item, sort_keys=True, default=str).encode())
+    return digest.hexdigest()
 
 
 def _check_consistent(candidates: list[tuple[dict, bool]]) -> None:
