@@ -12,7 +12,7 @@ WHEELHOUSE := .trackside/wheelhouse
 WEBAPP_FRONTEND := services/webapp/frontend
 WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
-.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks bench-scale stress-dispatch deploy-smoke clean
+.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks bench-scale stress-dispatch stress-faults deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
@@ -92,7 +92,12 @@ bench-scale: $(VENV)/.installed
 
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
-	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress -s $(PYTEST_ARGS)
+	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress --ignore-glob='tests/stress/test_faults_*' -s $(PYTEST_ARGS)
+
+# The fault tests at full size: API workers SIGKILLed under the clearml SDK's reporting, the Mongo-wire server
+# and Redis killed and restarted under load (tests/stress/test_faults_*.py).
+stress-faults: setup
+	TRACKSIDE_STRESS=full $(PY) -m pytest $(wildcard tests/stress/test_faults_*.py) -s $(PYTEST_ARGS)
 
 # The compose stack on a private dockerd at full size: images built offline, all healthy, the SDK, the
 # services agent running a task, down and up keeping the data, a backup restored into a fresh stack

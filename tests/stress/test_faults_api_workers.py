@@ -26,7 +26,7 @@ from support.names import unique
 from support.suite import start_api
 
 FULL = os.environ.get("TRACKSIDE_STRESS") == "full"
-SDK_SIZE = dict(processes=3, iterations=600) if FULL else dict(processes=2, iterations=150)
+SDK_SIZE = dict(processes=3, iterations=1000) if FULL else dict(processes=2, iterations=300)
 PLAIN_SIZE = dict(kills=15, lines=200) if FULL else dict(kills=3, lines=100)
 MAX_TRIES = 30  # per batch: past that the service is not coming back
 SERIES = ("train", "validation", "test")  # tests/clients/sdk_fault_reporter.py's

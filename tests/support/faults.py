@@ -25,7 +25,7 @@ class WorkerKiller(threading.Thread):
     came up would leave nobody serving instead of testing the clients' retries. ``kills`` holds the PIDs killed."""
 
     def __init__(self, master_pid: int, port: int, every: tuple[float, float] = (0.5, 1.0), seed: int | None = None,
-                 boot_sec: float = 15.0):
+                 boot_sec: float = 8.0):
         super().__init__(daemon=True)
         self.master = psutil.Process(master_pid)
         self.port = port

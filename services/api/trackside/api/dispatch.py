@@ -14,6 +14,8 @@ from typing import Any
 from bson.errors import InvalidDocument
 from flask import Request, Response, current_app, request
 from marshmallow import ValidationError as SchemaError
+from pymongo.errors import ConnectionFailure
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 from werkzeug.exceptions import HTTPException
 
 from trackside.api import errors
@@ -25,6 +27,9 @@ log = logging.getLogger(__name__)
 
 PATH_PATTERN = re.compile(r"^/?(?:v(\d+\.?\d+)/)?([a-zA-Z_]\w+\.[a-zA-Z_]\w+)/?$")
 JSON_LINES = "application/json-lines"
+# A store that cannot be reached (pymongo's server selection, a dropped connection, network time-outs; redis-py's
+# refused or timed-out connections); not its answers to a query, which stay errors of the request.
+STORE_DOWN = (ConnectionFailure, RedisConnectionError, RedisTimeoutError)
 
 
 def handle(path: str) -> Response:
@@ -47,6 +52,10 @@ def handle(path: str) -> Response:
         return response
     except errors.APIError as exc:
         return _envelope(meta, exc.code, exc.subcode, exc.message, {}, exc.error_data)
+    except STORE_DOWN as exc:  # MongoDB or Redis unreachable for this request: 503, which clients retry
+        log.warning("%s: store unavailable: %s: %s", meta["endpoint"]["name"], type(exc).__name__, exc)
+        error = errors.StoreUnavailable()
+        return _envelope(meta, error.code, error.subcode, error.message, {})
     except InvalidDocument as exc:  # a name or value the database cannot store (a NUL byte in a key): the request's
         error = errors.ValidationError(f"the request holds a value that cannot be stored: {exc}")
         return _envelope(meta, error.code, error.subcode, error.message, {})

@@ -123,3 +123,7 @@ TooManyFailedLogins = _error("TooManyFailedLogins", 429, 1, "too many failed sig
 InternalError = _error("InternalError", 500, 1, "internal server error")
 DataError = _error("DataError", 500, 100, "general data error")
 DatabaseUnavailable = _error("DatabaseUnavailable", 500, 102, "database is temporarily unavailable")
+
+# 503: a store (MongoDB, Redis) cannot be reached. The reference's subcode for it, but the status that clients
+# and proxies retry (the clearml SDK retries 502/503/429, never 500): the request may be sent again as it is.
+StoreUnavailable = _error("StoreUnavailable", 503, 102, "a data store is temporarily unavailable, retry later")

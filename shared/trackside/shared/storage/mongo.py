@@ -39,7 +39,8 @@ def connect(uri: str, **client_options) -> Database:
     if not db_name:
         raise ValueError(f"MongoDB URI {uri!r} names no database (expected mongodb://host:port/<db>)")
     client_options.setdefault("tz_aware", True)
-    client_options.setdefault("serverSelectionTimeoutMS", 10_000)
+    if "serverselectiontimeoutms" not in uri.lower():  # the URI may set how long a call waits for a lost server
+        client_options.setdefault("serverSelectionTimeoutMS", 10_000)
     # A single server (the embedded default, or a standalone mongod) is used directly; a replica-set URI
     # keeps the driver's discovery.
     if "directConnection" not in uri and "replicaSet" not in uri and "mongodb+srv" not in uri:
