@@ -92,10 +92,11 @@ def _planned(storage, db: str, coll: str, filter_: Mapping, sort: Mapping | None
     if not pins and not sort_keys:
         return None
     indexes = _usable_indexes(storage, db, coll)
-    narrow = _narrowest_prefix(storage, db, coll, indexes, pins)
+    ranged = _ranged_fields(filter_)
+    narrow = _narrowest_prefix(storage, db, coll, indexes, pins, ranged)
     if narrow is not None:
         return narrow
-    if limit > 0 and sort_keys and sort_keys[0][0] not in _ranged_fields(filter_):
+    if limit > 0 and sort_keys and sort_keys[0][0] not in ranged:
         walk = _ordered_index(indexes, pins, sort_keys[0][0])
         if walk is not None:
             index, prefixes = walk
@@ -233,8 +234,9 @@ def _prefix_bytes(index: _Index, values: tuple) -> bytes:
     return _storage._escape_kb(key if len(values) == len(index.fields) else key + COMPOUND_SEP)
 
 
-def _narrowest_prefix(storage, db, coll, indexes: list[_Index], pins) -> list[dict] | None:
-    """The documents under the pinned prefix of the index with the fewest entries there, if under NARROW.
+def _narrowest_prefix(storage, db, coll, indexes: list[_Index], pins, ranged: set[str]) -> list[dict] | None:
+    """The documents under the pinned prefix of the index with the fewest entries there, if under NARROW. An
+    index with a range on a field after its pinned ones is left to the server, which reads just that range.
 
     Entries are counted once per set of pinned fields (indexes sharing their leading fields share the count),
     the most pinned first, and a set inside one already too big is never counted (it holds at least as many).
@@ -243,7 +245,8 @@ def _narrowest_prefix(storage, db, coll, indexes: list[_Index], pins) -> list[di
     counted: set[tuple[str, ...]] = set()
     too_big: list[set[str]] = []
     candidates = [(index, prefixes) for index in indexes
-                  if (prefixes := _prefixes(index, pins)) and prefixes[0]]
+                  if (prefixes := _prefixes(index, pins)) and prefixes[0]
+                  and not ranged.intersection(index.fields[len(prefixes[0]):])]
     for index, prefixes in sorted(candidates, key=lambda c: -len(c[1][0])):
         fields = index.fields[:len(prefixes[0])]
         if fields in counted or any(set(fields) <= big for big in too_big):
