@@ -26,6 +26,8 @@ from trackside.shared.dispatch.keys import WATCHDOG_LOCK
 from trackside.shared.dispatch.queue_metrics import QueueMetricsRecorder
 from trackside.shared.dispatch.reconcile import Reconciler
 from trackside.shared.dispatch.settings import DispatchSettings
+from trackside.shared.events.factory import store_from_config
+from trackside.shared.events.retention import EventRetention, RetentionSettings
 from trackside.shared.storage import mongo, redis as redis_store
 from trackside.watchdog.event_replay import EventReplay
 from trackside.watchdog.lock import RedisLock
@@ -67,7 +69,9 @@ def build_jobs(config) -> list[Job]:
     domain_events.configure(config, lambda: redis_store.connect(config.get_config("hosts.redis.apiserver"),
                                                                 socket_timeout=5.0, socket_connect_timeout=2.0))
     replay_interval_sec = replay.interval_sec(config)
+    retention = EventRetention(db, store_from_config(config, db), RetentionSettings.from_config(config))
     return [
+        Job("events retention", retention.interval_sec, retention.run_pass),
         Job("domain event replay", lambda: replay_interval_sec, replay.run_pass),
         Job("dispatch reconcile", lambda: settings.reconcile_interval_sec, reconciler.run_pass),
         Job("queue metrics", lambda: METRICS_JOB_INTERVAL_SEC, sample_metrics),

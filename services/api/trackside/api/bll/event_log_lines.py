@@ -27,6 +27,7 @@ from pymongo.errors import DuplicateKeyError
 from trackside.api import errors
 from trackside.api.bll.event_reads import EventReads, iso_time, stream
 from trackside.shared.events import ASC, DESC, LOG, EventFilter
+from trackside.shared.events.summaries import LOG_COUNTERS
 from trackside.shared.storage.mongo import ASCENDING, Collection, Index, ensure_indexes
 
 MAX_LIMIT = 2000
@@ -40,7 +41,7 @@ COUNT_BUDGET_S = 3.0
 COUNT_CAP = 1000
 LINE_FIELDS = ["seq", "msg", "timestamp", "level", "worker"]
 
-COUNTERS = Collection("event_log_counters", (Index((("company", ASCENDING), ("task", ASCENDING))),))
+COUNTERS = Collection(LOG_COUNTERS, (Index((("company", ASCENDING), ("task", ASCENDING))),))
 # Compare-and-swap tries before giving up on a counter (each miss means another batch got a range first).
 RESERVE_TRIES = 100
 

@@ -45,7 +45,7 @@ class StoreWithSummaries(EventStore):
         deleted = self.inner.delete(flt)
         if not flt.types or SCALAR in flt.types:
             # Some scalars went: the buckets no longer describe the rest; charts fall back to the events.
-            self.pyramid.delete(flt.company, list(flt.tasks), flt.model_events)
+            self.pyramid.invalidate(flt.company, list(flt.tasks), flt.model_events)
         # Log positions stay as they were (lines keep their numbers; cleared ones leave a gap), so a client
         # paging the log does not see lines move under it.
         return deleted

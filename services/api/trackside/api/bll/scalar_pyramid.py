@@ -36,6 +36,7 @@ from pymongo.database import Database
 
 from trackside.api.bll.event_downsample import Extremes
 from trackside.shared.events import SCALAR
+from trackside.shared.events.summaries import PYRAMID_BUCKETS, PYRAMID_SERIES, STALE, invalidate_pyramid
 from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
 
 # The levels kept per x key, named by their bucket width: 16, 256, 4096 iterations; 1 s, 16 s, 4.4 minutes
@@ -52,10 +53,10 @@ FIELD = {"iter": "iter", "timestamp": "timestamp"}
 # The iteration single values are reported at (Logger.report_single_value): never a chart.
 SINGLE_VALUE_ITERATION = -2**31
 
-SERIES = Collection("event_scalar_series", (
+SERIES = Collection(PYRAMID_SERIES, (
     Index((("company", ASC), ("task", ASC), ("model_event", ASC))),
 ))
-BUCKETS = Collection("event_scalar_buckets", (
+BUCKETS = Collection(PYRAMID_BUCKETS, (
     Index((("company", ASC), ("task", ASC), ("model_event", ASC))),
 ))
 
@@ -253,8 +254,18 @@ class ScalarPyramid:
         return found
 
     def has_series(self, company: str, task: str, model_events: bool) -> bool:
-        return self.series_coll.find_one({"company": company, "task": task, "model_event": model_events},
-                                         {"_id": 1}) is not None
+        """Whether the task's charts can be read from its buckets: it has some, and they were not invalidated
+        by a partial delete of its scalars (see :func:`invalidate`)."""
+        doc = self.series_coll.find_one({"company": company, "task": task, "model_event": model_events},
+                                        {"_id": 1, STALE: 1})
+        return doc is not None and not doc.get(STALE)
+
+    def invalidate(self, company: str, tasks: Sequence[str], model_events: bool) -> None:
+        """Some (not all) of these tasks' scalars went: their buckets no longer describe the rest. Charts then come
+        from the events; a fresh pyramid started by later reports would cover only the new events, so the
+        series document stays, marked stale, until all the task's events go (:meth:`delete`)."""
+        for task in dict.fromkeys(tasks):
+            invalidate_pyramid(self.db, company, task, model_events)
 
     def pieces(self, company: str, model_events: bool, requests: Sequence[PieceRequest]) -> list[list[Extremes]]:
         """For each request, the pre-aggregated buckets it names that hold events, in x order."""
