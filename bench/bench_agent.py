@@ -31,7 +31,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters and agent
 
 from support.our_agent import WHEELHOUSE, AgentHome  # noqa: E402
 from support.stock_agent import StockAgent  # noqa: E402
-from task_start import QUICK_REQUIREMENTS, REQUIREMENTS, measure, start_stack  # noqa: E402
+from task_start import QUICK_REQUIREMENTS, REQUIREMENTS, add_api_argument, bench_queues, measure, stack  # noqa: E402
 
 STOCK_POLL_SEC = 5  # clearml-agent's default (and minimum) poll period
 FULL, QUICK = 5, 1
@@ -41,6 +41,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="reduced sanity run")
     parser.add_argument("--json", help="also write the figures to this file")
+    add_api_argument(parser)
     args = parser.parse_args(argv)
     if not WHEELHOUSE.is_dir():
         print(f"{WHEELHOUSE} is missing: run `make setup`", file=sys.stderr)
@@ -50,22 +51,22 @@ def main(argv: list[str] | None = None) -> int:
     work = Path(tempfile.mkdtemp(prefix="bench-agent-"))
     servers, agents = [], []
     try:
-        server, api = start_stack(work, servers)
-        queue_ids = {name: api.ok("queues.create", name=name)["id"] for name in ("bench-trackside", "bench-stock")}
+        server, api = stack(args, work, servers)
+        queues = bench_queues(api, "trackside", "stock")
 
         ours_home = AgentHome.create(work / "trackside", server)
-        ours = ours_home.start_daemon("--queue", "bench-trackside")
+        ours = ours_home.start_daemon("--queue", queues["trackside"][0])
         agents.append(ours)
-        trackside = measure("trackside", api, work, queue_ids["bench-trackside"], runs, requirements=requirements)
+        trackside = measure("trackside", api, work, queues["trackside"][1], runs, requirements=requirements)
         ours.stop()
 
         stock_home = work / "stock"
         stock_home.mkdir()
-        stock = StockAgent.start(server.url, server.key, server.secret, stock_home, queue="bench-stock",
+        stock = StockAgent.start(server.url, server.key, server.secret, stock_home, queue=queues["stock"][0],
                                  poll_sec=STOCK_POLL_SEC, system_site_packages=False, venvs_cache=True,
                                  extra_env={"PIP_FIND_LINKS": str(WHEELHOUSE)})
         agents.append(stock)
-        stock_figures = measure("stock", api, work, queue_ids["bench-stock"], runs, requirements=requirements)
+        stock_figures = measure("stock", api, work, queues["stock"][1], runs, requirements=requirements)
         stock.stop()
     finally:
         for agent in agents:

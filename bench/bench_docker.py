@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters, agent ha
 
 from support.docker_engine import DockerEngine, DockerUnavailable  # noqa: E402
 from support.our_agent import WHEELHOUSE, AgentHome  # noqa: E402
-from task_start import QUICK_REQUIREMENTS, REQUIREMENTS, measure, start_stack  # noqa: E402
+from task_start import QUICK_REQUIREMENTS, REQUIREMENTS, add_api_argument, bench_queues, measure, stack  # noqa: E402
 
 FULL, QUICK = 5, 1
 
@@ -46,6 +46,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--json", help="also write the figures to this file")
     parser.add_argument("--docker-host", help="use this running engine (with --image) instead of starting one")
     parser.add_argument("--image", help="with --docker-host: the image the tasks run in")
+    add_api_argument(parser)
     args = parser.parse_args(argv)
     if bool(args.docker_host) != bool(args.image):
         parser.error("--docker-host and --image go together")
@@ -70,20 +71,20 @@ def main(argv: list[str] | None = None) -> int:
                 return 2
             servers.append(engine)
             docker_env, image = engine.env(), engine.ensure_test_image()
-        server, api = start_stack(work, servers)
-        queues = {name: api.ok("queues.create", name=name)["id"] for name in ("bench-venv", "bench-docker")}
+        server, api = stack(args, work, servers)
+        queues = bench_queues(api, "venv", "docker")
         home = AgentHome.create(work / "agent", server, {"extra_docker_arguments": ["--network", "host"]},
                                 extra_env=docker_env)
 
-        venv_daemon = home.start_daemon("--queue", "bench-venv", name="venv-daemon")
+        venv_daemon = home.start_daemon("--queue", queues["venv"][0], name="venv-daemon")
         daemons.append(venv_daemon)
-        venv = measure("venv", api, marks, queues["bench-venv"], runs, requirements=requirements)
+        venv = measure("venv", api, marks, queues["venv"][1], runs, requirements=requirements)
         venv_daemon.stop()
 
-        docker_daemon = home.start_daemon("--queue", "bench-docker", "--docker", image, name="docker-daemon")
+        docker_daemon = home.start_daemon("--queue", queues["docker"][0], "--docker", image, name="docker-daemon")
         daemons.append(docker_daemon)
         # The mark folder is mounted at its own path, so the task writes where this process reads.
-        in_docker = measure("docker", api, marks, queues["bench-docker"], runs,
+        in_docker = measure("docker", api, marks, queues["docker"][1], runs,
                             {"image": image, "arguments": f"-v {marks}:{marks}"}, requirements=requirements)
         docker_daemon.stop()
     finally:

@@ -5,10 +5,13 @@ the moment just before tasks.enqueue. A warm-up run fills the caches ("cold"); t
 Imported by those scripts, which put the suite's ``tests/`` folder on the path first."""
 from __future__ import annotations
 
+import os
 import statistics
 import time
+import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import SimpleNamespace
 
 from support.client import ApiClient
 from support.suite import start_api, start_mongo, start_redis
@@ -21,6 +24,30 @@ JOB = """import pathlib, time
 pathlib.Path({mark!r}).write_text(repr(time.time()))
 """
 ENDED = ("completed", "failed", "stopped")
+
+
+API_KEY_ENV, API_SECRET_ENV = "TRACKSIDE_BENCH_API_KEY", "TRACKSIDE_BENCH_API_SECRET"
+
+
+def add_api_argument(parser) -> None:
+    parser.add_argument("--api-url", help=f"use this running API (credentials from ${API_KEY_ENV} and "
+                                          f"${API_SECRET_ENV}) instead of starting secantusdb, Valkey and an API")
+
+
+def stack(args, work: Path, servers: list):
+    """The API of ``--api-url`` (the quick runs in make test use the suite's, not a stack of their own: its
+    start and stop were seconds of each run), or a stack of its own (``start_stack``)."""
+    if not args.api_url:
+        return start_stack(work, servers)
+    server = SimpleNamespace(url=args.api_url, key=os.environ[API_KEY_ENV], secret=os.environ[API_SECRET_ENV])
+    return server, ApiClient(server.url, server.key, server.secret).login()
+
+
+def bench_queues(api, *sides: str) -> dict[str, tuple[str, str]]:
+    """A new queue per side of the bench, ``{side: (name, id)}``: unique names, as the API may be shared."""
+    suffix = uuid.uuid4().hex[:8]
+    names = {side: f"bench-{side}-{suffix}" for side in sides}
+    return {side: (name, api.ok("queues.create", name=name)["id"]) for side, name in names.items()}
 
 
 def start_stack(work: Path, servers: list):

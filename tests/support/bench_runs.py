@@ -1,6 +1,7 @@
 """Run a benchmark script's reduced form (``--quick``) as a subprocess, for the tests that keep benches honest."""
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -26,3 +27,9 @@ def run_quick_bench(script: Path, timeout_s: int, *extra: str) -> tuple[int, str
             proc.kill()
             out, err = proc.communicate()
         pytest.fail(f"{script.name} --quick still running after {timeout_s} s\n{out}\n{err[-3000:]}")
+
+
+def bench_api_env(api_server) -> dict[str, str]:
+    """The environment for a bench run with ``--api-url api_server.url``: the credentials go by environment
+    (bench/task_start.py), never on a command line other processes can read."""
+    return {**os.environ, "TRACKSIDE_BENCH_API_KEY": api_server.key, "TRACKSIDE_BENCH_API_SECRET": api_server.secret}
