@@ -18,7 +18,8 @@ projectsBody, the tags/users/metric/hyperparameter pickers): the tasks table's f
 last_update, the default columns' only_fields, not archived) in the biggest project and in the all-projects
 view, sorted by name and by started, filtered by status / type / tag, searched; the projects page
 (projects.get_all_ex with include_stats); the listings behind the table's filters and column picker (and the
-project's tags listing right after an edit in it, which rebuilds that project's summary); one task by id; and deletes: tasks.delete of a task with DELETE_EVENTS events, projects.delete of a project of
+project's tags listing right after an edit in it, which rebuilds that project's tags summary); one task by
+id; and deletes: tasks.delete of a task with DELETE_EVENTS events, projects.delete of a project of
 DELETE_TASKS tasks (each delete is measured on its own freshly seeded victim).
 
 Sizes come from the arguments or the environment:

@@ -5,17 +5,29 @@ from __future__ import annotations
 import pytest
 
 from trackside.api.bll.listing_summaries import VALUES_CAP, metric_entry, summarize
-from trackside.api.bll.listing_watch import _destination, touches_listed
+from trackside.api.bll.listing_watch import _destination, added_tags, listed_kinds
 
 
-@pytest.mark.parametrize("update", [
-    {"$set": {"tags": ["a"]}}, {"$addToSet": {"system_tags": "archived"}}, {"$pullAll": {"tags": ["a"]}},
-    {"$set": {"project": "p"}}, {"$set": {"hyperparams.Args.lr": {"value": "1"}}}, {"$unset": {"hyperparams.Args": 1}},
-    {"$set": {"last_metrics": {}}}, {"$unset": {"last_metrics.m1.v1": 1}},
-    {"name": "a replacement"}, [{"$set": {"tags": []}}],
+@pytest.mark.parametrize("update, kinds", [
+    ({"$set": {"tags": ["a"]}}, {"tags"}), ({"$addToSet": {"system_tags": "archived"}}, {"system_tags"}),
+    ({"$pullAll": {"tags": ["a"]}, "$set": {"last_update": 1}}, {"tags"}),
+    ({"$set": {"project": "p"}}, {"tags", "system_tags", "users", "metrics", "params"}),
+    ({"$set": {"hyperparams.Args.lr": {"value": "1"}}}, {"params"}), ({"$unset": {"hyperparams.Args": 1}}, {"params"}),
+    ({"$set": {"last_metrics": {}, "last_iteration": 0}}, {"metrics"}),
+    ({"$unset": {"last_metrics.m1.v1": 1}}, {"metrics"}),
+    ({"name": "a replacement"}, {"tags", "system_tags", "users", "metrics", "params"}),
+    ([{"$set": {"tags": []}}], {"tags", "system_tags", "users", "metrics", "params"}),
 ])
-def test_writes_of_listed_fields_invalidate(update):
-    assert touches_listed(update)
+def test_writes_of_listed_fields_name_the_lists_they_change(update, kinds):
+    assert listed_kinds(update) == kinds
+
+
+def test_added_tags_extend_in_place_only_when_nothing_else_listed_changes():
+    assert added_tags({"$addToSet": {"system_tags": "archived"}, "$set": {"status_reason": ""}}) == {
+        "system_tags": ["archived"]}
+    assert added_tags({"$addToSet": {"tags": {"$each": ["a", "b"]}}}) == {"tags": ["a", "b"]}
+    assert added_tags({"$addToSet": {"tags": "a"}, "$set": {"project": "p"}}) is None
+    assert added_tags({"$pull": {"tags": "a"}}) is None
 
 
 @pytest.mark.parametrize("update", [
@@ -23,8 +35,8 @@ def test_writes_of_listed_fields_invalidate(update):
     {"$set": {"last_metrics.m1.v1.value": 1.0, "last_metrics.m1.v1.metric": "loss"}},  # a series' own fields
     {"$inc": {"last_metrics.m1.v1.count": 2}}, {"$set": {"execution.queue": "q"}},
 ])
-def test_other_writes_do_not(update):
-    assert not touches_listed(update)
+def test_other_writes_change_no_list(update):
+    assert listed_kinds(update) == set()
 
 
 def test_destination_of_a_move():

@@ -3,17 +3,19 @@ every task or model (issue 18: listings that do not grow with the collection).
 
 ``listing_summaries`` holds, per (entity, company, project), the distinct values those listings show::
 
-    {_id: "<entity>:<company>:<project>", entity: "tasks"|"models", company, project, gen, built,
-     tags, system_tags, users, metrics: [{metric, metric_hash, variant, variant_hash}],
+    {_id: "<entity>:<company>:<project>", entity: "tasks"|"models", company, project, gen: {kind: n},
+     built: {kind: n}, tags, system_tags, users, metrics: [{metric, metric_hash, variant, variant_hash}],
      params: [[section, name]], values: [[section, name, value]], values_overflow}
 
-A summary is *valid* while ``built == gen``. Every write that may change a listed field raises ``gen`` once it
-has landed (:mod:`listing_watch` sees every write to tasks and models through the API's database handle); a
-read rebuilds an invalid summary from its project's documents (an index equality: company + project) and
-stores it only if ``gen`` did not move meanwhile, so a write racing the rebuild leaves the summary invalid,
-never wrong. Metric/variant pairs new to a task (events ingestion, :meth:`metrics_reported`) extend a valid
-summary in place with a compare-and-swap on ``gen``, so a task reporting scalars does not make its project's
-summary rebuild at every batch.
+Each *kind* of list (tags, system tags, users, metrics, parameters with their values) has its own generation:
+it is valid while ``built.<kind> == gen.<kind>``. A write that may remove a listed value raises the
+generations of the kinds it touches once it has landed (:mod:`listing_watch` sees every write to tasks and
+models through the API's database handle); a read rebuilds the invalid kinds it needs from the project's
+documents (an index equality: company + project) and stores them only if their generations did not move
+meanwhile, so a write racing the rebuild leaves them invalid, never wrong. Writes that only add (a new task,
+metric/variant pairs new to a task from events ingestion: :meth:`metrics_reported`) extend valid lists in
+place with a compare-and-swap that also raises the generations, so creating tasks or reporting scalars keeps
+the summaries valid; a task starting (a system tag dropped) invalidates only its project's system tags.
 
 Company-wide listings read every summary of the company. A database written before summaries existed (or by
 something that bypasses the API) gets its projects registered by the first company-wide read: one pass over
@@ -34,8 +36,14 @@ TASKS, MODELS = "tasks", "models"
 # A project's distinct hyper-parameter values beyond this are not kept: get_hyperparam_values reads that
 # project's tasks instead (a parameter with a value per task, such as a seed, would make the summary huge).
 VALUES_CAP = 2_000
-SCANNED = {TASKS: {"tags": 1, "system_tags": 1, "user": 1, "hyperparams": 1, "last_metrics": 1},
-           MODELS: {"tags": 1, "system_tags": 1, "user": 1, "last_metrics": 1}}
+# What a summary lists, in kinds that are invalidated and rebuilt on their own (a task starting drops a system
+# tag: its project's tags, owners, metrics and parameters stay valid): the lists of each kind, the document
+# field they come from.
+KINDS = ("tags", "system_tags", "users", "metrics", "params")
+LISTS = {"tags": ("tags",), "system_tags": ("system_tags",), "users": ("users",), "metrics": ("metrics",),
+         "params": ("params", "values", "values_overflow")}
+SCANNED = {"tags": "tags", "system_tags": "system_tags", "users": "user", "metrics": "last_metrics",
+           "params": "hyperparams"}
 
 
 def summary_id(entity: str, company: str | None, project: str | None) -> str:
@@ -86,42 +94,71 @@ def summarize(docs: Iterable[dict]) -> dict:
             "values": [] if overflow else [list(v) for v in values], "values_overflow": overflow}
 
 
+def _valid(doc: dict, kind: str) -> bool:
+    gen, built = doc.get("gen"), doc.get("built")
+    return isinstance(gen, dict) and isinstance(built, dict) and kind in gen and built.get(kind) == gen[kind]
+
+
+def _lacks(doc: dict, kind: str, added: dict) -> bool:
+    """Whether ``added`` (a summary) holds a value of ``kind`` that ``doc`` does not list."""
+    fields = [f for f in LISTS[kind] if f != "values_overflow" and not (f == "values" and doc.get("values_overflow"))]
+    return any(v not in (doc.get(field) or []) for field in fields for v in added.get(field) or ())
+
+
 class ListingSummaries:
     def __init__(self, db: Database):
         self.db = db
         self.coll = db[SUMMARIES]
 
     # -- writes ----------------------------------------------------------------------------------------
-    def invalidate(self, entity: str, company: str | None, projects: Iterable[str | None]) -> None:
-        """After a write that may change what the projects list: their summaries are rebuilt when next read
-        (a project seen for the first time gets its summary document here)."""
+    def invalidate(self, entity: str, company: str | None, projects: Iterable[str | None],
+                   kinds: Iterable[str] = KINDS) -> None:
+        """After a write that may change what the projects list (of ``kinds``): those summaries are rebuilt
+        when next read (a project seen for the first time gets its summary document here)."""
+        kinds = set(kinds)
         for project in set(projects):
-            self._upsert(summary_id(entity, company, project), {"$inc": {"gen": 1}},
-                         {"entity": entity, "company": company or "", "project": project, "built": -1})
+            self._upsert(summary_id(entity, company, project), {"$inc": {f"gen.{k}": 1 for k in kinds}},
+                         {**self._identity(entity, company, project),
+                          **{f"gen.{k}": 0 for k in KINDS if k not in kinds}})
+
+    def add(self, entity: str, company: str | None, project: str | None, added: dict,
+            kinds: Iterable[str] = KINDS) -> None:
+        """After a write that only added values (``added``: a :func:`summarize` of the new documents, or the
+        lists of some ``kinds``): a valid summary takes them in place, with a compare-and-swap that also
+        fails any rebuild under way; an invalid one is invalidated again (which fails a rebuild under way)."""
+        key = summary_id(entity, company, project)
+        doc = self.coll.find_one({"_id": key})
+        kinds = set(kinds)
+        stale = {k for k in kinds if doc is None or not _valid(doc, k)}
+        extend = {k for k in kinds - stale if _lacks(doc, k, added)}
+        if "params" in extend and not doc.get("values_overflow") and \
+                len(doc.get("values") or []) + len(added.get("values") or []) > VALUES_CAP:
+            extend.discard("params")  # the rebuild decides to stop keeping the values
+            stale.add("params")
+        if extend:
+            fields = [f for k in extend for f in LISTS[k] if f != "values_overflow"
+                      and not (f == "values" and doc.get("values_overflow"))]
+            changed = self.coll.update_one(
+                {"_id": key, **{f"{side}.{k}": doc["gen"][k] for k in extend for side in ("gen", "built")}},
+                {"$addToSet": {f: {"$each": list(added.get(f) or [])} for f in fields},
+                 "$inc": {f"{side}.{k}": 1 for k in extend for side in ("gen", "built")}})
+            if not changed.matched_count:
+                stale |= extend
+        if stale:
+            self.invalidate(entity, company, [project], stale)
 
     def metrics_reported(self, entity: str, company: str, entity_id: str, pairs: Sequence[dict]) -> None:
         """After events added metric/variant pairs (``metric_entry`` dicts) that the task (or model) did not
-        have: a valid summary takes them in place; any other is invalidated (a rebuild under way included)."""
+        have."""
         doc = self.db[entity].find_one({"_id": entity_id}, {"company": 1, "project": 1})
-        if doc is None:
-            return
-        key = summary_id(entity, doc.get("company"), doc.get("project"))
-        summary = self.coll.find_one({"_id": key}, {"gen": 1, "built": 1, "metrics": 1})
-        if summary is not None and summary.get("built") == summary.get("gen"):
-            if all(p in summary.get("metrics", []) for p in pairs):
-                return
-            gen = summary["gen"]
-            added = self.coll.update_one({"_id": key, "gen": gen, "built": gen},
-                                         {"$addToSet": {"metrics": {"$each": list(pairs)}},
-                                          "$inc": {"gen": 1, "built": 1}})
-            if added.matched_count:
-                return
-        self.invalidate(entity, doc.get("company"), [doc.get("project")])
+        if doc is not None:
+            self.add(entity, doc.get("company"), doc.get("project"), {"metrics": list(pairs)}, ("metrics",))
 
     # -- reads -----------------------------------------------------------------------------------------
-    def collect(self, entity: str, companies: Sequence[str], projects: Sequence[str | None] | None) -> list[dict]:
-        """The valid summaries of ``projects`` (every project of the companies when None), rebuilt where
-        needed."""
+    def collect(self, entity: str, companies: Sequence[str], projects: Sequence[str | None] | None,
+                kinds: Sequence[str]) -> list[dict]:
+        """The summaries of ``projects`` (every project of the companies when None), valid for ``kinds``:
+        rebuilt where needed."""
         if projects is None:
             for company in companies:
                 self._register_projects(entity, company)
@@ -131,31 +168,35 @@ class ListingSummaries:
             found = {d["_id"]: d for d in self.coll.find(
                 {"_id": {"$in": [summary_id(entity, c, p) for c, p in wanted]}})}
             docs = [found.get(summary_id(entity, c, p)) or self._created(entity, c, p) for c, p in wanted]
-        return [d if d.get("built") == d.get("gen") else self._rebuilt(d) for d in docs]
+        return [self._rebuilt(d, stale) if (stale := [k for k in kinds if not _valid(d, k)]) else d for d in docs]
+
+    @staticmethod
+    def _identity(entity: str, company: str | None, project: str | None) -> dict:
+        return {"entity": entity, "company": company or "", "project": project}
 
     def _created(self, entity: str, company: str, project: str | None) -> dict:
         key = summary_id(entity, company, project)
-        self._upsert(key, {"$setOnInsert": {"gen": 0}},
-                     {"entity": entity, "company": company, "project": project, "built": -1})
+        self._upsert(key, {}, {**self._identity(entity, company, project), **{f"gen.{k}": 0 for k in KINDS}})
         return self.coll.find_one({"_id": key})
 
-    def _rebuilt(self, doc: dict) -> dict:
-        gen = doc.get("gen", 0)
-        found = self.db[doc["entity"]].find({"company": doc["company"], "project": doc["project"]},
-                                            SCANNED[doc["entity"]])
-        lists = summarize(found)
-        self.coll.update_one({"_id": doc["_id"], "gen": gen}, {"$set": {**lists, "built": gen}})
-        return {**doc, **lists, "built": gen, "gen": gen}
+    def _rebuilt(self, doc: dict, kinds: Sequence[str]) -> dict:
+        """``doc`` with the lists of ``kinds`` read from its project's documents; stored unless a write
+        raised one of their generations meanwhile."""
+        gens = {k: (doc.get("gen") or {}).get(k, 0) for k in kinds}
+        projection = {SCANNED[k]: 1 for k in kinds}
+        found = self.db[doc["entity"]].find({"company": doc["company"], "project": doc["project"]}, projection)
+        lists = {f: v for f, v in summarize(found).items() if any(f in LISTS[k] for k in kinds)}
+        built = {f"built.{k}": g for k, g in gens.items()}
+        self.coll.update_one({"_id": doc["_id"], **{f"gen.{k}": g for k, g in gens.items()}},
+                             {"$set": {**lists, **built}})
+        return {**doc, **lists}
 
     def _register_projects(self, entity: str, company: str) -> None:
         marker = summary_id(entity, company, "*")
         if self.coll.find_one({"_id": marker}, {"_id": 1}):
             return
-        for project in self.db[entity].distinct("project", {"company": company}):
-            self._upsert(summary_id(entity, company, project), {"$setOnInsert": {"gen": 0}},
-                         {"entity": entity, "company": company, "project": project, "built": -1})
-        self._upsert(summary_id(entity, company, None), {"$setOnInsert": {"gen": 0}},
-                     {"entity": entity, "company": company, "project": None, "built": -1})
+        for project in {*self.db[entity].distinct("project", {"company": company}), None}:
+            self._created(entity, company, project)
         self._upsert(marker, {"$set": {"registered": True}}, {})
 
     def _upsert(self, key: str, update: dict, on_insert: dict) -> None:

@@ -1,6 +1,7 @@
 """Every write to tasks and models through the API's database handle keeps the listing summaries honest
 (:mod:`listing_summaries`): a write that may change a listed field (tags, system tags, owner, project,
-hyper-parameters, the set of last_metrics pairs) invalidates the summaries of the projects it touched.
+hyper-parameters, the set of last_metrics pairs) invalidates those kinds of lists in the summaries of the
+projects it touched; new documents and added tags ($addToSet, e.g. archiving) extend them in place.
 
 One place instead of a hook in each write path: :func:`watched` wraps the API's ``backend`` database so that
 its ``tasks`` and ``models`` collections are :class:`WatchedCollection`s. The projects a write touches are
@@ -20,24 +21,41 @@ from pymongo import DeleteMany, DeleteOne, InsertOne, ReplaceOne, UpdateMany, Up
 from pymongo.collection import Collection
 from pymongo.database import Database
 
-from trackside.api.bll.listing_summaries import MODELS, TASKS, ListingSummaries
+from trackside.api.bll.listing_summaries import KINDS, MODELS, TASKS, ListingSummaries, summarize
 
 WATCHED = (TASKS, MODELS)
-LISTED_FIELDS = ("tags", "system_tags", "user", "project", "company", "hyperparams")
+# The kinds of listed values (listing_summaries.KINDS) each document field feeds; a move changes them all.
+FIELD_KINDS = {"tags": {"tags"}, "system_tags": {"system_tags"}, "user": {"users"}, "hyperparams": {"params"},
+               "last_metrics": {"metrics"}, "project": set(KINDS), "company": set(KINDS)}
+ADDED_TAGS = ("tags", "system_tags")  # $addToSet on these only adds: summaries take the values in place
 PROJECTION = {"company": 1, "project": 1}
 
 
-def touches_listed(update: Any) -> bool:
-    """Whether an update (operators, a replacement or a pipeline) may change a listed value. The per-series
-    paths of last_metrics (4 parts and more) never add or remove a pair by themselves."""
+def listed_kinds(update: Any) -> set[str]:
+    """The kinds of listed values an update (operators, a replacement or a pipeline) may change. The
+    per-series paths of last_metrics (4 parts and more) never add or remove a pair by themselves."""
     if not isinstance(update, Mapping) or not all(str(op).startswith("$") for op in update):
-        return True  # a pipeline or a replacement
+        return set(KINDS)  # a pipeline or a replacement
+    kinds: set[str] = set()
     for fields in update.values():
         for path in fields if isinstance(fields, Mapping) else ():
             parts = str(path).split(".")
-            if parts[0] in LISTED_FIELDS or (parts[0] == "last_metrics" and len(parts) < 4):
-                return True
-    return False
+            if parts[0] != "last_metrics" or len(parts) < 4:
+                kinds |= FIELD_KINDS.get(parts[0], set())
+    return kinds
+
+
+def added_tags(update: Any) -> dict | None:
+    """{tags/system_tags: values} when the update's only listed change is adding tags ($addToSet)."""
+    added = update.get("$addToSet") if isinstance(update, Mapping) else None
+    if not isinstance(added, Mapping) or not set(added) <= set(ADDED_TAGS):
+        return None
+    others = {op: fields for op, fields in update.items() if op != "$addToSet"}
+    if listed_kinds(others):
+        return None
+    values = {f: v["$each"] if isinstance(v, Mapping) and "$each" in v else [v] for f, v in added.items()}
+    return values if all(isinstance(v, list) and all(isinstance(x, str) for x in v) for v in values.values()) \
+        else None
 
 
 def _destination(update: Any) -> list:
@@ -67,33 +85,49 @@ class WatchedCollection(Collection):
             filter_ = {"_id": ids}
         return {(d.get("company"), d.get("project")) for d in super().find(filter_, PROJECTION)}
 
-    def _invalidate(self, touched: Iterable[tuple[Any, Any]]) -> None:
+    def _invalidate(self, touched: Iterable[tuple[Any, Any]], kinds: Iterable[str] = KINDS) -> None:
         by_company: dict[Any, set] = {}
         for company, project in touched:
             by_company.setdefault(company, set()).add(project)
         for company, projects in by_company.items():
             if company is not None:
-                self._summaries.invalidate(self.name, company, projects)
+                self._summaries.invalidate(self.name, company, projects, kinds)
+
+    def _added(self, docs: Iterable[Mapping]) -> None:
+        """New documents only add values: each project's summary takes them in place."""
+        by_project: dict[tuple[Any, Any], list] = {}
+        for doc in docs:
+            by_project.setdefault((doc.get("company"), doc.get("project")), []).append(doc)
+        for (company, project), new in by_project.items():
+            if company is not None:
+                self._summaries.add(self.name, company, project, summarize(new))
 
     def _updating(self, filter_: Mapping, update: Any, write):
-        """``write()``, invalidating the summaries of the documents' projects before and after it."""
-        if not touches_listed(update):
+        """``write()``, then the summaries of the documents' projects (read before it) follow it."""
+        kinds = listed_kinds(update)
+        if not kinds:
             return write()
         touched = self._touched(filter_)
         result = write()
-        self._invalidate(touched | {(company, project) for company, _ in touched for project in _destination(update)})
+        tags = added_tags(update)
+        if tags is not None:
+            for company, project in touched:
+                if company is not None:
+                    self._summaries.add(self.name, company, project, tags, tags.keys())
+        else:
+            self._invalidate(touched | {(c, p) for c, _ in touched for p in _destination(update)}, kinds)
         return result
 
     # -- the writes ------------------------------------------------------------------------------------
     def insert_one(self, document, *args, **kwargs):
         result = super().insert_one(document, *args, **kwargs)
-        self._invalidate({(document.get("company"), document.get("project"))})
+        self._added([document])
         return result
 
     def insert_many(self, documents, *args, **kwargs):
         documents = list(documents)
         result = super().insert_many(documents, *args, **kwargs)
-        self._invalidate({(d.get("company"), d.get("project")) for d in documents})
+        self._added(documents)
         return result
 
     def update_one(self, filter, update, *args, **kwargs):
@@ -135,19 +169,21 @@ class WatchedCollection(Collection):
         return result
 
     def bulk_write(self, requests, *args, **kwargs):
+        # pymongo's operations have no public accessors for their filter and document.
         requests = list(requests)
         touched: set = set()
-        inserted: set = set()
+        inserted: list = []
         for op in requests:
             if isinstance(op, InsertOne):
-                inserted.add((op._doc.get("company"), op._doc.get("project")))  # noqa: SLF001 (pymongo has no accessor)
+                inserted.append(op._doc)  # noqa: SLF001
             elif isinstance(op, (DeleteOne, DeleteMany)):
                 touched |= self._touched(op._filter)  # noqa: SLF001
-            elif isinstance(op, (UpdateOne, UpdateMany, ReplaceOne)) and touches_listed(op._doc):  # noqa: SLF001
+            elif isinstance(op, (UpdateOne, UpdateMany, ReplaceOne)) and listed_kinds(op._doc):  # noqa: SLF001
                 found = self._touched(op._filter)  # noqa: SLF001
                 touched |= found | {(c, p) for c, _ in found for p in _destination(op._doc)}  # noqa: SLF001
         result = super().bulk_write(requests, *args, **kwargs)
-        self._invalidate(touched | inserted)
+        self._invalidate(touched)
+        self._added(inserted)
         return result
 
 
