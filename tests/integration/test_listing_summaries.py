@@ -116,3 +116,37 @@ def test_hyper_parameters_and_values_follow_edits(api):
     cloned = api.ok("tasks.clone", task=task)["id"]
     api.ok("tasks.edit_hyper_params", task=cloned, hyperparams=[{"section": "Args", "name": "lr", "value": "7"}])
     assert values() == ["0.1", "0.5", "7"]
+
+
+def test_concurrent_writes_and_reads_end_exact(api):
+    """Writers adding, replacing and archiving tags while readers rebuild the summary: once the writes are
+    done, the listing is exactly the tasks' tags (a rebuild racing a write must never store a stale list)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from support.client import ApiClient
+
+    project = create_project(api, unique("race"))
+    assert _task_tags(api, project) == {"tags": []}
+
+    def writer(n: int) -> None:
+        client = ApiClient(api.base_url, api.key, api.secret).login()
+        for i in range(4):
+            task = _task(client, project, tags=[f"w{n}-new-{i}"])
+            client.ok("tasks.update", task=task, tags=[f"w{n}-kept-{i}"])
+            if i % 2:
+                client.ok("tasks.archive", tasks=[task])
+            _task_tags(client, project, include_system=True)
+
+    def reader() -> None:
+        client = ApiClient(api.base_url, api.key, api.secret).login()
+        for _ in range(12):
+            _task_tags(client, project, include_system=True)
+
+    with ThreadPoolExecutor(5) as pool:
+        for future in [pool.submit(writer, n) for n in range(4)] + [pool.submit(reader)]:
+            future.result()
+    tasks = api.ok("tasks.get_all_ex", project=[project], only_fields=["tags", "system_tags"])["tasks"]
+    assert _task_tags(api, project, include_system=True) == {
+        "tags": sorted({t for task in tasks for t in task["tags"]}),
+        "system_tags": sorted({t for task in tasks for t in task["system_tags"]})}
+    assert len(tasks) == 16
