@@ -12,7 +12,7 @@ WHEELHOUSE := .trackside/wheelhouse
 WEBAPP_FRONTEND := services/webapp/frontend
 WEBAPP_NPM := $(WEBAPP_FRONTEND)/node_modules/.installed
 
-.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks bench-scale stress-dispatch stress-faults deploy-smoke clean
+.PHONY: setup run test test-unit fuzz bench-storage bench-events bench-dispatch bench-agent bench-docker bench-webapp bench-webhooks bench-scale bench-events-scale stress-dispatch stress-faults stress-events deploy-smoke clean
 
 setup: $(VENV)/.installed $(CLIENTS_VENV)/.installed $(WHEELHOUSE)/.complete $(WEBAPP_NPM)
 
@@ -90,9 +90,19 @@ bench-webhooks: $(VENV)/.installed
 bench-scale: $(VENV)/.installed
 	$(PY) bench/bench_scale.py
 
+# One task's chart, zoom, console and log search, and the deletes of a task's events, while the events store
+# grows (default 100k then 1M events; BENCH_EVENTS_SCALE_ARGS="--sizes ..."), on mongo and elastic, with ratios.
+bench-events-scale: $(VENV)/.installed
+	$(PY) bench/bench_events_scale.py $(BENCH_EVENTS_SCALE_ARGS)
+
 # The dispatch stress test at full size: 1000 tasks, 12 subscriber processes, kill -9s, a Redis restart.
 stress-dispatch: $(VENV)/.installed
-	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress --ignore-glob='tests/stress/test_faults_*' -s $(PYTEST_ARGS)
+	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress --ignore-glob='tests/stress/test_faults_*' --ignore=tests/stress/test_events_ingest_stress.py -s $(PYTEST_ARGS)
+
+# Events ingestion at full size: 100 tasks reporting at once from 4 client processes (2 senders a task), on the
+# mongo and elastic backends; zero client errors, exact counts per series, log positions dense (~15 min).
+stress-events: $(VENV)/.installed
+	TRACKSIDE_STRESS=full $(PY) -m pytest tests/stress/test_events_ingest_stress.py -s $(PYTEST_ARGS)
 
 # The fault tests at full size: API workers SIGKILLed under the clearml SDK's reporting, the Mongo-wire server
 # and Redis killed and restarted under load (tests/stress/test_faults_*.py).
