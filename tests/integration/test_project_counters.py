@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 import uuid
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
@@ -174,3 +175,21 @@ def test_check_all_finds_and_fixes_a_wrong_counter(backend):
         assert check_all(db, fix=True) == ["c:p1"] and check_all(db, fix=False) == []
     finally:
         backend.client.drop_database(db.name)
+
+
+def test_completed_in_24_hours_counts_the_boundary_hour_exactly(api, backend, projects):
+    """The hours after the one 24 hours ago come from the counters, that hour from the tasks completed in it."""
+    top, a, _, _ = projects
+    company = backend["projects"].find_one({"_id": a})["company"]
+    now = datetime.now(timezone.utc)
+    ids = []
+    for n, minutes in enumerate((-30, -10, -1, 1, 10, 30, 60 * 23)):  # minutes after "24 hours ago"
+        started = now - timedelta(hours=25)
+        ids.append(backend["tasks"].insert_one({
+            "_id": f"{a}-b{n}", "company": company, "project": a, "name": f"b{n}", "type": "training",
+            "status": "completed", "system_tags": [], "created": started, "last_update": now, "started": started,
+            "completed": now - timedelta(hours=24) + timedelta(minutes=minutes)}).inserted_id)
+    ProjectCounters(backend).reconcile_many(ids)  # what every write path does after its write
+    counted = stats(api, [a], stats_for_state="active")[a][0]["active"]
+    assert counted == stats(api, [a], {"system_tags": [SCAN]}, stats_for_state="active")[a][0]["active"]
+    assert counted["completed_tasks_24h"] == 4  # +1, +10, +30 minutes and 23 hours after

@@ -46,6 +46,9 @@ ATTEMPTS = 8
 # no longer waits for it.
 PENDING_STALE = timedelta(seconds=30)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+# Counters read per query: the embedded store matches each document against the whole ``$in`` list, so one
+# query over 600 ids costs ~15x one over 100 (measured 650 ms against 40 ms).
+READ_BATCH = 100
 
 
 def touches_counted(update: Mapping[str, Any]) -> bool:
@@ -70,6 +73,12 @@ def _millis(value: datetime) -> int:
 
 def hour_of(value: datetime) -> int:
     return int((value - _EPOCH) // timedelta(hours=1))
+
+
+def recent_floor() -> int:
+    """The hour 24 hours ago: completions in it or before are counted by a query or not at all, and the hour
+    only moves forward, so counters keep the later hours only (a few dozen keys, never the whole history)."""
+    return hour_of(utcnow() - timedelta(hours=24))
 
 
 def counter_id(company: str | None, project: str) -> str:
@@ -108,7 +117,7 @@ def _add(bucket: dict, c: list, sign: int) -> None:
     counts = bucket.setdefault("n", {})
     counts[status] = counts.get(status, 0) + sign
     bucket["rt"] = bucket.get("rt", 0) + sign * runtime
-    if hour is not None:
+    if hour is not None and hour > recent_floor():
         hours = bucket.setdefault("h", {})
         hours[str(hour)] = hours.get(str(hour), 0) + sign
     if started is not None and sign > 0:
@@ -193,6 +202,7 @@ class ProjectCounters:
     def _apply(self, old: tuple | None, new: tuple | None) -> None:
         """The difference between two contributions, with the announcement withdrawn in the same write."""
         updates: dict[str, dict] = {}
+        floor = recent_floor()
         for entry, sign in ((old, -1), (new, 1)):
             if not entry:
                 continue
@@ -203,7 +213,7 @@ class ProjectCounters:
             inc[f"{prefix}n.{status}"] = inc.get(f"{prefix}n.{status}", 0) + sign
             if runtime:
                 inc[f"{prefix}rt"] = inc.get(f"{prefix}rt", 0) + sign * runtime
-            if hour is not None:
+            if hour is not None and hour > floor:
                 inc[f"{prefix}h.{hour}"] = inc.get(f"{prefix}h.{hour}", 0) + sign
             if started is not None and sign > 0:
                 update["$max"][f"{prefix}ls"] = started
@@ -235,14 +245,21 @@ class ProjectCounters:
     # -- reading ---------------------------------------------------------------------------------------
     def read(self, cids: list[str]) -> dict[str, dict]:
         """The buckets of each counter id, rebuilt from the stamps where the stored ones can't be trusted."""
-        found = {d["_id"]: d for d in self.counters.find({"_id": {"$in": cids}})}
+        found: dict[str, dict] = {}
+        for start in range(0, len(cids), READ_BATCH):
+            found.update((d["_id"], d) for d in self.counters.find({"_id": {"$in": cids[start:start + READ_BATCH]}}))
         result = {}
+        floor = recent_floor()
         for cid in cids:
             doc = found.get(cid)
             if doc is None or not doc.get("built") or doc.get("stale") or _negative(doc.get("b") or {}):
                 result[cid] = self.rebuild(cid)
-            else:
-                result[cid] = doc.get("b") or {}
+                continue
+            result[cid] = doc.get("b") or {}
+            aged = {f"b.{key}.h.{hour}": 1 for key, bucket in result[cid].items()
+                    for hour in (bucket.get("h") or {}) if int(hour) <= floor}
+            if aged:  # hours that left the 24-hour window: dropped so the document stays small
+                self.counters.update_one({"_id": cid}, {"$unset": aged})
         return result
 
     def rebuild(self, cid: str) -> dict[str, dict]:
@@ -291,11 +308,11 @@ class ProjectCounters:
 
 
 def normalized(buckets: Mapping[str, dict]) -> dict:
-    """Buckets without the zero entries increments leave behind (for comparisons)."""
-    out = {}
+    """Buckets without the zero entries increments leave behind and the hours out of the window (comparisons)."""
+    out, floor = {}, recent_floor()
     for key, bucket in buckets.items():
         counts = {s: n for s, n in (bucket.get("n") or {}).items() if n}
-        hours = {h: n for h, n in (bucket.get("h") or {}).items() if n}
+        hours = {h: n for h, n in (bucket.get("h") or {}).items() if n and int(h) > floor}
         if counts or hours or bucket.get("rt"):
             out[key] = {"n": counts, "h": hours, "rt": bucket.get("rt", 0), "ls": bucket.get("ls")}
     return out

@@ -5,6 +5,7 @@ PROJECTS = Collection("projects", (
     Index((("company", ASC), ("name", ASC)), unique=True),
     Index((("company", ASC), ("parent", ASC))),
     Index((("company", ASC), ("last_update", DESC))),
+    Index((("path", ASC),)),  # a project's descendants (statistics with sub-projects, deletes of a sub-tree)
 ))
 # The tasks table's usual sorts, in a project and across projects, are served by an index in sort order, so a
 # page stops at its size (the embedded store: trackside.shared.embedded.secantus_plans).

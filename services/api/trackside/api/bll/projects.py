@@ -31,8 +31,6 @@ SPEC = QuerySpec(
     text_fields=("name", "id", "description"),
 )
 EDITABLE = {"description", "tags", "system_tags", "default_output_destination"}
-# Tasks and models of a deleted project are written this many ids at a time.
-DELETE_BATCH = 500
 
 
 def split_path(name: Any) -> list[str]:
@@ -269,13 +267,11 @@ class ProjectsBLL:
         return found
 
     @staticmethod
-    def _in_batches(coll, ids: list[str], write) -> int:
-        """``write(coll, {_id: {$in: batch}})`` over bounded batches of ids (point look-ups, never a scan; the
-        ids were found with the caller's company, and a filter on ``_id`` alone is what the store serves by id)."""
-        done = 0
-        for start in range(0, len(ids), DELETE_BATCH):
-            done += write(coll, {"_id": {"$in": ids[start:start + DELETE_BATCH]}})
-        return done
+    def _per_project(coll, company: str, project_ids: list[str], write) -> int:
+        """``write(coll, {company, project})`` for each project: an equality the (company, project, ...) index
+        serves, so the store reads only that project's documents (and writes them 1,000 per transaction).
+        Measured faster than writing the same documents by ``_id`` batches (index upkeep dominates)."""
+        return sum(write(coll, {"company": company, "project": project_id}) for project_id in project_ids)
 
     def delete(self, identity: Identity, project_id: str, force: bool, delete_contents: bool) -> dict:
         company = identity.company
@@ -291,24 +287,23 @@ class ProjectsBLL:
                                               project=project_id)
         result = {"deleted": 0, "disassociated_tasks": 0, "deleted_tasks": 0, "deleted_models": 0,
                   "urls": {"model_urls": [], "artifact_urls": [], "event_urls": []}}
-        tasks = self._in_projects(self._tasks, company, ids, {"name": 1, "project": 1})
-        models = self._in_projects(self._models, company, ids, {"uri": 1})
-        task_ids, model_ids = [t["_id"] for t in tasks], [m["_id"] for m in models]
-        # Found by index equality, written by id in bounded batches: time in proportion to the contents.
+        # Everything by index equality per project: time in proportion to the contents, never a scan.
         if delete_contents:
+            models = self._in_projects(self._models, company, ids, {"uri": 1})
             result["urls"]["model_urls"] = [m["uri"] for m in models if m.get("uri")]
-            result["deleted_tasks"] = self._in_batches(
-                self._tasks, task_ids, lambda coll, match: coll.delete_many(match).deleted_count)
-            if domain_events.publisher():
-                for task in tasks:
-                    domain_events.publish_object("task.deleted", company, task, ("project",))
-            result["deleted_models"] = self._in_batches(
-                self._models, model_ids, lambda coll, match: coll.delete_many(match).deleted_count)
+            doomed = self._in_projects(self._tasks, company, ids, {"name": 1, "project": 1}) \
+                if domain_events.publisher() else []
+            result["deleted_tasks"] = self._per_project(
+                self._tasks, company, ids, lambda coll, match: coll.delete_many(match).deleted_count)
+            for task in doomed:
+                domain_events.publish_object("task.deleted", company, task, ("project",))
+            result["deleted_models"] = self._per_project(
+                self._models, company, ids, lambda coll, match: coll.delete_many(match).deleted_count)
         else:
             def disassociate(coll, match):
                 return coll.update_many(match, {"$set": {"project": None}}).modified_count
-            result["disassociated_tasks"] = self._in_batches(self._tasks, task_ids, disassociate)
-            self._in_batches(self._models, model_ids, disassociate)
+            result["disassociated_tasks"] = self._per_project(self._tasks, company, ids, disassociate)
+            self._per_project(self._models, company, ids, disassociate)
         self.counters.drop_projects(counter_id(company, pid) for pid in ids)
         doomed = list(self.coll.find({"_id": {"$in": ids}}, {"name": 1})) if domain_events.publisher() else []
         result["deleted"] = self.coll.delete_many({"_id": {"$in": ids}}).deleted_count
