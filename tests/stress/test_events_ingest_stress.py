@@ -29,7 +29,7 @@ from trackside.shared.storage.elastic import connect as elastic_connect
 
 FULL = os.environ.get("TRACKSIDE_STRESS") == "full"
 SIZE = (dict(tasks=100, processes=4, streams=2, batches=4, scalars=80, logs=20) if FULL
-        else dict(tasks=20, processes=2, streams=2, batches=3, scalars=20, logs=5))
+        else dict(tasks=12, processes=2, streams=2, batches=2, scalars=20, logs=5))
 VARIANTS = 4
 REPORTER = str(Path(__file__).with_name("events_reporter_proc.py"))
 
