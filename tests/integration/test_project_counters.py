@@ -25,10 +25,11 @@ SCAN = "-zz_not_counted"
 
 
 def stats(api, ids: list[str], stats_filter: dict | None = None, **params) -> dict:
-    body = {"id": ids, "include_stats": True, "search_hidden": True, **params}
+    body = {"id": ids, "include_stats": True, "check_own_contents": True, "search_hidden": True, **params}
     if stats_filter is not None:
         body["include_stats_filter"] = stats_filter
-    return {p["id"]: (p["stats"], p["sub_projects"]) for p in api.ok("projects.get_all_ex", **body)["projects"]}
+    return {p["id"]: (p["stats"], p["sub_projects"], p["own_tasks"])
+            for p in api.ok("projects.get_all_ex", **body)["projects"]}
 
 
 def assert_exact(api, backend, ids: list[str]) -> None:

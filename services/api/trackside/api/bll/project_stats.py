@@ -241,10 +241,24 @@ class ProjectStats:
 
     def own_contents(self, company: str, project_ids: list[str], filter_: Mapping | None, state: str | None,
                      users: list[str] | None) -> dict[str, dict]:
-        match = self.match(company, project_ids, with_state(filter_, state), users)
-        tasks = _count_by(self._tasks.find(match, {"project": 1}), "project")
+        filter_ = with_state(filter_, state)
+        match = self.match(company, project_ids, filter_, users)
+        matcher = None if users else bucket_matcher(filter_)
+        tasks = (self._counted_tasks(company, project_ids, matcher) if matcher
+                 else _count_by(self._tasks.find(match, {"project": 1}), "project"))
         models = _count_by(self._models.find(match, {"project": 1}), "project")
         return {pid: {"own_tasks": tasks.get(pid, 0), "own_models": models.get(pid, 0)} for pid in project_ids}
+
+    def _counted_tasks(self, company: str, project_ids: list[str], matcher) -> dict[str, int]:
+        """Task counts per project (its own tasks only) from the counters."""
+        companies = list(dict.fromkeys([company, ""])) if company else [company]
+        owners = {counter_id(c, pid): pid for pid in project_ids for c in companies}
+        counts: dict[str, int] = {}
+        for cid, buckets in self.counters.read(list(owners)).items():
+            for key, bucket in buckets.items():
+                if matcher(*parse_bucket(key)):
+                    counts[owners[cid]] = counts.get(owners[cid], 0) + sum((bucket.get("n") or {}).values())
+        return counts
 
     def dataset_runtime(self, company: str, project_ids: list[str], users: list[str] | None) -> dict[str, dict]:
         """File count and size from the runtime of each project's most recently updated non-archived task."""
