@@ -158,9 +158,10 @@ def run_backend(name: str, args, work: Path) -> dict:
         db = pymongo.MongoClient(f"mongodb://127.0.0.1:{mongo.port}/?retryWrites=false", tz_aware=True).backend
         company = db.tasks.find_one({"_id": probe})["company"]
         if elastic:
-            store = open_store("elastic", client=elastic_connect({"hosts": [{"host": "127.0.0.1",
-                                                                             "port": elastic.port}],
-                                                                  "plain_json": True}))
+            # The API's own client settings (hosts.conf): bulk requests can take seconds on a loaded machine.
+            store = open_store("elastic", client=elastic_connect({
+                "hosts": [{"host": "127.0.0.1", "port": elastic.port}], "plain_json": True,
+                "args": {"timeout": 120, "max_retries": 3, "retry_on_timeout": True}}))
         else:
             store = open_store("mongo", db=db)
         store.setup()
