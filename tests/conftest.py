@@ -7,6 +7,7 @@ import pytest
 
 from support.client import ApiClient
 from support.suite import ApiServer, start_api, start_elastic, start_mongo, start_redis, stop_together
+from support.suite import wait_stopped_in_background
 from support.suite import FileServer, start_fileserver
 from support.docker_fixtures import docker_engine, test_image, wheel_index  # noqa: F401  (one dockerd per session)
 
@@ -21,6 +22,7 @@ _session_stores: list = []
 def _stop_session_servers():
     """Set up first, so torn down last: the session fixtures' teardowns only hand their servers over."""
     yield
+    wait_stopped_in_background()   # the modules' servers, signalled when their modules ended
     stop_together(_session_services)
     stop_together(_session_stores)
 

@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from support.client import ApiClient
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 
 
 def login(client: ApiClient, key: str, secret: str, **body):
@@ -181,7 +181,7 @@ def configured_api(mongo_server, tmp_path_factory, name: str, env: dict):
     ``yield from``: it is stopped when the fixture ends."""
     server = start_api(mongo_server.port, tmp_path_factory.mktemp(name), extra_env=env)
     yield server
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 FIXED_USER, FIXED_PASSWORD = "jane", "correct horse battery staple"

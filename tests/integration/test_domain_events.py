@@ -14,7 +14,7 @@ import pytest
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project, create_queue
-from support.suite import redis_admin, start_api, start_redis
+from support.suite import redis_admin, start_api, start_redis, stop_in_background
 from support.waiting import wait_for
 from trackside.shared import domain_events
 from trackside.shared.domain_events import STREAM
@@ -130,7 +130,7 @@ def redis_down_api(mongo_server, tmp_path_factory):
     work_dir = tmp_path_factory.mktemp("api-redis-down")
     server = start_api(mongo_server.port, work_dir, redis_port=port)
     yield server, port, work_dir
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def _timed_writes(client: ApiClient, count: int) -> list[float]:

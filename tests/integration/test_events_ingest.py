@@ -17,7 +17,7 @@ import pytest
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project, get_task
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 
 JSON_LINES = {"Content-Type": "application/json-lines"}
 NOW_MS = int(time.time() * 1000)
@@ -318,7 +318,7 @@ def capped_api(mongo_server, tmp_path_factory):
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("capped"),
                        {"CLEARML__SERVICES__TASKS__MAX_LAST_METRICS": "3"})
     yield ApiClient(server.url, server.key, server.secret).login()
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def test_last_metrics_keeps_at_most_the_configured_pairs(capped_api, events):

@@ -15,7 +15,7 @@ import requests
 
 from support.files import FilesClient
 from support.names import unique
-from support.suite import start_fileserver
+from support.suite import start_fileserver, stop_in_background
 from trackside.shared.embedded.process import free_port
 
 ALLOWED_ORIGIN = "http://ui.example"
@@ -116,7 +116,7 @@ def open_server(tmp_path_factory):
         "CLEARML__FILESERVER__DELETE__ALLOW_BATCH": "false",
     })
     yield server
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def test_auth_off_is_announced_in_the_log(open_server):

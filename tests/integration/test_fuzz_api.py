@@ -17,7 +17,7 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, settings
 
-from support.suite import start_api, start_redis
+from support.suite import start_api, start_redis, stop_in_background
 from trackside.api.dispatch import JSON_LINES
 from trackside.api.openapi import DOWNLOADS, document
 from trackside.api.registry import AUTH_NONE, REGISTRY
@@ -57,8 +57,7 @@ def fuzz_server(mongo_server, tmp_path_factory):
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("fuzz-api"), extra_env=own_databases,
                        redis_port=redis.port)
     yield server
-    server.process.stop()
-    redis.stop()
+    stop_in_background(server.process, redis)
 
 
 @pytest.fixture(scope="module")

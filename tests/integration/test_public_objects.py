@@ -10,7 +10,7 @@ from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project
 from support.sdk_api import call, run_calls
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 
 KINDS = {"tasks": ("task", "tasks.get_by_id", 101), "models": ("model", "models.get_by_id", 201),
          "projects": ("project", "projects.get_by_id", 401)}
@@ -22,7 +22,7 @@ def other(mongo_server, redis_server, tmp_path_factory) -> ApiClient:
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-other-company"), redis_port=redis_server.port,
                        extra_env={"CLEARML__APISERVER__COMPANY__ID": f'"{uuid.uuid4().hex}"'})
     yield ApiClient(server.url, server.key, server.secret).login()
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 @pytest.fixture(scope="module")

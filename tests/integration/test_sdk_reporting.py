@@ -7,7 +7,7 @@ import requests
 from support.client import ApiClient
 from support.clients import client_env, run_client_script
 from support.names import unique
-from support.suite import start_fileserver
+from support.suite import start_fileserver, stop_in_background
 from clients.sdk_reporting_flow import ITERATIONS, SERIES, scalar_value
 
 pytestmark = pytest.mark.slow
@@ -32,7 +32,7 @@ def flow(request, tmp_path_factory):
         assert read.returncode == 0, f"read failed:\n{read.stdout[-3000:]}\n{read.stderr[-3000:]}"
         yield request.param, server, reported, read, files
     finally:
-        files.process.stop()
+        stop_in_background(files.process)
 
 
 def test_sdk_prints_no_complaints(flow):

@@ -9,7 +9,7 @@ import pytest
 
 from support.names import unique
 from support.sdk_api import call, run_calls
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 from support.users import new_user
 
 
@@ -47,7 +47,7 @@ def configured_api(mongo_server, redis_server, tmp_path_factory):
                        extra_env={"CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__TASK": json.dumps(task_actions),
                                   "CLEARML__HOSTS__FILESERVER": '"http://files.example:8081"'})
     yield server, task_actions
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def test_config_carries_configured_ui_actions(configured_api):

@@ -16,7 +16,7 @@ import pytest
 from support.client import ApiClient
 from support.clients import client_env, run_client_script
 from support.names import unique
-from support.suite import start_api, stop_together
+from support.suite import start_api, stop_in_background
 from support.users import company_of
 from support.waiting import wait_for
 
@@ -46,7 +46,7 @@ def hardened(mongo_server, redis_server, tmp_path_factory):
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-signin"), redis_port=redis_server.port,
                        extra_env=SERVER_ENV)
     yield server
-    stop_together([server.process])
+    stop_in_background(server.process)
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def stack(mongo_server, redis_server, tmp_path_factory):
     started = start_webapp_stack(mongo_server.port, redis_server.port, tmp_path_factory.mktemp("proxy-trust"),
                                  extra_api_env=API_ENV)
     yield started
-    started.stop()
+    started.stop_in_background()
 
 
 @pytest.fixture(scope="module")

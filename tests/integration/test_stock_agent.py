@@ -16,7 +16,7 @@ from support.client import ApiClient
 from support.clients import SCRIPTS, client_env, run_client_script
 from support.names import unique
 from support.stock_agent import StockAgent
-from support.suite import ApiServer, start_api
+from support.suite import ApiServer, start_api, stop_in_background
 
 pytestmark = pytest.mark.slow
 
@@ -38,7 +38,7 @@ def agent_server(mongo_server, redis_server, tmp_path_factory) -> ApiServer:
     own_stores["CLEARML__HOSTS__REDIS__APISERVER__DB"] = "3"
     server = start_api(mongo_server.port, work_dir, redis_port=redis_server.port, extra_env=own_stores)
     yield server
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 @pytest.fixture(scope="module")

@@ -11,7 +11,7 @@ import json
 import pytest
 
 from support.sdk_api import call, run_calls
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 
 SECRET = "very-secret-value-0123456789"
 AWS = {"key": "AKIA1", "secret": SECRET, "region": "eu-west-1",
@@ -105,7 +105,7 @@ def configured_api(mongo_server, redis_server, tmp_path_factory):
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-storage"), redis_port=redis_server.port,
                        extra_env={"CLEARML__SERVICES__STORAGE_CREDENTIALS__AWS__S3": json.dumps(s3)})
     yield server
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def test_configuration_defaults(configured_api):

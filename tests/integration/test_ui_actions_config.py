@@ -11,7 +11,7 @@ import pytest
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 from support.webhooks import Receiver, WebhooksStack
 from trackside.api import errors
 from trackside.api.bll import ui_actions
@@ -66,7 +66,7 @@ def configured_server(mongo_server, redis_server, tmp_path_factory, receiver):
         "CLEARML__SERVICES__ORGANIZATION__UI_ACTIONS__TASK": json.dumps(task_actions),
         "CLEARML__SERVICES__WEBHOOKS__SECRETS__OPS_TOKEN": f'"{OPS_TOKEN}"'})
     yield server
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,7 @@ import pytest
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 from trackside.shared import domain_events
 from trackside.shared.webhooks import jobs, sealing, store
 
@@ -39,7 +39,7 @@ def other(mongo_server, redis_server, tmp_path_factory) -> ApiClient:
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-webhooks-other"), redis_port=redis_server.port,
                        extra_env={"CLEARML__APISERVER__COMPANY__ID": f'"{uuid.uuid4().hex}"'})
     yield ApiClient(server.url, server.key, server.secret).login()
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def create(api, **fields) -> dict:

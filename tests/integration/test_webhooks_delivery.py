@@ -11,7 +11,7 @@ import pytest
 from support.client import ApiClient
 from support.clients import client_env, run_client_script
 from support.names import unique
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 from support.users import company_of
 from support.waiting import wait_for
 from support.webhooks import Receiver, WebhooksStack, insert_webhook, token_secret, verify
@@ -49,7 +49,7 @@ def private_api(api_server, mongo_server, redis_server, tmp_path_factory):
                        extra_env={"CLEARML__SERVICES__WEBHOOKS__ALLOW_PRIVATE_TARGETS": "true",
                                   "CLEARML__SECURE__AUTH__TOKEN_SECRET": json.dumps(token_secret(api_server))})
     yield ApiClient(server.url, server.key, server.secret).login()
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def _hook(backend, api_server, company, receiver, event_types, **options):

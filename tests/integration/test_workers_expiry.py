@@ -9,7 +9,7 @@ import pytest
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_queue, get_task
-from support.suite import start_api
+from support.suite import start_api, stop_in_background
 
 TIMEOUT_SEC = 2
 
@@ -19,7 +19,7 @@ def fast_api(mongo_server, redis_server, tmp_path_factory) -> ApiClient:
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-fast-workers"), redis_port=redis_server.port,
                        extra_env={"CLEARML__SERVICES__WORKERS__DEFAULT_WORKER_TIMEOUT_SEC": str(TIMEOUT_SEC)})
     yield ApiClient(server.url, server.key, server.secret).login()
-    server.process.stop()
+    stop_in_background(server.process)
 
 
 def listed(api: ApiClient, **query) -> set[str]:

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
+import subprocess
 import sys
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -106,6 +109,32 @@ def stop_together(processes: list[ServerProcess]) -> None:
     """Stop servers concurrently (each gunicorn takes seconds to wind its workers down)."""
     with ThreadPoolExecutor(max(1, len(processes))) as pool:
         list(pool.map(ServerProcess.stop, processes))
+
+
+# Servers a module is done with: sent SIGTERM, then left to wind down while the next tests run, since waiting
+# for each cost seconds per module (a stopping gunicorn keeps its workers 2-3 s). The session's end waits.
+_winding_down: list[ServerProcess] = []
+
+
+def stop_in_background(*processes: ServerProcess) -> None:
+    """SIGTERM without waiting, for a module's own servers that nothing asks again (never a store that a
+    still-running server uses); ``wait_stopped_in_background`` at the session's end reaps them."""
+    for process in processes:
+        if process.running():
+            process.proc.send_signal(signal.SIGTERM)
+            _winding_down.append(process)
+
+
+def wait_stopped_in_background(timeout: float = 15.0) -> None:
+    """Every process ``stop_in_background`` signalled has exited (SIGKILL once ``timeout`` is over)."""
+    deadline = time.monotonic() + timeout
+    for process in _winding_down:
+        try:
+            process.proc.wait(max(0.1, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            process.proc.kill()
+            process.proc.wait(5)
+    _winding_down.clear()
 
 
 def redis_env(port: int) -> dict[str, str]:

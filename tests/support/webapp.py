@@ -13,7 +13,7 @@ from pathlib import Path
 import requests
 
 from trackside.shared.embedded.process import ServerProcess, free_port
-from support.suite import ApiServer, FileServer, start_api, start_fileserver, stop_together
+from support.suite import ApiServer, FileServer, start_api, start_fileserver, stop_in_background, stop_together
 
 ADMIN_USER, PLAIN_USER = "ada", "bob"
 
@@ -46,6 +46,10 @@ class WebAppStack:
     def stop(self) -> None:
         # All three at once: each gunicorn takes 2-3 s to wind its workers down.
         stop_together([self.webapp.process, self.fileserver.process, self.api.process])
+
+    def stop_in_background(self) -> None:
+        """For test fixtures: the three signalled, the session's end waits for them (support.suite)."""
+        stop_in_background(self.webapp.process, self.fileserver.process, self.api.process)
 
 
 def fixed_users_env(users: list[dict]) -> dict[str, str]:

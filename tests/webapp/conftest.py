@@ -19,7 +19,7 @@ def webapp_stack(mongo_server, redis_server, tmp_path_factory) -> WebAppStack:
     plain user), file server and web app; ``api_key``/``api_secret``: an admin key for the SDK/ApiClient."""
     stack = start_webapp_stack(mongo_server.port, redis_server.port, tmp_path_factory.mktemp("webapp"))
     yield stack
-    stack.stop()
+    stack.stop_in_background()
 
 
 @pytest.fixture(scope="session")

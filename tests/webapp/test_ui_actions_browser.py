@@ -124,7 +124,7 @@ def actions_stack(mongo_server, redis_server, tmp_path_factory, receiver):
     stack = start_webapp_stack(mongo_server.port, redis_server.port, tmp_path_factory.mktemp("ui-actions"),
                                extra_api_env=env)
     yield stack
-    stack.stop()
+    stack.stop_in_background()
 
 
 @pytest.fixture(scope="module")

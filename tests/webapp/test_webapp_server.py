@@ -345,7 +345,7 @@ def name_only_stack(mongo_server, redis_server, tmp_path_factory):
     stack = start_webapp_stack(mongo_server.port, redis_server.port, tmp_path_factory.mktemp("webapp-names"),
                                fixed_users=False)
     yield stack
-    stack.stop()
+    stack.stop_in_background()
 
 
 def test_name_only_sign_in(name_only_stack):
