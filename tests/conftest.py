@@ -83,9 +83,11 @@ def events_api(request) -> ApiClient:
 
 
 @pytest.fixture(scope="session")
-def fileserver(api_server, tmp_path_factory) -> FileServer:
-    """The file server, checking tokens with the API's secret (it reads the API's configuration folder)."""
-    server = start_fileserver(api_server.config_dir, tmp_path_factory.mktemp("fileserver"))
+def fileserver(api_server, mongo_server, redis_server, tmp_path_factory) -> FileServer:
+    """The file server, checking tokens with the API's secret (it reads the API's configuration folder) and
+    against the revocations the API records (its stores)."""
+    server = start_fileserver(api_server.config_dir, tmp_path_factory.mktemp("fileserver"),
+                              mongo_port=mongo_server.port, redis_port=redis_server.port)
     yield server
     _session_services.append(server.process)
 

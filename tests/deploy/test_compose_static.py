@@ -128,7 +128,7 @@ def test_start_order_puts_the_init_steps_first(tmp_path):
     assert services["init-config"]["command"] == ["init-config"]
     for name in ("apiserver", "watchdog"):
         assert {"init-config", "init-redis", "mongo", "redis"} <= set(services[name]["depends_on"])
-    assert "init-config" in services["fileserver"]["depends_on"]
+    assert {"init-config", "init-redis"} <= set(services["fileserver"]["depends_on"])   # revoked tokens
     assert "init-redis" in services["redis"]["depends_on"]
     assert {"apiserver", "fileserver"} <= set(services["agent-services"]["depends_on"])
     assert set(services["webapp"]["depends_on"]) == {"apiserver", "fileserver"}

@@ -435,6 +435,9 @@ def test_servers_load_the_rendered_configuration_with_the_generated_secrets(rend
     assert files.get("fileserver.listen.host") == "0.0.0.0" and files.get_int("fileserver.listen.port") == 8081
     mounts = {m["mountPath"] for m in containers["fileserver"]["volumeMounts"]}
     assert files.get("fileserver.upload_folder") in mounts
+    # Revoked tokens: the auth database and Redis, as the API reaches them.
+    assert files.get("hosts.mongo.auth.host") == api.get("hosts.mongo.auth.host")
+    assert files.get_config("hosts.redis.apiserver") == api.get_config("hosts.redis.apiserver")
 
     watchdog = _load_container_config(containers["watchdog"], docs, tmp_path / "watchdog")
     assert watchdog.get("watchdog.health.listen.host") == "0.0.0.0"

@@ -124,19 +124,22 @@ def test_fileserver_live_and_ready_without_a_token(fileserver, api):
     # A stored file cannot shadow the probes: the static routes win over the file paths.
     assert files.upload("health/ready", b"not a probe").status_code == 200
     assert_reply(get(f"{fileserver.url}/health/live"), 200, LIVE)
-    assert_reply(get(f"{fileserver.url}/health/ready"), 200, ready("ok", storage=True))
+    # The stores of token revocations are reported, never failing readiness (test_fileserver_revocation.py).
+    assert_reply(get(f"{fileserver.url}/health/ready"), 200, ready("ok", storage=True, mongo=True, redis=True))
     assert get(f"{fileserver.url}/health/other").status_code == 401  # other paths are still files
 
 
-def test_fileserver_not_ready_without_its_storage_folder(api_server, tmp_path):
-    server = start_fileserver(api_server.config_dir, tmp_path)
+def test_fileserver_not_ready_without_its_storage_folder(api_server, mongo_server, redis_server, tmp_path):
+    server = start_fileserver(api_server.config_dir, tmp_path, mongo_port=mongo_server.port,
+                              redis_port=redis_server.port)
+    stores = {"mongo": True, "redis": True}
     try:
         server.root.rename(tmp_path / "gone")
         time.sleep(1)  # a worker still booting creates the folder again: let it, then take that one away too
         shutil.rmtree(server.root, ignore_errors=True)
-        assert_reply(get(f"{server.url}/health/ready"), 503, ready("unavailable", storage=False))
+        assert_reply(get(f"{server.url}/health/ready"), 503, ready("unavailable", storage=False, **stores))
         (tmp_path / "gone").rename(server.root)
-        assert_reply(get(f"{server.url}/health/ready"), 200, ready("ok", storage=True))
+        assert_reply(get(f"{server.url}/health/ready"), 200, ready("ok", storage=True, **stores))
         env = {**server.env, "TRACKSIDE_ROLE": "fileserver"}
         assert healthcheck(env).returncode == 0
     finally:

@@ -86,13 +86,17 @@ class FileServer:
     process: ServerProcess = field(repr=False)
 
 
-def start_fileserver(config_dir: Path, work_dir: Path, extra_env: dict | None = None) -> FileServer:
+def start_fileserver(config_dir: Path, work_dir: Path, extra_env: dict | None = None,
+                     mongo_port: int | None = None, redis_port: int | None = None) -> FileServer:
     """A file server process reading ``config_dir``; pass an API's (``api_server.config_dir``) so both check
-    tokens with the same secret."""
+    tokens with the same secret, and its stores' ports so it sees the revocations the API records (without
+    them it looks for the stores at the default addresses and serves on without)."""
     root, port = work_dir / "files", free_port()
     env = {
         **os.environ,
         "CLEARML_CONFIG_DIR": str(config_dir),
+        **(mongo_env(mongo_port) if mongo_port else {}),
+        **(redis_env(redis_port) if redis_port else {}),
         "CLEARML_UPLOAD_FOLDER": str(root),
         "CLEARML__FILESERVER__LISTEN__PORT": str(port),
         **(extra_env or {}),

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 
-from trackside.api.auth.revocation import RevokedSessions
+from trackside.shared.revocation import RevokedSessions
 from trackside.shared.embedded.process import free_port
 from trackside.shared.storage.redis import connect_failing_fast
 

@@ -34,9 +34,11 @@ def run_checks(checks: Iterable[Check], timeout: float = CHECK_TIMEOUT_SEC) -> d
     return results
 
 
-def ready_reply(results: Mapping[str, bool]) -> tuple[int, dict]:
-    """The HTTP status and body of a readiness answer."""
-    ok = all(results.values())
+def ready_reply(results: Mapping[str, bool], optional: Iterable[str] = ()) -> tuple[int, dict]:
+    """The HTTP status and body of a readiness answer; ``optional`` checks are reported but never fail it
+    (dependencies the service keeps serving without)."""
+    optional = set(optional)
+    ok = all(passed for name, passed in results.items() if name not in optional)
     return (200 if ok else 503), {"status": "ok" if ok else "unavailable", "checks": dict(results)}
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 from pyhocon import ConfigTree
 
 from trackside.api import db, migrations
-from trackside.api.auth.revocation import RevokedSessions
 from trackside.api.auth.service import AuthService
 from trackside.api.bll.app_store import AppStore
 from trackside.api.bll.apps import AppsBLL
@@ -29,6 +28,7 @@ from trackside.api.bll.webhooks import WebhooksBLL
 from trackside.api.bll.workers import WorkersBLL
 from trackside.api.registry import parse_version
 from trackside.shared import domain_events
+from trackside.shared.revocation import RevokedSessions
 from trackside.shared.storage import redis as redis_store
 from trackside.shared.storage.mongo import connect, ensure_indexes
 

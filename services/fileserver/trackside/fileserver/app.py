@@ -15,6 +15,7 @@ from trackside.fileserver.auth import TokenCheck
 from trackside.fileserver.settings import Settings, read_settings
 from trackside.fileserver.storage import BadPath, ObjectNotFound, Storage
 from trackside.fileserver.uploads import BadUpload, UploadInterrupted
+from trackside.shared import revocation
 from trackside.shared.config import ConfigError, load_config
 
 log = logging.getLogger(__name__)
@@ -35,7 +36,8 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     settings = read_settings(config)
     storage = prepare_storage(settings)
     if settings.auth_enabled:
-        tokens = TokenCheck(settings.token_secret, settings.cookie_names)
+        # Connects lazily (each gunicorn worker on its first request); never fails a request when down.
+        tokens = TokenCheck(settings.token_secret, settings.cookie_names, revocation.for_checking(config))
     else:
         tokens = None
         log.warning(AUTH_OFF_WARNING.format(bind=settings.bind, folder=settings.upload_folder))
@@ -44,6 +46,7 @@ def create_app(config: ConfigTree | None = None) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = settings.max_upload_bytes
     app.extensions[views.EXTENSION] = views.FileServer(settings, storage, tokens)
     _configure_cors(app, settings)
+    app.extensions[health.EXTENSION] = health.Readiness(storage, tokens and tokens.revocations, config)
     app.register_blueprint(health.routes)
     app.register_blueprint(views.routes)
     if settings.allow_batch_delete:

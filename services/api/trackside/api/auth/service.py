@@ -5,9 +5,9 @@ Credentials come from three places, checked in this order:
 2. the database, created with ``auth.create_credentials``; only a bcrypt hash of the secret is stored;
 3. ``apiserver.auth.fixed_users`` username/password pairs, for web login.
 
-Tokens are checked locally (signature, expiry), against the sessions revoked by a logout (``revocation.py``)
-and against revoked keys and disabled users (``revoked_access.py``); endpoints open to anyone try the
-credentials sent but never fail on them.
+Tokens are checked locally (signature, expiry), then against the sessions revoked by a logout and the revoked
+keys and disabled users (``trackside.shared.revocation``, which the file server checks too); endpoints open to
+anyone try the credentials sent but never fail on them.
 
 Sign-in hardening: failed logins are throttled (``throttle.py``), and every way a secret is checked costs one
 bcrypt verification at the configured rounds (an unknown key, a configuration key or a plain fixed-user password
@@ -30,8 +30,6 @@ from pymongo.database import Database
 from trackside.api import SERVER_VERSION, errors
 from trackside.api.auth import secrets, tokens
 from trackside.api.auth.addresses import client_address, proxied_client_address, trusted_networks
-from trackside.api.auth.revocation import RevokedSessions
-from trackside.api.auth.revoked_access import RevokedAccess
 from trackside.api.auth.throttle import LoginThrottle, MemoryCounters, RedisCounters, ResilientCounters, ThrottleRules
 from trackside.api.context import Identity
 from trackside.api.registry import AUTH_LOGIN, AUTH_NONE, Endpoint
@@ -39,6 +37,8 @@ from trackside.shared import proxy_proof
 from trackside.shared.auth_tokens import WEB_COOKIE, token_secret
 from trackside.shared.config import ConfigError
 from trackside.shared.credential_gen import new_access_key, new_secret_key
+from trackside.shared.revocation import RevokedAccess, RevokedSessions, TokenRevocations, revocation_claims
+from trackside.shared.revocation import refresh_sec as revocation_refresh_sec
 from trackside.shared.storage import redis as redis_store
 from trackside.shared.timeutil import utcnow
 
@@ -68,7 +68,6 @@ class AuthService:
     def __init__(self, config: ConfigTree, auth_db: Database, company_id: str, company_name: str, api_version: str,
                  revoked: RevokedSessions | None = None):
         self._db = auth_db
-        self._revoked = revoked
         self._company = company_id
         self._company_name = company_name
         self._api_version = api_version
@@ -80,8 +79,9 @@ class AuthService:
         self._rounds = config.get_int("apiserver.auth.bcrypt_rounds", 12)
         # What an unknown key's secret is checked against: costs what checking a real one costs.
         self._dummy_hash = bcrypt.hashpw(b"no such key", bcrypt.gensalt(self._rounds)).decode()
-        self.revoked_access = RevokedAccess(auth_db, auth.get_float("revocation_refresh_sec", 2.0),
+        self.revoked_access = RevokedAccess(auth_db, revocation_refresh_sec(config),
                                             max(self._max_expiration_sec, self._expiration_sec))
+        self._revocations = TokenRevocations(self.revoked_access, revoked)
         self.throttle = _login_throttle(config)
         self._trusted_proxies = trusted_networks(
             auth.get_list("login_throttle.trusted_proxies", ["127.0.0.1", "::1"]))
@@ -195,18 +195,11 @@ class AuthService:
 
     def _token_identity(self, token: str) -> Identity:
         identity = tokens.identity_from(token, self._token_secret)
-        if self._is_revoked(token):
-            raise errors.InvalidToken("revoked token")
-        access_key, issued_at = tokens.revocation_claims(token)
-        if self.revoked_access.refuses(identity.user, access_key, issued_at):
-            raise errors.InvalidToken("revoked token (its access key was revoked or its user disabled)")
-        g.signed_in_key = access_key  # a token refreshed with auth.login keeps its key
+        refusal = self._revocations.refusal(token, identity.user)
+        if refusal:
+            raise errors.InvalidToken(refusal)
+        g.signed_in_key = revocation_claims(token).access_key  # a token refreshed with auth.login keeps its key
         return identity
-
-    def _is_revoked(self, token: str) -> bool:
-        """Whether a logout revoked this (signature-checked) token's session."""
-        session_id, _ = tokens.session_of(token)
-        return bool(session_id) and self._revoked is not None and self._revoked.is_revoked(session_id)
 
     @staticmethod
     def request_token(request: Request) -> str | None:
@@ -217,16 +210,17 @@ class AuthService:
         return request.cookies.get(COOKIE_NAME) or None
 
     def revoke(self, token: str) -> None:
-        """Logout: the token stops working everywhere in the API (the file server checks signatures only)."""
-        if self._revoked is None:
+        """Logout: the token stops working everywhere (API and file server)."""
+        sessions = self._revocations.sessions
+        if sessions is None:
             return
         try:
             tokens.identity_from(token, self._token_secret)
         except errors.InvalidToken:
             return  # nothing to revoke
-        session_id, expires = tokens.session_of(token)
-        if session_id:
-            self._revoked.revoke(session_id, expires)
+        claims = revocation_claims(token)
+        if claims.session_id:
+            sessions.revoke(claims.session_id, claims.expires)
 
     def validate(self, token: str) -> dict:
         """``auth.validate_token``: whether the token is good, and whose it is."""
@@ -234,8 +228,7 @@ class AuthService:
             identity = tokens.identity_from(token, self._token_secret)
         except errors.InvalidToken as exc:
             return {"valid": False, "msg": exc.message}
-        access_key, issued_at = tokens.revocation_claims(token)
-        revoked = self._is_revoked(token) or self.revoked_access.refuses(identity.user, access_key, issued_at)
+        revoked = self._revocations.refusal(token, identity.user) is not None
         return {"valid": not revoked, "user": identity.user, "company": identity.company,
                 **({"msg": "revoked token"} if revoked else {})}
 

@@ -41,15 +41,3 @@ def identity_from(token: str, secret: str) -> Identity:
         user_name=ident.get("user_name") or "", company_name=ident.get("company_name") or "",
     )
 
-
-def revocation_claims(token: str) -> tuple[str, int]:
-    """``(access_key, iat)`` of a token already verified by :func:`identity_from` (what key and user
-    revocations look at)."""
-    claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
-    return str(claims.get("access_key") or ""), int(claims.get("iat") or 0)
-
-
-def session_of(token: str) -> tuple[str, int]:
-    """``(session_id, exp)`` of a token already verified by :func:`identity_from` (what a logout revokes)."""
-    claims = jwt.decode(token, options={"verify_signature": False, "verify_exp": False})
-    return str(claims.get("session_id") or ""), int(claims.get("exp") or 0)

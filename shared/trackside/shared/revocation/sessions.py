@@ -1,9 +1,9 @@
 """Tokens revoked by a logout: their session ids in a Redis sorted set scored by the token's expiry, so the
 set only ever holds tokens that would still be valid (as the reference keeps them).
 
-Checked on every token-authenticated call. When Redis cannot be reached the check is skipped (and logged)
-for a short while rather than failing or stalling every call: the API keeps serving without Redis, as
-enqueueing does, at the price of revoked tokens working until it is back.
+Checked on every token-authenticated call, by the API and the file server. When Redis cannot be reached the
+check is skipped (and logged) for a short while rather than failing or stalling every call: the services keep
+serving without Redis, as enqueueing does, at the price of revoked tokens working until it is back.
 """
 from __future__ import annotations
 
