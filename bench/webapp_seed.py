@@ -27,6 +27,7 @@ import requests
 
 from trackside.api.bll.events import EventsBLL
 from trackside.shared.ids import new_id
+from trackside.shared.project_counters import count_inserted
 
 JSON_LINES = {"Content-Type": "application/json-lines"}
 STATUSES = (  # (status, weight): most tasks in a big project are finished
@@ -128,10 +129,12 @@ class Seeder:
             docs.append(doc)
             if len(docs) == 5_000:
                 self.db.tasks.insert_many(docs, ordered=False)
+                count_inserted(self.db, docs)  # written past the API: the project statistics count them
                 docs = []
                 progress(f"tasks of {prefix}", i + 1, count, started)
         if docs:
             self.db.tasks.insert_many(docs, ordered=False)
+            count_inserted(self.db, docs)
         return names
 
     def _clone(self, template: dict, i: int, prefix: str) -> dict:

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from trackside.shared.project_counters import (
-    COUNTERS, STAMPS, ProjectCounters, backfill, check_all, counter_id, normalized,
+    COUNTERS, STAMPS, ProjectCounters, backfill, check_all, count_inserted, counter_id, normalized,
 )
 
 WORKLOAD = Path(__file__).resolve().parents[1] / "support" / "counter_workload.py"
@@ -194,3 +194,19 @@ def test_completed_in_24_hours_counts_the_boundary_hour_exactly(api, backend, pr
     counted = stats(api, [a], stats_for_state="active")[a][0]["active"]
     assert counted == stats(api, [a], {"system_tags": [SCAN]}, stats_for_state="active")[a][0]["active"]
     assert counted["completed_tasks_24h"] == 4  # +1, +10, +30 minutes and 23 hours after
+
+
+def test_tasks_written_past_the_api_are_counted_in_bulk(api, backend, projects):
+    """Seeders and benchmarks insert_many tasks, then count_inserted: one stamp insert and one $inc per project."""
+    top, a, _, b = projects
+    company = backend["projects"].find_one({"_id": a})["company"]
+    now = datetime.now(timezone.utc)
+    docs = [{"_id": f"{a}-bulk{n}", "company": company, "project": [a, b][n % 2], "name": f"bulk{n}",
+             "type": "training", "status": ["created", "completed", "published"][n % 3],
+             "system_tags": ["archived"] if n % 5 == 0 else [], "created": now, "last_update": now,
+             "started": now - timedelta(hours=2), "completed": now - timedelta(hours=1)} for n in range(30)]
+    api.ok("tasks.create", name="through the api", type="training", project=a)
+    stats(api, [a, b])  # the counters are built: the bulk count adds to them
+    backend["tasks"].insert_many(docs)
+    count_inserted(backend, docs)
+    assert_exact(api, backend, [top, a, b])

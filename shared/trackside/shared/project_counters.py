@@ -322,6 +322,39 @@ def _negative(buckets: Mapping[str, dict]) -> bool:
     return any(n < 0 for b in buckets.values() for n in (b.get("n") or {}).values())
 
 
+def count_inserted(db: Database, docs: Iterable[Mapping[str, Any]]) -> None:
+    """Counters for tasks just written with insert_many (seeding, benchmarks): their stamps in one bulk insert
+    and one ``$inc`` per project, instead of a reconcile per task. Stamps that already exist are reconciled."""
+    stamps, counters = db[STAMPS], ProjectCounters(db)
+    found = [(doc["_id"], contribution(doc)) for doc in docs]
+    found = [(task_id, c) for task_id, c in found if c]
+    try:
+        if found:
+            stamps.insert_many([{"_id": task_id, "p": c[0], "c": c[1]} for task_id, c in found], ordered=False)
+        fresh = found
+    except BulkWriteError as exc:
+        failed = {found[e["index"]][0] for e in exc.details.get("writeErrors", [])}
+        counters.reconcile_many(failed)
+        fresh = [(task_id, c) for task_id, c in found if task_id not in failed]
+    per_counter: dict[str, list[list]] = {}
+    for _, (cid, c) in fresh:
+        per_counter.setdefault(cid, []).append(c)
+    for cid, contributions in per_counter.items():
+        inc: dict[str, int] = {"v": 1}
+        latest: dict[str, int] = {}
+        for key, bucket in sum_contributions(contributions).items():
+            for status, n in bucket.get("n", {}).items():
+                inc[f"b.{key}.n.{status}"] = n
+            if bucket.get("rt"):
+                inc[f"b.{key}.rt"] = bucket["rt"]
+            for hour, n in (bucket.get("h") or {}).items():
+                inc[f"b.{key}.h.{hour}"] = n
+            if bucket.get("ls") is not None:
+                latest[f"b.{key}.ls"] = bucket["ls"]
+        counters._upsert(cid, {"$inc": inc, **({"$max": latest} if latest else {}),
+                               "$setOnInsert": {"built": False}})
+
+
 def backfill(db: Database, progress=lambda: None, batch: int = 1000) -> int:
     """Stamps for every task of a database written before the counters, then every counter rebuilt (run
     once, by the migration; idempotent: existing stamps are kept)."""
