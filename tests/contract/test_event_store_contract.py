@@ -237,6 +237,20 @@ def test_every_sort_in_one_page_and_paged(store, company, mixed, sort):
     assert ids(read_all(store, flt, sort, 1)) == expected
 
 
+@pytest.mark.parametrize("sort", SORTS[:4], ids=lambda s: ",".join(f"{n}{'+' if o > 0 else '-'}" for n, o in s) or "none")
+def test_several_tasks_and_types_merge_in_order(store, company, mixed, sort):
+    """The Mongo backend asks one query per (task, type) pair (the embedded server scans for `$in`) and merges."""
+    a, b, events = mixed
+    flt = EventFilter(company, [a, b], types=[SCALAR, LOG, IMAGE])
+    chosen = [e for e in events if e["type"] in (SCALAR, LOG, IMAGE)]
+    expected = expected_order(chosen, sort)
+    assert ids(store.search(flt, sort, 1000).events) == expected
+    assert ids(read_all(store, flt, sort, 4)) == expected
+    assert store.count(flt) == len(chosen)
+    series = store.series(EventFilter(company, [a, b], types=[SCALAR, PLOT]))
+    assert series[(a, "loss", "train")].count == 10 and series[(a, "roc", "v")].count == 1
+
+
 def test_paging_backward_from_a_cursor(store, company, mixed):
     """Forward pages, then back from the middle with the opposite sort: the caller reverses it."""
     a, _, events = mixed

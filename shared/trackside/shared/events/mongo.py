@@ -8,6 +8,7 @@ overwrites its earlier copy; log lines always get fresh ids.
 from __future__ import annotations
 
 import logging
+from dataclasses import replace
 from datetime import timezone
 from typing import Iterable, Sequence
 
@@ -16,7 +17,7 @@ from pymongo.database import Database
 from pymongo.errors import BulkWriteError
 
 from trackside.shared.events.store import (
-    LOG, EventFilter, EventStore, Page, SeriesInfo, WriteResult, complete_sort,
+    DESC, LOG, EventFilter, EventStore, Page, SeriesInfo, WriteResult, complete_sort,
 )
 from trackside.shared.storage.mongo import ASCENDING as ASC, Collection, Index, ensure_indexes
 
@@ -89,7 +90,7 @@ class MongoEventStore(EventStore):
     def delete(self, flt: EventFilter) -> int:
         if not flt.tasks:
             raise ValueError("a delete must name its tasks")
-        return self.coll.delete_many(_query(flt)).deleted_count
+        return sum(self.coll.delete_many(_query(part)).deleted_count for part in _split(flt))
 
     # -- reads ---------------------------------------------------------------------------------------------
     def search(self, flt: EventFilter, sort: Sequence[tuple[str, int]], limit: int,
@@ -97,10 +98,20 @@ class MongoEventStore(EventStore):
         sort = complete_sort(sort, after)
         if limit <= 0:
             return Page([], None)
-        query = _query(flt)
         projection = None
         if fields is not None:
             projection = dict.fromkeys({_stored(name) for name in (*fields, *(name for name, _ in sort))}, 1)
+        parts = _split(flt)
+        docs = [doc for part in parts for doc in self._find(part, sort, limit, after, projection)]
+        if len(parts) > 1:  # each part came back in order; together they are merged and cut
+            docs = _in_order(docs, sort)[:limit]
+        next_after = tuple(_value(docs[-1], name) for name, _ in sort) if docs else None
+        keep = None if fields is None else {"id", *fields}
+        return Page([_event(doc, keep) for doc in docs], next_after)
+
+    def _find(self, flt: EventFilter, sort: list[tuple[str, int]], limit: int, after: Sequence | None,
+              projection: dict | None) -> list[dict]:
+        query = _query(flt)
         stored_sort = [(_stored(name), order) for name, order in sort]
         docs: list[dict] = []
         for branch in [{}] if after is None else _after_branches(sort, after):
@@ -109,26 +120,58 @@ class MongoEventStore(EventStore):
                 docs += self.coll.find(branch_query, projection, sort=stored_sort, limit=limit - len(docs))
             if len(docs) >= limit:
                 break
-        next_after = tuple(_value(docs[-1], name) for name, _ in sort) if docs else None
-        keep = None if fields is None else {"id", *fields}
-        return Page([_event(doc, keep) for doc in docs], next_after)
+        return docs
 
     def count(self, flt: EventFilter) -> int:
-        return self.coll.count_documents(_query(flt))
+        return sum(self.coll.count_documents(_query(part)) for part in _split(flt))
 
     def series(self, flt: EventFilter) -> dict[tuple[str, str, str], SeriesInfo]:
-        pipeline = [
-            {"$match": _query(flt)},
-            {"$group": {"_id": {"task": "$task", "metric": "$metric", "variant": "$variant"},
-                        "count": {"$sum": 1}, "max_iter": {"$max": "$iter"}, "min_iter": {"$min": "$iter"},
-                        "min_timestamp": {"$min": "$timestamp"}, "max_timestamp": {"$max": "$timestamp"}}},
-        ]
-        return {
-            (row["_id"]["task"], row["_id"]["metric"], row["_id"]["variant"]):
-                SeriesInfo(row["count"], row.get("max_iter"), row.get("min_iter"), row.get("min_timestamp"),
-                           row.get("max_timestamp"))
-            for row in self.coll.aggregate(pipeline)
-        }
+        found: dict[tuple[str, str, str], SeriesInfo] = {}
+        for part in _split(flt):
+            pipeline = [
+                {"$match": _query(part)},
+                {"$group": {"_id": {"task": "$task", "metric": "$metric", "variant": "$variant"},
+                            "count": {"$sum": 1}, "max_iter": {"$max": "$iter"}, "min_iter": {"$min": "$iter"},
+                            "min_timestamp": {"$min": "$timestamp"}, "max_timestamp": {"$max": "$timestamp"}}},
+            ]
+            for row in self.coll.aggregate(pipeline):
+                key = (row["_id"]["task"], row["_id"]["metric"], row["_id"]["variant"])
+                info = SeriesInfo(row["count"], row.get("max_iter"), row.get("min_iter"), row.get("min_timestamp"),
+                                  row.get("max_timestamp"))
+                found[key] = _combined(found[key], info) if key in found else info
+        return found
+
+
+# secantusdb reads the whole collection for `$in` on an index field (`task`, `type`), but serves each value's
+# equality from the index: a filter naming several tasks or types is asked as one query per (task, type) pair,
+# up to this many pairs (more are asked as one query).
+MAX_SPLIT = 64
+
+
+def _split(flt: EventFilter) -> list[EventFilter]:
+    tasks, types = list(dict.fromkeys(flt.tasks)), list(dict.fromkeys(flt.types))
+    pairs = max(1, len(tasks)) * max(1, len(types))
+    if pairs == 1 or pairs > MAX_SPLIT:
+        return [flt]
+    return [replace(flt, tasks=[task] if task is not None else [], types=[event_type] if event_type is not None else [])
+            for task in tasks or [None] for event_type in types or [None]]
+
+
+def _in_order(docs: list[dict], sort: Sequence[tuple[str, int]]) -> list[dict]:
+    """``docs`` in ``sort`` order as MongoDB orders them (a missing value lowest); stable sorts, last field first."""
+    for name, order in reversed(sort):
+        stored = _stored(name)
+        docs.sort(key=lambda doc: (doc.get(stored) is not None, doc.get(stored) if doc.get(stored) is not None else 0),
+                  reverse=order == DESC)
+    return docs
+
+
+def _combined(a: SeriesInfo, b: SeriesInfo) -> SeriesInfo:
+    """One series met in two parts (two event types of one task)."""
+    def pick(fn, x, y):
+        return x if y is None else y if x is None else fn(x, y)
+    return SeriesInfo(a.count + b.count, pick(max, a.max_iter, b.max_iter), pick(min, a.min_iter, b.min_iter),
+                      pick(min, a.min_timestamp, b.min_timestamp), pick(max, a.max_timestamp, b.max_timestamp))
 
 
 def _query(flt: EventFilter) -> dict:
