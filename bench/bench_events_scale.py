@@ -11,6 +11,7 @@ measures through a real API process (HTTP, medians of ``--repeat``):
   console    events.get_task_log_lines from the end (the console's first screen), and at offset 0
   search     events.search_task_log: a hit 2,000 lines on, and one time-budgeted request with no hit
 and, on the store directly, the deletes that grow with what they delete, never with the store:
+  urls       the read of one task's plots and images that tasks.delete makes for return_file_urls
   delete     delete_for_tasks of one filler task (tasks.delete / tasks.reset)
   retention  retention.drop_before of half of one filler task's events, in batches of 1000
 
@@ -45,7 +46,7 @@ from support.client import ApiClient  # noqa: E402
 from support.suite import start_api, start_elastic, start_mongo, start_redis  # noqa: E402
 from trackside.api.bll.event_log_lines import COUNTERS  # noqa: E402
 from trackside.api.bll.scalar_pyramid import ScalarPyramid  # noqa: E402
-from trackside.shared.events import normalise, open_store  # noqa: E402
+from trackside.shared.events import IMAGE, PLOT, EventFilter, normalise, open_store  # noqa: E402
 from trackside.shared.events.retention import drop_before  # noqa: E402
 from trackside.shared.storage.elastic import connect as elastic_connect  # noqa: E402
 
@@ -127,6 +128,9 @@ def measure(client: ApiClient, store, company: str, probe: str, fillers: list[st
         figures[label], _ = timed(lambda: client.ok(endpoint, **request), args.repeat)
     # Deletes on the store (fresh filler tasks each time: the last two written).
     victim, aged = fillers[-1], fillers[-2]
+    urls = EventFilter(company, [victim], types=[IMAGE, PLOT])
+    figures["tasks.delete URL scan: a task's plots and images"], _ = timed(
+        lambda: store.search(urls, [("id", 1)], 1000, fields=["url", "source_urls"]), args.repeat)
     start = time.perf_counter()
     removed = store.delete_for_tasks(company, [victim])
     figures["delete: one task's events (delete_for_tasks)"] = time.perf_counter() - start
