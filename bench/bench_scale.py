@@ -226,9 +226,10 @@ class Figure:
 
 
 class Bench:
-    def __init__(self, sizes: Sizes, only: tuple[str, ...] = ()):
+    def __init__(self, sizes: Sizes, only: tuple[str, ...] = (), progress: Callable[["Bench"], None] | None = None):
         self.sizes = sizes
         self.only = only  # name prefixes of the figures to measure (all when empty)
+        self.progress = progress or (lambda bench: None)  # after each figure: a long run's partial table
         self.figures: dict[str, Figure] = {}
         self.seeding: dict[str, float] = {}
 
@@ -252,6 +253,7 @@ class Bench:
         except Exception as exc:  # reported as failed; the other figures still run
             fig.failed = f"at {step:,}: {exc}"[:300]
             print(f"  ! {name} at {step:,}: {exc}", file=sys.stderr)
+        self.progress(self)
 
     def once_each(self, name: str, step: int, runs: list[Callable[[], float]]) -> None:
         """One sample from each of ``runs`` (deletes: each deletes something of its own)."""
@@ -261,6 +263,7 @@ class Bench:
         except Exception as exc:
             fig.failed = f"at {step:,}: {exc}"[:300]
             print(f"  ! {name} at {step:,}: {exc}", file=sys.stderr)
+        self.progress(self)
 
     def seeded(self, what: str, started: float) -> None:
         self.seeding[what] = time.perf_counter() - started
@@ -405,7 +408,7 @@ def report(bench: Bench) -> str:
 
 # ---- running -----------------------------------------------------------------------------------------------
 def run(sizes: Sizes, work: Path, progress: Callable[[Bench], None], only: tuple[str, ...] = ()) -> Bench:
-    bench = Bench(sizes, only)
+    bench = Bench(sizes, only, progress)
     mongo = start_mongo(work)
     servers = [mongo]
     try:
@@ -427,7 +430,6 @@ def run(sizes: Sizes, work: Path, progress: Callable[[Bench], None], only: tuple
             print(f"measuring at {step:,} tasks", file=sys.stderr)
             query_figures(bench, api, step, projects)
             delete_figures(bench, seeder, api, step)
-            progress(bench)
         client.close()
     finally:
         stop_together(list(reversed(servers)))
@@ -439,7 +441,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="small sizes (for make test)")
     parser.add_argument("--steps", help="task counts to measure at, e.g. 1000,10000,100000")
     parser.add_argument("--json", type=Path, help="also write the samples here")
-    parser.add_argument("--out", type=Path, help="also write the table here, rewritten after each size")
+    parser.add_argument("--out", type=Path, help="also write the table here, rewritten after each figure")
     parser.add_argument("--only", help="measure only the figures whose names start with these (comma-separated), "
                                        "e.g. 'tags,users,metrics,hyperparams'")
     args = parser.parse_args(argv)
