@@ -380,7 +380,7 @@ def bench_get_all(db, cfg: Config, res: ServerResult) -> float:
     return statistics.median(page_ms)
 
 
-# ---- multi-process patterns (spawned workers; each opens its own client) -----------------------------------
+# ---- multi-process patterns (forked workers; each opens its own client) ------------------------------------
 def queue_taker(db, queue_id: str, method: str):
     """A function returning the next task taken from the queue, or None when it is empty."""
     if method == "queue_pop":  # what Trackside ships
@@ -432,8 +432,13 @@ def mixed_worker(uri: str, ids: list[str], seconds: float, seed: int, start_evt,
 
 
 def run_workers(target, args_list: list[tuple], timeout: float) -> list[dict]:
-    """One spawned process per args tuple, released together once all are connected; stuck ones are killed."""
-    ctx = mp.get_context("spawn")
+    """One process per args tuple, released together once all are connected; stuck ones are killed.
+
+    Forked from a fork server that imported this script once, not spawned: a spawned worker imported it (and
+    pymongo, Trackside's queue code) again, ~0.5 s of CPU each, 4 per rep of every multi-process pattern.
+    The fork server holds no client or thread, so each worker still starts clean and opens its own."""
+    ctx = mp.get_context("forkserver")
+    ctx.set_forkserver_preload(["__main__"])
     start_evt, out = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=target, args=(*args, start_evt, out), daemon=True) for args in args_list]
     for p in procs:
