@@ -1,12 +1,16 @@
 """Scalars, log lines and plots reported at a steady pace, for the fault tests (tests/stress/test_faults_*.py):
 the server's workers are killed while this runs, so every kind of report is sent many times over.
 
-Usage: python sdk_fault_reporter.py <project> <name> <iterations>   -> prints {"task_id"}
+Usage: python sdk_fault_reporter.py <project> <name> <iterations> <pause>   -> prints {"task_id"}
+
+``pause``: seconds between flushes (one add_batch each). The HTTP retries the SDK makes (urllib3's) are logged
+to stderr, for the test to count.
 
 What it reports is a function of the iteration only, so the test knows exactly what must be stored:
 SERIES scalars and one log line ("line <i>") per iteration, a plot every PLOT_EVERY iterations.
 """
 import json
+import logging
 import sys
 import time
 
@@ -15,12 +19,18 @@ PLOT_EVERY = 25
 FLUSH_EVERY = 10  # iterations: one add_batch request every few tenths of a second
 
 
-def main(project: str, name: str, iterations: int) -> dict:
+def main(project: str, name: str, iterations: int, pause: float) -> dict:
     from clearml import Task
+
 
     # No stream capture: the console's own lines would make the log's length depend on timing.
     task = Task.init(project_name=project, task_name=name, reuse_last_task_id=False, auto_connect_frameworks=False,
                      auto_resource_monitoring=False, auto_connect_streams=False)
+    # urllib3 logs each retry the SDK's HTTP session makes ("Retrying (Retry(total=...)) after connection
+    # broken by ..."); after Task.init, which configures logging.
+    retries = logging.getLogger("urllib3.connectionpool")
+    retries.addHandler(logging.StreamHandler(sys.stderr))
+    retries.setLevel(logging.WARNING)
     logger = task.get_logger()
     for iteration in range(iterations):
         for index, series in enumerate(SERIES):
@@ -31,7 +41,7 @@ def main(project: str, name: str, iterations: int) -> dict:
                                     iteration=iteration)
         if iteration % FLUSH_EVERY == FLUSH_EVERY - 1:
             logger.flush()
-            time.sleep(0.05)
+            time.sleep(pause)
     task.flush(wait_for_uploads=True)
     task_id = task.id
     task.close()
@@ -39,4 +49,4 @@ def main(project: str, name: str, iterations: int) -> dict:
 
 
 if __name__ == "__main__":
-    print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]))))
+    print(json.dumps(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), float(sys.argv[4]))))

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import signal
 import subprocess
 import time
 from collections import Counter
@@ -21,13 +22,15 @@ import pytest
 
 from support.client import ApiClient
 from support.clients import CLIENTS_PYTHON, SCRIPTS, client_env
-from support.faults import Outcomes, WorkerKiller, all_events, duplicates
+from support.faults import Outcomes, WorkerKiller, add_workers, all_events, duplicates
 from support.names import unique
 from support.suite import start_api
 
 FULL = os.environ.get("TRACKSIDE_STRESS") == "full"
-SDK_SIZE = dict(processes=3, iterations=1000) if FULL else dict(processes=2, iterations=300)
+SDK_SIZE = dict(processes=3, iterations=2000, pause=0.1, kills=None, timeout=900) if FULL else \
+    dict(processes=2, iterations=300, pause=0.2, kills=4, timeout=180)  # kills=None: until the SDK is done
 PLAIN_SIZE = dict(kills=15, lines=200) if FULL else dict(kills=3, lines=100)
+WORKERS = 4
 MAX_TRIES = 30  # per batch: past that the service is not coming back
 SERIES = ("train", "validation", "test")  # tests/clients/sdk_fault_reporter.py's
 PLOT_EVERY = 25
@@ -39,29 +42,38 @@ LINE = re.compile(r"line \d+")
 def api_server(mongo_server, redis_server, tmp_path_factory):
     """An API of this module's own: its workers get killed."""
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("faults-api"), redis_port=redis_server.port)
+    add_workers(server.process.pid, WORKERS - 2)  # start_api's 2, and more: kills every second or so
     yield server
+    server.process.proc.send_signal(signal.SIGQUIT)  # gunicorn's quick stop: booting workers need not finish
     server.process.stop()
 
 
-def _start_reporter(api_server, home: Path, project: str, name: str, iterations: int) -> subprocess.Popen:
+def _start_reporter(api_server, home: Path, project: str, name: str) -> subprocess.Popen:
     env = client_env(api_server.url, api_server.key, api_server.secret, home, thread_reporting=True)
     script = home / REPORTER
     script.write_bytes((SCRIPTS / REPORTER).read_bytes())  # outside this repository, like a user's script
-    return subprocess.Popen([str(CLIENTS_PYTHON), str(script), project, name, str(iterations)], env=env,
+    argv = [str(CLIENTS_PYTHON), str(script), project, name, str(SDK_SIZE["iterations"]), str(SDK_SIZE["pause"])]
+    return subprocess.Popen(argv, env=env,
                             cwd=home, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
 
 
 def test_sdk_reports_survive_worker_kills(api_server, tmp_path):
     project, iterations = unique("faults-sdk"), SDK_SIZE["iterations"]
-    killer = WorkerKiller(api_server.process.pid, api_server.process.port, every=(0.5, 1.0), seed=18)
+    killer = WorkerKiller(api_server.process.pid, api_server.process.port, every=(0.5, 1.0), seed=18,
+                          max_kills=SDK_SIZE["kills"])
     killer.start()
     started = time.monotonic()
+    reporters = []
     try:
-        reporters = [_start_reporter(api_server, tmp_path / f"home{n}", project, f"reporter-{n}", iterations)
+        reporters = [_start_reporter(api_server, tmp_path / f"home{n}", project, f"reporter-{n}")
                      for n in range(SDK_SIZE["processes"])]
-        outputs = [reporter.communicate(timeout=600) for reporter in reporters]
+        outputs = [reporter.communicate(timeout=SDK_SIZE["timeout"]) for reporter in reporters]
     finally:
         killer.stop()
+        for reporter in reporters:
+            if reporter.poll() is None:
+                reporter.kill()
+                reporter.wait()
     seconds = time.monotonic() - started
     for reporter, (stdout, stderr) in zip(reporters, outputs):
         assert reporter.returncode == 0, stderr[-3000:]

@@ -17,41 +17,61 @@ import requests
 from support.client import ApiClient
 
 
+def add_workers(master_pid: int, count: int) -> None:
+    """``count`` more workers for a gunicorn master (its SIGTTIN), so kills can come faster than one boots."""
+    for _ in range(count):
+        os.kill(master_pid, signal.SIGTTIN)
+        time.sleep(0.2)  # one signal per master loop: signals sent together may be merged
+
+
 class WorkerKiller(threading.Thread):
     """SIGKILLs a gunicorn worker every ``every`` seconds (uniform in the range) until stopped; the master
     starts a new one each time. The victim is a worker holding a client's connection (mid-request, or between
-    the requests of a kept-alive connection), and only while every other worker has served too: a worker
-    takes seconds to boot on a busy machine (10 s and more on two shared cores), and killing the one that just
-    came up would leave nobody serving instead of testing the clients' retries. ``kills`` holds the PIDs killed."""
+    the requests of a kept-alive connection), and only while ``spare`` other workers have booted: a worker
+    takes seconds to boot on a busy machine (10 s and more on two shared cores), and killing the ones that
+    serve while the others boot would leave nobody serving instead of testing the clients' retries.
+    ``kills`` holds the PIDs killed; past ``max_kills`` it stops killing."""
 
     def __init__(self, master_pid: int, port: int, every: tuple[float, float] = (0.5, 1.0), seed: int | None = None,
-                 boot_sec: float = 8.0):
+                 spare: int = 1, max_kills: int | None = None):
         super().__init__(daemon=True)
         self.master = psutil.Process(master_pid)
         self.port = port
         self.every = every
         self.random = random.Random(seed)
         self.kills: list[int] = []
-        self.served: set[int] = set()  # workers seen holding a connection: booted
-        self.boot_sec = boot_sec  # or a worker this old (one that got no connection yet)
+        self.spare = spare  # booted workers left serving after a kill
+        self.max_kills = max_kills  # then it stops killing
         self._stopping = threading.Event()
 
     def run(self) -> None:
         while not self._stopping.wait(self.random.uniform(*self.every)):
+            if self.max_kills is not None and len(self.kills) >= self.max_kills:
+                return
             while not self._stopping.is_set():
                 workers = self.master.children()
                 serving = [worker for worker in workers if self._serving(worker)]
-                self.served.update(worker.pid for worker in serving)
-                if serving and all(self._booted(worker) for worker in workers):
-                    self._kill(self.random.choice(serving))
-                    break
+                if serving:
+                    victim = self.random.choice(serving)
+                    if sum(self._booted(worker) for worker in workers if worker.pid != victim.pid) >= self.spare:
+                        self._kill(victim)
+                        break
                 self._stopping.wait(0.02)
 
-    def _booted(self, worker: psutil.Process) -> bool:
+    @staticmethod
+    def _booted(worker: psutil.Process) -> bool:
+        """Whether the worker runs its request loop: the loop touches gunicorn's heartbeat file (an unlinked
+        ``wgunicorn-*`` file the worker holds open) with a time.monotonic() stamp, where the master created it
+        with the wall-clock time; the master itself tells a worker's time-out that way."""
         try:
-            return worker.pid in self.served or time.time() - worker.create_time() > self.boot_sec
-        except psutil.Error:
-            return False
+            for fd in os.listdir(f"/proc/{worker.pid}/fd"):
+                path = f"/proc/{worker.pid}/fd/{fd}"
+                if "wgunicorn-" in os.readlink(path):
+                    stamp = os.stat(path).st_mtime
+                    return abs(stamp - time.monotonic()) < abs(stamp - time.time())
+        except OSError:
+            pass
+        return False
 
     def _serving(self, worker: psutil.Process) -> bool:
         try:
