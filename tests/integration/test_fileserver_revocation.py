@@ -3,7 +3,8 @@
 tokens), ``auth.logout`` (that token); for downloads and uploads alike. Without its stores (auth database,
 Redis) it keeps serving, and its readiness names them without failing.
 
-An API and a file server of this module's own, sharing the session's stores, with a 1 s revocation interval.
+The session's API and file server (the default 2 s revocation interval: a module API of its own would cost
+more start-up than the waits it saves), and a file server of this module's own whose stores are nowhere.
 """
 from __future__ import annotations
 
@@ -15,33 +16,34 @@ import requests
 from support.client import ApiClient
 from support.files import FilesClient
 from support.names import unique
-from support.suite import start_api, start_fileserver, stop_together
+from support.suite import start_fileserver, stop_in_background
 from support.users import new_user
 from support.waiting import wait_for
+from trackside.shared.config import load_config
 from trackside.shared.embedded.process import free_port
+from trackside.shared.revocation import refresh_sec
 
-REFRESH_SEC = 1
-REFRESH_ENV = {"CLEARML__APISERVER__AUTH__REVOCATION_REFRESH_SEC": str(REFRESH_SEC)}
-
-
-@pytest.fixture(scope="module")
-def servers(mongo_server, redis_server, tmp_path_factory):
-    api = start_api(mongo_server.port, tmp_path_factory.mktemp("api-revocation"), redis_port=redis_server.port,
-                    extra_env=REFRESH_ENV)
-    try:
-        files = start_fileserver(api.config_dir, tmp_path_factory.mktemp("files-revocation"), extra_env=REFRESH_ENV,
-                                 mongo_port=mongo_server.port, redis_port=redis_server.port)
-    except Exception:
-        stop_together([api.process])
-        raise
-    yield api, files
-    stop_together([files.process, api.process])
+REFRESH_SEC = refresh_sec(load_config({}))   # what the session's servers run with
 
 
 @pytest.fixture(scope="module")
-def admin(servers) -> ApiClient:
-    api, _ = servers
-    return ApiClient(api.url, api.key, api.secret).login()
+def servers(api_server, fileserver):
+    return api_server, fileserver
+
+
+@pytest.fixture(scope="module")
+def admin(api_server) -> ApiClient:
+    return ApiClient(api_server.url, api_server.key, api_server.secret).login()
+
+
+@pytest.fixture(scope="module")
+def storeless(api_server, tmp_path_factory):
+    """A file server whose auth database and Redis are nowhere (nothing listens on their port)."""
+    nowhere = free_port()
+    server = start_fileserver(api_server.config_dir, tmp_path_factory.mktemp("files-no-stores"),
+                              mongo_port=nowhere, redis_port=nowhere)
+    yield server
+    stop_in_background(server.process)
 
 
 @pytest.fixture(scope="module")
@@ -102,21 +104,16 @@ def test_a_logged_out_token_is_refused_at_once(servers, admin, stored):
     assert file_codes(files.url, admin.token, stored) == (200, 200)
 
 
-def test_without_its_stores_the_file_server_keeps_serving(servers, admin, tmp_path):
+def test_without_its_stores_the_file_server_keeps_serving(storeless, admin):
     """Nothing listens where it looks for the auth database and Redis: tokens are still checked (signature,
     expiry) and files served; readiness reports both stores down but stays 200."""
-    api, _ = servers
-    nowhere = free_port()
-    files = start_fileserver(api.config_dir, tmp_path, extra_env=REFRESH_ENV, mongo_port=nowhere, redis_port=nowhere)
-    try:
-        client = FilesClient(files.url, admin.token)
-        started = time.monotonic()
-        assert client.upload("alone/a.bin", b"served").status_code == 200
-        assert client.get("alone/a.bin").content == b"served"
-        assert FilesClient(files.url, "not-a-token").get("alone/a.bin").status_code == 401
-        assert time.monotonic() - started < 5   # one short try of each store, then none for a while
-        ready = requests.get(f"{files.url}/health/ready", timeout=15)
-        assert (ready.status_code, ready.json()) == (
-            200, {"status": "ok", "checks": {"storage": True, "mongo": False, "redis": False}})
-    finally:
-        files.process.stop()
+    files = storeless
+    client = FilesClient(files.url, admin.token)
+    started = time.monotonic()
+    assert client.upload("alone/a.bin", b"served").status_code == 200
+    assert client.get("alone/a.bin").content == b"served"
+    assert FilesClient(files.url, "not-a-token").get("alone/a.bin").status_code == 401
+    assert time.monotonic() - started < 5   # one short try of each store per worker, then none for a while
+    ready = requests.get(f"{files.url}/health/ready", timeout=15)
+    assert (ready.status_code, ready.json()) == (
+        200, {"status": "ok", "checks": {"storage": True, "mongo": False, "redis": False}})
