@@ -2,6 +2,8 @@
 started and stopped by the tests."""
 from __future__ import annotations
 
+import uuid
+
 import pymongo
 import pytest
 
@@ -52,6 +54,16 @@ def backend(mongo_server):
 @pytest.fixture(scope="session")
 def api_server(mongo_server, redis_server, tmp_path_factory) -> ApiServer:
     server = start_api(mongo_server.port, tmp_path_factory.mktemp("api"), redis_port=redis_server.port)
+    yield server
+    _session_services.append(server.process)
+
+
+@pytest.fixture(scope="session")
+def other_company_api_server(mongo_server, redis_server, tmp_path_factory) -> ApiServer:
+    """A second API process on the same database, configured with another company id: what one company must
+    not see or touch of another's (one for the session: the modules that need it only read through it)."""
+    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-other-company"), redis_port=redis_server.port,
+                       extra_env={"CLEARML__APISERVER__COMPANY__ID": f'"{uuid.uuid4().hex}"'})
     yield server
     _session_services.append(server.process)
 

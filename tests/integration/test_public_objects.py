@@ -2,27 +2,22 @@
 (a second API process on the same database, configured with another company id) and never written by it."""
 from __future__ import annotations
 
-import uuid
-
 import pytest
 
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project
 from support.sdk_api import call, run_calls
-from support.suite import start_api, stop_in_background
 
 KINDS = {"tasks": ("task", "tasks.get_by_id", 101), "models": ("model", "models.get_by_id", 201),
          "projects": ("project", "projects.get_by_id", 401)}
 
 
 @pytest.fixture(scope="module")
-def other(mongo_server, redis_server, tmp_path_factory) -> ApiClient:
+def other(other_company_api_server) -> ApiClient:
     """A client of another company."""
-    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-other-company"), redis_port=redis_server.port,
-                       extra_env={"CLEARML__APISERVER__COMPANY__ID": f'"{uuid.uuid4().hex}"'})
-    yield ApiClient(server.url, server.key, server.secret).login()
-    stop_in_background(server.process)
+    server = other_company_api_server
+    return ApiClient(server.url, server.key, server.secret).login()
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,6 @@ import pytest
 from support.client import ApiClient
 from support.names import unique
 from support.objects import create_project
-from support.suite import start_api, stop_in_background
 from trackside.shared import domain_events
 from trackside.shared.webhooks import jobs, sealing, store
 
@@ -34,12 +33,10 @@ def api(api_server, backend):
 
 
 @pytest.fixture(scope="module")
-def other(mongo_server, redis_server, tmp_path_factory) -> ApiClient:
+def other(other_company_api_server) -> ApiClient:
     """A client of another company (a second API process on the same database)."""
-    server = start_api(mongo_server.port, tmp_path_factory.mktemp("api-webhooks-other"), redis_port=redis_server.port,
-                       extra_env={"CLEARML__APISERVER__COMPANY__ID": f'"{uuid.uuid4().hex}"'})
-    yield ApiClient(server.url, server.key, server.secret).login()
-    stop_in_background(server.process)
+    server = other_company_api_server
+    return ApiClient(server.url, server.key, server.secret).login()
 
 
 def create(api, **fields) -> dict:
