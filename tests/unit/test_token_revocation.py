@@ -1,5 +1,6 @@
 """The revocation checks the API and the file server share (trackside.shared.revocation): what refuses a token,
-the snapshot's reload interval, a database that cannot be read, and reloads that never hold other requests."""
+the snapshot's reload interval, a database that cannot be read, reloads that never hold other requests, and
+the file server's checker built from configuration."""
 from __future__ import annotations
 
 import threading
@@ -7,9 +8,11 @@ import time
 
 import jwt
 import pytest
+from pyhocon import ConfigFactory
 from pymongo.errors import ServerSelectionTimeoutError
 
-from trackside.shared.revocation import RevokedAccess, TokenRevocations, revocation_claims
+from trackside.shared.config import ConfigError
+from trackside.shared.revocation import RevokedAccess, TokenRevocations, for_checking, revocation_claims
 
 
 class Clock:
@@ -130,3 +133,21 @@ def test_while_one_request_reloads_the_others_use_the_previous_snapshot():
 def test_a_process_that_only_checks_cannot_record():
     with pytest.raises(RuntimeError, match="only checks"):
         checker(Records(), Clock()).revoke_user("u1")
+
+
+@pytest.mark.parametrize("text, field", [
+    ('hosts.mongo.auth.host: "mongodb://127.0.0.1:1/"', "hosts.mongo.auth.host"),   # names no database
+    ('hosts.redis.apiserver.host: "127.0.0.1"', "hosts.mongo.auth.host"),
+    ('hosts.mongo.auth.host: "mongodb://127.0.0.1:1/auth"', "hosts.redis.apiserver"),
+])
+def test_a_checker_names_the_store_setting_it_cannot_use(text, field):
+    with pytest.raises(ConfigError, match=field.replace(".", r"\.")):
+        for_checking(ConfigFactory.parse_string(text))
+
+
+def test_a_checker_connects_lazily():
+    config = ConfigFactory.parse_string('hosts.mongo.auth.host: "mongodb://127.0.0.1:1/auth"\n'
+                                        'hosts.redis.apiserver {host: "127.0.0.1", port: 1}')
+    started = time.monotonic()
+    revocations = for_checking(config)
+    assert time.monotonic() - started < 0.5 and revocations.sessions is not None

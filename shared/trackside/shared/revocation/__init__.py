@@ -16,6 +16,9 @@ from dataclasses import dataclass
 
 import jwt
 from pyhocon import ConfigTree
+from pyhocon.exceptions import ConfigException
+
+from trackside.shared.config import ConfigError
 
 from trackside.shared.revocation.access import RevokedAccess
 from trackside.shared.revocation.sessions import RevokedSessions
@@ -76,11 +79,19 @@ def for_checking(config: ConfigTree) -> TokenRevocations:
     """Checks for a service that accepts the API's tokens without issuing them (the file server): its own
     connections to ``hosts.mongo.auth`` and ``hosts.redis.apiserver``, both quick to give up, so a store
     that is down costs a request at most about a second now and then, never a failure."""
+    from pymongo.errors import ConfigurationError
+
     from trackside.shared.storage import mongo, redis as redis_store  # the server extra (pymongo, redis)
 
     timeout = CHECKER_MONGO_TIMEOUT_MS
-    auth_db = mongo.connect(config.get("hosts.mongo.auth.host"), serverSelectionTimeoutMS=timeout,
-                            connectTimeoutMS=timeout, socketTimeoutMS=2 * timeout)
-    access = RevokedAccess(auth_db, refresh_sec(config), retry_after_failure_sec=CHECKER_RETRY_AFTER_FAILURE_SEC)
-    sessions = RevokedSessions(redis_store.connect_failing_fast(config.get_config("hosts.redis.apiserver")))
+    try:  # connects lazily: only a malformed address fails here
+        auth_db = mongo.connect(config.get_string("hosts.mongo.auth.host"), serverSelectionTimeoutMS=timeout,
+                                connectTimeoutMS=timeout, socketTimeoutMS=2 * timeout)
+    except (ConfigException, ConfigurationError, ValueError) as exc:
+        raise ConfigError(f"hosts.mongo.auth.host: {exc}") from None
+    try:
+        sessions = RevokedSessions(redis_store.connect_failing_fast(config.get_config("hosts.redis.apiserver")))
+        access = RevokedAccess(auth_db, refresh_sec(config), retry_after_failure_sec=CHECKER_RETRY_AFTER_FAILURE_SEC)
+    except (ConfigException, ValueError, TypeError) as exc:
+        raise ConfigError(f"hosts.redis.apiserver / apiserver.auth.revocation_refresh_sec: {exc}") from None
     return TokenRevocations(access, sessions)
