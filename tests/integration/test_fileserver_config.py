@@ -84,7 +84,8 @@ def test_gunicorn_on_the_wsgi_module_stops_instead_of_respawning(tmp_path, empty
     ({"CLEARML__FILESERVER__LISTEN__PORT": "not-a-port"}, "fileserver.conf"),
     ({"CLEARML__FILESERVER__UPLOAD__MAX_UPLOAD_SIZE_MB": "[1]"}, "fileserver.conf"),
     ({"CLEARML_UPLOAD_FOLDER": "/proc/trackside-cannot-be-here"}, "upload_folder"),
-], ids=["port", "max-upload-size", "folder"])
+    ({"CLEARML__HOSTS__MONGO__AUTH__HOST": '"mongodb://127.0.0.1:1/"'}, "hosts.mongo.auth.host"),  # revocations
+], ids=["port", "max-upload-size", "folder", "auth-database"])
 def test_bad_settings_stop_start_up(tmp_path, empty_config, overrides, fragment):
     (empty_config / "secure.conf").write_text('auth { token_secret: "a-long-enough-secret-for-the-tests-123" }\n')
     env = clean_env(empty_config, **{"CLEARML_UPLOAD_FOLDER": str(tmp_path / "files"), **overrides})

@@ -7,6 +7,7 @@ import sys
 
 from trackside.fileserver.app import AUTH_OFF_WARNING, prepare_storage
 from trackside.fileserver.settings import read_settings
+from trackside.shared import revocation
 from trackside.shared.config import ConfigError, load_config
 
 
@@ -17,8 +18,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     try:
         # Check here, once, so a bad setting is one clear line instead of every worker failing in turn.
-        settings = read_settings(load_config())
+        config = load_config()
+        settings = read_settings(config)
         prepare_storage(settings)
+        if settings.auth_enabled:
+            revocation.for_checking(config)  # the stores' addresses (it connects lazily: nothing is reached)
     except ConfigError as exc:
         print(f"trackside-fileserver: configuration error: {exc}", file=sys.stderr)
         sys.exit(2)
