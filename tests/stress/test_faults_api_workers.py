@@ -78,6 +78,8 @@ def test_sdk_reports_survive_worker_kills(api_server, tmp_path):
     for reporter, (stdout, stderr) in zip(reporters, outputs):
         assert reporter.returncode == 0, stderr[-3000:]
     retries = sum(stderr.count("Retrying") for _, stderr in outputs)
+    for n, (_, stderr) in enumerate(outputs):
+        (tmp_path / f"reporter-{n}.stderr").write_text(stderr)  # for a look after the run
     tasks = [json.loads(stdout.strip().splitlines()[-1])["task_id"] for stdout, _ in outputs]
 
     api = ApiClient(api_server.url, api_server.key, api_server.secret).login()
@@ -97,7 +99,8 @@ def test_sdk_reports_survive_worker_kills(api_server, tmp_path):
         consoles.append(api.ok("events.get_task_log", task=task, batch_size=1)["total"])  # see the next test
         totals.update(by_type)
     print("\nsdk under worker kills:", json.dumps({
-        "sdk_processes": len(tasks), "worker_kills": len(killer.kills), "sdk_retries_logged": retries,
+        "sdk_processes": len(tasks), "worker_kills": len(killer.kills), "mid_request_kills": killer.busy_kills,
+        "sdk_retries_logged": retries,
         "events": dict(totals), "lost": 0, "duplicated": 0, "console_totals": consoles,
         "seconds": round(seconds, 1)}))
     assert len(killer.kills) >= 3
@@ -139,6 +142,7 @@ def test_log_batches_resent_after_a_killed_worker_are_stored_once(api_server):
     expected = batches * PLAIN_SIZE["lines"]
     print("\nlog batches under worker kills:", json.dumps({
         "batches": batches, "lines": expected, "one_batch_sec": round(warm, 2), "worker_kills": len(killer.kills),
+        "mid_request_kills": killer.busy_kills,
         "outcomes": dict(outcomes.counts), "batches_resent": len(resent), "stored": sum(stored.values()),
         "duplicated": sum(count - 1 for count in stored.values() if count > 1),
         # The console's line count: above the lines stored when a resent batch had its positions reserved

@@ -17,6 +17,10 @@ import requests
 from support.client import ApiClient
 
 
+# How long a kill waits for a worker at work before it takes one holding an idle connection.
+IDLE_VICTIM_AFTER_SEC = 2.0
+
+
 def add_workers(master_pid: int, count: int) -> None:
     """``count`` more workers for a gunicorn master (its SIGTTIN), so kills can come faster than one boots."""
     for _ in range(count):
@@ -40,6 +44,7 @@ class WorkerKiller(threading.Thread):
         self.every = every
         self.random = random.Random(seed)
         self.kills: list[int] = []
+        self.busy_kills = 0  # of them, workers that were using the CPU: mid-request
         self.spare = spare  # booted workers left serving after a kill
         self.max_kills = max_kills  # then it stops killing
         self._stopping = threading.Event()
@@ -48,15 +53,30 @@ class WorkerKiller(threading.Thread):
         while not self._stopping.wait(self.random.uniform(*self.every)):
             if self.max_kills is not None and len(self.kills) >= self.max_kills:
                 return
+            idle_ok_at = time.monotonic() + IDLE_VICTIM_AFTER_SEC
             while not self._stopping.is_set():
                 workers = self.master.children()
                 serving = [worker for worker in workers if self._serving(worker)]
-                if serving:
-                    victim = self.random.choice(serving)
+                # Rather one at work on a request (it used the CPU just now) than one holding an idle connection.
+                busy = [worker for worker in serving if self._busy(worker)]
+                candidates = busy or (serving if time.monotonic() > idle_ok_at else [])
+                if candidates:
+                    victim = self.random.choice(candidates)
                     if sum(self._booted(worker) for worker in workers if worker.pid != victim.pid) >= self.spare:
                         self._kill(victim)
+                        if busy:
+                            self.busy_kills += 1
                         break
                 self._stopping.wait(0.02)
+
+    @staticmethod
+    def _busy(worker: psutil.Process) -> bool:
+        try:
+            before = sum(worker.cpu_times()[:2])
+            time.sleep(0.01)
+            return sum(worker.cpu_times()[:2]) > before
+        except psutil.Error:
+            return False
 
     @staticmethod
     def _booted(worker: psutil.Process) -> bool:
