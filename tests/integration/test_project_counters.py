@@ -147,9 +147,13 @@ def test_concurrent_processes_keep_counters_exact(api, api_server, backend, proj
 
 def test_project_delete_takes_only_its_tasks(api, backend, projects):
     top, a, sub, b = projects
-    for n in range(60):
-        api.ok("tasks.create", name=f"d{n}", type="training", project=[a, sub, b][n % 3])
     company = backend["projects"].find_one({"_id": a})["company"]
+    now = datetime.now(timezone.utc)
+    docs = [{"_id": f"{a}-d{n}", "company": company, "project": [a, sub, b][n % 3], "name": f"d{n}",
+             "type": "training", "status": "created", "system_tags": [], "created": now, "last_update": now}
+            for n in range(60)]
+    backend["tasks"].insert_many(docs)
+    count_inserted(backend, docs)
     kept = backend["tasks"].count_documents({"company": company, "project": b})
     result = api.ok("projects.delete", project=a, force=True, delete_contents=True)
     assert result["deleted"] == 2 and result["deleted_tasks"] == 40
