@@ -45,9 +45,11 @@ def assert_exact(api, backend, ids: list[str]) -> None:
             assert stats(api, ids, **params) == stats(api, ids, {"system_tags": [SCAN]}, **params)
             hidden = {"system_tags": [*HIDDEN_KINDS["system_tags"], SCAN]}
             assert stats(api, ids, HIDDEN_KINDS, **params) == stats(api, ids, hidden, **params)
-            only = {"system_tags": ["pipeline", "dataset"]}
-            assert stats(api, ids, only, **params) == stats(api, ids, {"system_tags": [*only["system_tags"], SCAN]},
-                                                            **params)
+            for only in ({"system_tags": ["pipeline", "dataset"]}, {"type": ["-controller"]},
+                         {"system_tags": ["pipeline"], "type": ["controller"]},
+                         {"system_tags": ["reports"], "type": ["report"]}):
+                assert stats(api, ids, only, **params) == stats(
+                    api, ids, {**only, "system_tags": [*only.get("system_tags", []), SCAN]}, **params)
 
 
 @pytest.fixture
@@ -82,6 +84,12 @@ def test_mixed_workload_keeps_counters_exact(api, backend, projects):
     api.ok("tasks.edit", task=t[11], system_tags=["dataset"])
     api.ok("tasks.delete", task=t[12], force=True)
     api.ok("tasks.delete_many", ids=[t[13]], force=True)
+    controller = api.ok("tasks.create", name="pipeline run", type="controller", project=sub,
+                        system_tags=["pipeline"])["id"]
+    api.ok("tasks.started", task=controller)
+    api.ok("tasks.edit", task=t[11], type="controller", force=True)
+    report = api.ok("reports.create", name="a report", project=a)["id"]
+    api.ok("reports.publish", task=report)
     clone = api.ok("tasks.clone", task=t[2], new_task_project=sub)["id"]
     api.ok("tasks.started", task=clone)
     api.ok("tasks.dequeue", task=t[0])
@@ -118,7 +126,7 @@ def test_counters_heal_and_backfill(api, backend, projects):
     backend[COUNTERS].delete_one({"_id": counter_id(company, a)})
     assert stats(api, [top, a, b]) == expected
     # A counter a crash left wrong, and a stamp that lags its task: the check finds it, heal repairs it.
-    backend[COUNTERS].update_one({"_id": counter_id(company, a)}, {"$inc": {"b.active|.n.created": 5}})
+    backend[COUNTERS].update_one({"_id": counter_id(company, a)}, {"$inc": {"b.active||.n.created": 5}})
     backend["tasks"].update_one({"_id": tasks[1]}, {"$set": {"status": "stopped"}})
     assert counters.heal(company, a) is True and counters.heal(company, a) is False
     assert_exact(api, backend, [top, a, b])
@@ -175,7 +183,7 @@ def test_check_all_finds_and_fixes_a_wrong_counter(backend):
                                   "system_tags": []} for n in range(3)])
         backfill(db)
         assert check_all(db, fix=False) == []
-        db[COUNTERS].update_one({"_id": "c:p1"}, {"$inc": {"b.active|.n.created": -1}})
+        db[COUNTERS].update_one({"_id": "c:p1"}, {"$inc": {"b.active||.n.created": -1}})
         assert check_all(db, fix=False) == ["c:p1"]
         assert check_all(db, fix=True) == ["c:p1"] and check_all(db, fix=False) == []
     finally:

@@ -36,8 +36,10 @@ STAMPS, COUNTERS = "task_counter_stamps", "project_counters"
 ARCHIVED, ACTIVE = "archived", "active"
 # System tags the web app's statistics filter names (projects page: -pipeline -dataset -Annotation -report).
 KIND_TAGS = ("Annotation", "dataset", "pipeline", "report", "reports")
+# Task types the pipelines and reports pages count by (stats filter type: [controller] / [report]).
+KIND_TYPES = ("controller", "report")
 # Task fields a contribution depends on: a write that touches none of them leaves the counters as they are.
-COUNTED_FIELDS = ("company", "project", "status", "system_tags", "started", "completed")
+COUNTED_FIELDS = ("company", "project", "status", "system_tags", "type", "started", "completed")
 TASK_PROJECTION = {f: 1 for f in COUNTED_FIELDS}
 # Tasks in these statuses are not "completed in the last 24 hours" even with a completion time.
 NOT_FINISHED = ("queued", "in_progress", "failed")
@@ -85,13 +87,14 @@ def counter_id(company: str | None, project: str) -> str:
     return f"{company or ''}:{project}"
 
 
-def bucket_key(section: str, kinds: Iterable[str]) -> str:
-    return f"{section}|{'+'.join(sorted(kinds))}"
+def bucket_key(section: str, kinds: Iterable[str], type_: str = "") -> str:
+    return f"{section}|{'+'.join(sorted(kinds))}|{type_}"
 
 
-def parse_bucket(key: str) -> tuple[str, set[str]]:
-    section, _, kinds = key.partition("|")
-    return section, set(kinds.split("+")) if kinds else set()
+def parse_bucket(key: str) -> tuple[str, set[str], str]:
+    """(section, kind tags, kind type or "")."""
+    section, kinds, type_ = (key.split("|") + ["", ""])[:3]
+    return section, set(kinds.split("+")) if kinds else set(), type_
 
 
 def contribution(task: Mapping[str, Any] | None) -> tuple[str, list] | None:
@@ -107,7 +110,8 @@ def contribution(task: Mapping[str, Any] | None) -> tuple[str, list] | None:
         else 0
     done_hour = hour_of(completed) if completed and status not in NOT_FINISHED else None
     return counter_id(task.get("company"), task["project"]), [
-        bucket_key(section, (t for t in KIND_TAGS if t in tags)), status, runtime,
+        bucket_key(section, (t for t in KIND_TAGS if t in tags), task.get("type") if task.get("type") in KIND_TYPES
+                   else ""), status, runtime,
         _millis(started) if started else None, done_hour]
 
 

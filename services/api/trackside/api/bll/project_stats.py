@@ -17,7 +17,7 @@ from trackside.api import errors
 from trackside.api.bll.common import HIDDEN_TAG, company_filter
 from trackside.api.bll.task_status import TASK_STATUSES
 from trackside.shared.project_counters import (
-    KIND_TAGS, TASK_PROJECTION, ProjectCounters, contribution, counter_id, hour_of, parse_bucket,
+    KIND_TAGS, KIND_TYPES, TASK_PROJECTION, ProjectCounters, contribution, counter_id, hour_of, parse_bucket,
 )
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
@@ -143,8 +143,8 @@ class ProjectStats:
         per_project: dict[str, dict[str, dict]] = {}
         for cid, buckets in self.counters.read(list(owners)).items():
             for key, bucket in buckets.items():
-                section, kinds = parse_bucket(key)
-                if (state and section != state) or not matcher(section, kinds):
+                section, kinds, type_ = parse_bucket(key)
+                if (state and section != state) or not matcher(section, kinds, type_):
                     continue
                 entry = per_project.setdefault(owners[cid], {}).setdefault(section, _empty_section())
                 for status, count in (bucket.get("n") or {}).items():
@@ -161,8 +161,8 @@ class ProjectStats:
             counted = contribution(task)
             if not counted or counted[0] not in owners or counted[1][4] != boundary:
                 continue
-            section, kinds = parse_bucket(counted[1][0])
-            if (state and section != state) or not matcher(section, kinds):
+            section, kinds, type_ = parse_bucket(counted[1][0])
+            if (state and section != state) or not matcher(section, kinds, type_):
                 continue
             per_project.setdefault(owners[counted[0]], {}).setdefault(section, _empty_section())["recent"] += 1
         return per_project
@@ -323,25 +323,32 @@ class ProjectStats:
 
 
 def bucket_matcher(filter_: Mapping | None):
-    """A test of (section, kind tags) equal to the stats filter, or None when the counters cannot answer it
-    (only a plain list of archived/kind system tags, "-tag" excluding, can). Validated as the scan would."""
+    """A test of (section, kind tags, kind type) equal to the stats filter, or None when the counters cannot
+    answer it: only plain lists ("-x" excluding) of archived/kind system tags and of kind types can be answered
+    (the projects page's -pipeline/-dataset/..., the pipelines page's pipeline + controller, the reports
+    page's reports + report). Validated as the scan would."""
     if not filter_:
-        return lambda section, kinds: True
+        return lambda section, kinds, type_: True
     for field, spec in filter_.items():
         field_filter(field, spec)  # the same validation errors as the scan
-    spec = filter_.get("system_tags")
-    if set(filter_) != {"system_tags"} or not isinstance(spec, list):
-        return None
-    include, exclude = set(), set()
-    for tag in spec:
-        name = tag[1:] if tag.startswith("-") else tag
-        if name not in (*KIND_TAGS, ARCHIVED):
+    known = {"system_tags": {*KIND_TAGS, ARCHIVED}, "type": set(KIND_TYPES)}
+    tests = {}
+    for field, spec in filter_.items():
+        if field not in known or not isinstance(spec, list):
             return None
-        (exclude if tag.startswith("-") else include).add(name)
+        include, exclude = set(), set()
+        for value in spec:
+            name = value[1:] if value.startswith("-") else value
+            if name not in known[field]:
+                return None
+            (exclude if value.startswith("-") else include).add(name)
+        tests[field] = (include, exclude)
 
-    def matches(section: str, kinds: set[str]) -> bool:
-        tags = kinds | {ARCHIVED} if section == ARCHIVED else kinds
-        return (not include or bool(tags & include)) and not tags & exclude
+    def matches(section: str, kinds: set[str], type_: str) -> bool:
+        values = {"system_tags": kinds | {ARCHIVED} if section == ARCHIVED else kinds,
+                  "type": {type_} if type_ else set()}
+        return all((not include or bool(values[field] & include)) and not values[field] & exclude
+                   for field, (include, exclude) in tests.items())
     return matches
 
 
