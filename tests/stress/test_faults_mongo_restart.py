@@ -93,11 +93,12 @@ def test_acknowledged_writes_survive_a_store_restart(stack, signum):
             time.sleep(SIZE["down"])
             for status, body in _probe(api).items():
                 bodies[(status, body)] += 1
+            served = after.counts["ok"]
             mongo.start(timeout=60)
             back = time.monotonic()
             for writer in writers:
                 writer.outcomes = after
-            wait_for(lambda: after.counts["ok"] > 0, timeout=30, what="the API to serve again")
+            wait_for(lambda: after.counts["ok"] > served, timeout=30, what="the API to serve again")
             recoveries.append(round(time.monotonic() - back, 2))
             time.sleep(SIZE["after"])
     finally:
