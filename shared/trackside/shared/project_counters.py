@@ -87,6 +87,15 @@ def counter_id(company: str | None, project: str) -> str:
     return f"{company or ''}:{project}"
 
 
+# Set once a public task (company "") is first counted, never removed: until then readers skip the public
+# counters, half of the documents a listing would read.
+PUBLIC_MARK = "~public"
+
+
+def is_public(cid: str) -> bool:
+    return cid.startswith(":")
+
+
 def bucket_key(section: str, kinds: Iterable[str], type_: str = "") -> str:
     return f"{section}|{'+'.join(sorted(kinds))}|{type_}"
 
@@ -205,6 +214,8 @@ class ProjectCounters:
 
     def _apply(self, old: tuple | None, new: tuple | None) -> None:
         """The difference between two contributions, with the announcement withdrawn in the same write."""
+        if new and is_public(new[0]):
+            self.mark_public()  # before the counts: a reader that sees them also reads them
         updates: dict[str, dict] = {}
         floor = recent_floor()
         for entry, sign in ((old, -1), (new, 1)):
@@ -232,6 +243,16 @@ class ProjectCounters:
             same_place = new and new[0] == old[0] and new[1][0] == old[1][0]
             if not (same_place and new[1][3] is not None and new[1][3] >= old[1][3]):
                 self.counters.update_one({"_id": old[0], f"b.{old[1][0]}.ls": old[1][3]}, {"$set": {"stale": True}})
+
+    def mark_public(self) -> None:
+        self.counters.update_one({"_id": PUBLIC_MARK}, {"$set": {"built": True}}, upsert=True)
+
+    def owner_ids(self, company: str, project_ids: Iterable[str]) -> dict[str, str]:
+        """{counter id: project} of the caller's counters and, once public tasks exist, the public ones."""
+        companies = [company]
+        if company and self.counters.find_one({"_id": PUBLIC_MARK}, {"_id": 1}):
+            companies.append("")
+        return {counter_id(c, pid): pid for pid in project_ids for c in companies}
 
     def drop_projects(self, cids: Iterable[str]) -> None:
         """Every task of these counters was deleted or left its project in one bulk write: stamps and counters
@@ -340,6 +361,8 @@ def count_inserted(db: Database, docs: Iterable[Mapping[str, Any]]) -> None:
         failed = {found[e["index"]][0] for e in exc.details.get("writeErrors", [])}
         counters.reconcile_many(failed)
         fresh = [(task_id, c) for task_id, c in found if task_id not in failed]
+    if any(is_public(c[0]) for _, c in fresh):
+        counters.mark_public()
     per_counter: dict[str, list[list]] = {}
     for _, (cid, c) in fresh:
         per_counter.setdefault(cid, []).append(c)
@@ -386,6 +409,8 @@ def backfill(db: Database, progress=lambda: None, batch: int = 1000) -> int:
     counters = ProjectCounters(db)
     db[COUNTERS].delete_many({})
     for cid in stamps.distinct("p"):
+        if is_public(cid):
+            counters.mark_public()
         counters.rebuild(cid)
     return created
 

@@ -17,7 +17,7 @@ from trackside.api import errors
 from trackside.api.bll.common import HIDDEN_TAG, company_filter
 from trackside.api.bll.task_status import TASK_STATUSES
 from trackside.shared.project_counters import (
-    KIND_TAGS, KIND_TYPES, TASK_PROJECTION, ProjectCounters, contribution, counter_id, hour_of, parse_bucket,
+    KIND_TAGS, KIND_TYPES, TASK_PROJECTION, ProjectCounters, contribution, hour_of, parse_bucket,
 )
 from trackside.shared.storage import query
 from trackside.shared.storage.query import QueryError
@@ -136,8 +136,7 @@ class ProjectStats:
     def _counted(self, company: str, project_ids: set[str], state: str | None, matcher) -> dict[str, dict]:
         """Per project and section, from the counters: hours after the one 24 hours ago are summed, that hour
         is counted exactly from the tasks completed in it (the index on ``completed``)."""
-        companies = list(dict.fromkeys([company, ""])) if company else [company]
-        owners = {counter_id(c, pid): pid for pid in project_ids for c in companies}
+        owners = self.counters.owner_ids(company, project_ids)
         day_ago = utcnow() - timedelta(hours=24)
         boundary = hour_of(day_ago)
         per_project: dict[str, dict[str, dict]] = {}
@@ -251,8 +250,7 @@ class ProjectStats:
 
     def _counted_tasks(self, company: str, project_ids: list[str], matcher) -> dict[str, int]:
         """Task counts per project (its own tasks only) from the counters."""
-        companies = list(dict.fromkeys([company, ""])) if company else [company]
-        owners = {counter_id(c, pid): pid for pid in project_ids for c in companies}
+        owners = self.counters.owner_ids(company, project_ids)
         counts: dict[str, int] = {}
         for cid, buckets in self.counters.read(list(owners)).items():
             for key, bucket in buckets.items():
