@@ -12,9 +12,10 @@ spread over PROJECTS projects of falling sizes (project i gets a share proportio
 holds about a fifth), with 10 users, 30 distinct tags and hyperparameters in three sections.
 
 Each figure is the server time of one API call (wall time of the HTTP request to the API on localhost),
-the median of up to REPS runs after one warm-up, within a budget per figure (a slow call is measured fewer
-times). The bodies are the web app's own (services/webapp/.../views/tasks.js taskQuery, views/projects.js
-projectsBody, the tags/users/metric/hyperparameter pickers): the tasks table's first page (30 rows by
+the median of up to REPS runs after one warm-up run (not counted), within a budget per figure (a slow call
+is measured fewer times, at least once). The bodies are the web app's own (services/webapp/.../views/tasks.js
+taskQuery, views/projects.js projectsBody, the tags/users/metric/hyperparameter pickers): the tasks table's
+first page (30 rows by
 last_update, the default columns' only_fields, not archived) in the biggest project and in the all-projects
 view, sorted by name and by started, filtered by status / type / tag, searched; the projects page
 (projects.get_all_ex with include_stats); the listings behind the table's filters and column picker (and the
@@ -237,15 +238,13 @@ class Bench:
         return not self.only or name.startswith(self.only)
 
     def timed(self, name: str, step: int, run: Callable[[], float]) -> None:
-        """Samples of ``run`` (which returns its own seconds): one warm-up unless --quick, then up to
-        ``reps`` runs while the figure's budget lasts (at least one)."""
+        """Samples of ``run`` (which returns its own seconds): one warm-up unless --quick, never counted (the
+        first listing read after a bulk load rebuilds its summaries), then up to ``reps`` runs while the
+        figure's budget lasts (at least one)."""
         fig = self.figures.setdefault(name, Figure(name))
         try:
-            spent = first = run() if self.sizes.warm_up else None
-            spent = spent or 0.0
+            spent = run() if self.sizes.warm_up else 0.0
             samples: list[float] = []
-            if first is not None and first > self.sizes.budget_s:
-                samples = [first]  # too slow to measure again
             while len(samples) < self.sizes.reps and (not samples or spent < self.sizes.budget_s):
                 samples.append(run())
                 spent += samples[-1]

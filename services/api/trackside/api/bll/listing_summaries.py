@@ -159,16 +159,22 @@ class ListingSummaries:
                 kinds: Sequence[str]) -> list[dict]:
         """The summaries of ``projects`` (every project of the companies when None), valid for ``kinds``:
         rebuilt where needed."""
+        # Only the lists asked for, and what tells whether they are valid.
+        projection = {"entity": 1, "company": 1, "project": 1, "gen": 1, "built": 1,
+                      **{f: 1 for k in kinds for f in LISTS[k]}}
         if projects is None:
             for company in companies:
                 self._register_projects(entity, company)
-            docs = list(self.coll.find({"entity": entity, "company": {"$in": list(companies)}}))
+            docs = list(self.coll.find({"entity": entity, "company": {"$in": list(companies)}}, projection))
         else:
             wanted = [(c, p) for c in companies for p in dict.fromkeys(projects)]
             found = {d["_id"]: d for d in self.coll.find(
-                {"_id": {"$in": [summary_id(entity, c, p) for c, p in wanted]}})}
+                {"_id": {"$in": [summary_id(entity, c, p) for c, p in wanted]}}, projection)}
             docs = [found.get(summary_id(entity, c, p)) or self._created(entity, c, p) for c, p in wanted]
-        return [self._rebuilt(d, stale) if (stale := [k for k in kinds if not _valid(d, k)]) else d for d in docs]
+        # A project read for one stale kind is read for all its stale kinds: after a bulk change (a move, a
+        # restore) the next listings of other kinds do not read it again.
+        return [self._rebuilt(d, [k for k in KINDS if not _valid(d, k)])
+                if any(not _valid(d, k) for k in kinds) else d for d in docs]
 
     @staticmethod
     def _identity(entity: str, company: str | None, project: str | None) -> dict:
