@@ -17,7 +17,10 @@ pytestmark = pytest.mark.slow
 def flow(request, tmp_path_factory):
     """(backend, api server, what the report phase printed, what the read phase printed, file server)."""
     server = request.getfixturevalue("api_server" if request.param == "mongo" else "api_server_elastic")
-    files = start_fileserver(server.config_dir, tmp_path_factory.mktemp(f"files-{request.param}"))
+    # The session's file server goes with the session's API (the same token secret); the elastic API has its own.
+    own_files = request.param == "elastic"
+    files = (start_fileserver(server.config_dir, tmp_path_factory.mktemp(f"files-{request.param}")) if own_files
+             else request.getfixturevalue("fileserver"))
     try:
         home = tmp_path_factory.mktemp(f"sdk-{request.param}")
         # The SDK's defaults on the mongo run; on the elastic run, what matters is the backend, and the SDK's
@@ -32,7 +35,8 @@ def flow(request, tmp_path_factory):
         assert read.returncode == 0, f"read failed:\n{read.stdout[-3000:]}\n{read.stderr[-3000:]}"
         yield request.param, server, reported, read, files
     finally:
-        stop_in_background(files.process)
+        if own_files:
+            stop_in_background(files.process)
 
 
 def test_sdk_prints_no_complaints(flow):
