@@ -27,8 +27,11 @@ def main(project: str, name: str, iterations: int, pause: float) -> dict:
     task = Task.init(project_name=project, task_name=name, reuse_last_task_id=False, auto_connect_frameworks=False,
                      auto_resource_monitoring=False, auto_connect_streams=False)
     # urllib3 logs each retry the SDK's HTTP session makes ("Retrying (Retry(total=...)) after connection
-    # broken by ..."); after Task.init, which configures logging.
+    # broken by ..."); the SDK filters out a request's first five (clearml.backend_api.utils), so the filter
+    # goes, after Task.init has set it up.
     retries = logging.getLogger("urllib3.connectionpool")
+    for retry_filter in list(retries.filters):
+        retries.removeFilter(retry_filter)
     retries.addHandler(logging.StreamHandler(sys.stderr))
     retries.setLevel(logging.WARNING)
     logger = task.get_logger()

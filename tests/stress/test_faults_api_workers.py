@@ -27,8 +27,8 @@ from support.names import unique
 from support.suite import start_api
 
 FULL = os.environ.get("TRACKSIDE_STRESS") == "full"
-SDK_SIZE = dict(processes=3, iterations=2000, pause=0.1, kills=None, timeout=900) if FULL else \
-    dict(processes=2, iterations=300, pause=0.2, kills=4, timeout=180)  # kills=None: until the SDK is done
+SDK_SIZE = dict(processes=3, iterations=600, pause=0.2, kills=30, timeout=900) if FULL else \
+    dict(processes=2, iterations=300, pause=0.2, kills=4, timeout=180)
 PLAIN_SIZE = dict(kills=15, lines=200) if FULL else dict(kills=3, lines=100)
 WORKERS = 4
 MAX_TRIES = 30  # per batch: past that the service is not coming back
@@ -53,8 +53,8 @@ def _start_reporter(api_server, home: Path, project: str, name: str) -> subproce
     script = home / REPORTER
     script.write_bytes((SCRIPTS / REPORTER).read_bytes())  # outside this repository, like a user's script
     argv = [str(CLIENTS_PYTHON), str(script), project, name, str(SDK_SIZE["iterations"]), str(SDK_SIZE["pause"])]
-    return subprocess.Popen(argv, env=env,
-                            cwd=home, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    with open(home / "stderr.txt", "w") as stderr:  # read while it runs, and kept with the test's files
+        return subprocess.Popen(argv, env=env, cwd=home, text=True, stdout=subprocess.PIPE, stderr=stderr)
 
 
 def test_sdk_reports_survive_worker_kills(api_server, tmp_path):
@@ -65,9 +65,10 @@ def test_sdk_reports_survive_worker_kills(api_server, tmp_path):
     started = time.monotonic()
     reporters = []
     try:
-        reporters = [_start_reporter(api_server, tmp_path / f"home{n}", project, f"reporter-{n}")
-                     for n in range(SDK_SIZE["processes"])]
-        outputs = [reporter.communicate(timeout=SDK_SIZE["timeout"]) for reporter in reporters]
+        homes = [tmp_path / f"home{n}" for n in range(SDK_SIZE["processes"])]
+        reporters = [_start_reporter(api_server, home, project, f"reporter-{n}") for n, home in enumerate(homes)]
+        outputs = [(reporter.communicate(timeout=SDK_SIZE["timeout"])[0], (home / "stderr.txt").read_text())
+                   for reporter, home in zip(reporters, homes)]
     finally:
         killer.stop()
         for reporter in reporters:
@@ -78,8 +79,6 @@ def test_sdk_reports_survive_worker_kills(api_server, tmp_path):
     for reporter, (stdout, stderr) in zip(reporters, outputs):
         assert reporter.returncode == 0, stderr[-3000:]
     retries = sum(stderr.count("Retrying") for _, stderr in outputs)
-    for n, (_, stderr) in enumerate(outputs):
-        (tmp_path / f"reporter-{n}.stderr").write_text(stderr)  # for a look after the run
     tasks = [json.loads(stdout.strip().splitlines()[-1])["task_id"] for stdout, _ in outputs]
 
     api = ApiClient(api_server.url, api_server.key, api_server.secret).login()
