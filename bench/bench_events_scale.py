@@ -22,8 +22,9 @@ size. secantusdb takes ~2,000-14,000 documents/s on this 2-core machine, so 10 m
 target) need hours here: pass what fits, e.g. ``--sizes 100000,1000000``.
 
 On the elastic backend the events live in osmem-server, the suite's in-memory stand-in for Elasticsearch: it reads
-every document of an index for each query (its times grow with the index, ~4.6 s per query at 120,000 events on
-this machine), so its figures measure the stand-in, not Elasticsearch; a request over 60 s is reported as nan.
+every document of an index for each query, it seems (a full chart, ten small raw reads beside the Mongo-held
+buckets, took 46 s at 120,000 events and over 60 s at 425,000), so its figures measure the stand-in, not
+Elasticsearch; a request over 60 s is reported as nan.
 
 Run:
     make bench-events-scale                                            # 100k and 1M, mongo and elastic
