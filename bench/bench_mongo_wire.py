@@ -431,14 +431,20 @@ def mixed_worker(uri: str, ids: list[str], seconds: float, seed: int, start_evt,
         out.put({"error": f"{type(exc).__name__}: {exc}"})
 
 
+# What the workers' fork server imports once. By name: CPython 3.11's fork server never preloads "__main__"
+# (the script's path does not reach it), so each worker still re-runs this script's definitions, cheaply.
+WORKER_PRELOAD = ["pymongo", "trackside.api.bll.queues", "trackside.shared.embedded.servers"]
+
+
 def run_workers(target, args_list: list[tuple], timeout: float) -> list[dict]:
     """One process per args tuple, released together once all are connected; stuck ones are killed.
 
-    Forked from a fork server that imported this script once, not spawned: a spawned worker imported it (and
-    pymongo, Trackside's queue code) again, ~0.5 s of CPU each, 4 per rep of every multi-process pattern.
-    The fork server holds no client or thread, so each worker still starts clean and opens its own."""
+    Forked from a fork server that imported pymongo and Trackside's queue code once (WORKER_PRELOAD), not
+    spawned: a spawned worker imported them again, ~3 s per rep of 4 workers on the 2-core machine, for
+    every rep of every multi-process pattern. The fork server holds no client or thread, so each worker
+    still starts clean and opens its own client."""
     ctx = mp.get_context("forkserver")
-    ctx.set_forkserver_preload(["__main__"])
+    ctx.set_forkserver_preload(WORKER_PRELOAD)
     start_evt, out = ctx.Event(), ctx.Queue()
     procs = [ctx.Process(target=target, args=(*args, start_evt, out), daemon=True) for args in args_list]
     for p in procs:
