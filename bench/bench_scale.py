@@ -92,7 +92,7 @@ class Sizes:
     delete_tasks: int = 100
 
 
-QUICK = dict(steps=(200, 1_000), projects=10, reps=1, warm_up=False, delete_events=100, delete_tasks=10)
+QUICK = dict(steps=(200, 1_000), projects=5, reps=1, warm_up=False, delete_events=100, delete_tasks=10)
 ENV = {"projects": "TRACKSIDE_SCALE_PROJECTS", "reps": "TRACKSIDE_SCALE_REPS", "budget_s": "TRACKSIDE_SCALE_BUDGET_S",
        "delete_events": "TRACKSIDE_SCALE_DELETE_EVENTS", "delete_tasks": "TRACKSIDE_SCALE_DELETE_TASKS"}
 
