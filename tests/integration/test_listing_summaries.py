@@ -53,6 +53,18 @@ def test_tags_follow_every_write(api):
     assert tag not in api.ok("organization.get_tags")["tags"]
 
 
+def test_a_dropped_tag_stays_listed_while_another_task_carries_it(api):
+    project = create_project(api, unique("shared"))
+    first, second = _task(api, project, tags=["shared", "one"]), _task(api, project, tags=["shared"])
+    assert _task_tags(api, project) == {"tags": ["one", "shared"]}
+    api.ok("tasks.update", task=first, tags=["one"])
+    assert _task_tags(api, project) == {"tags": ["one", "shared"]}
+    api.ok("tasks.update_tags", ids=[second], remove_tags=["shared"])
+    assert _task_tags(api, project) == {"tags": ["one"]}
+    api.ok("tasks.update_tags", ids=[first, second], add_tags=["both"], remove_tags=["one"])
+    assert _task_tags(api, project) == {"tags": ["both"]}
+
+
 def test_model_tags_and_owners(api):
     project = create_project(api, unique("models"))
     assert api.ok("projects.get_model_tags", projects=[project]) == {"tags": []}

@@ -42,6 +42,8 @@ VALUES_CAP = 2_000
 KINDS = ("tags", "system_tags", "users", "metrics", "params")
 LISTS = {"tags": ("tags",), "system_tags": ("system_tags",), "users": ("users",), "metrics": ("metrics",),
          "params": ("params", "values", "values_overflow")}
+# The field after company and project in each collection's index: a walk in its order stops at the first match.
+ORDER_FIELD = {TASKS: "last_update", MODELS: "created"}
 SCANNED = {"tags": "tags", "system_tags": "system_tags", "users": "user", "metrics": "last_metrics",
            "params": "hyperparams"}
 
@@ -146,6 +148,28 @@ class ListingSummaries:
                 stale |= extend
         if stale:
             self.invalidate(entity, company, [project], stale)
+
+    def retag(self, entity: str, company: str, project: str | None, changes: dict[str, tuple[set, set]]) -> None:
+        """After tags (or system tags) of some documents of a project changed: ``changes`` maps the field to the
+        values (added, removed). A valid summary takes the added values and drops the removed ones no other
+        document of the project still carries (one index walk that stops at the first holder), with a
+        compare-and-swap; otherwise the kinds are invalidated."""
+        key, kinds = summary_id(entity, company, project), list(changes)
+        doc = self.coll.find_one({"_id": key}, {"gen": 1, "built": 1, **{k: 1 for k in kinds}})
+        if doc is None or not all(_valid(doc, k) for k in kinds):
+            self.invalidate(entity, company, [project], kinds)
+            return
+        lists = {}
+        for field, (added, removed) in changes.items():
+            gone = {tag for tag in removed if self.db[entity].find_one(
+                {"company": company, "project": project, field: tag}, {"_id": 1},
+                sort=[(ORDER_FIELD[entity], -1)]) is None}
+            lists[field] = sorted((set(doc.get(field) or []) | added) - gone)
+        changed = self.coll.update_one(
+            {"_id": key, **{f"{side}.{k}": doc["gen"][k] for k in kinds for side in ("gen", "built")}},
+            {"$set": lists, "$inc": {f"{side}.{k}": 1 for k in kinds for side in ("gen", "built")}})
+        if not changed.matched_count:
+            self.invalidate(entity, company, [project], kinds)
 
     def metrics_reported(self, entity: str, company: str, entity_id: str, pairs: Sequence[dict]) -> None:
         """After events added metric/variant pairs (``metric_entry`` dicts) that the task (or model) did not

@@ -1,7 +1,9 @@
 """Every write to tasks and models through the API's database handle keeps the listing summaries honest
 (:mod:`listing_summaries`): a write that may change a listed field (tags, system tags, owner, project,
 hyper-parameters, the set of last_metrics pairs) invalidates those kinds of lists in the summaries of the
-projects it touched; new documents and added tags ($addToSet, e.g. archiving) extend them in place.
+projects it touched; new documents and added tags ($addToSet, e.g. archiving) extend them in place, and a
+tag edit of a few documents by id adds and drops the values that changed (a dropped one only when no other
+document of the project still carries it).
 
 One place instead of a hook in each write path: :func:`watched` wraps the API's ``backend`` database so that
 its ``tasks`` and ``models`` collections are :class:`WatchedCollection`s. The projects a write touches are
@@ -29,6 +31,7 @@ FIELD_KINDS = {"tags": {"tags"}, "system_tags": {"system_tags"}, "user": {"users
                "last_metrics": {"metrics"}, "project": set(KINDS), "company": set(KINDS)}
 ADDED_TAGS = ("tags", "system_tags")  # $addToSet on these only adds: summaries take the values in place
 PROJECTION = {"company": 1, "project": 1}
+RETAG_MAX = 100  # tag edits of more documents at once invalidate the tags instead of comparing each document
 
 
 def listed_kinds(update: Any) -> set[str]:
@@ -102,11 +105,42 @@ class WatchedCollection(Collection):
             if company is not None:
                 self._summaries.add(self.name, company, project, summarize(new))
 
+    def _retagging(self, filter_: Mapping, write):
+        """``write()`` of tags only, by id: the summaries take the values added and removed, compared per
+        document before and after it (an edit of a few tasks); None (nothing written) for a write of many
+        documents or not by id, which invalidates instead."""
+        ids = filter_.get("_id")
+        if not (isinstance(ids, str) or (isinstance(ids, Mapping) and set(ids) == {"$in"})):
+            return None  # documents matched otherwise could change between the reads and the write
+        fields = {f: 1 for f in (*ADDED_TAGS, "company", "project")}
+        before = {d["_id"]: d for d in super().find({"_id": ids}, fields).limit(RETAG_MAX + 1)}
+        if len(before) > RETAG_MAX:
+            return None
+        result = write()
+        changes: dict[tuple[Any, Any], dict[str, tuple[set, set]]] = {}
+        for doc in super().find({"_id": {"$in": list(before)}}, fields):
+            old = before[doc["_id"]]
+            per_project = changes.setdefault((doc.get("company"), doc.get("project")), {})
+            for field in ADDED_TAGS:
+                new_values, old_values = set(doc.get(field) or []), set(old.get(field) or [])
+                added, removed = per_project.setdefault(field, (set(), set()))
+                added |= new_values - old_values
+                removed |= old_values - new_values
+        for (company, project), fields_changed in changes.items():
+            wanted = {f: ch for f, ch in fields_changed.items() if ch[0] or ch[1]}
+            if company is not None and wanted:
+                self._summaries.retag(self.name, company, project, wanted)
+        return (result,)
+
     def _updating(self, filter_: Mapping, update: Any, write):
         """``write()``, then the summaries of the documents' projects (read before it) follow it."""
         kinds = listed_kinds(update)
         if not kinds:
             return write()
+        if kinds <= set(ADDED_TAGS) and added_tags(update) is None:
+            done = self._retagging(filter_, write)
+            if done is not None:
+                return done[0]
         touched = self._touched(filter_)
         result = write()
         tags = added_tags(update)
