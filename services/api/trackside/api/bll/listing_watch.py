@@ -69,6 +69,10 @@ def _destination(update: Any) -> list:
     return [fields["project"]] if isinstance(fields, Mapping) and "project" in fields else []
 
 
+def _strings(values: Any) -> set[str]:
+    return {v for v in values if isinstance(v, str)} if isinstance(values, list) else set()
+
+
 class WatchedCollection(Collection):
     """A tasks or models collection whose writes invalidate the listing summaries they may change."""
 
@@ -122,7 +126,7 @@ class WatchedCollection(Collection):
             old = before[doc["_id"]]
             per_project = changes.setdefault((doc.get("company"), doc.get("project")), {})
             for field in ADDED_TAGS:
-                new_values, old_values = set(doc.get(field) or []), set(old.get(field) or [])
+                new_values, old_values = _strings(doc.get(field)), _strings(old.get(field))
                 added, removed = per_project.setdefault(field, (set(), set()))
                 added |= new_values - old_values
                 removed |= old_values - new_values
