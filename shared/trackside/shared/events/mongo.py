@@ -102,9 +102,17 @@ class MongoEventStore(EventStore):
         if fields is not None:
             projection = dict.fromkeys({_stored(name) for name in (*fields, *(name for name, _ in sort))}, 1)
         parts = _split(flt)
-        docs = [doc for part in parts for doc in self._find(part, sort, limit, after, projection)]
-        if len(parts) > 1:  # each part came back in order; together they are merged and cut
-            docs = _in_order(docs, sort)[:limit]
+        if len(parts) > 1 and sort[0][0] == "task" and len({tuple(part.types) for part in parts}) == 1:
+            # Sorted by task first, one part per task: the parts in that order, each read only while room is left.
+            docs = []
+            for part in sorted(parts, key=lambda part: part.tasks[0], reverse=sort[0][1] == DESC):
+                docs += self._find(part, sort, limit - len(docs), after, projection)
+                if len(docs) >= limit:
+                    break
+        else:
+            docs = [doc for part in parts for doc in self._find(part, sort, limit, after, projection)]
+            if len(parts) > 1:  # each part came back in order; together they are merged and cut
+                docs = _in_order(docs, sort)[:limit]
         next_after = tuple(_value(docs[-1], name) for name, _ in sort) if docs else None
         keep = None if fields is None else {"id", *fields}
         return Page([_event(doc, keep) for doc in docs], next_after)
@@ -142,9 +150,11 @@ class MongoEventStore(EventStore):
         return found
 
 
-# secantusdb reads the whole collection for `$in` on an index field (`task`, `type`), but serves each value's
+# secantusdb reads the whole collection for `task: {$in: [...]}` (4 s per 200,000 events), but serves each value's
 # equality from the index: a filter naming several tasks or types is asked as one query per (task, type) pair,
-# up to this many pairs (more are asked as one query).
+# up to this many pairs (more are asked as one query). A page then reads up to `limit` events per pair before the
+# merge (except when sorted by task first, when pairs are read in order until the page is full); with MongoDB
+# itself, which serves `$in` from the index, that is the price of one code path.
 MAX_SPLIT = 64
 
 
