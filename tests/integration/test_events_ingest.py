@@ -213,6 +213,9 @@ def test_resending_a_log_batch_stores_its_lines_once_and_new_batches_append(api,
     assert events.count_documents({"task": task, "type": "log"}) == 3
     add_batch(api, batch[:2])
     assert events.count_documents({"task": task, "type": "log"}) == 5
+    # The retry got its first try's console positions: 0..4, no gap, and the console's total is 5.
+    assert sorted(d["seq"] for d in events.find({"task": task, "type": "log"})) == [0, 1, 2, 3, 4]
+    assert api.ok("events.get_task_log_lines", task=task, limit=10)["total"] == 5
 
 
 def test_debug_images_of_one_iteration_are_kept_apart_by_key(api, task, events):

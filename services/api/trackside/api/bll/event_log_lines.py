@@ -44,6 +44,8 @@ LINE_FIELDS = ["seq", "msg", "timestamp", "level", "worker"]
 COUNTERS = Collection(LOG_COUNTERS, (Index((("company", ASCENDING), ("task", ASCENDING))),))
 # Compare-and-swap tries before giving up on a counter (each miss means another batch got a range first).
 RESERVE_TRIES = 100
+# Batches remembered per task, so a retry gets its first try's positions (the SDK retries one batch at a time).
+RECENT_BATCHES = 16
 
 
 class LogNumbering:
@@ -56,19 +58,29 @@ class LogNumbering:
     def setup(self) -> None:
         ensure_indexes(self.db, [COUNTERS])
 
-    def reserve(self, company: str, task: str, count: int) -> int:
-        """The first of ``count`` consecutive positions, never given to another batch."""
+    def reserve(self, company: str, task: str, count: int, batch: str | None = None) -> int:
+        """The first of ``count`` consecutive positions, never given to another batch. A batch sent again (its
+        ``batch`` key seen among the task's last RECENT_BATCHES) gets the positions its first try got, so a
+        client's retry after a lost answer leaves no gap in the console."""
         key = f"{company}:{task}"
         for _ in range(RESERVE_TRIES):
-            doc = self.coll.find_one({"_id": key}, {"n": 1})
+            doc = self.coll.find_one({"_id": key}, {"n": 1, "recent": 1})
             if doc is None:
                 try:
-                    self.coll.insert_one({"_id": key, "company": company, "task": task, "n": count})
+                    self.coll.insert_one({"_id": key, "company": company, "task": task, "n": count,
+                                          "recent": [{"batch": batch, "first": 0}] if batch else []})
                     return 0
                 except DuplicateKeyError:
                     continue
+            seen = next((r["first"] for r in doc.get("recent") or () if batch and r.get("batch") == batch), None)
+            if seen is not None:
+                return seen
             current = doc.get("n") or 0
-            if self.coll.update_one({"_id": key, "n": current}, {"$set": {"n": current + count}}).modified_count:
+            update: dict = {"$set": {"n": current + count}}
+            if batch:
+                update["$push"] = {"recent": {"$each": [{"batch": batch, "first": current}],
+                                              "$slice": -RECENT_BATCHES}}
+            if self.coll.update_one({"_id": key, "n": current}, update).modified_count:
                 return current
         raise errors.APIError("could not number log lines: too many concurrent batches for one task")
 
@@ -87,7 +99,7 @@ def number_lines(numbering: LogNumbering, events: Sequence[dict]) -> None:
         if event["type"] == LOG:
             by_task.setdefault((event["company"], event["task"]), []).append(event)
     for (company, task), lines in by_task.items():
-        first = numbering.reserve(company, task, len(lines))
+        first = numbering.reserve(company, task, len(lines), batch=lines[0].get("id"))
         for offset, event in enumerate(lines):
             event["seq"] = first + offset
 
