@@ -50,7 +50,7 @@ import statistics
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Callable
 
@@ -60,7 +60,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))  # the suite's server starters
 sys.path.insert(0, str(ROOT / "bench"))
 
-from bench_webapp import SEARCH_FIELDS, table_request  # noqa: E402
+from bench_webapp import SEARCH_FIELDS, table_request, write_samples  # noqa: E402
 from support.suite import start_api, start_mongo, start_redis, stop_together  # noqa: E402
 from webapp_seed import TAGS, Api, Seeder  # noqa: E402
 
@@ -463,8 +463,7 @@ def main(argv: list[str] | None = None) -> int:
         bench = run(sizes, Path(work), progress, only)
     print(report(bench))
     if args.json:
-        args.json.write_text(json.dumps({"sizes": asdict(sizes), "seeding_s": bench.seeding,
-                                         "figures": [asdict(f) for f in bench.figures.values()]}, indent=2))
+        write_samples(args.json, sizes, bench)
     return 0 if not any(f.failed for f in bench.figures.values()) else 1
 
 

@@ -508,9 +508,14 @@ def main(argv: list[str] | None = None) -> int:
         bench = run(sizes, Path(work), args.api_direct)
     print(report(bench))
     if args.json:
-        args.json.write_text(json.dumps({"sizes": asdict(sizes), "seeding_s": bench.seeding,
-                                         "figures": [asdict(f) for f in bench.figures.values()]}, indent=2))
+        write_samples(args.json, sizes, bench)
     return 0 if not any(f.failed for f in bench.figures.values()) else 1
+
+
+def write_samples(path: Path, sizes, bench) -> None:
+    """A run's sizes, seeding times and every figure's samples as JSON (bench_webapp and bench_scale)."""
+    path.write_text(json.dumps({"sizes": asdict(sizes), "seeding_s": bench.seeding,
+                                "figures": [asdict(f) for f in bench.figures.values()]}, indent=2))
 
 
 if __name__ == "__main__":
