@@ -139,7 +139,7 @@ def test_the_server_image_runs_every_role_healthy(docker_engine, server_image, t
             "status": "ok", "checks": {"mongo": True, "redis": True}}
         assert ApiClient(api_url, key, secret).login().ok("queues.get_all", name="^default$")["queues"]
         assert requests.get(f"http://127.0.0.1:{ports['fileserver']}/health/ready", timeout=10).json() == {
-            "status": "ok", "checks": {"storage": True}}
+            "status": "ok", "checks": {"storage": True, "mongo": True, "redis": True}}  # its revocation stores
         web_url = f"http://127.0.0.1:{ports['webapp']}"
         assert requests.get(f"{web_url}/health/ready", timeout=10).json() == {
             "status": "ok", "checks": {"api": True, "fileserver": True}}
