@@ -227,3 +227,11 @@ def test_through_the_sdk(sdk_answers):
     assert prefs["data"]["preferences"]["sdk"] == {"cols": [1, 2], "sort": "name"}
     assert listed["ok"] and len(listed["data"]["users"]) <= 1
     assert missing["code"] == [400, 301] and bad["code"] == [400, 16]
+
+
+def test_preference_keys_of_unicode_digits_are_stored(api):
+    # "³" passes str.isdigit but not int(): the embedded store failed the update with an internal error (500)
+    # while describing it for its oplog (found by the fuzzing run).
+    _, as_user = new_user(api)
+    as_user.ok("users.set_preferences", preferences={"³.\U0010dfff\x08x": {}, "y": 1})
+    assert as_user.ok("users.get_preferences") == {"preferences": {"³": {"\U0010dfff\x08x": {}}, "y": 1}}

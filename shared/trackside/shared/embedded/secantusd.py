@@ -7,6 +7,10 @@ buffer, so a SIGKILL (or the OOM killer) of the store lost its last acknowledged
 three kills, tests/stress/test_faults_mongo_restart.py). ``enabled=true,method=none`` hands each commit's log
 record to the operating system before the write is acknowledged, without an fsync: a killed store loses
 nothing; a power cut can still lose the last writes, as MongoDB with ``j: false``.
+
+It also logs an update whose path has a part made of non-ASCII digits (``prefs.³``: ``str.isdigit`` is true,
+``int`` refuses it) as the whole new document, where secantusdb failed the update with an internal error
+while describing it for its oplog (found by the API fuzzing run; MongoDB accepts such keys).
 """
 import sys
 
@@ -28,7 +32,20 @@ def _log_every_commit() -> None:
     storage.wt.wiredtiger_open = wiredtiger_open
 
 
+def _log_any_update() -> None:
+    describe = storage._update_oplog_o
+
+    def update_oplog_o(pre, post, update, is_replacement):
+        try:
+            return describe(pre, post, update, is_replacement)
+        except ValueError:  # the oplog's diff of a path part such as "³" (only change streams read it)
+            return describe(pre, post, update, True)
+
+    storage._update_oplog_o = update_oplog_o
+
+
 if __name__ == "__main__":
     _log_every_commit()
+    _log_any_update()
     secantus_plans.install()
     sys.exit(main())
